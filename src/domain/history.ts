@@ -1,0 +1,44 @@
+/**
+ * Browsing history: viewed products, deduplicated, newest kept.
+ *
+ * The state maps product id → last view (epoch ms). The join takes the later
+ * view per product and then keeps the newest `limit` entries, ordered by
+ * (viewedAt desc, productId asc). Trimming commutes with the join because an
+ * entry dropped from one side has `limit` entries above it that only move up.
+ *
+ * Invariants: at most `limit` entries; views never move back in time.
+ */
+export interface HistoryState {
+  readonly items: Readonly<Record<string, number>>;
+}
+
+export interface HistoryItem {
+  readonly productId: string;
+  readonly viewedAt: string;
+}
+
+export const EMPTY_HISTORY: HistoryState = Object.freeze({ items: Object.freeze({}) });
+
+function newestFirst([p, tp]: [string, number], [q, tq]: [string, number]): number {
+  return tq - tp || (p < q ? -1 : p > q ? 1 : 0);
+}
+
+export function trimHistory(state: HistoryState, limit: number): HistoryState {
+  const entries = Object.entries(state.items);
+  if (entries.length <= limit) return state;
+  return { items: Object.fromEntries(entries.sort(newestFirst).slice(0, limit)) };
+}
+
+export function mergeHistory(x: HistoryState, y: HistoryState, limit: number): HistoryState {
+  const items: Record<string, number> = { ...x.items };
+  for (const [productId, viewedAt] of Object.entries(y.items)) {
+    items[productId] = Math.max(items[productId] ?? viewedAt, viewedAt);
+  }
+  return trimHistory({ items }, limit);
+}
+
+export function historyItems(state: HistoryState): HistoryItem[] {
+  return Object.entries(state.items)
+    .sort(newestFirst)
+    .map(([productId, viewedAt]) => ({ productId, viewedAt: new Date(viewedAt).toISOString() }));
+}

@@ -1,0 +1,60 @@
+/**
+ * End-user session tokens.
+ *
+ * Format (version 1): `tss1_<sessionId>.<deviceId>.<secret>`, all base64url.
+ * The fixed prefix lets secret scanners recognise leaked tokens; the session id
+ * lets a load balancer route by session without a lookup; the 256-bit secret
+ * comes from the CSPRNG. Only SHA-256 of the whole token is ever stored: with
+ * 256 bits of entropy a server-side key (HMAC) would add nothing against
+ * guessing, and plain SHA-256 lets every region verify without sharing a key.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const TOKEN_PREFIX = 'tss1_';
+const SECRET_BYTES = 32;
+const TOKEN_PATTERN = /^tss1_([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+
+export interface ParsedToken {
+  readonly sessionId: string;
+  readonly deviceId: string;
+  /** SHA-256 of the token, base64url: the only form that is stored. */
+  readonly hash: string;
+}
+
+export interface IssuedToken extends ParsedToken {
+  /** The token itself: returned to the caller once, never stored or logged. */
+  readonly token: string;
+}
+
+export function newSessionId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export function newDeviceId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+export function issueToken(sessionId: string, deviceId: string): IssuedToken {
+  const token = `${TOKEN_PREFIX}${sessionId}.${deviceId}.${randomBytes(SECRET_BYTES).toString('base64url')}`;
+  return { token, sessionId, deviceId, hash: hashToken(token) };
+}
+
+/** The token's parts, or null when it is not a well-formed v1 token. */
+export function parseToken(token: string | undefined): ParsedToken | null {
+  if (token === undefined || token.length > 128) return null;
+  const match = TOKEN_PATTERN.exec(token);
+  if (!match) return null;
+  return { sessionId: match[1]!, deviceId: match[2]!, hash: hashToken(token) };
+}
+
+/** Constant-time equality of two base64url hashes. */
+export function sameHash(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
