@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Runs every test file under test/ and client/ with Node's test runner (through tsx).
+// Usage: node scripts/test.mjs [path-filter ...]   e.g. `node scripts/test.mjs store http`
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const roots = ['test', 'client'];
+const filters = process.argv.slice(2);
+
+function collect(dir) {
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries.flatMap((name) => {
+    if (name === 'node_modules' || name === 'dist') return [];
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return collect(path);
+    return /\.test\.ts$/.test(name) ? [path] : [];
+  });
+}
+
+const files = roots
+  .flatMap(collect)
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(' ') || 'test/ or client/'}`);
+  process.exit(1);
+}
+const concurrency = process.env.TESSERA_TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit', env: { ...process.env, TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'silent' } },
+);
+process.exit(result.status ?? 1);
