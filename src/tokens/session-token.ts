@@ -4,9 +4,11 @@
  * Format (version 1): `tss1_<sessionId>.<deviceId>.<secret>`, all base64url.
  * The fixed prefix lets secret scanners recognise leaked tokens; the session id
  * lets a load balancer route by session without a lookup; the 256-bit secret
- * comes from the CSPRNG. Only SHA-256 of the whole token is ever stored: with
- * 256 bits of entropy a server-side key (HMAC) would add nothing against
- * guessing, and plain SHA-256 lets every region verify without sharing a key.
+ * comes from the CSPRNG. Only SHA-256 of the secret is ever stored: with 256
+ * bits of entropy a server-side key (HMAC) would add nothing against guessing,
+ * and plain SHA-256 lets every region verify without sharing a key. The hash
+ * does not depend on the session id, so a device can be issued its secret
+ * before sign-in decides which session (new, or the user's) it joins.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -17,13 +19,14 @@ const TOKEN_PATTERN = /^tss1_([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.([A-Za-z0
 export interface ParsedToken {
   readonly sessionId: string;
   readonly deviceId: string;
-  /** SHA-256 of the token, base64url: the only form that is stored. */
+  /** SHA-256 of the secret, base64url: the only form that is stored. */
   readonly hash: string;
 }
 
-export interface IssuedToken extends ParsedToken {
-  /** The token itself: returned to the caller once, never stored or logged. */
-  readonly token: string;
+export interface TokenSecret {
+  readonly secret: string;
+  /** SHA-256 of the secret, base64url. */
+  readonly hash: string;
 }
 
 export function newSessionId(): string {
@@ -34,13 +37,18 @@ export function newDeviceId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+export function hashToken(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
 }
 
-export function issueToken(sessionId: string, deviceId: string): IssuedToken {
-  const token = `${TOKEN_PREFIX}${sessionId}.${deviceId}.${randomBytes(SECRET_BYTES).toString('base64url')}`;
-  return { token, sessionId, deviceId, hash: hashToken(token) };
+export function newTokenSecret(): TokenSecret {
+  const secret = randomBytes(SECRET_BYTES).toString('base64url');
+  return { secret, hash: hashToken(secret) };
+}
+
+/** The token to hand out once; it is never stored or logged. */
+export function formatToken(sessionId: string, deviceId: string, { secret }: TokenSecret): string {
+  return `${TOKEN_PREFIX}${sessionId}.${deviceId}.${secret}`;
 }
 
 /** The token's parts, or null when it is not a well-formed v1 token. */
@@ -48,7 +56,7 @@ export function parseToken(token: string | undefined): ParsedToken | null {
   if (token === undefined || token.length > 128) return null;
   const match = TOKEN_PATTERN.exec(token);
   if (!match) return null;
-  return { sessionId: match[1]!, deviceId: match[2]!, hash: hashToken(token) };
+  return { sessionId: match[1]!, deviceId: match[2]!, hash: hashToken(match[3]!) };
 }
 
 /** Constant-time equality of two base64url hashes. */

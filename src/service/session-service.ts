@@ -1,0 +1,248 @@
+/**
+ * The use cases of Tessera — sign in, validate, change a part, rotate, revoke,
+ * log out — over a `SessionStore`. Knows nothing of HTTP: failures are
+ * `TesseraError`s with catalogued codes, which the edge renders.
+ */
+import { rebaseCart } from '../domain/cart.js';
+import type { DeviceLabel } from '../domain/devices.js';
+import { newDevice } from '../domain/devices.js';
+import { TesseraError } from '../domain/errors.js';
+import type { HybridLogicalClock } from '../domain/hlc.js';
+import type { Operation } from '../domain/operations.js';
+import type { ChangeRecord, DataPart } from '../domain/parts.js';
+import type { SessionMeta } from '../domain/session.js';
+import type { ApplyResult, Caller, LoadedSession, SessionStore } from '../store/session-store.js';
+import { checkCsrf, csrfToken, newCsrfSecret, type CsrfCheck } from '../tokens/csrf.js';
+import { formatToken, newDeviceId, newSessionId, newTokenSecret, parseToken, type ParsedToken } from '../tokens/session-token.js';
+import { isAccepted, matchToken } from '../tokens/token-match.js';
+import { sessionInfo, type SessionInfo } from './views.js';
+
+export interface ServiceSettings {
+  readonly idleTimeoutMs: number;
+  readonly absoluteTimeoutMs: number;
+  readonly rotationGraceMs: number;
+  /** Reads refresh the idle deadline only once this much time has passed since the last refresh. */
+  readonly slideAfterMs: number;
+}
+
+/** What the service reports beyond its answers: security events and counters. */
+export interface ServiceEvents {
+  tokenReuse(event: { sessionId: string; deviceId: string }): void;
+  sessionCreated(event: { sessionId: string; joined: boolean; guestMerged: boolean }): void;
+}
+
+export interface SignInRequest {
+  readonly userId?: string;
+  readonly device?: DeviceLabel;
+  readonly guestToken?: string;
+}
+
+export interface SignedIn {
+  readonly token: string;
+  readonly csrfToken: string;
+  readonly session: SessionInfo;
+}
+
+export interface Authenticated {
+  readonly session: LoadedSession;
+  readonly deviceId: string;
+  readonly csrf: CsrfCheck;
+}
+
+export interface MutationOptions {
+  readonly ifVersion?: string;
+  /** The `Tessera-CSRF` header, when the request carried one. */
+  readonly csrf?: string;
+}
+
+const invalidToken = (): TesseraError => new TesseraError('invalid-token', 'the session token is not valid; sign in again');
+
+export class SessionService {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly clock: HybridLogicalClock,
+    private readonly settings: ServiceSettings,
+    private readonly events: ServiceEvents,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async signIn(request: SignInRequest): Promise<SignedIn> {
+    const now = this.now();
+    const guest = request.userId !== undefined && request.guestToken !== undefined ? await this.#liveGuest(request.guestToken, now) : null;
+    const sessionId = newSessionId();
+    const deviceId = newDeviceId();
+    const secret = newTokenSecret();
+    const meta: SessionMeta = {
+      id: sessionId,
+      userId: request.userId ?? null,
+      createdAt: now,
+      lastActiveAt: now,
+      idleExpiresAt: Math.min(now + this.settings.idleTimeoutMs, now + this.settings.absoluteTimeoutMs),
+      absoluteExpiresAt: now + this.settings.absoluteTimeoutMs,
+      csrfSecret: newCsrfSecret(),
+    };
+    const hlc = this.clock.now();
+    const created = await this.store.create(
+      { meta, deviceId, device: newDevice(request.device ?? {}, secret.hash, now, hlc) },
+      { now, hlc },
+    );
+    if (created.status === 'rejected') throw new TesseraError(created.code, created.detail);
+    let session = created.session;
+    if (guest !== null) session = await this.#absorbGuest(session, guest, now);
+    this.events.sessionCreated({ sessionId: session.meta.id, joined: created.status === 'joined', guestMerged: guest !== null });
+    return {
+      // A device that joined the user's session gets a token naming that session.
+      token: formatToken(session.meta.id, deviceId, secret),
+      csrfToken: csrfToken(session.meta.csrfSecret, session.meta.id, deviceId),
+      session: sessionInfo(session, deviceId),
+    };
+  }
+
+  /** The session behind a token, with the named parts. Throws `invalid-token`. */
+  async authenticate(token: string | undefined, parts: readonly DataPart[], csrf?: string): Promise<Authenticated> {
+    const parsed = parseToken(token);
+    if (parsed === null) throw invalidToken();
+    const now = this.now();
+    const session = await this.store.load(parsed.sessionId, parts, now);
+    if (session === null) throw invalidToken();
+    const match = matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now);
+    if (!isAccepted(match)) {
+      if (match === 'reused') await this.#revokeStolenFamily(parsed);
+      throw invalidToken();
+    }
+    if (now - session.meta.lastActiveAt >= this.settings.slideAfterMs) {
+      await this.store.touch(parsed.sessionId, parsed.deviceId, now);
+    }
+    return {
+      session,
+      deviceId: parsed.deviceId,
+      csrf: checkCsrf(csrf, session.meta.csrfSecret, parsed.sessionId, parsed.deviceId),
+    };
+  }
+
+  /** Applies an operation for the token's device: one store round trip (two with a CSRF header). */
+  async mutate(token: string | undefined, op: Operation, options: MutationOptions = {}): Promise<Authenticated> {
+    const parsed = parseToken(token);
+    if (parsed === null) throw invalidToken();
+    if (options.csrf !== undefined) await this.#requireCsrf(parsed, options.csrf);
+    const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash };
+    const result = await this.store.apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));
+    return { session: await this.#applied(result, parsed), deviceId: parsed.deviceId, csrf: options.csrf === undefined ? 'absent' : 'valid' };
+  }
+
+  /** A new token for the same device; the old one works for the grace window. */
+  async rotate(token: string | undefined, csrf?: string): Promise<SignedIn> {
+    const parsed = parseToken(token);
+    if (parsed === null) throw invalidToken();
+    const next = newTokenSecret();
+    const { session } = await this.mutate(
+      token,
+      { kind: 'device.rotate', deviceId: parsed.deviceId, hash: next.hash, graceMs: this.settings.rotationGraceMs },
+      csrf === undefined ? {} : { csrf },
+    );
+    return {
+      token: formatToken(parsed.sessionId, parsed.deviceId, next),
+      csrfToken: csrfToken(session.meta.csrfSecret, session.meta.id, parsed.deviceId),
+      session: sessionInfo(session, parsed.deviceId),
+    };
+  }
+
+  async logout(token: string | undefined, csrf?: string): Promise<void> {
+    const parsed = parseToken(token);
+    if (parsed === null) throw invalidToken();
+    await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId }, csrf === undefined ? {} : { csrf });
+  }
+
+  /** The sessions's devices as an operator sees them, for a user. */
+  async userDevices(userId: string): Promise<LoadedSession> {
+    const now = this.now();
+    const sessionId = await this.store.findUserSession(userId, now);
+    const session = sessionId === null ? null : await this.store.load(sessionId, [], now);
+    if (session === null) throw new TesseraError('not-found', `user "${userId}" has no live session`);
+    return session;
+  }
+
+  /** Ends the user's session: every device is logged out. */
+  async logoutUser(userId: string): Promise<void> {
+    const now = this.now();
+    const sessionId = await this.store.findUserSession(userId, now);
+    if (sessionId === null) throw new TesseraError('not-found', `user "${userId}" has no live session`);
+    const result = await this.store.apply(sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
+    if (result.status === 'not-found') throw new TesseraError('not-found', `user "${userId}" has no live session`);
+  }
+
+  #applyOptions(ifVersion?: string): { now: number; hlc: string; ifVersion?: string } {
+    const options = { now: this.now(), hlc: this.clock.now() };
+    return ifVersion === undefined ? options : { ...options, ifVersion };
+  }
+
+  async #applied(result: ApplyResult, parsed: ParsedToken): Promise<LoadedSession> {
+    switch (result.status) {
+      case 'applied':
+        return result.session;
+      case 'unauthorized':
+        await this.#revokeIfReused(parsed);
+        throw invalidToken();
+      case 'not-found':
+        throw invalidToken();
+      case 'version-mismatch':
+        throw new TesseraError('version-mismatch', `the part is at version ${result.version}; read it again and retry`);
+      case 'rejected':
+        throw new TesseraError(result.code, result.detail);
+    }
+  }
+
+  async #requireCsrf(parsed: ParsedToken, presented: string): Promise<void> {
+    const now = this.now();
+    const session = await this.store.load(parsed.sessionId, [], now);
+    const device = session?.devices.devices[parsed.deviceId];
+    if (session === null || !isAccepted(matchToken(device, parsed.hash, now))) {
+      if (session !== null && matchToken(device, parsed.hash, now) === 'reused') await this.#revokeStolenFamily(parsed);
+      throw invalidToken();
+    }
+    if (checkCsrf(presented, session.meta.csrfSecret, parsed.sessionId, parsed.deviceId) !== 'valid') {
+      throw new TesseraError('csrf-mismatch', 'the Tessera-CSRF header does not belong to this session and device');
+    }
+  }
+
+  async #revokeIfReused(parsed: ParsedToken): Promise<void> {
+    const now = this.now();
+    const session = await this.store.load(parsed.sessionId, [], now);
+    if (session !== null && matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now) === 'reused') {
+      await this.#revokeStolenFamily(parsed);
+    }
+  }
+
+  /** A rotated-out token came back after its grace window: treat the family as stolen. */
+  async #revokeStolenFamily(parsed: ParsedToken): Promise<void> {
+    await this.store.apply(parsed.sessionId, { kind: 'admin' }, { kind: 'device.revoke', deviceId: parsed.deviceId }, this.#applyOptions());
+    this.events.tokenReuse({ sessionId: parsed.sessionId, deviceId: parsed.deviceId });
+  }
+
+  async #liveGuest(guestToken: string, now: number): Promise<{ parsed: ParsedToken; session: LoadedSession } | null> {
+    const parsed = parseToken(guestToken);
+    if (parsed === null) return null;
+    const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now);
+    if (session === null || session.meta.userId !== null) return null;
+    return isAccepted(matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now)) ? { parsed, session } : null;
+  }
+
+  /** Joins the guest's cart and history into the user's session, then retires the guest session. */
+  async #absorbGuest(
+    target: LoadedSession,
+    guest: { parsed: ParsedToken; session: LoadedSession },
+    now: number,
+  ): Promise<LoadedSession> {
+    const hlc = this.clock.now();
+    const sessionId = target.meta.id;
+    const origin = this.clock.origin;
+    const records: ChangeRecord[] = [];
+    if (guest.session.cart) {
+      records.push({ sessionId, part: 'cart', state: rebaseCart(guest.session.cart, `guest-${guest.parsed.sessionId}`), hlc, origin });
+    }
+    if (guest.session.history) records.push({ sessionId, part: 'history', state: guest.session.history, hlc, origin });
+    await this.store.merge(records, now);
+    await this.store.apply(guest.parsed.sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
+    return (await this.store.load(sessionId, [], now)) ?? target;
+  }
+}
