@@ -1,0 +1,47 @@
+/**
+ * Prometheus metrics. Labels carry routes and outcomes only — never tokens,
+ * keys, user ids or session ids.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly requestDuration = new Histogram({
+    name: 'tessera_http_request_duration_seconds',
+    help: 'HTTP request latency by route template, method and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly sessionsCreated = new Counter({
+    name: 'tessera_sessions_created_total',
+    help: 'Sign-ins by outcome: a new session, a device joining the user\'s session, with or without a guest merge.',
+    labelNames: ['kind', 'guest_merged'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tokenReuse = new Counter({
+    name: 'tessera_token_reuse_total',
+    help: 'Rotated-out tokens presented after their grace window (treated as theft: the device is revoked).',
+    registers: [this.registry],
+  });
+
+  readonly problems = new Counter({
+    name: 'tessera_problems_total',
+    help: 'Error answers by problem type.',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sweptSessions = new Counter({
+    name: 'tessera_swept_sessions_total',
+    help: 'Expired sessions removed by the embedded engine\'s sweeper.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
+  }
+}

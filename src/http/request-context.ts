@@ -1,0 +1,51 @@
+/**
+ * Reading what callers send: API key, end-user token, CSRF and If-Match headers.
+ */
+import type { FastifyRequest } from 'fastify';
+import { TesseraError } from '../domain/errors.js';
+import type { ApiKey, ApiKeyRing, Scope } from '../tokens/api-keys.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey: ApiKey | null;
+  }
+}
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+export function sessionToken(request: FastifyRequest): string | undefined {
+  return header(request, 'tessera-token');
+}
+
+export function csrfHeader(request: FastifyRequest): string | undefined {
+  return header(request, 'tessera-csrf');
+}
+
+/**
+ * The version in `If-Match`, unquoted. `*` (any current version) counts as no
+ * condition. A weak tag (`W/"v3"`) is compared like a strong one.
+ */
+export function ifMatch(request: FastifyRequest): string | undefined {
+  const value = header(request, 'if-match')?.trim();
+  if (value === undefined || value === '' || value === '*') return undefined;
+  const unquoted = value.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  if (unquoted.includes(',')) throw new TesseraError('validation-failed', 'If-Match must name exactly one version');
+  return unquoted;
+}
+
+export function etag(version: string): string {
+  return `"${version}"`;
+}
+
+/** Authenticates the caller's API key; throws `invalid-api-key` or `forbidden`. */
+export function requireApiKey(request: FastifyRequest, keys: ApiKeyRing, scope: Scope): ApiKey {
+  const authorization = header(request, 'authorization');
+  const match = authorization === undefined ? null : /^Bearer\s+(\S{1,512})$/i.exec(authorization);
+  const key = match ? keys.authenticate(match[1]!) : null;
+  if (key === null) throw new TesseraError('invalid-api-key', 'send Authorization: Bearer <api-key> with a configured key');
+  if (!key.scopes.includes(scope)) throw new TesseraError('forbidden', `this API key lacks the "${scope}" scope`);
+  return key;
+}

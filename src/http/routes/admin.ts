@@ -1,0 +1,48 @@
+/** Administration (scope `admin`): a user's devices, and logging a user out everywhere. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { devicesView } from '../../service/views.js';
+import { requireApiKey } from '../request-context.js';
+import { Device, Id } from '../schemas.js';
+import { ADMIN_SECURITY, type RouteContext } from './context.js';
+
+export function adminRoutes(app: FastifyInstance, { service, limits, keys }: RouteContext): void {
+  app.addHook('onRequest', async (request) => {
+    requireApiKey(request, keys, 'admin');
+  });
+  const params = Type.Object({ userId: Id('The user.', limits) });
+
+  app.get<{ Params: { userId: string } }>(
+    '/v1/users/:userId/devices',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "List a user's devices",
+        params,
+        response: { 200: Type.Object({ sessionId: Type.String(), devices: Type.Array(Device) }) },
+        security: ADMIN_SECURITY,
+      },
+    },
+    async (request) => {
+      const session = await service.userDevices(request.params.userId);
+      return { sessionId: session.meta.id, devices: devicesView(session, null).devices };
+    },
+  );
+
+  app.delete<{ Params: { userId: string } }>(
+    '/v1/users/:userId/sessions',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Log a user out of every device',
+        params,
+        response: { 204: Type.Null() },
+        security: ADMIN_SECURITY,
+      },
+    },
+    async (request, reply) => {
+      await service.logoutUser(request.params.userId);
+      return reply.code(204).send();
+    },
+  );
+}

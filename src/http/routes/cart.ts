@@ -1,0 +1,66 @@
+/** The cart: `/v1/session/cart`. Every change touches only the cart. */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { TesseraError } from '../../domain/errors.js';
+import type { Operation } from '../../domain/operations.js';
+import type { Authenticated } from '../../service/session-service.js';
+import { cartView } from '../../service/views.js';
+import { etag, sessionToken } from '../request-context.js';
+import { Cart, addItemBody, setItemBody, skuParams, type AddItemBody, type SetItemBody } from '../schemas.js';
+import { TOKEN_SECURITY, type RouteContext } from './context.js';
+import { mutationOptions } from './sessions.js';
+
+export function cartRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
+  const schema = (summary: string, extra: object = {}) => ({
+    tags: ['cart'],
+    summary,
+    response: { 200: Cart },
+    security: TOKEN_SECURITY,
+    ...extra,
+  });
+  const send = (reply: FastifyReply, { session }: Authenticated) => {
+    const view = cartView(session);
+    return reply.header('etag', etag(view.version)).send(view);
+  };
+  const checkAttributes = (attributes: Record<string, unknown> | undefined): void => {
+    if (attributes !== undefined && Buffer.byteLength(JSON.stringify(attributes)) > limits.attributesBytes) {
+      throw new TesseraError('payload-too-large', `attributes take more than ${limits.attributesBytes} bytes`);
+    }
+  };
+
+  app.get('/v1/session/cart', { schema: schema('Read the cart') }, async (request, reply) =>
+    send(reply, await service.authenticate(sessionToken(request), ['cart'])),
+  );
+
+  app.post<{ Body: AddItemBody }>(
+    '/v1/session/cart/items',
+    { schema: schema('Add to a line (concurrent adds all count)', { body: addItemBody(limits) }) },
+    async (request, reply) => {
+      const { sku, quantity = 1, attributes } = request.body;
+      checkAttributes(attributes);
+      const op: Operation = { kind: 'cart.add', sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
+      return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+    },
+  );
+
+  app.put<{ Params: { sku: string }; Body: SetItemBody }>(
+    '/v1/session/cart/items/:sku',
+    { schema: schema('Set the quantity of a line', { params: skuParams(limits), body: setItemBody(limits) }) },
+    async (request, reply) => {
+      const { quantity, attributes } = request.body;
+      checkAttributes(attributes);
+      const op: Operation = { kind: 'cart.set', sku: request.params.sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
+      return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+    },
+  );
+
+  app.delete<{ Params: { sku: string } }>(
+    '/v1/session/cart/items/:sku',
+    { schema: schema('Remove a line', { params: skuParams(limits) }) },
+    async (request, reply) =>
+      send(reply, await service.mutate(sessionToken(request), { kind: 'cart.remove', sku: request.params.sku }, mutationOptions(request))),
+  );
+
+  app.delete('/v1/session/cart', { schema: schema('Empty the cart') }, async (request, reply) =>
+    send(reply, await service.mutate(sessionToken(request), { kind: 'cart.clear' }, mutationOptions(request))),
+  );
+}

@@ -1,0 +1,47 @@
+/** Browsing history: `/v1/session/history`, newest first, deduplicated by product. */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { TesseraError } from '../../domain/errors.js';
+import type { Authenticated } from '../../service/session-service.js';
+import { historyView } from '../../service/views.js';
+import { etag, sessionToken } from '../request-context.js';
+import { History, historyBody, type HistoryBody } from '../schemas.js';
+import { TOKEN_SECURITY, type RouteContext } from './context.js';
+import { mutationOptions } from './sessions.js';
+
+/** Clients' clocks drift; a view further ahead than this is refused rather than pinned to the top. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+export function historyRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
+  const send = (reply: FastifyReply, { session }: Authenticated) => {
+    const view = historyView(session);
+    return reply.header('etag', etag(view.version)).send(view);
+  };
+
+  app.get(
+    '/v1/session/history',
+    { schema: { tags: ['history'], summary: 'Read the recently viewed products', response: { 200: History }, security: TOKEN_SECURITY } },
+    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['history'])),
+  );
+
+  app.post<{ Body: HistoryBody }>(
+    '/v1/session/history',
+    {
+      schema: {
+        tags: ['history'],
+        summary: 'Record a product view',
+        body: historyBody(limits),
+        response: { 200: History },
+        security: TOKEN_SECURITY,
+      },
+    },
+    async (request, reply) => {
+      const now = Date.now();
+      const viewedAt = request.body.viewedAt === undefined ? now : Date.parse(request.body.viewedAt);
+      if (!Number.isFinite(viewedAt) || viewedAt > now + MAX_CLOCK_SKEW_MS || viewedAt < Date.UTC(2000, 0, 1)) {
+        throw new TesseraError('validation-failed', 'body.viewedAt must be a time between 2000 and now');
+      }
+      const op = { kind: 'history.add', productId: request.body.productId, viewedAt } as const;
+      return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+    },
+  );
+}

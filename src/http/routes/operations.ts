@@ -1,0 +1,54 @@
+/** Operations endpoints (no API key): health, readiness, metrics, problem documentation. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { PROBLEMS, type ProblemCode } from '../../domain/errors.js';
+import type { SessionStore } from '../../store/session-store.js';
+import type { Metrics } from '../metrics.js';
+import { problemType, sendProblem } from '../problem.js';
+
+export interface OperationsContext {
+  readonly store: SessionStore;
+  readonly metrics: Metrics;
+  /** True once shutdown has begun: readiness fails so load balancers drain the node. */
+  readonly draining: () => boolean;
+}
+
+export function operationsRoutes(app: FastifyInstance, { store, metrics, draining }: OperationsContext): void {
+  const Status = Type.Object({ status: Type.String(), engine: Type.Optional(Type.String()) });
+
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Status } } }, async () => ({
+    status: 'ok',
+  }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags: ['operations'], summary: 'The session store is reachable (503 otherwise)', response: { 200: Status } } },
+    async (_request, reply) => {
+      if (draining()) return sendProblem(reply, 'unavailable', 'shutting down');
+      await store.ping();
+      return { status: 'ready', engine: store.engine };
+    },
+  );
+
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } }, async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  app.get<{ Params: { code: string } }>(
+    '/problems/:code',
+    { schema: { tags: ['operations'], summary: 'What a problem type means', params: Type.Object({ code: Type.String({ maxLength: 64 }) }) } },
+    async (request, reply) => {
+      const code = request.params.code as ProblemCode;
+      const problem = Object.hasOwn(PROBLEMS, code) ? PROBLEMS[code] : undefined;
+      if (problem === undefined) return sendProblem(reply, 'not-found', `no problem type "${request.params.code}"`);
+      const body = { type: problemType(code), code, status: problem.status, title: problem.title, description: problem.description };
+      if (request.headers.accept?.includes('text/html')) {
+        return reply.type('text/html; charset=utf-8').send(
+          `<!doctype html><meta charset="utf-8"><title>${body.title}</title>` +
+            `<h1>${body.status} ${code}</h1><h2>${body.title}</h2><p>${body.description}</p>`,
+        );
+      }
+      return body;
+    },
+  );
+}

@@ -1,0 +1,43 @@
+/** Preferences: `/v1/session/prefs`, changed by JSON merge patch (RFC 7396). */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { JsonObject } from '../../domain/prefs.js';
+import type { Authenticated } from '../../service/session-service.js';
+import { prefsView } from '../../service/views.js';
+import { etag, sessionToken } from '../request-context.js';
+import { Prefs } from '../schemas.js';
+import { TOKEN_SECURITY, type RouteContext } from './context.js';
+import { mutationOptions } from './sessions.js';
+
+export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
+  const send = (reply: FastifyReply, { session }: Authenticated) => {
+    const view = prefsView(session);
+    return reply.header('etag', etag(view.version)).send(view);
+  };
+
+  app.get(
+    '/v1/session/prefs',
+    { schema: { tags: ['prefs'], summary: 'Read the preferences', response: { 200: Prefs }, security: TOKEN_SECURITY } },
+    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['prefs'])),
+  );
+
+  app.patch<{ Body: JsonObject }>(
+    '/v1/session/prefs',
+    {
+      schema: {
+        tags: ['prefs'],
+        summary: 'Change preferences by JSON merge patch; null deletes a key',
+        description: 'Last writer wins per top-level key, ordered by hybrid logical clock across regions.',
+        body: Type.Object({}, {
+          additionalProperties: true,
+          maxProperties: 256,
+          propertyNames: { minLength: 1, maxLength: limits.idLength },
+        }),
+        response: { 200: Prefs },
+        security: TOKEN_SECURITY,
+      },
+    },
+    async (request, reply) =>
+      send(reply, await service.mutate(sessionToken(request), { kind: 'prefs.patch', patch: request.body }, mutationOptions(request))),
+  );
+}

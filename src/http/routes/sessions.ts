@@ -1,0 +1,157 @@
+/** Sign-in, validation, rotation, logout and devices: `/v1/sessions`, `/v1/session`, `/v1/session/devices`. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { DataPart } from '../../domain/parts.js';
+import { devicesView, partsView, sessionInfo } from '../../service/views.js';
+import { csrfHeader, etag, ifMatch, sessionToken } from '../request-context.js';
+import type { MutationOptions } from '../../service/session-service.js';
+import {
+  Device,
+  DeviceParams,
+  PartsQuery,
+  SessionInfo,
+  SignedIn,
+  Versions,
+  CartItems,
+  HistoryItem,
+  AnyObject,
+  signInBody,
+  type PartsQueryT,
+  type SignInBody,
+} from '../schemas.js';
+import { TOKEN_SECURITY, type RouteContext } from './context.js';
+
+const NoContent = Type.Null({ description: 'No content' });
+
+export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
+  app.post<{ Body: SignInBody }>(
+    '/v1/sessions',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Sign in (with userId) or start a guest session',
+        description:
+          'With a userId that already has a live session, adds a device to that session. With guestToken, the guest cart and history are merged into the user session and the guest token stops working.',
+        body: signInBody(limits),
+        response: { 201: SignedIn },
+        security: [{ apiKey: [] }],
+      },
+    },
+    async (request, reply) => {
+      const { userId, device, guestToken } = request.body;
+      const signedIn = await service.signIn({
+        ...(userId !== undefined ? { userId } : {}),
+        ...(device !== undefined ? { device } : {}),
+        ...(guestToken !== undefined ? { guestToken } : {}),
+      });
+      return reply.code(201).send(signedIn);
+    },
+  );
+
+  app.get<{ Querystring: PartsQueryT }>(
+    '/v1/session',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Validate the token and read the named parts',
+        querystring: PartsQuery,
+        response: {
+          200: Type.Object({
+            session: SessionInfo,
+            cart: Type.Optional(CartItems),
+            prefs: Type.Optional(AnyObject),
+            history: Type.Optional(Type.Object({ items: Type.Array(HistoryItem) })),
+            devices: Type.Optional(Type.Array(Device)),
+            versions: Versions,
+            csrf: Type.Union([Type.Literal('valid'), Type.Literal('invalid'), Type.Literal('absent')]),
+          }),
+        },
+        security: TOKEN_SECURITY,
+      },
+    },
+    async (request) => {
+      const parts = (request.query.parts?.split(',') ?? []) as DataPart[];
+      const { session, deviceId, csrf } = await service.authenticate(sessionToken(request), parts, csrfHeader(request));
+      return { session: sessionInfo(session, deviceId), ...partsView(session, parts, deviceId), versions: session.versions, csrf };
+    },
+  );
+
+  app.post(
+    '/v1/session/rotate',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Rotate the token of this device',
+        description: 'The previous token keeps working for the grace window (TESSERA_ROTATION_GRACE, default 30 s); reused after that, it is treated as stolen and the device is revoked.',
+        response: { 200: SignedIn },
+        security: TOKEN_SECURITY,
+      },
+    },
+    async (request) => service.rotate(sessionToken(request), csrfHeader(request)),
+  );
+
+  app.delete(
+    '/v1/session',
+    { schema: { tags: ['sessions'], summary: 'Log out this device', response: { 204: NoContent }, security: TOKEN_SECURITY } },
+    async (request, reply) => {
+      await service.logout(sessionToken(request), csrfHeader(request));
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/v1/session/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'List the signed-in devices of this session',
+        response: { 200: Type.Object({ devices: Type.Array(Device) }) },
+        security: TOKEN_SECURITY,
+      },
+    },
+    async (request, reply) => {
+      const { session, deviceId } = await service.authenticate(sessionToken(request), ['devices']);
+      const view = devicesView(session, deviceId);
+      return reply.header('etag', etag(view.version)).send({ devices: view.devices });
+    },
+  );
+
+  app.delete<{ Params: { deviceId: string } }>(
+    '/v1/session/devices/:deviceId',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Revoke one device of this session',
+        params: DeviceParams,
+        response: { 204: NoContent },
+        security: TOKEN_SECURITY,
+      },
+    },
+    async (request, reply) => {
+      await service.mutate(
+        sessionToken(request),
+        { kind: 'device.revoke', deviceId: request.params.deviceId },
+        mutationOptions(request),
+      );
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete(
+    '/v1/session/devices',
+    {
+      schema: { tags: ['devices'], summary: 'Log out every device: the session ends', response: { 204: NoContent }, security: TOKEN_SECURITY },
+    },
+    async (request, reply) => {
+      await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request));
+      return reply.code(204).send();
+    },
+  );
+}
+
+/** CSRF and If-Match of a mutation request, as the service takes them. */
+export function mutationOptions(request: FastifyRequest): MutationOptions {
+  const csrf = csrfHeader(request);
+  const ifVersion = ifMatch(request);
+  return { ...(csrf !== undefined ? { csrf } : {}), ...(ifVersion !== undefined ? { ifVersion } : {}) };
+}

@@ -1,0 +1,64 @@
+/**
+ * `npm start`: runs Tessera as a process. SIGTERM or SIGINT drains in-flight
+ * requests, closes the store and exits 0.
+ */
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { createLogger } from './logging.js';
+import { createTessera } from './tessera.js';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tessera: invalid configuration: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.natsUrl !== null) logger.warn('TESSERA_NATS_URL is set, but the global (multi-region) mode is not part of this release; running single-region');
+  if (config.apiKeys.some((k) => k.secret.length < 16)) logger.warn('an API key in TESSERA_API_KEYS is shorter than 16 characters; use long random secrets in production');
+
+  const tessera = await createTessera(config, { logger });
+  const address = await tessera.listen();
+  logger.info({ address, store: config.store.engine, region: config.region }, 'tessera listening');
+  if (tessera.generatedApiKey !== null) {
+    // Printed once, on purpose, to the terminal only: there was no key to use otherwise.
+    process.stdout.write(
+      `\nNo TESSERA_API_KEYS configured: generated an admin API key for this run (listening on loopback only):\n\n` +
+        `  Authorization: Bearer ${tessera.generatedApiKey}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    setTimeout(() => {
+      logger.error('shutdown deadline passed; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    tessera.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`tessera: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

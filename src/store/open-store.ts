@@ -1,0 +1,22 @@
+/** Opens the engine the configuration names. */
+import type { StoreConfig } from '../config/config.js';
+import type { SessionStore, StoreSettings } from './session-store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+
+export async function openStore(config: StoreConfig, settings: StoreSettings): Promise<SessionStore> {
+  switch (config.engine) {
+    case 'sqlite':
+      return new SqliteStore({ ...settings, path: config.path });
+    case 'redis':
+    case 'redis-cluster': {
+      // Loaded on demand so that the embedded engine starts without the Redis client.
+      const redisModule: string = './redis/redis-store.js';
+      const { RedisStore } = (await import(redisModule)) as {
+        RedisStore: { connect(options: StoreSettings & ({ engine: 'redis'; url: string } | { engine: 'redis-cluster'; nodes: readonly string[] })): Promise<SessionStore> };
+      };
+      return config.engine === 'redis'
+        ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url })
+        : RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: config.nodes });
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The composition root: wires configuration, store, service and HTTP app.
+ * `main.ts` runs it as a process; tests build it in-process.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { HybridLogicalClock } from './domain/hlc.js';
+import { buildHttpApp } from './http/app.js';
+import { Metrics } from './http/metrics.js';
+import { createLogger } from './logging.js';
+import { SessionService } from './service/session-service.js';
+import { openStore } from './store/open-store.js';
+import type { SessionStore } from './store/session-store.js';
+import { Sweeper } from './sweeper.js';
+import { ApiKeyRing, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
+
+export interface Tessera {
+  readonly app: FastifyInstance;
+  readonly store: SessionStore;
+  readonly service: SessionService;
+  readonly metrics: Metrics;
+  readonly sweeper: Sweeper | null;
+  /** Set when no API key was configured: the one generated for this run. */
+  readonly generatedApiKey: string | null;
+  /** Starts listening; resolves to the address. */
+  listen(): Promise<string>;
+  /** Stops taking requests, lets in-flight ones finish, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface TesseraOptions {
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+export async function createTessera(config: Config, options: TesseraOptions = {}): Promise<Tessera> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const now = options.now ?? Date.now;
+  const store = await openStore(config.store, {
+    idleTimeoutMs: config.idleTimeoutMs,
+    limits: config.limits,
+    origin: config.region,
+  });
+  const metrics = new Metrics();
+  const clock = new HybridLogicalClock(config.region, now);
+  const security = logger.child({ channel: 'security' });
+  const service = new SessionService(
+    store,
+    clock,
+    {
+      idleTimeoutMs: config.idleTimeoutMs,
+      absoluteTimeoutMs: config.absoluteTimeoutMs,
+      rotationGraceMs: config.rotationGraceMs,
+      slideAfterMs: config.slideAfterMs,
+    },
+    {
+      tokenReuse: ({ sessionId, deviceId }) => {
+        metrics.tokenReuse.inc();
+        security.warn({ event: 'token.reuse', sessionId, deviceId }, 'rotated-out token reused after its grace window: device revoked');
+      },
+      sessionCreated: ({ joined, guestMerged }) => {
+        metrics.sessionsCreated.inc({ kind: joined ? 'joined' : 'created', guest_merged: String(guestMerged) });
+      },
+    },
+    now,
+  );
+
+  const generatedApiKey = config.apiKeys.length === 0 ? generateApiKeySecret() : null;
+  const specs = generatedApiKey === null ? config.apiKeys : [{ name: 'generated', secret: generatedApiKey, admin: true }];
+  const keys = new ApiKeyRing(specs.map(apiKey));
+
+  let draining = false;
+  const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining });
+  const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
+
+  return {
+    app,
+    store,
+    service,
+    metrics,
+    sweeper,
+    generatedApiKey,
+    async listen() {
+      // Without configured keys the generated one is printed once: never expose that beyond loopback.
+      const host = generatedApiKey === null ? config.host : '127.0.0.1';
+      const address = await app.listen({ port: config.port, host });
+      sweeper?.start();
+      return address;
+    },
+    async close() {
+      draining = true;
+      await sweeper?.stop();
+      await app.close();
+      await store.close();
+    },
+  };
+}
