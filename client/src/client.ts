@@ -1,0 +1,501 @@
+/**
+ * `TesseraClient`: every operation of Tessera API v1 as a typed method.
+ *
+ * Methods that act for an end user take that user's token first. Mutations
+ * accept `ifMatch` (a part's version, for compare-and-swap) and `csrfToken`
+ * (so the service itself checks it). Retries follow the rule in `retry.ts`.
+ */
+import type { Dispatcher } from 'undici';
+import { InvalidTokenError, UnexpectedResponseError } from './errors.js';
+import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+import { Transport, type Answer, type Call, type RequestOptions } from './transport.js';
+import {
+  SESSION_PARTS,
+  type Cart,
+  type Credentials,
+  type DeviceLabel,
+  type DeviceList,
+  type History,
+  type JsonObject,
+  type JsonValue,
+  type Prefs,
+  type SessionPart,
+  type SessionView,
+  type UserDevices,
+} from './types.js';
+
+export type { RequestOptions } from './transport.js';
+
+export interface TesseraClientOptions {
+  /**
+   * Base URL(s) of Tessera, nearest region first. A call goes to the first one
+   * that accepts connections; one that refuses is skipped for
+   * `endpointCooldownMs`, then tried first again.
+   */
+  readonly endpoints: string | readonly string[];
+  /** API key sent as `Authorization: Bearer …` (a `sessions` or `admin` key from `TESSERA_API_KEYS`). */
+  readonly apiKey?: string;
+  /** Time limit of one attempt, connection to last byte. @default 5000 */
+  readonly timeoutMs?: number;
+  /** Time limit of opening a connection; past it the next endpoint is tried. @default 1000 */
+  readonly connectTimeoutMs?: number;
+  /** Keep-alive connections per endpoint. @default 32 */
+  readonly connections?: number;
+  /** How long an endpoint that refused a connection is tried last. @default 5000 */
+  readonly endpointCooldownMs?: number;
+  /** Retry settings, or `false` for none (failover to another endpoint still happens). */
+  readonly retry?: Partial<RetryOptions> | false;
+  /** @default '@tessera/client' */
+  readonly userAgent?: string;
+  /** An undici dispatcher to use instead of the built-in pools (proxies, custom TLS, tests). */
+  readonly dispatcher?: Dispatcher;
+}
+
+export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
+  timeoutMs: 5000,
+  connectTimeoutMs: 1000,
+  connections: 32,
+  endpointCooldownMs: 5000,
+  userAgent: '@tessera/client',
+});
+
+/** Options of calls made with an end-user token. */
+export interface TokenOptions extends RequestOptions {
+  /** The device's CSRF token: on a mutation the service refuses a wrong one with `CsrfMismatchError`. */
+  readonly csrfToken?: string;
+}
+
+/** Options of mutations. */
+export interface WriteOptions extends TokenOptions {
+  /** The part's version you last read: if it has moved on, nothing is written and `VersionMismatchError` is thrown. */
+  readonly ifMatch?: string;
+}
+
+export interface CreateSessionInput {
+  /** Sign this user in; without it a guest session is created. */
+  readonly userId?: string;
+  /** How this device appears in "my devices". */
+  readonly device?: DeviceLabel;
+  /** A guest token whose cart and history merge into the user's session; it stops working. */
+  readonly guestToken?: string;
+}
+
+export interface GetSessionInput<P extends SessionPart> {
+  /** Parts to return besides `session`; token validation alone reads only auth. @default [] */
+  readonly parts?: readonly P[];
+  /** A CSRF token to check: the answer's `csrf` says `valid`, `invalid` or `absent`. */
+  readonly csrfToken?: string;
+}
+
+export interface CartItemInput {
+  readonly sku: string;
+  /** @default 1 */
+  readonly quantity?: number;
+  readonly attributes?: JsonObject;
+}
+
+export interface ViewInput {
+  readonly productId: string;
+  /** When it was viewed. @default now (pinned before the first attempt, so retries are idempotent) */
+  readonly viewedAt?: Date | string;
+}
+
+const seg = encodeURIComponent;
+
+export class TesseraClient {
+  readonly #transport: Transport;
+
+  /**
+   * @example
+   * const tessera = new TesseraClient({
+   *   endpoints: ['https://tessera.eu.example.com', 'https://tessera.us.example.com'],
+   *   apiKey: process.env.TESSERA_API_KEY,
+   * });
+   */
+  constructor(options: TesseraClientOptions) {
+    const endpoints = typeof options.endpoints === 'string' ? [options.endpoints] : [...options.endpoints];
+    if (endpoints.length === 0) throw new TypeError('TesseraClient needs at least one URL in `endpoints`');
+    const retry: RetryOptions =
+      options.retry === false ? { ...DEFAULT_RETRY, retries: 0 } : { ...DEFAULT_RETRY, ...options.retry };
+    this.#transport = new Transport({
+      endpoints,
+      apiKey: options.apiKey,
+      timeoutMs: options.timeoutMs ?? DEFAULT_CLIENT_OPTIONS.timeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CLIENT_OPTIONS.connectTimeoutMs,
+      connections: options.connections ?? DEFAULT_CLIENT_OPTIONS.connections,
+      endpointCooldownMs: options.endpointCooldownMs ?? DEFAULT_CLIENT_OPTIONS.endpointCooldownMs,
+      retry,
+      userAgent: options.userAgent ?? DEFAULT_CLIENT_OPTIONS.userAgent,
+      dispatcher: options.dispatcher,
+    });
+  }
+
+  /** Endpoints in the order the next call tries them (reachable ones first). */
+  get endpoints(): string[] {
+    return this.#transport.endpointOrder;
+  }
+
+  // ── Operations ──────────────────────────────────────────────────────────
+
+  /**
+   * Whether the process at the first reachable endpoint is alive (`GET /healthz`).
+   * @example
+   * if (!(await tessera.health())) console.warn('Tessera is down');
+   */
+  async health(options?: RequestOptions): Promise<boolean> {
+    const answer = await this.#send({ method: 'GET', path: '/healthz', idempotent: true, authenticated: false, accept: [503] }, options);
+    return answer.status === 200;
+  }
+
+  /**
+   * Whether the first reachable endpoint can reach its store (`GET /readyz`).
+   * @example
+   * await waitUntil(() => tessera.ready());
+   */
+  async ready(options?: RequestOptions): Promise<boolean> {
+    const answer = await this.#send({ method: 'GET', path: '/readyz', idempotent: true, authenticated: false, accept: [503] }, options);
+    return answer.status === 200;
+  }
+
+  // ── Sessions and devices ────────────────────────────────────────────────
+
+  /**
+   * Creates a guest session, or signs a user in (`POST /v1/sessions`). Signing in
+   * with a `guestToken` merges the guest's cart and history into the user's
+   * session and retires the guest token. Never retried once it may have
+   * reached the server (a retry would mint a second device).
+   * @example
+   * const guest = await tessera.createSession({ device: { name: 'Firefox on Mac', kind: 'browser' } });
+   * const user = await tessera.createSession({ userId: 'u-42', guestToken: guest.token });
+   */
+  async createSession(input: CreateSessionInput = {}, options?: RequestOptions): Promise<Credentials> {
+    const answer = await this.#send({ method: 'POST', path: '/v1/sessions', body: input, idempotent: false }, options);
+    return answer.body as Credentials;
+  }
+
+  /**
+   * Signs `userId` in on a new device: `createSession({ userId, ... })`.
+   * @example
+   * const { token, csrfToken } = await tessera.signIn('u-42', { guestToken: cookieToken });
+   */
+  signIn(
+    userId: string,
+    input: Omit<CreateSessionInput, 'userId'> = {},
+    options?: RequestOptions,
+  ): Promise<Credentials> {
+    return this.createSession({ ...input, userId }, options);
+  }
+
+  /**
+   * Reads the session of `token` with the parts asked for (`GET /v1/session`).
+   * Throws `InvalidTokenError` when the token is not live; see `validateSession`.
+   * @example
+   * const view = await tessera.getSession(token, { parts: ['cart', 'prefs'] });
+   * view.cart.items; view.versions.cart; view.session.userId;
+   */
+  async getSession<P extends SessionPart = never>(
+    token: string,
+    input: GetSessionInput<P> = {},
+    options?: RequestOptions,
+  ): Promise<SessionView<P>> {
+    const parts = [...new Set(input.parts ?? [])];
+    for (const part of parts) {
+      if (!SESSION_PARTS.includes(part)) throw new TypeError(`Unknown session part "${part}"; use ${SESSION_PARTS.join(', ')}`);
+    }
+    const query = parts.length > 0 ? `?parts=${parts.join(',')}` : '';
+    const answer = await this.#send(
+      { method: 'GET', path: `/v1/session${query}`, token, csrfToken: input.csrfToken, idempotent: true },
+      options,
+    );
+    return answer.body as SessionView<P>;
+  }
+
+  /**
+   * Like `getSession`, but an invalid token is an expected outcome: it returns
+   * `null` instead of throwing.
+   * @example
+   * const view = await tessera.validateSession(cookie, { parts: ['cart'], csrfToken: req.get('tessera-csrf') });
+   * if (view === null) clearCookie();
+   * else if (view.csrf !== 'valid') refuse();
+   */
+  async validateSession<P extends SessionPart = never>(
+    token: string | undefined,
+    input: GetSessionInput<P> = {},
+    options?: RequestOptions,
+  ): Promise<SessionView<P> | null> {
+    if (token === undefined || token === '') return null;
+    try {
+      return await this.getSession(token, input, options);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Issues a new token (and CSRF token) for this device; the old token stays
+   * valid for a short grace window (`POST /v1/session/rotate`). Not retried once
+   * it may have reached the server.
+   * @example
+   * const fresh = await tessera.rotate(token);
+   * setCookie(fresh.token);
+   */
+  async rotate(token: string, options?: TokenOptions): Promise<Credentials> {
+    const answer = await this.#send(
+      { method: 'POST', path: '/v1/session/rotate', token, csrfToken: options?.csrfToken, idempotent: false },
+      options,
+    );
+    return answer.body as Credentials;
+  }
+
+  /**
+   * Logs this device out (`DELETE /v1/session`). A token that is already
+   * invalid counts as logged out, so this never throws `InvalidTokenError`.
+   * @example
+   * await tessera.logout(token);
+   */
+  async logout(token: string, options?: TokenOptions): Promise<void> {
+    try {
+      await this.#send({ method: 'DELETE', path: '/v1/session', token, csrfToken: options?.csrfToken, idempotent: true }, options);
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) throw error;
+    }
+  }
+
+  /**
+   * Lists the live devices of the session, `current` marking this one.
+   * @example
+   * const { devices } = await tessera.listDevices(token);
+   */
+  async listDevices(token: string, options?: RequestOptions): Promise<DeviceList> {
+    const answer = await this.#send({ method: 'GET', path: '/v1/session/devices', token, idempotent: true }, options);
+    const body = answer.body as { devices: DeviceList['devices'] };
+    return { devices: body.devices, version: unquote(answer.etag) };
+  }
+
+  /**
+   * Revokes another device's token (or this one's). Throws `NotFoundError`
+   * for an unknown device id.
+   * @example
+   * await tessera.revokeDevice(token, lostPhone.id);
+   */
+  async revokeDevice(token: string, deviceId: string, options?: WriteOptions): Promise<void> {
+    await this.#send(
+      { method: 'DELETE', path: `/v1/session/devices/${seg(deviceId)}`, token, ...writeHeaders(options), idempotent: true },
+      options,
+    );
+  }
+
+  /**
+   * Logs every device out: the session ends (`DELETE /v1/session/devices`).
+   * @example
+   * await tessera.logoutEverywhere(token);
+   */
+  async logoutEverywhere(token: string, options?: WriteOptions): Promise<void> {
+    await this.#send(
+      { method: 'DELETE', path: '/v1/session/devices', token, ...writeHeaders(options), idempotent: true },
+      options,
+    );
+  }
+
+  // ── Cart ────────────────────────────────────────────────────────────────
+
+  /**
+   * @example
+   * const cart = await tessera.getCart(token);
+   * cart.items.map((line) => `${line.quantity} × ${line.sku}`);
+   */
+  async getCart(token: string, options?: RequestOptions): Promise<Cart> {
+    return withVersion<Cart>(await this.#send({ method: 'GET', path: '/v1/session/cart', token, idempotent: true }, options));
+  }
+
+  /**
+   * Adds `quantity` (default 1) to a line. Concurrent adds all count, so this
+   * is NOT idempotent: the SDK never retries it once it may have reached the
+   * server. On a timeout, read the cart before adding again.
+   * @example
+   * const cart = await tessera.addToCart(token, { sku: 'mug-blue', quantity: 2 });
+   */
+  async addToCart(token: string, item: CartItemInput, options?: WriteOptions): Promise<Cart> {
+    return withVersion<Cart>(
+      await this.#send(
+        { method: 'POST', path: '/v1/session/cart/items', token, body: item, ...writeHeaders(options), idempotent: false },
+        options,
+      ),
+    );
+  }
+
+  /**
+   * Sets a line's quantity (`PUT`, idempotent, so retried when safe).
+   * @example
+   * await tessera.setCartItem(token, { sku: 'mug-blue', quantity: 3 }, { ifMatch: cart.version });
+   */
+  async setCartItem(
+    token: string,
+    item: { sku: string; quantity: number; attributes?: JsonObject },
+    options?: WriteOptions,
+  ): Promise<Cart> {
+    const { sku, ...body } = item;
+    return withVersion<Cart>(
+      await this.#send(
+        { method: 'PUT', path: `/v1/session/cart/items/${seg(sku)}`, token, body, ...writeHeaders(options), idempotent: true },
+        options,
+      ),
+    );
+  }
+
+  /**
+   * @example
+   * await tessera.removeFromCart(token, 'mug-blue');
+   */
+  async removeFromCart(token: string, sku: string, options?: WriteOptions): Promise<Cart> {
+    return withVersion<Cart>(
+      await this.#send(
+        { method: 'DELETE', path: `/v1/session/cart/items/${seg(sku)}`, token, ...writeHeaders(options), idempotent: true },
+        options,
+      ),
+    );
+  }
+
+  /**
+   * @example
+   * await tessera.clearCart(token);
+   */
+  async clearCart(token: string, options?: WriteOptions): Promise<Cart> {
+    return withVersion<Cart>(
+      await this.#send(
+        { method: 'DELETE', path: '/v1/session/cart', token, ...writeHeaders(options), idempotent: true },
+        options,
+      ),
+    );
+  }
+
+  // ── Preferences ─────────────────────────────────────────────────────────
+
+  /**
+   * @example
+   * const { prefs, version } = await tessera.getPrefs(token);
+   */
+  async getPrefs(token: string, options?: RequestOptions): Promise<Prefs> {
+    return withVersion<Prefs>(await this.#send({ method: 'GET', path: '/v1/session/prefs', token, idempotent: true }, options));
+  }
+
+  /**
+   * Applies a JSON merge patch (RFC 7396): `null` deletes a key. Merge patches
+   * are idempotent, so this is retried when safe.
+   * @example
+   * await tessera.patchPrefs(token, { currency: 'EUR', theme: null });
+   */
+  async patchPrefs(token: string, patch: { [key: string]: JsonValue }, options?: WriteOptions): Promise<Prefs> {
+    return withVersion<Prefs>(
+      await this.#send(
+        {
+          method: 'PATCH',
+          path: '/v1/session/prefs',
+          token,
+          body: patch,
+          contentType: 'application/merge-patch+json',
+          ...writeHeaders(options),
+          idempotent: true,
+        },
+        options,
+      ),
+    );
+  }
+
+  // ── Browsing history ────────────────────────────────────────────────────
+
+  /**
+   * @example
+   * const { items } = await tessera.getHistory(token); // newest first
+   */
+  async getHistory(token: string, options?: RequestOptions): Promise<History> {
+    return withVersion<History>(await this.#send({ method: 'GET', path: '/v1/session/history', token, idempotent: true }, options));
+  }
+
+  /**
+   * Records a product view. The SDK pins `viewedAt` before the first attempt,
+   * which makes the append idempotent (history keeps one entry per product, the
+   * latest time), so it is retried when safe.
+   * @example
+   * await tessera.recordView(token, 'mug-blue');
+   */
+  async recordView(token: string, view: string | ViewInput, options?: WriteOptions): Promise<History> {
+    const input = typeof view === 'string' ? { productId: view } : view;
+    const viewedAt = input.viewedAt === undefined ? new Date() : new Date(input.viewedAt);
+    return withVersion<History>(
+      await this.#send(
+        {
+          method: 'POST',
+          path: '/v1/session/history',
+          token,
+          body: { productId: input.productId, viewedAt: viewedAt.toISOString() },
+          ...writeHeaders(options),
+          idempotent: true,
+        },
+        options,
+      ),
+    );
+  }
+
+  // ── Administration (API key with the `admin` scope) ─────────────────────
+
+  /**
+   * Lists a user's devices; throws `NotFoundError` when the user has no live session.
+   * @example
+   * const { sessionId, devices } = await admin.getUserDevices('u-42');
+   */
+  async getUserDevices(userId: string, options?: RequestOptions): Promise<UserDevices> {
+    const answer = await this.#send({ method: 'GET', path: `/v1/users/${seg(userId)}/devices`, idempotent: true }, options);
+    return answer.body as UserDevices;
+  }
+
+  /**
+   * Logs every device of a user out (support desk, account takeover response).
+   * @example
+   * await admin.logoutUser('u-42');
+   */
+  async logoutUser(userId: string, options?: RequestOptions): Promise<void> {
+    await this.#send({ method: 'DELETE', path: `/v1/users/${seg(userId)}/sessions`, idempotent: true }, options);
+  }
+
+  /**
+   * Closes the keep-alive connections. Calls made afterwards throw.
+   * @example
+   * process.on('SIGTERM', () => tessera.close());
+   */
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+
+  #send(call: Call, options?: RequestOptions): Promise<Answer> {
+    return this.#transport.send(call, options);
+  }
+}
+
+function writeHeaders(options: WriteOptions | undefined): { csrfToken?: string; ifMatch?: string } {
+  return {
+    ...(options?.csrfToken !== undefined ? { csrfToken: options.csrfToken } : {}),
+    ...(options?.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
+  };
+}
+
+/** The body, with `version` taken from the ETag when the body lacks one. */
+function withVersion<T extends { version: string }>(answer: Answer): T {
+  const body = answer.body;
+  if (typeof body !== 'object' || body === null) {
+    throw new UnexpectedResponseError({
+      code: 'unexpected-response',
+      status: answer.status,
+      detail: `Expected a JSON body from ${answer.endpoint}`,
+      endpoint: answer.endpoint,
+    });
+  }
+  const version = (body as { version?: unknown }).version;
+  return (typeof version === 'string' ? body : { ...body, version: unquote(answer.etag) ?? '' }) as T;
+}
+
+/** An ETag as a plain version string (`W/"v3"` → `v3`); `If-Match` accepts either form. */
+function unquote(etag: string | undefined): string | undefined {
+  return etag?.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}

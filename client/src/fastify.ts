@@ -1,0 +1,82 @@
+/**
+ * Fastify plugin: `app.register(tesseraFastify, { client })` puts a
+ * `TesseraSession` on `request.tessera` (and `request.session`).
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { replaceSetCookie } from './middleware/cookies.js';
+import { resolveOptions, type SessionOptions } from './middleware/options.js';
+import { TesseraSession, type Carrier } from './middleware/session.js';
+
+export type FastifySessionOptions = SessionOptions<FastifyRequest>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The visitor's Tessera session, set by the `tesseraFastify` plugin. */
+    tessera: TesseraSession;
+  }
+}
+
+/**
+ * Validates the session cookie in one call per request (in `preHandler`, so
+ * form bodies are parsed and `_csrf` can be read), enforces CSRF and
+ * cross-site checks on unsafe methods and exposes the session with helpers.
+ * Registered without encapsulation: it applies to every route of the instance.
+ * A refused request throws `CsrfRefusedError` (statusCode 403) to your error handler.
+ * @example
+ * const app = Fastify();
+ * await app.register(formbody);
+ * await app.register(tesseraFastify, { client: tessera });
+ * app.post('/cart', async (request, reply) => {
+ *   await request.tessera.addToCart((request.body as { sku: string }).sku);
+ *   return reply.redirect('/cart', 303);
+ * });
+ */
+export const tesseraFastify: FastifyPluginAsync<FastifySessionOptions> = async (fastify, options) => {
+  const resolved = resolveOptions(options);
+  fastify.decorateRequest('tessera', null as unknown as TesseraSession);
+  if (resolved.exposeAsSession && !fastify.hasRequestDecorator('session')) {
+    fastify.decorateRequest('session', null);
+  }
+  fastify.addHook('preHandler', async (request, reply) => {
+    const session = new TesseraSession(resolved.client, resolved, fastifyCarrier(request, reply));
+    request.tessera = session;
+    if (resolved.exposeAsSession) (request as unknown as { session: TesseraSession }).session = session;
+    await session.open(resolved.parts(request));
+  });
+};
+
+// Same effect as wrapping in fastify-plugin: hooks apply outside the plugin's own scope.
+(tesseraFastify as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
+(tesseraFastify as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] = 'tessera-session';
+
+function fastifyCarrier(request: FastifyRequest, reply: FastifyReply): Carrier {
+  return {
+    method: request.method,
+    selfOrigin: `${request.protocol}://${request.host}`,
+    ip: request.ip,
+    header: (name) => {
+      const value = request.headers[name.toLowerCase()];
+      return (Array.isArray(value) ? value[0] : value) || undefined;
+    },
+    bodyField: (name) => {
+      const body = request.body;
+      if (typeof body !== 'object' || body === null) return undefined;
+      const value = (body as Record<string, unknown>)[name];
+      return typeof value === 'string' ? value : undefined;
+    },
+    setCookie: (name, line) => {
+      if (reply.sent) {
+        throw new Error('Cannot set the Tessera session cookie after the reply was sent; call request.tessera helpers before reply.send()');
+      }
+      const lines = replaceSetCookie(reply.getHeader('set-cookie'), name, line);
+      reply.removeHeader('set-cookie');
+      reply.header('set-cookie', lines);
+      reply.header('cache-control', 'private, no-store');
+    },
+  };
+}
+
+export { TesseraSession } from './middleware/session.js';
+export { CsrfRefusedError } from './middleware/csrf.js';
+export { defaultDeviceLabel } from './middleware/options.js';
+export type { SessionOptions, CsrfOptions } from './middleware/options.js';

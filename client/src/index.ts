@@ -1,0 +1,55 @@
+/**
+ * @tessera/client — the TypeScript SDK of Tessera API v1.
+ * Middleware lives in `@tessera/client/express` and `@tessera/client/fastify`.
+ */
+export { TesseraClient, DEFAULT_CLIENT_OPTIONS } from './client.js';
+export type {
+  TesseraClientOptions,
+  RequestOptions,
+  TokenOptions,
+  WriteOptions,
+  CreateSessionInput,
+  GetSessionInput,
+  CartItemInput,
+  ViewInput,
+} from './client.js';
+export { DEFAULT_RETRY, backoffDelay } from './retry.js';
+export type { RetryOptions } from './retry.js';
+export {
+  TesseraError,
+  ValidationError,
+  InvalidApiKeyError,
+  InvalidTokenError,
+  ForbiddenError,
+  CsrfMismatchError,
+  NotFoundError,
+  VersionMismatchError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  RateLimitedError,
+  UnavailableError,
+  ConnectionError,
+  TimeoutError,
+  UnexpectedResponseError,
+} from './errors.js';
+export type { ErrorCode, ProblemCode, TransportCode } from './errors.js';
+export { SESSION_PARTS } from './types.js';
+export type {
+  SessionPart,
+  SessionInfo,
+  SessionView,
+  PartShapes,
+  Device,
+  DeviceLabel,
+  DeviceList,
+  CartItem,
+  Cart,
+  Prefs,
+  History,
+  HistoryItem,
+  Credentials,
+  CsrfState,
+  UserDevices,
+  JsonValue,
+  JsonObject,
+} from './types.js';

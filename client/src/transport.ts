@@ -1,0 +1,272 @@
+/**
+ * Sends API calls: one keep-alive undici `Pool` per endpoint, a timeout per
+ * attempt, failover to the next endpoint when one cannot be reached, and the
+ * retry rule of `retry.ts`. Knows HTTP, not the API's operations.
+ */
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import {
+  TesseraError,
+  errorFromResponse,
+  transportError,
+} from './errors.js';
+import { backoffDelay, neverSent, parseRetryAfter, type RetryOptions } from './retry.js';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Call {
+  readonly method: Method;
+  /** Path and query, starting with `/`. */
+  readonly path: string;
+  readonly token?: string | undefined;
+  readonly csrfToken?: string | undefined;
+  readonly ifMatch?: string | undefined;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  /** Whether sending it twice has the same effect as once (see `retry.ts`). */
+  readonly idempotent: boolean;
+  /** Send the API key (every `/v1` call). @default true */
+  readonly authenticated?: boolean;
+  /** Statuses returned as answers rather than thrown (besides 2xx). */
+  readonly accept?: readonly number[];
+}
+
+/** Per-call settings every public method accepts. */
+export interface RequestOptions {
+  /** Abort the call (no retry follows an abort). */
+  readonly signal?: AbortSignal;
+  /** Overrides the client's `timeoutMs` for each attempt of this call. */
+  readonly timeoutMs?: number;
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly etag: string | undefined;
+  readonly endpoint: string;
+}
+
+export interface TransportOptions {
+  readonly endpoints: readonly string[];
+  readonly apiKey: string | undefined;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly connections: number;
+  readonly endpointCooldownMs: number;
+  readonly retry: RetryOptions;
+  readonly userAgent: string;
+  /** Replaces the per-endpoint pools (tests, proxies, custom TLS). */
+  readonly dispatcher?: Dispatcher | undefined;
+}
+
+interface Endpoint {
+  readonly url: string;
+  readonly origin: string;
+  readonly basePath: string;
+  /** Skip until this time: it refused a connection recently. */
+  downUntil: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (ms <= 0) return resolve();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export class Transport {
+  readonly #options: TransportOptions;
+  readonly #endpoints: Endpoint[];
+  readonly #pools = new Map<string, Dispatcher>();
+  #closed = false;
+
+  constructor(options: TransportOptions) {
+    this.#options = options;
+    this.#endpoints = options.endpoints.map((raw) => {
+      const url = new URL(raw);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new TypeError(`Tessera endpoint "${raw}" must be an http: or https: URL`);
+      }
+      return { url: raw, origin: url.origin, basePath: url.pathname.replace(/\/+$/, ''), downUntil: 0 };
+    });
+  }
+
+  /** Endpoints in the order the next call will try them: the first reachable one first. */
+  get endpointOrder(): string[] {
+    return this.#order(Date.now()).map((e) => e.url);
+  }
+
+  async send(call: Call, options: RequestOptions = {}): Promise<Answer> {
+    if (this.#closed) throw new TypeError('TesseraClient is closed; create a new one');
+    const retry = this.#options.retry;
+    let attempts = 0;
+    let retries = 0;
+    let skip = 0; // after a 503, start the next round one endpoint further on
+    for (;;) {
+      const order = this.#order(Date.now());
+      const round = [...order.slice(skip % order.length), ...order.slice(0, skip % order.length)];
+      let failure: TesseraError | undefined;
+      let retryable = false;
+      let waitAtLeast = 0;
+      for (const endpoint of round) {
+        attempts += 1;
+        let answer: Answer & { retryAfter: string | undefined };
+        try {
+          answer = await this.#attempt(endpoint, call, options);
+        } catch (error) {
+          if (options.signal?.aborted) throw options.signal.reason;
+          if (neverSent(error)) {
+            // The request never left: any call may go to the next endpoint right away.
+            endpoint.downUntil = Date.now() + this.#options.endpointCooldownMs;
+            failure = transportError(
+              'connection-failed',
+              `Cannot connect to any Tessera endpoint (last: ${endpoint.url}: ${describe(error)}); check \`endpoints\` and that the service is running`,
+              { attempts, endpoint: endpoint.url, cause: error },
+            );
+            retryable = true;
+            continue;
+          }
+          const timedOut = isTimeout(error);
+          failure = transportError(
+            timedOut ? 'timeout' : 'connection-failed',
+            timedOut
+              ? `No answer from ${endpoint.url} within ${options.timeoutMs ?? this.#options.timeoutMs} ms; raise \`timeoutMs\` if the service is just slow`
+              : `The connection to ${endpoint.url} failed mid-request: ${describe(error)}`,
+            { attempts, endpoint: endpoint.url, cause: error },
+          );
+          retryable = call.idempotent;
+          break;
+        }
+        endpoint.downUntil = 0;
+        if ((answer.status >= 200 && answer.status < 300) || call.accept?.includes(answer.status)) {
+          return answer;
+        }
+        const retryAfterMs = parseRetryAfter(answer.retryAfter);
+        failure = errorFromResponse(answer.status, answer.body, {
+          attempts,
+          endpoint: endpoint.url,
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        });
+        if (answer.status === 429) {
+          retryable = true; // refused before any work was done
+          waitAtLeast = retryAfterMs ?? 0;
+        } else if (answer.status === 503) {
+          retryable = call.idempotent;
+          skip += 1; // this region's store is down: prefer another region next
+        } else {
+          retryable = false;
+        }
+        break;
+      }
+      if (failure === undefined) throw new Error('unreachable: a round without attempts');
+      if (!retryable || retries >= retry.retries || waitAtLeast > retry.maxDelayMs) throw failure;
+      await sleep(Math.max(waitAtLeast, backoffDelay(retries, retry)), options.signal);
+      retries += 1;
+    }
+  }
+
+  /** Closes every pooled connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    this.#pools.clear();
+  }
+
+  #order(now: number): Endpoint[] {
+    const up = this.#endpoints.filter((e) => e.downUntil <= now);
+    const down = this.#endpoints.filter((e) => e.downUntil > now).sort((a, b) => a.downUntil - b.downUntil);
+    return [...up, ...down];
+  }
+
+  #pool(endpoint: Endpoint): Dispatcher {
+    if (this.#options.dispatcher) return this.#options.dispatcher;
+    let pool = this.#pools.get(endpoint.origin);
+    if (!pool) {
+      pool = new Pool(endpoint.origin, {
+        connections: this.#options.connections,
+        connect: { timeout: this.#options.connectTimeoutMs },
+      });
+      this.#pools.set(endpoint.origin, pool);
+    }
+    return pool;
+  }
+
+  async #attempt(
+    endpoint: Endpoint,
+    call: Call,
+    options: RequestOptions,
+  ): Promise<Answer & { retryAfter: string | undefined }> {
+    const headers: Record<string, string> = {
+      accept: 'application/json, application/problem+json',
+      'user-agent': this.#options.userAgent,
+    };
+    if (call.authenticated !== false && this.#options.apiKey !== undefined) {
+      headers.authorization = `Bearer ${this.#options.apiKey}`;
+    }
+    if (call.token !== undefined) headers['tessera-token'] = call.token;
+    if (call.csrfToken !== undefined) headers['tessera-csrf'] = call.csrfToken;
+    if (call.ifMatch !== undefined) headers['if-match'] = call.ifMatch;
+    let body: string | undefined;
+    if (call.body !== undefined) {
+      body = JSON.stringify(call.body);
+      headers['content-type'] = call.contentType ?? 'application/json';
+    }
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const response = await this.#pool(endpoint).request({
+      origin: endpoint.origin,
+      path: endpoint.basePath + call.path,
+      method: call.method,
+      headers,
+      body,
+      signal,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const text = await response.body.text();
+    const contentType = String(response.headers['content-type'] ?? '');
+    let parsed: unknown = text;
+    if (text !== '' && /json/.test(contentType)) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return {
+      status: response.statusCode,
+      body: parsed,
+      etag: header(response.headers.etag),
+      retryAfter: header(response.headers['retry-after']),
+      endpoint: endpoint.url,
+    };
+  }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isTimeout(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; cause?: { name?: string } };
+  return (
+    e?.name === 'TimeoutError' ||
+    e?.cause?.name === 'TimeoutError' ||
+    e?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e?.code === 'UND_ERR_BODY_TIMEOUT'
+  );
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
+  const e = error as { code?: string; message?: string };
+  return [e?.code, e?.message].filter(Boolean).join(' ') || String(error);
+}

@@ -1,0 +1,107 @@
+/**
+ * The shapes of API v1 as the SDK returns them. Times are ISO 8601 strings,
+ * exactly as sent; versions are opaque strings to pass back as `ifMatch`.
+ */
+
+/** The parts of a session that can be read and versioned separately. */
+export type SessionPart = 'cart' | 'prefs' | 'history' | 'devices';
+
+export const SESSION_PARTS: readonly SessionPart[] = ['cart', 'prefs', 'history', 'devices'];
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface SessionInfo {
+  readonly id: string;
+  /** The signed-in user, or null for a guest session. */
+  readonly userId?: string | null;
+  readonly deviceId: string;
+  readonly createdAt: string;
+  readonly lastActiveAt: string;
+  readonly expiresAt: string;
+}
+
+export interface Device {
+  readonly id: string;
+  readonly name?: string;
+  readonly kind?: string;
+  readonly createdAt: string;
+  readonly lastActiveAt: string;
+  /** True for the device whose token made the request. */
+  readonly current: boolean;
+}
+
+/** How a new device describes itself; shown in "my devices" lists. */
+export interface DeviceLabel {
+  readonly name?: string;
+  readonly kind?: string;
+  readonly userAgent?: string;
+  readonly ip?: string;
+}
+
+export interface CartItem {
+  readonly sku: string;
+  readonly quantity: number;
+  readonly attributes?: JsonObject;
+  readonly addedAt: string;
+}
+
+/** A cart, items in the order first added, with the version to use as `ifMatch`. */
+export interface Cart {
+  readonly items: CartItem[];
+  readonly version: string;
+}
+
+export interface Prefs {
+  readonly prefs: JsonObject;
+  readonly version: string;
+}
+
+export interface HistoryItem {
+  readonly productId: string;
+  readonly viewedAt: string;
+}
+
+/** Recently viewed products, newest first. */
+export interface History {
+  readonly items: HistoryItem[];
+  readonly version: string;
+}
+
+export interface DeviceList {
+  readonly devices: Device[];
+  /** The devices part's version (the answer's ETag). */
+  readonly version: string | undefined;
+}
+
+/** What sign-in, guest creation and rotation return: the device's new credentials. */
+export interface Credentials {
+  /** The end-user token (`tss1_…`): hand it to the browser or app, never log it. */
+  readonly token: string;
+  /** Bound to this session and device; send it back as `csrfToken` on mutations. */
+  readonly csrfToken: string;
+  readonly session: SessionInfo;
+}
+
+/** The server's verdict on the `csrfToken` passed to `getSession`. */
+export type CsrfState = 'valid' | 'invalid' | 'absent';
+
+/** The shape of each part inside a whole-session answer. */
+export interface PartShapes {
+  cart: { items: CartItem[] };
+  prefs: JsonObject;
+  history: { items: HistoryItem[] };
+  devices: Device[];
+}
+
+/** `GET /v1/session`: the session and the parts that were asked for. */
+export type SessionView<P extends SessionPart = never> = {
+  readonly session: SessionInfo;
+  readonly versions: Partial<Record<SessionPart, string>>;
+  readonly csrf: CsrfState;
+} & { readonly [K in P]: PartShapes[K] } & { readonly [K in Exclude<SessionPart, P>]?: PartShapes[K] };
+
+export interface UserDevices {
+  readonly sessionId: string;
+  readonly devices: Device[];
+}
