@@ -1,0 +1,228 @@
+/**
+ * The session middleware, one behaviour suite run on Express and on Fastify,
+ * against a real Tessera process.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TesseraClient } from '../src/index.js';
+import { tesseraSession } from '../src/express.js';
+import { startExpressApp, startFastifyApp, type RunningApp } from './support/apps.js';
+import { APP_KEY, startTesseraProcess, type TesseraProcess } from './support/tessera-process.js';
+import { Visitor } from './support/visitor.js';
+
+let server: TesseraProcess;
+let tessera: TesseraClient;
+
+before(async () => {
+  server = await startTesseraProcess();
+  tessera = new TesseraClient({ endpoints: server.url, apiKey: APP_KEY });
+});
+
+after(async () => {
+  await tessera.close();
+  await server.close();
+});
+
+const frameworks = [
+  ['Express', startExpressApp],
+  ['Fastify', startFastifyApp],
+] as const;
+
+const COOKIE = '__Host-tessera';
+const TRUSTED = 'https://m.shop.test';
+
+for (const [framework, start] of frameworks) {
+  describe(`${framework} session middleware`, () => {
+    let app: RunningApp;
+    before(async () => {
+      app = await start(tessera, { csrf: { trustedOrigins: [TRUSTED] } });
+    });
+    after(() => app.close());
+
+    /** A visitor with a guest session holding one cart line. */
+    async function guest(): Promise<{ visitor: Visitor; csrfToken: string }> {
+      const visitor = new Visitor(app.url);
+      const added = await visitor.post('/cart/add', { form: { sku: 'starter' } });
+      assert.equal(added.status, 200, added.text);
+      return { visitor, csrfToken: added.json.state.csrfToken };
+    }
+
+    it('gives a first visit no session and sets no cookie', async () => {
+      const visitor = new Visitor(app.url);
+      const page = await visitor.get('/state');
+      assert.equal(page.json.exists, false);
+      assert.deepEqual(page.json.cart, []);
+      assert.deepEqual(page.setCookies, []);
+    });
+
+    it('creates a guest session on the first add and sets a __Host- cookie: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain', async () => {
+      const visitor = new Visitor(app.url);
+      const added = await visitor.post('/cart/add', { form: { sku: 'mug', quantity: '2' } });
+      assert.equal(added.status, 200, added.text);
+      assert.equal(added.json.state.isGuest, true);
+      const line = added.setCookies.find((c) => c.startsWith(`${COOKIE}=`));
+      assert.ok(line, 'sets the session cookie');
+      const attributes = line.split(';').map((a) => a.trim().toLowerCase());
+      for (const expected of ['httponly', 'secure', 'samesite=lax', 'path=/']) assert.ok(attributes.includes(expected), `${expected} in ${line}`);
+      assert.ok(!attributes.some((a) => a.startsWith('domain=')), 'no Domain');
+      const page = await visitor.get('/state');
+      assert.deepEqual(page.json.cart, [['mug', 2]]);
+      assert.equal(page.json.csrfToken, added.json.state.csrfToken);
+      assert.equal(page.json.csrf, 'valid');
+    });
+
+    it('also exposes the session as req.session for express-session code', async () => {
+      assert.deepEqual((await new Visitor(app.url).get('/alias')).json, { same: true });
+    });
+
+    it('refuses an unsafe request without a CSRF token and writes nothing', async () => {
+      const { visitor } = await guest();
+      const refused = await visitor.post('/cart/add', { json: { sku: 'sneaky' } });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.json.reason, 'token');
+      assert.match(refused.json.detail, /Missing CSRF token/);
+      assert.deepEqual((await visitor.get('/state')).json.cart, [['starter', 1]]);
+    });
+
+    it('refuses a wrong CSRF token', async () => {
+      const { visitor } = await guest();
+      const refused = await visitor.post('/cart/add', { form: { sku: 'x', _csrf: 'forged' } });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.json.reason, 'token');
+    });
+
+    it('accepts the CSRF token as a form field or as the Tessera-CSRF header', async () => {
+      const { visitor, csrfToken } = await guest();
+      assert.equal((await visitor.post('/cart/add', { form: { sku: 'form', _csrf: csrfToken } })).status, 200);
+      assert.equal((await visitor.post('/cart/add', { json: { sku: 'fetch' }, headers: { 'tessera-csrf': csrfToken } })).status, 200);
+      assert.deepEqual((await visitor.get('/state')).json.cart, [['starter', 1], ['form', 1], ['fetch', 1]]);
+    });
+
+    const crossSite: [string, Record<string, string>][] = [
+      ['an Origin of another site', { origin: 'https://evil.example' }],
+      ['another port of the same host', { origin: 'http://127.0.0.1:1' }],
+      ['an opaque Origin', { origin: 'null' }],
+      ['Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site' }],
+      ['Sec-Fetch-Site: same-site', { 'sec-fetch-site': 'same-site' }],
+    ];
+    for (const [name, headers] of crossSite) {
+      it(`refuses ${name}, even with a valid CSRF token`, async () => {
+        const { visitor, csrfToken } = await guest();
+        const refused = await visitor.post('/cart/add', { form: { sku: 'x', _csrf: csrfToken }, headers });
+        assert.equal(refused.status, 403);
+        assert.equal(refused.json.reason, 'cross-site');
+      });
+    }
+
+    it('refuses a cross-site request that has no session either (login CSRF)', async () => {
+      const visitor = new Visitor(app.url);
+      const refused = await visitor.post('/signin', { form: { userId: 'victim' }, headers: { origin: 'https://evil.example' } });
+      assert.equal(refused.status, 403);
+      assert.equal(visitor.cookies.size, 0);
+    });
+
+    it('accepts its own Origin, a trusted origin, and same-origin fetch metadata', async () => {
+      const { visitor, csrfToken } = await guest();
+      for (const headers of [{ origin: app.url }, { origin: TRUSTED }, { 'sec-fetch-site': 'same-origin', origin: app.url }]) {
+        const ok = await visitor.post('/cart/add', { form: { sku: 'ok', _csrf: csrfToken }, headers });
+        assert.equal(ok.status, 200, `${JSON.stringify(headers)}: ${ok.text}`);
+      }
+    });
+
+    it('records views and patches preferences, creating a guest lazily', async () => {
+      const visitor = new Visitor(app.url);
+      const viewed = await visitor.post('/view', { form: { productId: 'p1' } });
+      assert.equal(viewed.status, 200, viewed.text);
+      const csrfToken = viewed.json.state.csrfToken;
+      await visitor.post('/view', { form: { productId: 'p2', _csrf: csrfToken } });
+      await visitor.post('/prefs', { form: { key: 'currency', value: 'EUR', _csrf: csrfToken } });
+      const page = await visitor.get('/state');
+      assert.deepEqual(page.json.history, ['p2', 'p1']);
+      assert.deepEqual(page.json.prefs, { currency: 'EUR' });
+    });
+
+    it('signs in with a fresh token, merging the guest cart and retiring the guest token', async () => {
+      const { visitor, csrfToken } = await guest();
+      const guestCookie = visitor.cookies.get(COOKIE)!;
+      const signedIn = await visitor.post('/signin', { form: { userId: `${framework}-alice`, _csrf: csrfToken } });
+      assert.equal(signedIn.status, 200, signedIn.text);
+      assert.equal(signedIn.json.state.userId, `${framework}-alice`);
+      assert.deepEqual(signedIn.json.state.cart, [['starter', 1]]);
+      assert.notEqual(visitor.cookies.get(COOKIE), guestCookie, 'the cookie carries a new token');
+      assert.notEqual(signedIn.json.state.csrfToken, csrfToken);
+      const guestToken = decodeURIComponent(guestCookie).split('~')[0]!;
+      assert.equal(await tessera.validateSession(guestToken), null, 'the guest token stopped working');
+      assert.equal((await visitor.get('/state')).json.userId, `${framework}-alice`);
+    });
+
+    it('shows a second device the same cart and lets it revoke the first, which is then signed out', async () => {
+      const user = `${framework}-bob`;
+      const phone = new Visitor(app.url, 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Mobile/15E148 Safari/604.1');
+      const phoneCsrf = (await phone.post('/cart/add', { form: { sku: 'shoes' } })).json.state.csrfToken;
+      const phoneIn = await phone.post('/signin', { form: { userId: user, _csrf: phoneCsrf } });
+      const phoneDevice = phoneIn.json.state.deviceId;
+
+      const laptop = new Visitor(app.url);
+      const laptopIn = await laptop.post('/signin', { form: { userId: user } });
+      assert.deepEqual(laptopIn.json.state.cart, [['shoes', 1]]);
+      const devices = (await laptop.get('/devices')).json as { id: string; name: string; kind: string; current: boolean }[];
+      assert.deepEqual(devices.map((d) => [d.name, d.kind, d.current]), [['Safari on iOS', 'mobile', false], ['Chrome on Linux', 'desktop', true]]);
+
+      const revoked = await laptop.post('/devices/revoke', { form: { deviceId: phoneDevice, _csrf: laptopIn.json.state.csrfToken } });
+      assert.equal(revoked.status, 200, revoked.text);
+      const phonePage = await phone.get('/state');
+      assert.equal(phonePage.json.exists, false);
+      assert.ok(phonePage.setCookies.some((c) => c.startsWith(`${COOKIE}=;`) && /max-age=0/i.test(c)), 'clears the dead cookie');
+      assert.equal(phone.cookies.has(COOKIE), false);
+    });
+
+    it('rotates the token on demand, keeping the session and a valid CSRF token', async () => {
+      const { visitor, csrfToken } = await guest();
+      const before = visitor.cookies.get(COOKIE);
+      const rotated = await visitor.post('/rotate', { form: { _csrf: csrfToken } });
+      assert.equal(rotated.status, 200, rotated.text);
+      assert.notEqual(visitor.cookies.get(COOKIE), before);
+      const page = await visitor.get('/state');
+      assert.deepEqual(page.json.cart, [['starter', 1]]);
+      assert.equal(page.json.csrf, 'valid');
+    });
+
+    it('logs out this device, clearing the cookie', async () => {
+      const { visitor, csrfToken } = await guest();
+      const token = decodeURIComponent(visitor.cookies.get(COOKIE)!).split('~')[0]!;
+      assert.equal((await visitor.post('/logout', { form: { _csrf: csrfToken } })).status, 200);
+      assert.equal(visitor.cookies.has(COOKIE), false);
+      assert.equal(await tessera.validateSession(token), null);
+    });
+
+    it('logs out every device', async () => {
+      const user = `${framework}-carol`;
+      const a = new Visitor(app.url);
+      const b = new Visitor(app.url);
+      const aIn = await a.post('/signin', { form: { userId: user } });
+      await b.post('/signin', { form: { userId: user } });
+      assert.equal((await a.post('/logout-everywhere', { form: { _csrf: aIn.json.state.csrfToken } })).status, 200);
+      assert.equal((await b.get('/state')).json.exists, false);
+    });
+  });
+}
+
+describe('middleware options', () => {
+  it('refuses the __Host- prefix without Secure, naming the option', () => {
+    assert.throws(() => tesseraSession({ client: tessera, secure: false, cookieName: '__Host-x' }), /__Host- prefix.*secure: true/);
+  });
+
+  it('uses a plain "tessera" cookie without Secure for plain-HTTP development', async () => {
+    const app = await startExpressApp(tessera, { secure: false });
+    try {
+      const visitor = new Visitor(app.url);
+      const added = await visitor.post('/cart/add', { form: { sku: 'a' } });
+      const line = added.setCookies.find((c) => c.startsWith('tessera='));
+      assert.ok(line);
+      assert.doesNotMatch(line, /secure/i);
+      assert.deepEqual((await visitor.get('/state')).json.cart, [['a', 1]]);
+    } finally {
+      await app.close();
+    }
+  });
+});
