@@ -123,7 +123,8 @@ for (const [framework, start] of frameworks) {
 
     it('accepts its own Origin, a trusted origin, and same-origin fetch metadata', async () => {
       const { visitor, csrfToken } = await guest();
-      for (const headers of [{ origin: app.url }, { origin: TRUSTED }, { 'sec-fetch-site': 'same-origin', origin: app.url }]) {
+      const cases: Record<string, string>[] = [{ origin: app.url }, { origin: TRUSTED }, { 'sec-fetch-site': 'same-origin', origin: app.url }];
+      for (const headers of cases) {
         const ok = await visitor.post('/cart/add', { form: { sku: 'ok', _csrf: csrfToken }, headers });
         assert.equal(ok.status, 200, `${JSON.stringify(headers)}: ${ok.text}`);
       }
