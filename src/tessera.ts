@@ -13,6 +13,7 @@ import { SessionService } from './service/session-service.js';
 import { openStore } from './store/open-store.js';
 import type { SessionStore } from './store/session-store.js';
 import { Sweeper } from './sweeper.js';
+import { CachedStore } from './cache/cached-store.js';
 import { ApiKeyRing, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
 
 export interface Tessera {
@@ -37,12 +38,16 @@ export interface TesseraOptions {
 export async function createTessera(config: Config, options: TesseraOptions = {}): Promise<Tessera> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
-  const store = await openStore(config.store, {
+  const metrics = new Metrics();
+  const engine = await openStore(config.store, {
     idleTimeoutMs: config.idleTimeoutMs,
     limits: config.limits,
     origin: config.region,
+    onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
   });
-  const metrics = new Metrics();
+  const store = config.l1.enabled
+    ? new CachedStore(engine, config.l1, { lookup: (part, outcome) => metrics.cacheLookups.inc({ part, outcome }) })
+    : engine;
   const clock = new HybridLogicalClock(config.region, now);
   const security = logger.child({ channel: 'security' });
   const service = new SessionService(
@@ -71,7 +76,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const keys = new ApiKeyRing(specs.map(apiKey));
 
   let draining = false;
-  const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining });
+  const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining, nodeId: config.nodeId });
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
 
   return {

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_LIMITS, type Limits } from '../domain/limits.js';
 import type { ApiKeySpec } from '../tokens/api-keys.js';
+import { hostname } from 'node:os';
 import { parseDuration } from './duration.js';
 
 export type StoreConfig =
@@ -37,6 +38,10 @@ export interface Config {
   /** @default "info" */
   readonly logLevel: LogLevel;
   readonly limits: Limits;
+  /** The in-process L1 cache of parts; on by default for the Redis engines, pointless for the embedded one. */
+  readonly l1: { readonly enabled: boolean; readonly maxBytes: number; readonly maxEntries: number; readonly ttlMs: number };
+  /** Sent as `Tessera-Node` on every answer, to see where a load balancer sent a request. @default hostname:pid */
+  readonly nodeId: string;
 }
 
 export class ConfigError extends Error {
@@ -85,11 +90,14 @@ export function loadConfig(env: Env = process.env): Config {
   const region = read('TESSERA_REGION') ?? 'local';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(region)) throw new ConfigError('TESSERA_REGION', `"${region}" must be 1-32 characters of [A-Za-z0-9_-]`);
   const host = read('TESSERA_HOST') ?? (apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1');
+  const store = parseStore(read);
+  const l1Text = read('TESSERA_L1') ?? (store.engine === 'sqlite' ? 'off' : 'on');
+  if (l1Text !== 'on' && l1Text !== 'off') throw new ConfigError('TESSERA_L1', `"${l1Text}" must be on or off`);
 
   return {
     port: integer('TESSERA_PORT', 8080, 0, 65_535),
     host,
-    store: parseStore(read),
+    store,
     apiKeys,
     idleTimeoutMs,
     absoluteTimeoutMs,
@@ -107,6 +115,13 @@ export function loadConfig(env: Env = process.env): Config {
       prefsBytes: integer('TESSERA_MAX_PREFS_BYTES', DEFAULT_LIMITS.prefsBytes, 64, 1024 * 1024),
       historyItems: integer('TESSERA_HISTORY_ITEMS', DEFAULT_LIMITS.historyItems, 1, 10_000),
     },
+    l1: {
+      enabled: l1Text === 'on',
+      maxBytes: integer('TESSERA_L1_MAX_BYTES', 256 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+      maxEntries: integer('TESSERA_L1_MAX_ENTRIES', 100_000, 1, 100_000_000),
+      ttlMs: duration('TESSERA_L1_TTL', 300_000, 100),
+    },
+    nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
   };
 }
 

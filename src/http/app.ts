@@ -5,6 +5,7 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Limits } from '../domain/limits.js';
 import type { SessionService } from '../service/session-service.js';
@@ -12,7 +13,7 @@ import type { SessionStore } from '../store/session-store.js';
 import type { ApiKeyRing } from '../tokens/api-keys.js';
 import { registerJsonParser } from './json-body.js';
 import type { Metrics } from './metrics.js';
-import { classify, errorHandler, problemType, sendProblem } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, classify, errorHandler, problemBody, problemType, sendProblem } from './problem.js';
 import { requireApiKey } from './request-context.js';
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
@@ -29,10 +30,34 @@ export interface HttpAppOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly draining: () => boolean;
+  /** Sent as `Tessera-Node` so operators can see where a load balancer sent a request. */
+  readonly nodeId: string;
+}
+
+/**
+ * Answers a connection whose request never became a Fastify request. Only the
+ * error code is logged: Node attaches the raw bytes, which may hold tokens and keys.
+ */
+function writeClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const detail =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'the request headers are larger than the server accepts'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'the request did not arrive in time'
+        : 'the request is not valid HTTP/1.1';
+  this.log.debug({ code: error.code }, 'client error');
+  if (socket.writable) {
+    const body = JSON.stringify(problemBody('validation-failed', detail));
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { service, store, keys, limits, metrics, logger, draining } = options;
+  const { service, store, keys, limits, metrics, logger, draining, nodeId } = options;
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
@@ -40,6 +65,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
+    // Requests the router refuses (bad percent-encoding, over-long parameters) answer like every other error.
+    frameworkErrors: (error, request, reply) => {
+      metrics.problems.inc({ type: problemType(classify(error).code) });
+      return errorHandler(error, request, reply);
+    },
+    // Bytes that are not an HTTP request Fastify can route (headers over the limit, a malformed request line).
+    clientErrorHandler: writeClientError,
     // One log line per request comes from our onResponse hook, at debug level.
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -55,6 +87,9 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   app.setNotFoundHandler((request, reply) => {
     metrics.problems.inc({ type: problemType('not-found') });
     return sendProblem(reply, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('tessera-node', nodeId);
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

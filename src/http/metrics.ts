@@ -41,6 +41,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly cacheLookups = new Counter({
+    name: 'tessera_cache_lookups_total',
+    help: 'L1 lookups of session parts: a hit served the cached state after the store confirmed its version.',
+    labelNames: ['part', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storeReadBytes = new Histogram({
+    name: 'tessera_store_read_bytes',
+    help: 'Bytes of session data read from the store per call (sum / count = bytes per read).',
+    buckets: [64, 256, 1024, 4096, 16384, 65536, 262144],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
   }

@@ -39,6 +39,7 @@ const FASTIFY_CODES: Readonly<Record<string, ProblemCode>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'validation-failed',
   FST_ERR_CTP_INVALID_TYPE: 'unsupported-media-type',
   FST_ERR_BAD_URL: 'validation-failed',
+  FST_ERR_MAX_PARAM_LENGTH: 'validation-failed',
   FST_ERR_ASYNC_CONSTRAINT: 'validation-failed',
 };
 

@@ -23,7 +23,12 @@ export interface StoreSettings {
   readonly limits: Limits;
   /** This writer's name in per-writer CRDT state (the region). */
   readonly origin: string;
+  /** Told how many bytes of session data each engine call read (for metrics). */
+  readonly onBytesRead?: (bytes: number) => void;
 }
+
+/** Versions the caller already holds, per part: an engine may leave such unchanged parts out. */
+export type KnownVersions = Readonly<Partial<Record<DataPart, string>>>;
 
 /** A live session as loaded: metadata and devices always, other parts on request. */
 export interface LoadedSession {
@@ -75,8 +80,12 @@ export interface SessionStore {
   /**
    * The live session with its devices and the named parts, or null when it does
    * not exist, has ended or has expired. The hot path: one round trip.
+   *
+   * With `known`, a part whose current version equals the known one may be left
+   * out of the answer (its version is still in `versions`): the caller's copy is
+   * current. This is how the L1 cache revalidates without moving large parts.
    */
-  load(sessionId: string, parts: readonly DataPart[], now: number): Promise<LoadedSession | null>;
+  load(sessionId: string, parts: readonly DataPart[], now: number, known?: KnownVersions): Promise<LoadedSession | null>;
 
   /**
    * Creates a session with its first device. For a signed-in user who already

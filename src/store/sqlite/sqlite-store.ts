@@ -14,6 +14,7 @@ import type { Operation } from '../../domain/operations.js';
 import type { DeviceLabel } from '../../domain/devices.js';
 import { SCHEMA, SCHEMA_VERSION, type SessionRow } from './schema.js';
 import {
+  formatVersion,
   INITIAL_VERSIONS,
   joinRecords,
   loadedView,
@@ -26,6 +27,7 @@ import {
   type ApplyOptions,
   type ApplyResult,
   type Caller,
+  type KnownVersions,
   type CreateResult,
   type LoadedSession,
   type NewSession,
@@ -73,13 +75,15 @@ export class SqliteStore implements SessionStore {
     this.#indexUser = this.#db.prepare('INSERT OR REPLACE INTO users (user_id, session_id) VALUES (?, ?)');
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
+  async load(sessionId: string, parts: readonly DataPart[], now: number, known: KnownVersions = {}): Promise<LoadedSession | null> {
     return this.#guard(() => {
       const wanted = OPTIONAL_PARTS.filter((p) => parts.includes(p));
       const row = this.#select(wanted).get(sessionId);
       if (row === undefined) return null;
-      const stored = decodeRow(row);
-      return isSessionLive(stored.meta, now) ? loadedView(stored, wanted) : null;
+      // Parts the caller already holds at their current version are neither decoded nor returned.
+      const stale = wanted.filter((p) => known[p] !== formatVersion(row[`${p}_v`]));
+      const stored = decodeRow(row, stale);
+      return isSessionLive(stored.meta, now) ? loadedView(stored, stale) : null;
     });
   }
 
@@ -244,13 +248,17 @@ function bumpVersions(stored: StoredSession, records: readonly ChangeRecord[]): 
   return { ...stored, versions };
 }
 
-function decodeRow(row: SessionRow): StoredSession {
+function decodeRow(row: SessionRow, parts: readonly string[] = OPTIONAL_PARTS): StoredSession {
+  const decode = <T>(part: 'cart' | 'prefs' | 'history', empty: T): T => {
+    const text = row[part];
+    return text === undefined || !parts.includes(part) ? empty : (JSON.parse(text) as T);
+  };
   return {
     meta: JSON.parse(row.meta) as SessionMeta,
     devices: JSON.parse(row.devices) as StoredSession['devices'],
-    cart: row.cart === undefined ? EMPTY_PARTS.cart : (JSON.parse(row.cart) as StoredSession['cart']),
-    prefs: row.prefs === undefined ? EMPTY_PARTS.prefs : (JSON.parse(row.prefs) as StoredSession['prefs']),
-    history: row.history === undefined ? EMPTY_PARTS.history : (JSON.parse(row.history) as StoredSession['history']),
+    cart: decode('cart', EMPTY_PARTS.cart),
+    prefs: decode('prefs', EMPTY_PARTS.prefs),
+    history: decode('history', EMPTY_PARTS.history),
     versions: { devices: row.devices_v, cart: row.cart_v, prefs: row.prefs_v, history: row.history_v },
   };
 }

@@ -1,0 +1,184 @@
+/**
+ * L1: an in-process cache of session parts in front of a remote engine.
+ *
+ * Correctness does not rest on invalidation messages. Every request still makes
+ * its one round trip to the store, which returns metadata and devices fresh
+ * (auth is never served from L1) and, for each cached part, either nothing —
+ * the cached version is current — or the new state. So:
+ *   - a revoke, logout or rotation is seen by every node on its next request;
+ *   - a write through any node is seen by the next read through any other
+ *     (read-your-writes), because the version check happens at the store;
+ *   - there is no channel whose loss or reconnect could leave an entry stale.
+ * What L1 saves is the bytes and decoding of large parts (carts, histories,
+ * preferences of several KB), which is most of a read's cost.
+ *
+ * Invariant: an entry holds a part's state exactly as the store had it at the
+ * entry's version.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Operation } from '../domain/operations.js';
+import { partOf } from '../domain/operations.js';
+import type { ChangeRecord, DataPart } from '../domain/parts.js';
+import type { Hlc } from '../domain/hlc.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  Caller,
+  CreateResult,
+  KnownVersions,
+  LoadedSession,
+  NewSession,
+  SessionStore,
+} from '../store/session-store.js';
+
+type CachedPart = 'cart' | 'prefs' | 'history';
+const CACHED_PARTS: readonly CachedPart[] = ['cart', 'prefs', 'history'];
+
+export interface L1Options {
+  /** Most entries (one per session part). @default 100000 */
+  readonly maxEntries: number;
+  /** Most bytes of cached state, as serialized JSON. @default 268435456 (256 MiB) */
+  readonly maxBytes: number;
+  /** An entry unused for this long is dropped. @default 300000 (5 min) */
+  readonly ttlMs: number;
+}
+
+export const DEFAULT_L1_OPTIONS: L1Options = Object.freeze({ maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, ttlMs: 300_000 });
+
+/** What the cache reports: one call per part looked up. */
+export interface CacheObserver {
+  lookup(part: DataPart, outcome: 'hit' | 'miss'): void;
+}
+
+interface Entry {
+  readonly version: string;
+  readonly state: NonNullable<LoadedSession[CachedPart]>;
+}
+
+export class CachedStore implements SessionStore {
+  readonly #cache: LRUCache<string, Entry>;
+
+  constructor(
+    private readonly inner: SessionStore,
+    options: L1Options = DEFAULT_L1_OPTIONS,
+    private readonly observer: CacheObserver = { lookup: () => {} },
+  ) {
+    this.#cache = new LRUCache<string, Entry>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      ttl: options.ttlMs,
+      updateAgeOnGet: true,
+      sizeCalculation: (entry) => JSON.stringify(entry.state).length + entry.version.length + 64,
+    });
+  }
+
+  get engine(): SessionStore['engine'] {
+    return this.inner.engine;
+  }
+
+  /** Entries held now (for tests and metrics). */
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  async load(sessionId: string, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
+    const cached = new Map<CachedPart, Entry>();
+    const known: Partial<Record<DataPart, string>> = {};
+    for (const part of CACHED_PARTS) {
+      if (!parts.includes(part)) continue;
+      const entry = this.#cache.get(key(sessionId, part));
+      if (entry !== undefined) {
+        cached.set(part, entry);
+        known[part] = entry.version;
+      }
+    }
+    const loaded = await this.inner.load(sessionId, parts, now, known);
+    if (loaded === null) {
+      for (const part of CACHED_PARTS) this.#cache.delete(key(sessionId, part));
+      return null;
+    }
+    let result: LoadedSession = loaded;
+    for (const part of CACHED_PARTS) {
+      if (!parts.includes(part)) continue;
+      const fresh = loaded[part];
+      const entry = cached.get(part);
+      if (fresh !== undefined) {
+        this.#remember(sessionId, part, loaded.versions[part], fresh);
+        this.observer.lookup(part, 'miss');
+      } else if (entry !== undefined && entry.version === loaded.versions[part]) {
+        result = { ...result, [part]: entry.state };
+        this.observer.lookup(part, 'hit');
+      } else {
+        // The engine left out a part we could not supply: never guess, read it whole.
+        this.observer.lookup(part, 'miss');
+        return this.#loadWithoutCache(sessionId, parts, now);
+      }
+    }
+    return result;
+  }
+
+  async apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<ApplyResult> {
+    const result = await this.inner.apply(sessionId, caller, op, options);
+    const part = partOf(op);
+    if (result.status === 'applied' && isCachedPart(part)) {
+      const state = result.session[part];
+      if (state !== undefined) this.#remember(sessionId, part, result.session.versions[part], state);
+      else this.#cache.delete(key(sessionId, part));
+    }
+    return result;
+  }
+
+  async merge(records: readonly ChangeRecord[], now: number): Promise<void> {
+    for (const record of records) if (isCachedPart(record.part)) this.#cache.delete(key(record.sessionId, record.part));
+    await this.inner.merge(records, now);
+  }
+
+  create(session: NewSession, options: { readonly now: number; readonly hlc: Hlc }): Promise<CreateResult> {
+    return this.inner.create(session, options);
+  }
+
+  touch(sessionId: string, deviceId: string, now: number): Promise<void> {
+    return this.inner.touch(sessionId, deviceId, now);
+  }
+
+  findUserSession(userId: string, now: number): Promise<string | null> {
+    return this.inner.findUserSession(userId, now);
+  }
+
+  sweep(now: number, limit: number): Promise<number> {
+    return this.inner.sweep(now, limit);
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  async close(): Promise<void> {
+    this.#cache.clear();
+    await this.inner.close();
+  }
+
+  async #loadWithoutCache(sessionId: string, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
+    const loaded = await this.inner.load(sessionId, parts, now);
+    if (loaded === null) return null;
+    for (const part of CACHED_PARTS) {
+      const state = loaded[part];
+      if (parts.includes(part) && state !== undefined) this.#remember(sessionId, part, loaded.versions[part], state);
+    }
+    return loaded;
+  }
+
+  #remember(sessionId: string, part: CachedPart, version: string, state: Entry['state']): void {
+    this.#cache.set(key(sessionId, part), { version, state });
+  }
+}
+
+function key(sessionId: string, part: CachedPart): string {
+  return `${sessionId}/${part}`;
+}
+
+function isCachedPart(part: string): part is CachedPart {
+  return part === 'cart' || part === 'prefs' || part === 'history';
+}
+
+export type { KnownVersions };
