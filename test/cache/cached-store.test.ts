@@ -1,0 +1,86 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CachedStore, DEFAULT_L1_OPTIONS } from '../../src/cache/cached-store.js';
+import { newDevice } from '../../src/domain/devices.js';
+import { DEFAULT_LIMITS } from '../../src/domain/limits.js';
+import { HybridLogicalClock } from '../../src/domain/hlc.js';
+import type { DataPart } from '../../src/domain/parts.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Caller } from '../../src/store/session-store.js';
+
+describe('L1 cache in front of a shared store (two nodes on one database)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-l1-'));
+  const settings = { idleTimeoutMs: 3_600_000, limits: DEFAULT_LIMITS, origin: 'local' };
+  const lookups: string[] = [];
+  const nodeA = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_L1_OPTIONS, {
+    lookup: (part, outcome) => lookups.push(`${part}:${outcome}`),
+  });
+  const nodeB = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }));
+  const clock = new HybridLogicalClock('local');
+  const caller: Caller = { kind: 'device', deviceId: 'dev-aaaaaaaaaaaa', tokenHash: 'hash-1' };
+  const sessionId = 'session-l1-000000000000';
+
+  before(async () => {
+    const now = Date.now();
+    await nodeA.create(
+      {
+        meta: { id: sessionId, userId: null, createdAt: now, lastActiveAt: now, idleExpiresAt: now + 3_600_000, absoluteExpiresAt: now + 7_200_000, csrfSecret: 's' },
+        deviceId: caller.deviceId,
+        device: newDevice({}, 'hash-1', now, clock.now()),
+      },
+      { now, hlc: clock.now() },
+    );
+  });
+  after(async () => {
+    await nodeA.close();
+    await nodeB.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const add = (store: CachedStore, sku: string) =>
+    store.apply(sessionId, caller, { kind: 'cart.add', sku, quantity: 1 }, { now: Date.now(), hlc: clock.now() });
+  const quantities = async (store: CachedStore, parts: DataPart[] = ['cart']) => {
+    const session = await store.load(sessionId, parts, Date.now());
+    return Object.fromEntries(Object.entries(session?.cart?.lines ?? {}).map(([sku, line]) => [sku, Object.values(line.n).reduce((s, [a, r]) => s + a - r, 0)]));
+  };
+
+  test('a second read of an unchanged part is served from L1 after the store confirms its version', async () => {
+    await add(nodeA, 'A');
+    lookups.length = 0;
+    assert.deepEqual(await quantities(nodeA), { A: 1 });
+    assert.deepEqual(await quantities(nodeA), { A: 1 });
+    assert.deepEqual(lookups, ['cart:hit', 'cart:hit']);
+  });
+
+  test('a write through one node is read through the other at once, in 200 alternating rounds', async () => {
+    await quantities(nodeB);
+    let stale = 0;
+    for (let round = 1; round <= 200; round++) {
+      await add(round % 2 ? nodeA : nodeB, 'RYW');
+      const seen = await quantities(round % 2 ? nodeB : nodeA);
+      if (seen.RYW !== round) stale += 1;
+    }
+    assert.equal(stale, 0);
+  });
+
+  test('a revoke through one node is refused by the other at once: devices are never cached', async () => {
+    const now = Date.now();
+    await nodeB.apply(sessionId, { kind: 'admin' }, { kind: 'device.add', deviceId: 'dev-bbbbbbbbbbbb', label: {}, hash: 'hash-2' }, { now, hlc: clock.now() });
+    const before = await nodeA.load(sessionId, ['cart'], Date.now());
+    assert.equal(before?.devices.devices['dev-bbbbbbbbbbbb']?.revokedAt, undefined);
+    await nodeB.apply(sessionId, { kind: 'admin' }, { kind: 'device.revoke', deviceId: 'dev-bbbbbbbbbbbb' }, { now: Date.now(), hlc: clock.now() });
+    const afterRevoke = await nodeA.load(sessionId, ['cart'], Date.now());
+    assert.notEqual(afterRevoke?.devices.devices['dev-bbbbbbbbbbbb']?.revokedAt, undefined);
+  });
+
+  test('an ended session drops its cached parts and is not served from L1', async () => {
+    await quantities(nodeA);
+    assert.ok(nodeA.size > 0);
+    await nodeB.apply(sessionId, { kind: 'admin' }, { kind: 'session.end' }, { now: Date.now(), hlc: clock.now() });
+    assert.equal(await nodeA.load(sessionId, ['cart'], Date.now()), null);
+    assert.equal(nodeA.size, 0);
+  });
+});
