@@ -1,24 +1,30 @@
 /**
  * The cart: a map of lines, each a per-writer pair of grow-only counters.
  *
- * A line's quantity is Σ added − Σ removed over its writers. A writer (a region,
- * or a guest session merged in at login) only ever raises its own counters, so
- * the join is "keep the larger" per (line, writer, counter) and concurrent edits
- * from different writers compose:
+ * Per writer (a region, or a guest session merged in at login) a line holds
+ * `[added, removed]`: how many units that writer added, and how many of those
+ * have been retracted since. The quantity is Σ (added − removed). Only a writer
+ * raises its own `added`; any replica may raise a writer's `removed` mark, but
+ * never past the `added` it has seen. Both only grow, so the join is "keep the
+ * larger" per (line, writer, counter), and concurrent edits compose:
  *   - two concurrent adds of 1 both count (+2);
- *   - a remove only retracts the quantity its writer had observed, so an add
- *     concurrent with a remove survives it (add wins);
- *   - set-quantity moves the writer's counters by the difference it observed.
+ *   - a remove marks every unit it saw as retracted; units added concurrently
+ *     lie beyond every mark, so they survive (add wins), and two concurrent
+ *     removes mark the same units, which the join counts once;
+ *   - set-quantity adds to its writer's count, or retracts units writer by
+ *     writer in name order, so regions that saw the same line and set the same
+ *     quantity write the same marks.
  * Within one region the store applies operations atomically, so its single
  * writer never races with itself.
  *
- * Invariants: counters are non-negative integers; `addedAt` is the earliest add
- * seen; attributes are last-writer-wins by HLC.
+ * Invariants: counters are non-negative integers with removed ≤ added per
+ * writer, so no quantity is negative; `addedAt` is the earliest add seen;
+ * attributes are last-writer-wins by HLC.
  */
 import { maxHlc, type Hlc } from './hlc.js';
 
 export interface CartLineState {
-  /** writer → [added, removed] */
+  /** writer → [added, removed]: units it added, and how many of those were retracted (by anyone). */
   readonly n: Readonly<Record<string, readonly [number, number]>>;
   /** Epoch milliseconds of the first add. */
   readonly at: number;
@@ -39,7 +45,7 @@ export interface CartItem {
 
 export const EMPTY_CART: CartState = Object.freeze({ lines: Object.freeze({}) });
 
-/** Σ added − Σ removed; may be negative after concurrent removes, shown as 0. */
+/** Σ added − Σ removed; never negative for lines built by `setLineQuantity`. */
 export function rawQuantity(line: CartLineState): number {
   let total = 0;
   for (const [added, removed] of Object.values(line.n)) total += added - removed;
@@ -51,12 +57,12 @@ export function quantityOf(line: CartLineState | undefined): number {
 }
 
 export function mergeCartLine(x: CartLineState, y: CartLineState): CartLineState {
-  const n: Record<string, [number, number]> = {};
-  for (const [writer, [added, removed]] of Object.entries(x.n)) n[writer] = [added, removed];
+  const counters = new Map<string, readonly [number, number]>(Object.entries(x.n));
   for (const [writer, [added, removed]] of Object.entries(y.n)) {
-    const mine = n[writer];
-    n[writer] = mine ? [Math.max(mine[0], added), Math.max(mine[1], removed)] : [added, removed];
+    const mine = counters.get(writer);
+    counters.set(writer, mine ? [Math.max(mine[0], added), Math.max(mine[1], removed)] : [added, removed]);
   }
+  const n = Object.fromEntries(counters);
   const a = pickAttributes(x.a, y.a);
   return a ? { n, at: Math.min(x.at, y.at), a } : { n, at: Math.min(x.at, y.at) };
 }
@@ -70,18 +76,21 @@ function pickAttributes(x: CartLineState['a'], y: CartLineState['a']): CartLineS
 }
 
 export function mergeCart(x: CartState, y: CartState): CartState {
-  const lines: Record<string, CartLineState> = { ...x.lines };
+  const lines = new Map<string, CartLineState>(Object.entries(x.lines));
   for (const [sku, line] of Object.entries(y.lines)) {
-    const mine = lines[sku];
-    lines[sku] = mine ? mergeCartLine(mine, line) : line;
+    const mine = lines.get(sku);
+    lines.set(sku, mine ? mergeCartLine(mine, line) : line);
   }
-  return { lines };
+  return { lines: Object.fromEntries(lines) };
 }
 
 /**
- * The counters of `writer` moved so that the line's quantity becomes `target`.
- * A negative raw quantity (concurrent removes) is first brought back to zero,
- * so an add after it counts in full.
+ * The line with its quantity moved to `target`: a rise is added to `writer`'s
+ * count; a fall raises the `removed` marks of the writers seen, in name order,
+ * each up to its `added`. Retracting seen units by mark, rather than counting
+ * removals per writer, is what keeps concurrent removes from retracting a unit
+ * twice (which swallowed concurrent adds, and left negative totals that later
+ * adds repaid once per region).
  */
 export function setLineQuantity(
   line: CartLineState | undefined,
@@ -90,11 +99,22 @@ export function setLineQuantity(
   now: number,
 ): CartLineState {
   const base: CartLineState = line ?? { n: {}, at: now };
-  const delta = target - rawQuantity(base);
+  let delta = target - rawQuantity(base);
   if (delta === 0) return base;
-  const [added, removed] = base.n[writer] ?? [0, 0];
-  const counters: [number, number] = delta > 0 ? [added + delta, removed] : [added, removed - delta];
-  return { ...base, n: { ...base.n, [writer]: counters } };
+  const counters = new Map<string, readonly [number, number]>(Object.entries(base.n));
+  if (delta > 0) {
+    const [added, removed] = counters.get(writer) ?? [0, 0];
+    counters.set(writer, [added + delta, removed]);
+  } else {
+    for (const [name, [added, removed]] of [...counters].sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0))) {
+      const retract = Math.min(-delta, added - removed);
+      if (retract <= 0) continue;
+      counters.set(name, [added, removed + retract]);
+      delta += retract;
+      if (delta === 0) break;
+    }
+  }
+  return { ...base, n: Object.fromEntries(counters) };
 }
 
 export function withAttributes(
@@ -129,11 +149,9 @@ export function liveLineCount(state: CartState): number {
  * merge a guest's cart into the user's at sign-in; joining it twice is harmless.
  */
 export function rebaseCart(state: CartState, scope: string): CartState {
-  const lines: Record<string, CartLineState> = {};
-  for (const [sku, line] of Object.entries(state.lines)) {
-    const n: Record<string, readonly [number, number]> = {};
-    for (const [writer, counters] of Object.entries(line.n)) n[`${scope}/${writer}`] = counters;
-    lines[sku] = { ...line, n };
-  }
-  return { lines };
+  const lines = Object.entries(state.lines).map(([sku, line]): [string, CartLineState] => {
+    const n = Object.entries(line.n).map(([writer, counters]) => [`${scope}/${writer}`, counters] as const);
+    return [sku, { ...line, n: Object.fromEntries(n) }];
+  });
+  return { lines: Object.fromEntries(lines) };
 }

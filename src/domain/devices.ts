@@ -70,12 +70,12 @@ export function mergeDevice(x: DeviceState, y: DeviceState): DeviceState {
 }
 
 export function mergeDevices(x: DevicesState, y: DevicesState): DevicesState {
-  const devices: Record<string, DeviceState> = { ...x.devices };
+  const devices = new Map<string, DeviceState>(Object.entries(x.devices));
   for (const [id, device] of Object.entries(y.devices)) {
-    const mine = devices[id];
-    devices[id] = mine ? mergeDevice(mine, device) : device;
+    const mine = devices.get(id);
+    devices.set(id, mine ? mergeDevice(mine, device) : device);
   }
-  return { devices };
+  return { devices: Object.fromEntries(devices) };
 }
 
 export function newDevice(label: DeviceLabel, hash: string, now: number, hlc: Hlc): DeviceState {

@@ -30,11 +30,11 @@ export function trimHistory(state: HistoryState, limit: number): HistoryState {
 }
 
 export function mergeHistory(x: HistoryState, y: HistoryState, limit: number): HistoryState {
-  const items: Record<string, number> = { ...x.items };
+  const items = new Map<string, number>(Object.entries(x.items));
   for (const [productId, viewedAt] of Object.entries(y.items)) {
-    items[productId] = Math.max(items[productId] ?? viewedAt, viewedAt);
+    items.set(productId, Math.max(items.get(productId) ?? viewedAt, viewedAt));
   }
-  return trimHistory({ items }, limit);
+  return trimHistory({ items: Object.fromEntries(items) }, limit);
 }
 
 export function historyItems(state: HistoryState): HistoryItem[] {

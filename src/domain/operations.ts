@@ -19,6 +19,7 @@ import type { ProblemCode } from './errors.js';
 import type { HistoryState } from './history.js';
 import type { Hlc } from './hlc.js';
 import type { Limits } from './limits.js';
+import { ownValue } from './own.js';
 import type { ChangeRecord, DataPart, PartStates } from './parts.js';
 import { mergePrefs, patchRegisters, prefsSize, type JsonObject, type PrefsState } from './prefs.js';
 
@@ -102,7 +103,7 @@ function cartLineOperation(
   op: Extract<Operation, { kind: 'cart.add' | 'cart.set' | 'cart.remove' }>,
   ctx: OperationContext,
 ): OperationOutcome {
-  const line = cart.lines[op.sku];
+  const line = ownValue(cart.lines, op.sku);
   const before = quantityOf(line);
   if (op.kind === 'cart.remove' && line === undefined) return ok();
   const target = op.kind === 'cart.add' ? before + op.quantity : op.kind === 'cart.set' ? op.quantity : 0;
@@ -119,11 +120,10 @@ function cartLineOperation(
 }
 
 function clearCart(cart: CartState, ctx: OperationContext): OperationOutcome {
-  const lines: Record<string, CartLineState> = {};
-  for (const [sku, line] of Object.entries(cart.lines)) {
-    if (quantityOf(line) > 0) lines[sku] = setLineQuantity(line, ctx.origin, 0, ctx.now);
-  }
-  return Object.keys(lines).length === 0 ? ok() : ok(record(ctx, 'cart', { lines }));
+  const lines = Object.entries(cart.lines)
+    .filter(([, line]) => quantityOf(line) > 0)
+    .map(([sku, line]) => [sku, setLineQuantity(line, ctx.origin, 0, ctx.now)] as const);
+  return lines.length === 0 ? ok() : ok(record(ctx, 'cart', { lines: Object.fromEntries(lines) }));
 }
 
 function patchPrefs(prefs: PrefsState, patch: JsonObject, ctx: OperationContext): OperationOutcome {
@@ -140,7 +140,7 @@ function deviceOperation(
   op: Extract<Operation, { kind: 'device.add' | 'device.rotate' | 'device.revoke' | 'session.end' }>,
   ctx: OperationContext,
 ): OperationOutcome {
-  const changed: Record<string, DeviceState> = {};
+  const changed = new Map<string, DeviceState>();
   const records: ChangeRecord[] = [];
   switch (op.kind) {
     case 'device.add': {
@@ -148,23 +148,25 @@ function deviceOperation(
       if (live >= ctx.limits.devices) {
         return reject('payload-too-large', `the session already has ${ctx.limits.devices} signed-in devices, the limit`);
       }
-      changed[op.deviceId] = newDevice(op.label, op.hash, ctx.now, ctx.hlc);
+      changed.set(op.deviceId, newDevice(op.label, op.hash, ctx.now, ctx.hlc));
       break;
     }
     case 'device.rotate':
     case 'device.revoke': {
-      const device = devices.devices[op.deviceId];
+      const device = ownValue(devices.devices, op.deviceId);
       if (device === undefined || device.revokedAt !== undefined) return reject('not-found', `no device "${op.deviceId}" in this session`);
-      changed[op.deviceId] =
-        op.kind === 'device.rotate' ? rotateDevice(device, op.hash, ctx.now, op.graceMs, ctx.hlc) : revokeDevice(device, ctx.now);
+      changed.set(
+        op.deviceId,
+        op.kind === 'device.rotate' ? rotateDevice(device, op.hash, ctx.now, op.graceMs, ctx.hlc) : revokeDevice(device, ctx.now),
+      );
       break;
     }
     case 'session.end':
       for (const [id, device] of Object.entries(devices.devices)) {
-        if (device.revokedAt === undefined) changed[id] = revokeDevice(device, ctx.now);
+        if (device.revokedAt === undefined) changed.set(id, revokeDevice(device, ctx.now));
       }
       records.push(record(ctx, 'meta', { ...meta, endedAt: meta.endedAt ?? ctx.now }));
       break;
   }
-  return ok(record(ctx, 'devices', { devices: changed }), ...records);
+  return ok(record(ctx, 'devices', { devices: Object.fromEntries(changed) }), ...records);
 }

@@ -11,6 +11,7 @@
  * stamps are unique per write (the HLC carries its origin).
  */
 import type { Hlc } from './hlc.js';
+import { ownValue } from './own.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -33,21 +34,20 @@ export function mergeRegister(x: PrefRegister, y: PrefRegister): PrefRegister {
 }
 
 export function mergePrefs(x: PrefsState, y: PrefsState): PrefsState {
-  const keys: Record<string, PrefRegister> = { ...x.keys };
+  const keys = new Map<string, PrefRegister>(Object.entries(x.keys));
   for (const [key, register] of Object.entries(y.keys)) {
-    const mine = keys[key];
-    keys[key] = mine ? mergeRegister(mine, register) : register;
+    const mine = keys.get(key);
+    keys.set(key, mine ? mergeRegister(mine, register) : register);
   }
-  return { keys };
+  return { keys: Object.fromEntries(keys) };
 }
 
 export function prefsObject(state: PrefsState): JsonObject {
-  const out: JsonObject = {};
-  for (const key of Object.keys(state.keys).sort()) {
-    const register = state.keys[key];
-    if (register && register.v !== null) out[key] = register.v;
-  }
-  return out;
+  const live = Object.entries(state.keys)
+    .filter(([, register]) => register.v !== null)
+    .sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0))
+    .map(([key, register]) => [key, register.v] as const);
+  return Object.fromEntries(live);
 }
 
 export function isJsonObject(value: unknown): value is JsonObject {
@@ -57,23 +57,22 @@ export function isJsonObject(value: unknown): value is JsonObject {
 /** RFC 7396 MergePatch(target, patch). */
 export function applyMergePatch(target: Json | undefined, patch: Json): Json {
   if (!isJsonObject(patch)) return patch;
-  const result: JsonObject = isJsonObject(target) ? { ...target } : {};
+  const result = new Map<string, Json>(isJsonObject(target) ? Object.entries(target) : []);
   for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key], value);
+    if (value === null) result.delete(key);
+    else result.set(key, applyMergePatch(result.get(key), value));
   }
-  return result;
+  return Object.fromEntries(result);
 }
 
 /** The registers a merge patch writes: one per top-level key it names. */
 export function patchRegisters(state: PrefsState, patch: JsonObject, hlc: Hlc): PrefsState {
-  const keys: Record<string, PrefRegister> = {};
-  for (const [key, value] of Object.entries(patch)) {
-    const current = state.keys[key]?.v ?? undefined;
+  const keys = Object.entries(patch).map(([key, value]): [string, PrefRegister] => {
+    const current = ownValue(state.keys, key)?.v ?? undefined;
     const next = value === null ? null : applyMergePatch(current === null ? undefined : current, value);
-    keys[key] = { v: next, t: hlc };
-  }
-  return { keys };
+    return [key, { v: next, t: hlc }];
+  });
+  return { keys: Object.fromEntries(keys) };
 }
 
 /** Bytes of the serialized preferences object, as the size limit counts them. */
