@@ -41,7 +41,7 @@ export function slide(meta: SessionMeta, now: number, idleTimeoutMs: number): Se
 
 export function isAuthorized(caller: Caller, stored: StoredSession, now: number): boolean {
   if (caller.kind === 'admin') return true;
-  const device = stored.devices.devices[caller.deviceId];
+  const device = Object.hasOwn(stored.devices.devices, caller.deviceId) ? stored.devices.devices[caller.deviceId] : undefined;
   return isLive(device) && isAccepted(matchToken(device, caller.tokenHash, now));
 }
 
