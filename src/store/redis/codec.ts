@@ -1,0 +1,236 @@
+/**
+ * Stored shape ↔ domain shape for the Redis engines: how each part's state is
+ * laid out as hash fields, and how replies of the scripts are read back.
+ *
+ * Values are kept small (listpack-friendly) and readable by the Lua scripts
+ * with cjson without its pitfalls: no empty arrays are ever written (cjson
+ * cannot tell them from objects), no nulls, numbers are integers below 2^53,
+ * and user JSON (cart attributes, preference values) is stored as the text
+ * JSON.stringify made, which Lua never re-encodes.
+ */
+import type { CartLineState, CartState } from '../../domain/cart.js';
+import type { DeviceState, DevicesState } from '../../domain/devices.js';
+import type { HistoryState } from '../../domain/history.js';
+import type { ChangeRecord, DataPart, PartName, PartStates } from '../../domain/parts.js';
+import type { Json, PrefRegister, PrefsState } from '../../domain/prefs.js';
+import type { SessionMeta } from '../../domain/session.js';
+
+/** A hash as HGETALL returns it: field, value, field, value… */
+export type FieldList = readonly string[];
+
+export function* fieldPairs(flat: FieldList): Generator<[string, string]> {
+  for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!];
+}
+
+function fieldMap(flat: FieldList): Map<string, string> {
+  return new Map(fieldPairs(flat));
+}
+
+// Metadata ------------------------------------------------------------------
+
+/** Metadata fields (versions `vc vp vh vd` live in the same hash). */
+export function encodeMeta(meta: SessionMeta): string[] {
+  const flat = [
+    'c', String(meta.createdAt),
+    'l', String(meta.lastActiveAt),
+    'i', String(meta.idleExpiresAt),
+    'a', String(meta.absoluteExpiresAt),
+    's', meta.csrfSecret,
+  ];
+  if (meta.userId !== null) flat.push('u', meta.userId);
+  if (meta.endedAt !== undefined) flat.push('e', String(meta.endedAt));
+  return flat;
+}
+
+export function decodeMeta(sessionId: string, flat: FieldList): SessionMeta {
+  const m = fieldMap(flat);
+  const number = (field: string): number => {
+    const value = Number(m.get(field));
+    if (!Number.isFinite(value)) throw new TypeError(`stored session metadata lacks numeric field "${field}"`);
+    return value;
+  };
+  const meta: SessionMeta = {
+    id: sessionId,
+    userId: m.get('u') ?? null,
+    createdAt: number('c'),
+    lastActiveAt: number('l'),
+    idleExpiresAt: number('i'),
+    absoluteExpiresAt: number('a'),
+    csrfSecret: m.get('s') ?? '',
+  };
+  return m.has('e') ? { ...meta, endedAt: number('e') } : meta;
+}
+
+const VERSION_FIELDS: Readonly<Record<DataPart, string>> = { cart: 'vc', prefs: 'vp', history: 'vh', devices: 'vd' };
+
+export function decodeVersions(flat: FieldList): Record<DataPart, string> {
+  const m = fieldMap(flat);
+  const version = (part: DataPart): string => `v${m.get(VERSION_FIELDS[part]) ?? '0'}`;
+  return { cart: version('cart'), prefs: version('prefs'), history: version('history'), devices: version('devices') };
+}
+
+// Devices -------------------------------------------------------------------
+
+/** A device as stored: short keys; `r` (retired hashes) omitted when empty. */
+interface StoredDevice {
+  c: number;
+  l: number;
+  g: number;
+  h: string;
+  t: string;
+  p?: string;
+  u?: number;
+  r?: string[];
+  x?: number;
+  n?: string;
+  k?: string;
+  a?: string;
+  i?: string;
+}
+
+export function encodeDevice(d: DeviceState): string {
+  const stored: StoredDevice = { c: d.createdAt, l: d.lastActiveAt, g: d.gen, h: d.hash, t: d.t };
+  if (d.prevHash !== undefined) stored.p = d.prevHash;
+  if (d.graceUntil !== undefined) stored.u = d.graceUntil;
+  if (d.retired.length > 0) stored.r = [...d.retired];
+  if (d.revokedAt !== undefined) stored.x = d.revokedAt;
+  if (d.name !== undefined) stored.n = d.name;
+  if (d.kind !== undefined) stored.k = d.kind;
+  if (d.userAgent !== undefined) stored.a = d.userAgent;
+  if (d.ip !== undefined) stored.i = d.ip;
+  return JSON.stringify(stored);
+}
+
+export function decodeDevice(text: string): DeviceState {
+  const s = JSON.parse(text) as StoredDevice;
+  return {
+    createdAt: s.c,
+    lastActiveAt: s.l,
+    gen: s.g,
+    hash: s.h,
+    retired: Array.isArray(s.r) ? s.r : [],
+    t: s.t,
+    ...(s.p !== undefined ? { prevHash: s.p } : {}),
+    ...(s.u !== undefined ? { graceUntil: s.u } : {}),
+    ...(s.x !== undefined ? { revokedAt: s.x } : {}),
+    ...(s.n !== undefined ? { name: s.n } : {}),
+    ...(s.k !== undefined ? { kind: s.k } : {}),
+    ...(s.a !== undefined ? { userAgent: s.a } : {}),
+    ...(s.i !== undefined ? { ip: s.i } : {}),
+  };
+}
+
+// Cart ----------------------------------------------------------------------
+
+/** A cart line as stored: counters per writer, first add, attributes as JSON text and their stamp. */
+interface StoredLine {
+  n: Record<string, [number, number]>;
+  at: number;
+  a?: string;
+  t?: string;
+}
+
+export function encodeCartLine(line: CartLineState): string {
+  const stored: StoredLine = { n: {}, at: line.at };
+  for (const [writer, [added, removed]] of Object.entries(line.n)) stored.n[writer] = [added, removed];
+  if (line.a !== undefined) {
+    stored.a = JSON.stringify(line.a.v);
+    stored.t = line.a.t;
+  }
+  return JSON.stringify(stored);
+}
+
+export function decodeCartLine(text: string): CartLineState {
+  const s = JSON.parse(text) as StoredLine;
+  // cjson writes an empty Lua table as {}; counters are always pairs.
+  const n: Record<string, readonly [number, number]> = {};
+  for (const [writer, counters] of Object.entries(s.n ?? {})) n[writer] = [counters[0], counters[1]];
+  if (s.a === undefined || s.t === undefined) return { n, at: s.at };
+  return { n, at: s.at, a: { v: JSON.parse(s.a) as Record<string, unknown>, t: s.t } };
+}
+
+// Preferences -----------------------------------------------------------------
+
+/** "<hlc> <JSON text>": an HLC never holds a space, so the first one splits. */
+export function encodeRegister(register: PrefRegister): string {
+  if (register.t.includes(' ')) throw new TypeError(`HLC stamp "${register.t}" must not contain a space`);
+  return `${register.t} ${JSON.stringify(register.v)}`;
+}
+
+export function decodeRegister(text: string): PrefRegister {
+  const space = text.indexOf(' ');
+  return { t: text.slice(0, space), v: JSON.parse(text.slice(space + 1)) as Json };
+}
+
+// Parts -----------------------------------------------------------------------
+
+export function decodeDevices(flat: FieldList): DevicesState {
+  const devices: Record<string, DeviceState> = {};
+  for (const [id, text] of fieldPairs(flat)) devices[id] = decodeDevice(text);
+  return { devices };
+}
+
+export function decodeCart(flat: FieldList): CartState {
+  const lines: Record<string, CartLineState> = {};
+  for (const [sku, text] of fieldPairs(flat)) lines[sku] = decodeCartLine(text);
+  return { lines };
+}
+
+export function decodePrefs(flat: FieldList): PrefsState {
+  const keys: Record<string, PrefRegister> = {};
+  for (const [key, text] of fieldPairs(flat)) keys[key] = decodeRegister(text);
+  return { keys };
+}
+
+export function decodeHistory(flat: FieldList): HistoryState {
+  const items: Record<string, number> = {};
+  for (const [productId, viewedAt] of fieldPairs(flat)) items[productId] = Number(viewedAt);
+  return { items };
+}
+
+/** The hash fields that carry a part's state (a whole state or a delta). */
+export function encodePartFields<P extends PartName>(part: P, state: PartStates[P]): string[] {
+  const flat: string[] = [];
+  switch (part) {
+    case 'meta':
+      return encodeMeta(state as SessionMeta);
+    case 'devices':
+      for (const [id, d] of Object.entries((state as DevicesState).devices)) flat.push(id, encodeDevice(d));
+      return flat;
+    case 'cart':
+      for (const [sku, line] of Object.entries((state as CartState).lines)) flat.push(sku, encodeCartLine(line));
+      return flat;
+    case 'prefs':
+      for (const [key, register] of Object.entries((state as PrefsState).keys)) flat.push(key, encodeRegister(register));
+      return flat;
+    case 'history':
+      for (const [productId, viewedAt] of Object.entries((state as HistoryState).items)) flat.push(productId, String(viewedAt));
+      return flat;
+    default:
+      throw new TypeError(`unknown session part "${String(part)}"`);
+  }
+}
+
+/** A change record as a script returned it: part and stored fields. */
+export function decodeRecord(
+  sessionId: string,
+  part: PartName,
+  flat: FieldList,
+  stamp: { readonly hlc: string; readonly origin: string },
+): ChangeRecord {
+  const base = { sessionId, hlc: stamp.hlc, origin: stamp.origin };
+  switch (part) {
+    case 'meta':
+      return { ...base, part, state: decodeMeta(sessionId, flat) };
+    case 'devices':
+      return { ...base, part, state: decodeDevices(flat) };
+    case 'cart':
+      return { ...base, part, state: decodeCart(flat) };
+    case 'prefs':
+      return { ...base, part, state: decodePrefs(flat) };
+    case 'history':
+      return { ...base, part, state: decodeHistory(flat) };
+    default:
+      throw new TypeError(`unknown session part "${String(part)}"`);
+  }
+}

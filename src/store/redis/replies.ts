@@ -1,0 +1,143 @@
+/**
+ * Reading the scripts' replies (nested arrays of strings and integers) into
+ * the store contract's results.
+ */
+import type { ProblemCode } from '../../domain/errors.js';
+import type { ChangeRecord, DataPart, PartName } from '../../domain/parts.js';
+import type { ApplyResult, LoadedSession } from '../session-store.js';
+import {
+  decodeCart,
+  decodeDevices,
+  decodeHistory,
+  decodeMeta,
+  decodePrefs,
+  decodeRecord,
+  decodeVersions,
+  type FieldList,
+} from './codec.js';
+
+const PART_NAMES: ReadonlySet<string> = new Set(['meta', 'devices', 'cart', 'prefs', 'history']);
+
+function list(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new TypeError(`unexpected Redis reply for ${what}: ${JSON.stringify(value)}`);
+  return value;
+}
+
+function fields(value: unknown, what: string): FieldList {
+  return list(value, what).map(String);
+}
+
+function integer(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+/** A loaded session from the parts the caller asked for. */
+function sessionView(
+  sessionId: string,
+  meta: FieldList,
+  devices: FieldList,
+  parts: Partial<Record<Exclude<DataPart, 'devices'>, FieldList>>,
+): LoadedSession {
+  const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
+    meta: decodeMeta(sessionId, meta),
+    devices: decodeDevices(devices),
+    versions: decodeVersions(meta),
+  };
+  if (parts.cart) view.cart = decodeCart(parts.cart);
+  if (parts.prefs) view.prefs = decodePrefs(parts.prefs);
+  if (parts.history) view.history = decodeHistory(parts.history);
+  return view;
+}
+
+export function readLoadReply(sessionId: string, reply: unknown, parts: readonly DataPart[]): LoadedSession | null {
+  if (reply === null || reply === undefined) return null;
+  const [meta, devices, cart, prefs, history] = list(reply, 'load');
+  return sessionView(sessionId, fields(meta, 'meta'), fields(devices, 'devices'), {
+    ...(parts.includes('cart') ? { cart: fields(cart, 'cart') } : {}),
+    ...(parts.includes('prefs') ? { prefs: fields(prefs, 'prefs') } : {}),
+    ...(parts.includes('history') ? { history: fields(history, 'history') } : {}),
+  });
+}
+
+export interface Applied {
+  readonly result: ApplyResult;
+  /** Set when the session's keys got a later deadline, which the user index must follow. */
+  readonly keyDeadline?: number;
+  readonly deadlineMoved: boolean;
+}
+
+export function readApplyReply(
+  sessionId: string,
+  part: DataPart,
+  reply: unknown,
+  stamp: { readonly hlc: string; readonly origin: string },
+): Applied {
+  const [status, ...rest] = list(reply, 'apply');
+  switch (status) {
+    case 'not-found':
+    case 'unauthorized':
+      return { result: { status }, deadlineMoved: false };
+    case 'version-mismatch':
+      return { result: { status, version: String(rest[0]) }, deadlineMoved: false };
+    case 'rejected':
+      return { result: { status, code: String(rest[0]) as ProblemCode, detail: String(rest[1]) }, deadlineMoved: false };
+    case 'applied': {
+      const [meta, devices, partFields, records, keyDeadline, moved] = rest;
+      const session = sessionView(
+        sessionId,
+        fields(meta, 'meta'),
+        fields(devices, 'devices'),
+        part === 'devices' ? {} : { [part]: fields(partFields, part) },
+      );
+      return {
+        result: { status: 'applied', session, records: readRecords(sessionId, records, stamp) },
+        keyDeadline: integer(keyDeadline),
+        deadlineMoved: integer(moved) === 1,
+      };
+    }
+    default:
+      throw new TypeError(`unexpected apply status ${JSON.stringify(status)}`);
+  }
+}
+
+function readRecords(sessionId: string, reply: unknown, stamp: { readonly hlc: string; readonly origin: string }): ChangeRecord[] {
+  return list(reply, 'records').map((entry) => {
+    const [part, flat] = list(entry, 'record');
+    if (typeof part !== 'string' || !PART_NAMES.has(part)) throw new TypeError(`unexpected record part ${JSON.stringify(part)}`);
+    return decodeRecord(sessionId, part as PartName, fields(flat, part), stamp);
+  });
+}
+
+/** touch and merge: where the keys' deadline went, and whose index follows it. */
+export interface Settled {
+  readonly done: boolean;
+  readonly created: boolean;
+  readonly ended: boolean;
+  readonly keyDeadline: number;
+  readonly deadlineMoved: boolean;
+  readonly userId: string | null;
+}
+
+export function readTouchReply(reply: unknown): Settled {
+  const [live, keyDeadline, moved, userId] = list(reply, 'touch');
+  return {
+    done: integer(live) === 1,
+    created: false,
+    ended: false,
+    keyDeadline: integer(keyDeadline ?? 0),
+    deadlineMoved: integer(moved ?? 0) === 1,
+    userId: typeof userId === 'string' ? userId : null,
+  };
+}
+
+export function readMergeReply(reply: unknown): Settled {
+  const [status, keyDeadline, moved, ended, userId] = list(reply, 'merge');
+  return {
+    done: status !== 'ignored',
+    created: status === 'created',
+    ended: integer(ended ?? 0) === 1,
+    keyDeadline: integer(keyDeadline ?? 0),
+    deadlineMoved: integer(moved ?? 0) === 1,
+    userId: typeof userId === 'string' ? userId : null,
+  };
+}
