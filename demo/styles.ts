@@ -16,6 +16,7 @@ header.top { position: sticky; top: 0; z-index: 5; background: rgba(255,255,255,
 .logo-mark { width: 26px; height: 26px; border-radius: 8px; background: conic-gradient(from 45deg, #4f46e5, #06b6d4, #22c55e, #f59e0b, #4f46e5); }
 nav.main { display: flex; gap: 16px; margin-left: 12px; color: var(--muted); font-weight: 500; }
 .spacer { flex: 1; }
+.break { display: none; }
 .who { color: var(--muted); font-size: 14px; display: flex; align-items: center; gap: 10px; }
 .who strong { color: var(--ink); }
 .badge { display: inline-flex; align-items: center; justify-content: center; min-width: 22px; height: 22px; padding: 0 7px; border-radius: 999px; background: var(--brand); color: #fff; font-size: 12px; font-weight: 700; }
@@ -73,5 +74,22 @@ table.lines tr:last-child td { border-bottom: 0; }
 footer { color: var(--muted); font-size: 13px; text-align: center; padding: 24px; }
 .toast { position: fixed; right: 20px; bottom: 20px; background: var(--ink); color: #fff; padding: 10px 16px; border-radius: 10px; box-shadow: var(--shadow); opacity: 0; transform: translateY(8px); transition: all .2s; }
 .toast.show { opacity: 1; transform: none; }
-@media (max-width: 760px) { .layout, .product { grid-template-columns: 1fr; } nav.main { display: none; } }
+@media (max-width: 760px) {
+  .layout, .product { grid-template-columns: 1fr; }
+  nav.main { display: none; }
+  .bar { flex-wrap: wrap; gap: 10px; padding: 10px 14px; }
+  .logo { font-size: 17px; }
+  .logo { flex: 1 1 auto; }
+  .spacer { display: none; }
+  .break { display: block; flex-basis: 100%; height: 0; order: 2; }
+  .cart-link { order: 3; margin-right: auto; }
+  .account { order: 4; }
+  main { padding: 20px 14px 48px; }
+  h1 { font-size: 24px; }
+  .grid { grid-template-columns: repeat(2, 1fr); gap: 12px; }
+  .card .body { padding: 10px 12px 12px; }
+  .card .row { flex-wrap: wrap; }
+  .card .row form, .card .row button { width: 100%; }
+  table.lines th:nth-child(2), table.lines td:nth-child(2) { display: none; }
+}
 `;

@@ -41,13 +41,14 @@ function layout(ctx: PageContext, body: string): string {
 <body>
 <header class="top"><div class="bar">
   <a class="logo" href="/"><span class="logo-mark"></span>Tessera Outfitters</a>
-  <nav class="main"><a href="/">Shop</a><a href="/cart">Cart</a>${ctx.signedIn ? '<a href="/account/devices">Devices</a>' : ''}</nav>
+  <nav class="main"><a href="/">Shop</a><a href="/cart">Cart</a></nav>
   <span class="spacer"></span>
   <form class="inline" method="post" action="/prefs" id="currency-form">${csrfField(ctx)}
     <select name="currency" aria-label="Currency" onchange="this.form.submit()">${currencies}</select>
   </form>
-  <a href="/cart" class="who" aria-label="Cart">Cart <span class="badge" data-testid="cart-count">${ctx.cartCount}</span></a>
-  <span class="who">${who}</span>
+  <span class="break"></span>
+  <a href="/cart" class="who cart-link" aria-label="Cart">Cart <span class="badge" data-testid="cart-count">${ctx.cartCount}</span></a>
+  <span class="who account">${who}</span>
 </div></header>
 <main>
 ${ctx.flash ? `<div class="flash ${ctx.flash.kind === 'error' ? 'error' : ''}" role="status">${esc(ctx.flash.text)}</div>` : ''}

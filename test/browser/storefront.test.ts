@@ -1,0 +1,180 @@
+/**
+ * The storefront in a real Chromium: two browser contexts play a phone and a
+ * laptop of one shopper. Everything runs for real: Tessera as a process, the
+ * demo shop on the Express middleware, and an attacker page on other origins.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { TesseraClient } from '../../client/src/index.js';
+import { APP_KEY, startTesseraProcess, type TesseraProcess } from '../../client/test/support/tessera-process.js';
+import { createShop } from '../../demo/shop.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const COOKIE = '__Host-tessera';
+const PHONE_UA =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+
+let tessera: TesseraProcess;
+let client: TesseraClient;
+let shopServer: Server;
+let attackerServer: Server;
+let shop: string;
+let attackerPort: number;
+let browser: Browser;
+let phone: BrowserContext;
+let laptop: BrowserContext;
+
+function listen(server: Server): Promise<number> {
+  return new Promise((done) => server.listen(0, '127.0.0.1', () => done((server.address() as AddressInfo).port)));
+}
+
+before(async () => {
+  tessera = await startTesseraProcess();
+  client = new TesseraClient({ endpoints: tessera.url, apiKey: APP_KEY });
+  shopServer = createServer(createShop({ client }));
+  // localhost is a secure context for Chromium: the __Host- cookie (Secure) works over http.
+  shop = `http://localhost:${await listen(shopServer)}`;
+  attackerServer = createServer((req, res) => {
+    // An attacker's page that posts a form to the shop as soon as it loads.
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><title>Win a prize</title>
+      <form id="f" method="post" action="${shop}/cart/add"><input name="sku" value="bag-canvas"></form>
+      <script>document.getElementById('f').submit()</script>`);
+  });
+  attackerPort = await listen(attackerServer);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  phone = await browser.newContext({ userAgent: PHONE_UA, viewport: { width: 390, height: 844 }, isMobile: true });
+  laptop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((done) => attackerServer?.close(done));
+  shopServer?.closeAllConnections();
+  await new Promise((done) => shopServer?.close(done));
+  await client?.close();
+  await tessera?.close();
+});
+
+async function cartCount(page: Page): Promise<number> {
+  return Number(await page.getByTestId('cart-count').textContent());
+}
+
+describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser at ${CHROMIUM}` }, () => {
+  let phonePage: Page;
+  let laptopPage: Page;
+
+  it('lets a guest on the phone add to the cart and browse', async () => {
+    phonePage = await phone.newPage();
+    await phonePage.goto(`${shop}/products/shoe-runner`);
+    await phonePage.getByTestId('add-shoe-runner').click();
+    await phonePage.waitForFunction(() => document.querySelector('[data-testid="cart-count"]')?.textContent === '1');
+    await phonePage.goto(`${shop}/`);
+    await phonePage.getByTestId('add-mug-ceramic').click(); // enhanced: fetch with the Tessera-CSRF header
+    await phonePage.waitForFunction(() => document.querySelector('[data-testid="cart-count"]')?.textContent === '2');
+    await phonePage.reload();
+    assert.equal(await cartCount(phonePage), 2);
+    assert.equal(await phonePage.getByTestId('guest').count(), 1);
+  });
+
+  it('keeps the session cookie out of page scripts: HttpOnly, Secure, SameSite=Lax, host-only, Path=/', async () => {
+    const cookies = await phone.cookies(shop);
+    const session = cookies.find((c) => c.name === COOKIE);
+    assert.ok(session, `cookies: ${cookies.map((c) => c.name).join(', ')}`);
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.secure, true, 'Chromium accepted a Secure cookie from http://localhost');
+    assert.equal(session.sameSite, 'Lax');
+    assert.equal(session.path, '/');
+    assert.equal(session.domain, 'localhost', 'host-only: no Domain attribute');
+    const visible = await phonePage.evaluate(() => document.cookie);
+    assert.ok(!visible.includes(COOKIE), `document.cookie = ${JSON.stringify(visible)}`);
+    assert.ok(!visible.includes('tss1_'));
+  });
+
+  it('signs in on the phone, keeping the guest cart, with a new token', async () => {
+    const before = (await phone.cookies(shop)).find((c) => c.name === COOKIE)!.value;
+    await phonePage.goto(`${shop}/signin`);
+    await phonePage.getByTestId('user-id').fill('dana');
+    await phonePage.getByTestId('sign-in').click();
+    await phonePage.waitForURL(`${shop}/?welcome=1`);
+    assert.equal(await phonePage.getByTestId('user').textContent(), 'dana');
+    assert.equal(await cartCount(phonePage), 2);
+    const afterSignIn = (await phone.cookies(shop)).find((c) => c.name === COOKIE)!.value;
+    assert.notEqual(afterSignIn, before, 'token rotated at sign-in');
+  });
+
+  it('shows the laptop the same cart and history after signing in there', async () => {
+    laptopPage = await laptop.newPage();
+    await laptopPage.goto(`${shop}/signin`);
+    await laptopPage.getByTestId('user-id').fill('dana');
+    await laptopPage.getByTestId('sign-in').click();
+    await laptopPage.waitForURL(`${shop}/?welcome=1`);
+    assert.equal(await cartCount(laptopPage), 2);
+    assert.match((await laptopPage.getByTestId('recently-viewed').textContent()) ?? '', /Trail Runner/);
+    await laptopPage.goto(`${shop}/cart`);
+    assert.equal(await laptopPage.getByTestId('line-shoe-runner').count(), 1);
+    assert.equal(await laptopPage.getByTestId('line-mug-ceramic').count(), 1);
+  });
+
+  it('refuses a cross-site form post from another site (127.0.0.1 → localhost)', async () => {
+    const attack = await laptop.newPage();
+    const refused = attack.waitForResponse((r) => r.url() === `${shop}/cart/add`);
+    await attack.goto(`http://127.0.0.1:${attackerPort}/`);
+    const response = await refused;
+    assert.equal(response.status(), 403);
+    assert.equal(response.request().headers()['origin'], `http://127.0.0.1:${attackerPort}`);
+    await attack.close();
+  });
+
+  it('refuses a form post from another origin of the same site (another localhost port), which carries the cookie', async () => {
+    const attack = await laptop.newPage();
+    const refused = attack.waitForResponse((r) => r.url() === `${shop}/cart/add`);
+    await attack.goto(`http://localhost:${attackerPort}/`);
+    const response = await refused;
+    assert.equal(response.status(), 403);
+    await attack.getByText('Request refused', { exact: false }).first().waitFor();
+    await attack.close();
+    await laptopPage.goto(`${shop}/cart`);
+    assert.equal(await laptopPage.getByTestId('line-bag-canvas').count(), 0, 'nothing was added');
+    assert.equal(await cartCount(laptopPage), 2);
+  });
+
+  it('lets the laptop see both devices and sign the phone out', async () => {
+    await laptopPage.goto(`${shop}/account/devices`);
+    const devices = laptopPage.getByTestId('device');
+    assert.equal(await devices.count(), 2);
+    const phoneRow = devices.filter({ hasText: 'Safari on iOS' });
+    assert.equal(await phoneRow.count(), 1);
+    assert.equal(await devices.filter({ hasText: 'Chrome on Linux' }).getByTestId('this-device').count(), 1);
+    await phoneRow.getByTestId('revoke').click();
+    await laptopPage.waitForURL(`${shop}/account/devices?revoked=1`);
+    assert.equal(await laptopPage.getByTestId('device').count(), 1);
+  });
+
+  it('shows the phone signed out after the revoke', async () => {
+    await phonePage.reload();
+    assert.equal(await phonePage.getByTestId('guest').count(), 1);
+    assert.equal(await phonePage.getByTestId('user').count(), 0);
+    assert.equal(await cartCount(phonePage), 0);
+  });
+
+  it('renders a storefront worth showing (screenshot in test-artifacts/storefront.png)', async () => {
+    await laptopPage.goto(`${shop}/products/lamp-desk`);
+    await laptopPage.goto(`${shop}/`);
+    mkdirSync('test-artifacts', { recursive: true });
+    await laptopPage.screenshot({ path: 'test-artifacts/storefront.png', fullPage: true });
+    await laptopPage.goto(`${shop}/cart`);
+    await laptopPage.screenshot({ path: 'test-artifacts/storefront-cart.png', fullPage: true });
+    await laptopPage.goto(`${shop}/account/devices`);
+    await laptopPage.screenshot({ path: 'test-artifacts/storefront-devices.png' });
+    await phonePage.goto(`${shop}/`);
+    await phonePage.screenshot({ path: 'test-artifacts/storefront-phone.png' });
+  });
+});
