@@ -64,7 +64,7 @@ export async function startTessera(env: Record<string, string> = {}, options: { 
   const tessera = await createTessera(config, { logger: createLogger(config.logLevel, sink), ...(options.now ? { now: options.now } : {}) });
   const url = await tessera.listen();
 
-  async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<Reply<T>> {
+  async function request<T = any>(method: string, path: string, opts: RequestOptions = {}): Promise<Reply<T>> {
     const headers: Record<string, string> = { ...opts.headers };
     const key = opts.key === undefined ? APP_KEY : opts.key;
     if (key !== null) headers.authorization = `Bearer ${key}`;
