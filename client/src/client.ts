@@ -6,7 +6,7 @@
  * (so the service itself checks it). Retries follow the rule in `retry.ts`.
  */
 import type { Dispatcher } from 'undici';
-import { InvalidTokenError, UnexpectedResponseError } from './errors.js';
+import { ConnectionError, InvalidTokenError, TimeoutError, UnexpectedResponseError } from './errors.js';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
 import { Transport, type Answer, type Call, type RequestOptions } from './transport.js';
 import {
@@ -138,13 +138,19 @@ export class TesseraClient {
   // ── Operations ──────────────────────────────────────────────────────────
 
   /**
-   * Whether the process at the first reachable endpoint is alive (`GET /healthz`).
+   * Whether the process at the first reachable endpoint is alive (`GET /healthz`);
+   * false when no endpoint answers.
    * @example
    * if (!(await tessera.health())) console.warn('Tessera is down');
    */
   async health(options?: RequestOptions): Promise<boolean> {
-    const answer = await this.#send({ method: 'GET', path: '/healthz', idempotent: true, authenticated: false, accept: [503] }, options);
-    return answer.status === 200;
+    try {
+      const answer = await this.#send({ method: 'GET', path: '/healthz', idempotent: true, authenticated: false, accept: [503] }, options);
+      return answer.status === 200;
+    } catch (error) {
+      if (error instanceof ConnectionError || error instanceof TimeoutError) return false;
+      throw error;
+    }
   }
 
   /**

@@ -52,6 +52,7 @@ describe('failover', () => {
   it('throws ConnectionError naming the endpoints when none can be reached', async () => {
     const dead = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
     const tessera = new TesseraClient({ endpoints: dead, apiKey: APP_KEY, retry: { retries: 1, baseDelayMs: 1 } });
+    assert.equal(await tessera.health(), false);
     await assert.rejects(tessera.createSession(), (error: unknown) => {
       assert.ok(error instanceof ConnectionError);
       assert.equal(error.code, 'connection-failed');
