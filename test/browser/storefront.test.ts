@@ -67,6 +67,11 @@ async function cartCount(page: Page): Promise<number> {
   return Number(await page.getByTestId('cart-count').textContent());
 }
 
+/** Waits for the cart badge, which the page's script updates after an enhanced add. */
+function waitForCartCount(page: Page, count: number): Promise<unknown> {
+  return page.waitForFunction(`document.querySelector('[data-testid="cart-count"]')?.textContent === '${count}'`);
+}
+
 describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser at ${CHROMIUM}` }, () => {
   let phonePage: Page;
   let laptopPage: Page;
@@ -75,10 +80,10 @@ describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser 
     phonePage = await phone.newPage();
     await phonePage.goto(`${shop}/products/shoe-runner`);
     await phonePage.getByTestId('add-shoe-runner').click();
-    await phonePage.waitForFunction(() => document.querySelector('[data-testid="cart-count"]')?.textContent === '1');
+    await waitForCartCount(phonePage, 1);
     await phonePage.goto(`${shop}/`);
     await phonePage.getByTestId('add-mug-ceramic').click(); // enhanced: fetch with the Tessera-CSRF header
-    await phonePage.waitForFunction(() => document.querySelector('[data-testid="cart-count"]')?.textContent === '2');
+    await waitForCartCount(phonePage, 2);
     await phonePage.reload();
     assert.equal(await cartCount(phonePage), 2);
     assert.equal(await phonePage.getByTestId('guest').count(), 1);
@@ -93,7 +98,7 @@ describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser 
     assert.equal(session.sameSite, 'Lax');
     assert.equal(session.path, '/');
     assert.equal(session.domain, 'localhost', 'host-only: no Domain attribute');
-    const visible = await phonePage.evaluate(() => document.cookie);
+    const visible = String(await phonePage.evaluate('document.cookie')); // (a string: no DOM types here)
     assert.ok(!visible.includes(COOKIE), `document.cookie = ${JSON.stringify(visible)}`);
     assert.ok(!visible.includes('tss1_'));
   });
