@@ -1,0 +1,26 @@
+/**
+ * The store conformance suite: one set of behaviours, written once against
+ * `SessionStore`, that every engine must pass (`sqlite.test.ts`,
+ * `redis.test.ts`, `redis-cluster.test.ts`). An engine is done only when all
+ * of it passes.
+ */
+import { describe } from 'node:test';
+import { authSuite } from './conformance/auth.js';
+import { lifecycleSuite } from './conformance/lifecycle.js';
+import { mergeSuite } from './conformance/merge.js';
+import { paritySuite } from './conformance/parity.js';
+import { partsSuite } from './conformance/parts.js';
+import type { StoreFactory } from './conformance/support.js';
+
+export type { StoreFactory } from './conformance/support.js';
+
+/** Declares the whole suite for the engine `makeStore` opens (it gets the settings each part needs). */
+export function conformance(name: string, makeStore: StoreFactory): void {
+  describe(`${name} engine conforms to SessionStore`, () => {
+    lifecycleSuite(makeStore);
+    partsSuite(makeStore);
+    authSuite(makeStore);
+    mergeSuite(makeStore);
+    paritySuite(makeStore);
+  });
+}
