@@ -6,7 +6,7 @@
  * (so the service itself checks it). Retries follow the rule in `retry.ts`.
  */
 import type { Dispatcher } from 'undici';
-import { ConnectionError, InvalidTokenError, TimeoutError, UnexpectedResponseError } from './errors.js';
+import { ConnectionError, InvalidTokenError, NotFoundError, TimeoutError, UnexpectedResponseError } from './errors.js';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
 import { Transport, type Answer, type Call, type RequestOptions } from './transport.js';
 import {
@@ -281,14 +281,18 @@ export class TesseraClient {
 
   /**
    * Revokes another device's token (or this one's). Throws `NotFoundError`
-   * for an unknown device id.
+   * for an unknown device id (except on a retry, where it means an earlier
+   * attempt already revoked it).
    * @example
    * await tessera.revokeDevice(token, lostPhone.id);
    */
   async revokeDevice(token: string, deviceId: string, options?: WriteOptions): Promise<void> {
-    await this.#send(
-      { method: 'DELETE', path: `/v1/session/devices/${seg(deviceId)}`, token, ...writeHeaders(options), idempotent: true },
-      options,
+    await doneIfRetried(
+      this.#send(
+        { method: 'DELETE', path: `/v1/session/devices/${seg(deviceId)}`, token, ...writeHeaders(options), idempotent: true },
+        options,
+      ),
+      NotFoundError,
     );
   }
 
@@ -298,9 +302,9 @@ export class TesseraClient {
    * await tessera.logoutEverywhere(token);
    */
   async logoutEverywhere(token: string, options?: WriteOptions): Promise<void> {
-    await this.#send(
-      { method: 'DELETE', path: '/v1/session/devices', token, ...writeHeaders(options), idempotent: true },
-      options,
+    await doneIfRetried(
+      this.#send({ method: 'DELETE', path: '/v1/session/devices', token, ...writeHeaders(options), idempotent: true }, options),
+      InvalidTokenError,
     );
   }
 
@@ -458,11 +462,15 @@ export class TesseraClient {
 
   /**
    * Logs every device of a user out (support desk, account takeover response).
+   * Throws `NotFoundError` when the user has no live session.
    * @example
    * await admin.logoutUser('u-42');
    */
   async logoutUser(userId: string, options?: RequestOptions): Promise<void> {
-    await this.#send({ method: 'DELETE', path: `/v1/users/${seg(userId)}/sessions`, idempotent: true }, options);
+    await doneIfRetried(
+      this.#send({ method: 'DELETE', path: `/v1/users/${seg(userId)}/sessions`, idempotent: true }, options),
+      NotFoundError,
+    );
   }
 
   /**
@@ -476,6 +484,21 @@ export class TesseraClient {
 
   #send(call: Call, options?: RequestOptions): Promise<Answer> {
     return this.#transport.send(call, options);
+  }
+}
+
+/**
+ * A retried delete whose earlier attempt landed (its answer lost) finds the
+ * thing gone: that refusal, on a retry only, means the delete is done.
+ */
+async function doneIfRetried(
+  call: Promise<unknown>,
+  gone: typeof NotFoundError | typeof InvalidTokenError,
+): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (!(error instanceof gone && error.attempts > 1)) throw error;
   }
 }
 

@@ -9,13 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
   ConnectionError,
+  NotFoundError,
   RateLimitedError,
   TesseraClient,
   TimeoutError,
   UnavailableError,
 } from '../src/index.js';
 
-type Step = 'ok' | '503' | '429' | 'reset' | 'hang';
+type Step = 'ok' | '503' | '429' | '404' | 'reset' | 'hang';
 
 const CART = { items: [{ sku: 'a', quantity: 1, addedAt: '2026-01-01T00:00:00.000Z' }], version: 'v1' };
 
@@ -39,6 +40,7 @@ before(async () => {
       if (step === 'hang') return; // never answers
       if (step === '503') return problem(res, 503, 'unavailable');
       if (step === '429') return problem(res, 429, 'rate-limited', { 'retry-after': '0' });
+      if (step === '404') return problem(res, 404, 'not-found');
       if (req.url === '/v1/session/history') {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ items: [], version: 'v1' }));
@@ -154,6 +156,14 @@ describe('retries', () => {
     setTimeout(() => controller.abort(new Error('user gave up')), 50);
     await assert.rejects(client().getCart('t', { signal: controller.signal }), /user gave up/);
     assert.equal(hits.length, 1);
+  });
+
+  it('counts a 404 on a retried revoke as done: the lost first attempt revoked the device', async () => {
+    script = ['reset', '404'];
+    await client().revokeDevice('t', 'phone');
+    assert.equal(hits.length, 2);
+    script = ['404'];
+    await assert.rejects(client().revokeDevice('t', 'phone'), NotFoundError, 'a first-attempt 404 is the caller’s mistake');
   });
 
   it('does not retry at all with retry: false', async () => {
