@@ -43,7 +43,9 @@ export function tesseraSession(options: ExpressSessionOptions): RequestHandler {
     try {
       const session = new TesseraSession(resolved.client, resolved, expressCarrier(req, res));
       req.tessera = session;
-      if (resolved.exposeAsSession) (req as unknown as { session: TesseraSession }).session = session;
+      // Never take `req.session` from express-session (both may run during a migration).
+      const holder = req as unknown as { session?: unknown };
+      if (resolved.exposeAsSession && holder.session === undefined) holder.session = session;
       await session.open(resolved.parts(req));
       next();
     } catch (error) {

@@ -34,13 +34,13 @@ declare module 'fastify' {
 export const tesseraFastify: FastifyPluginAsync<FastifySessionOptions> = async (fastify, options) => {
   const resolved = resolveOptions(options);
   fastify.decorateRequest('tessera', null as unknown as TesseraSession);
-  if (resolved.exposeAsSession && !fastify.hasRequestDecorator('session')) {
-    fastify.decorateRequest('session', null);
-  }
+  // Never take `request.session` from another plugin (@fastify/session during a migration).
+  const alias = resolved.exposeAsSession && !fastify.hasRequestDecorator('session');
+  if (alias) fastify.decorateRequest('session', null);
   fastify.addHook('preHandler', async (request, reply) => {
     const session = new TesseraSession(resolved.client, resolved, fastifyCarrier(request, reply));
     request.tessera = session;
-    if (resolved.exposeAsSession) (request as unknown as { session: TesseraSession }).session = session;
+    if (alias) (request as unknown as { session: TesseraSession }).session = session;
     await session.open(resolved.parts(request));
   });
 };

@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TesseraClient } from '../src/index.js';
+import express from 'express';
+import expressSession from 'express-session';
+import type { AddressInfo } from 'node:net';
 import { tesseraSession } from '../src/express.js';
 import { startExpressApp, startFastifyApp, type RunningApp } from './support/apps.js';
 import { APP_KEY, startTesseraProcess, type TesseraProcess } from './support/tessera-process.js';
@@ -224,6 +227,23 @@ describe('middleware options', () => {
       assert.deepEqual((await visitor.get('/state')).json.cart, [['a', 1]]);
     } finally {
       await app.close();
+    }
+  });
+
+  it('leaves req.session to express-session when both run (a migration bridge)', async () => {
+    const app = express();
+    app.use(expressSession({ secret: 'bridge-test-secret', resave: false, saveUninitialized: false }));
+    app.use(tesseraSession({ client: tessera }));
+    app.get('/', (req, res) => {
+      res.json({ expressSession: typeof req.session.regenerate === 'function', tessera: req.tessera.exists });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const page = await new Visitor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).get('/');
+      assert.deepEqual(page.json, { expressSession: true, tessera: false });
+    } finally {
+      server.close();
     }
   });
 });

@@ -32,7 +32,7 @@ export interface SessionOptions<Req> {
   readonly csrf?: CsrfOptions | false;
   /** How a new device is labelled in "my devices". @default browser and OS from the User-Agent */
   readonly deviceLabel?: (request: { userAgent: string | undefined; ip: string | undefined }) => DeviceLabel;
-  /** Also expose the session as `req.session` (drop-in for express-session code). @default true */
+  /** Also expose the session as `req.session` (drop-in for express-session code), unless another middleware already set it. @default true */
   readonly exposeAsSession?: boolean;
 }
 
