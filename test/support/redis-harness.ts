@@ -27,6 +27,10 @@ export interface RedisServer {
   command(...args: (string | number)[]): Promise<RespReply>;
   /** Kills the process (its port and folder are kept for `restart`). */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void;
+  /** Thaws a paused process (SIGCONT). */
+  resume(): void;
   /** Starts the server again on the same port, empty. */
   restart(): Promise<void>;
   /** Kills the process and removes its folder; safe to call twice. */
@@ -132,7 +136,12 @@ class RedisProcess {
     live.delete(this);
   }
 
+  signal(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+
   killNow(): void {
+    // A paused process dies of SIGKILL too.
     this.#child?.kill('SIGKILL');
   }
 
@@ -210,6 +219,8 @@ export async function startRedis(): Promise<RedisServer> {
       dir,
       command: (...args) => respCommand(port!, args),
       kill: (signal) => server.kill(signal),
+      pause: () => server.signal('SIGSTOP'),
+      resume: () => server.signal('SIGCONT'),
       restart: () => server.start(),
       stop: async () => {
         if (stopped) return;

@@ -1,0 +1,145 @@
+/**
+ * Redis engine, what the conformance suite cannot see: the key layout, the
+ * deadlines Redis holds for every key, and that nothing of an expired or
+ * ended session is left behind.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
+import type { SessionStore } from '../../src/store/session-store.js';
+import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { admin, applied, settings, signIn, stamp } from './conformance/support.js';
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedis();
+});
+after(async () => {
+  await server.stop();
+});
+
+async function connect(idleTimeoutMs: number): Promise<SessionStore> {
+  return RedisStore.connect({ ...settings({}, idleTimeoutMs), engine: 'redis', url: server.url });
+}
+
+async function keysMatching(pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = (await server.command('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)) as [string, string[]];
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys.sort();
+}
+
+const expireTime = async (key: string): Promise<number> => Number(await server.command('PEXPIRETIME', key));
+
+/** A user's session with every part written and two devices. */
+async function fullSession(store: SessionStore, userId: string, idleMs?: number) {
+  const first = await signIn(store, { userId, ...(idleMs === undefined ? {} : { idleMs }) });
+  await signIn(store, { userId });
+  await applied(store, first.id, first.caller, { kind: 'cart.add', sku: 'A', quantity: 1 });
+  await applied(store, first.id, first.caller, { kind: 'prefs.patch', patch: { theme: 'dark' } });
+  await applied(store, first.id, first.caller, { kind: 'history.add', productId: 'p1', viewedAt: Date.now() });
+  return first;
+}
+
+describe('Redis key layout', () => {
+  it('every key of a session carries its hash tag and one shared deadline; the user index carries the same', async () => {
+    const store = await connect(60_000);
+    try {
+      const userId = `layout-${Math.random()}`;
+      const s = await fullSession(store, userId);
+      const keys = await keysMatching(`*{${s.id}}*`);
+      assert.deepEqual(keys, ['c', 'd', 'h', 'm', 'p'].map((suffix) => `ts:{${s.id}}:${suffix}`));
+      const indexKey = `ts:u:{${userId}}`;
+      assert.equal(await server.command('GET', indexKey), s.id);
+      const deadlines = await Promise.all([...keys, indexKey].map(expireTime));
+      const loaded = await store.load(s.id, [], Date.now());
+      assert.ok(loaded);
+      for (const deadline of deadlines) {
+        assert.equal(deadline, deadlines[0]);
+        assert.ok(deadline >= loaded.meta.idleExpiresAt, 'keys live at least until the idle deadline');
+        assert.ok(deadline <= loaded.meta.idleExpiresAt + 600, 'and at most one expiry step (idle/100) longer');
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('the user index never expires before its session, whatever call moved the deadline', async () => {
+    const store = await connect(2_000);
+    try {
+      const userId = `index-${Math.random()}`;
+      const s = await signIn(store, { userId, idleMs: 2_000 });
+      const indexKey = `ts:u:{${userId}}`;
+      const check = async (step: string): Promise<void> => {
+        const [index, meta] = await Promise.all([expireTime(indexKey), expireTime(`ts:{${s.id}}:m`)]);
+        const loaded = await store.load(s.id, [], Date.now());
+        assert.ok(loaded, `${step}: session live`);
+        assert.ok(index >= meta, `${step}: index deadline ${index} before the session's ${meta}`);
+        assert.ok(index >= loaded.meta.idleExpiresAt, `${step}: index deadline before the session deadline`);
+      };
+      await check('create');
+      const steps: [string, () => Promise<unknown>][] = [
+        ['apply', () => applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 })],
+        ['touch', () => store.touch(s.id, s.deviceId, Date.now())],
+        ['merge', () => store.merge([{ sessionId: s.id, part: 'history', state: { items: { [`p${Math.random()}`]: Date.now() } }, hlc: stamp(), origin: 'us' }], Date.now())],
+        ['join', () => signIn(store, { userId })],
+      ];
+      for (let round = 0; round < 12; round += 1) {
+        const [name, call] = steps[round % steps.length]!;
+        await sleep(15 + (round % 3) * 20);
+        await call();
+        await check(`${name} #${round}`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('leaves no key of an expired session behind, user index included', async () => {
+    const idle = 1_200;
+    const store = await connect(idle);
+    try {
+      const userId = `expiring-${Math.random()}`;
+      const user = await fullSession(store, userId, idle);
+      const guest = await signIn(store, { idleMs: idle });
+      await applied(store, guest.id, guest.caller, { kind: 'history.add', productId: 'p', viewedAt: Date.now() });
+      const ours = async () => [
+        ...(await keysMatching(`*{${user.id}}*`)),
+        ...(await keysMatching(`*{${guest.id}}*`)),
+        ...(await keysMatching(`*{${userId}}*`)),
+      ];
+      assert.equal((await ours()).length, 5 + 3 + 1);
+      const deadline = Date.now() + idle + idle / 100;
+      await sleep(deadline - Date.now() + 50);
+      let left = await ours();
+      for (let i = 0; i < 20 && left.length > 0; i += 1) {
+        await sleep(50);
+        left = await ours();
+      }
+      assert.deepEqual(left, []);
+      assert.equal(await store.findUserSession(userId, Date.now()), null);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('ending a session removes its data and its index at once; a metadata tombstone stays until the deadline', async () => {
+    const store = await connect(60_000);
+    try {
+      const userId = `ending-${Math.random()}`;
+      const s = await fullSession(store, userId);
+      const before = await expireTime(`ts:{${s.id}}:m`);
+      await applied(store, s.id, admin, { kind: 'session.end' });
+      assert.deepEqual(await keysMatching(`*{${s.id}}*`), [`ts:{${s.id}}:m`]);
+      assert.equal(await server.command('EXISTS', `ts:u:{${userId}}`), 0);
+      assert.ok((await expireTime(`ts:{${s.id}}:m`)) <= before + 600);
+    } finally {
+      await store.close();
+    }
+  });
+});
