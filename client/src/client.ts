@@ -5,7 +5,6 @@
  * accept `ifMatch` (a part's version, for compare-and-swap) and `csrfToken`
  * (so the service itself checks it). Retries follow the rule in `retry.ts`.
  */
-import type { Dispatcher } from 'undici';
 import { ConnectionError, InvalidTokenError, NotFoundError, TimeoutError, UnexpectedResponseError } from './errors.js';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
 import { Transport, type Answer, type Call, type RequestOptions } from './transport.js';
@@ -13,7 +12,6 @@ import {
   SESSION_PARTS,
   type Cart,
   type Credentials,
-  type DeviceLabel,
   type DeviceList,
   type History,
   type JsonObject,
@@ -24,81 +22,16 @@ import {
   type UserDevices,
 } from './types.js';
 
-export type { RequestOptions } from './transport.js';
-
-export interface TesseraClientOptions {
-  /**
-   * Base URL(s) of Tessera, nearest region first. A call goes to the first one
-   * that accepts connections; one that refuses is skipped for
-   * `endpointCooldownMs`, then tried first again.
-   */
-  readonly endpoints: string | readonly string[];
-  /** API key sent as `Authorization: Bearer …` (a `sessions` or `admin` key from `TESSERA_API_KEYS`). */
-  readonly apiKey?: string;
-  /** Time limit of one attempt, connection to last byte. @default 5000 */
-  readonly timeoutMs?: number;
-  /** Time limit of opening a connection; past it the next endpoint is tried. @default 1000 */
-  readonly connectTimeoutMs?: number;
-  /** Keep-alive connections per endpoint. @default 32 */
-  readonly connections?: number;
-  /** How long an endpoint that refused a connection is tried last. @default 5000 */
-  readonly endpointCooldownMs?: number;
-  /** Retry settings, or `false` for none (failover to another endpoint still happens). */
-  readonly retry?: Partial<RetryOptions> | false;
-  /** @default '@tessera/client' */
-  readonly userAgent?: string;
-  /** An undici dispatcher to use instead of the built-in pools (proxies, custom TLS, tests). */
-  readonly dispatcher?: Dispatcher;
-}
-
-export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
-  timeoutMs: 5000,
-  connectTimeoutMs: 1000,
-  connections: 32,
-  endpointCooldownMs: 5000,
-  userAgent: '@tessera/client',
-});
-
-/** Options of calls made with an end-user token. */
-export interface TokenOptions extends RequestOptions {
-  /** The device's CSRF token: on a mutation the service refuses a wrong one with `CsrfMismatchError`. */
-  readonly csrfToken?: string;
-}
-
-/** Options of mutations. */
-export interface WriteOptions extends TokenOptions {
-  /** The part's version you last read: if it has moved on, nothing is written and `VersionMismatchError` is thrown. */
-  readonly ifMatch?: string;
-}
-
-export interface CreateSessionInput {
-  /** Sign this user in; without it a guest session is created. */
-  readonly userId?: string;
-  /** How this device appears in "my devices". */
-  readonly device?: DeviceLabel;
-  /** A guest token whose cart and history merge into the user's session; it stops working. */
-  readonly guestToken?: string;
-}
-
-export interface GetSessionInput<P extends SessionPart> {
-  /** Parts to return besides `session`; token validation alone reads only auth. @default [] */
-  readonly parts?: readonly P[];
-  /** A CSRF token to check: the answer's `csrf` says `valid`, `invalid` or `absent`. */
-  readonly csrfToken?: string;
-}
-
-export interface CartItemInput {
-  readonly sku: string;
-  /** @default 1 */
-  readonly quantity?: number;
-  readonly attributes?: JsonObject;
-}
-
-export interface ViewInput {
-  readonly productId: string;
-  /** When it was viewed. @default now (pinned before the first attempt, so retries are idempotent) */
-  readonly viewedAt?: Date | string;
-}
+import {
+  DEFAULT_CLIENT_OPTIONS,
+  type CartItemInput,
+  type CreateSessionInput,
+  type GetSessionInput,
+  type TesseraClientOptions,
+  type TokenOptions,
+  type ViewInput,
+  type WriteOptions,
+} from './client-options.js';
 
 const seg = encodeURIComponent;
 

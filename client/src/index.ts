@@ -2,7 +2,8 @@
  * @tessera/client — the TypeScript SDK of Tessera API v1.
  * Middleware lives in `@tessera/client/express` and `@tessera/client/fastify`.
  */
-export { TesseraClient, DEFAULT_CLIENT_OPTIONS } from './client.js';
+export { TesseraClient } from './client.js';
+export { DEFAULT_CLIENT_OPTIONS } from './client-options.js';
 export type {
   TesseraClientOptions,
   RequestOptions,
@@ -12,7 +13,7 @@ export type {
   GetSessionInput,
   CartItemInput,
   ViewInput,
-} from './client.js';
+} from './client-options.js';
 export { DEFAULT_RETRY, backoffDelay } from './retry.js';
 export type { RetryOptions } from './retry.js';
 export {
