@@ -38,7 +38,7 @@ before(async () => {
   shopServer = createServer(createShop({ client }));
   // localhost is a secure context for Chromium: the __Host- cookie (Secure) works over http.
   shop = `http://localhost:${await listen(shopServer)}`;
-  attackerServer = createServer((req, res) => {
+  attackerServer = createServer((_req, res) => {
     // An attacker's page that posts a form to the shop as soon as it loads.
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(`<!doctype html><title>Win a prize</title>
