@@ -1,0 +1,137 @@
+/**
+ * Seeded data sets, kept between runs. Seeding 100 k sessions through the API
+ * takes ≈ 4.5 M requests — tens of minutes on a 2-core machine — so after the
+ * first run the store's contents (Redis DUMP payloads, or the SQLite file) and
+ * the sessions' credentials are saved under bench/.cache/snapshots/ and
+ * restored next time. A snapshot is used only when it was built from the same
+ * data (count, seed, generator) by the same store code (a hash of the files
+ * that decide the stored form) within the last week; `--reseed` ignores it.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { SeedRecord } from '../report/results.js';
+import type { Target } from '../targets/target.js';
+import { dumpRedis, restoreRedis } from './redis-dump.js';
+
+const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const GENERATOR_SOURCES = ['bench/dataset/generator.ts', 'bench/dataset/catalog.ts', 'bench/dataset/seed.ts'];
+
+export interface SeedOutcome {
+  readonly credentials: string[];
+  readonly record: SeedRecord;
+}
+
+export interface SeedPlan {
+  readonly root: string;
+  readonly count: number;
+  readonly dataSeed: number;
+  readonly reseed: boolean;
+  readonly onStatus: (text: string) => void;
+}
+
+interface SnapshotMeta {
+  readonly createdAt: number;
+  readonly sessions: number;
+  readonly requests: number;
+  readonly seedElapsedMs: number;
+  readonly meanSessionBytes: number;
+}
+
+function hashSources(root: string, paths: readonly string[]): string {
+  const hash = createHash('sha256');
+  const visit = (path: string): void => {
+    const full = join(root, path);
+    if (!existsSync(full)) return;
+    if (statSync(full).isDirectory()) {
+      for (const name of readdirSync(full).sort()) visit(join(path, name));
+    } else {
+      hash.update(path).update('\0').update(readFileSync(full)).update('\0');
+    }
+  };
+  for (const p of paths) visit(p);
+  return hash.digest('hex').slice(0, 16);
+}
+
+export async function restoreOrSeed(target: Target, plan: SeedPlan): Promise<SeedOutcome> {
+  const before = await target.footprint();
+  const finish = async (credentials: string[], meta: SnapshotMeta, fromSnapshot: boolean, elapsedMs: number): Promise<SeedOutcome> => {
+    const after = await target.footprint();
+    const grown = after && before ? after.bytes - before.bytes : null;
+    return {
+      credentials,
+      record: {
+        sessions: plan.count,
+        requests: fromSnapshot ? 0 : meta.requests,
+        elapsedMs,
+        fromSnapshot,
+        meanSessionBytes: meta.meanSessionBytes,
+        footprintBytes: after?.bytes ?? null,
+        bytesPerSession: grown === null ? null : Math.round(grown / plan.count),
+        footprintWhat: after?.what ?? null,
+      },
+    };
+  };
+
+  if (!target.store) {
+    const seeded = await target.seed(plan.count, plan.dataSeed, () => {});
+    return finish(seeded.credentials, { createdAt: Date.now(), sessions: plan.count, requests: 0, seedElapsedMs: 0, meanSessionBytes: seeded.meanSessionBytes }, false, 0);
+  }
+
+  const key = hashSources(plan.root, [...GENERATOR_SOURCES, ...target.formatSources]);
+  const cacheRoot = join(plan.root, 'bench', '.cache', 'snapshots');
+  const prefix = `${target.id}-${plan.count}-${plan.dataSeed}-`;
+  const dir = join(cacheRoot, `${prefix}${key}`);
+  const metaFile = join(dir, 'meta.json');
+  const store = target.store;
+
+  if (!plan.reseed && existsSync(metaFile)) {
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as SnapshotMeta;
+    if (Date.now() - meta.createdAt < MAX_AGE_MS) {
+      const started = Date.now();
+      plan.onStatus('restoring the snapshot of a previous seeding…');
+      if (store.kind === 'redis') await restoreRedis(store.url, join(dir, 'data.bin'));
+      else {
+        if (!target.restartServer) throw new Error(`${target.id} cannot be restarted to load an SQLite snapshot`);
+        await target.restartServer([], async () => {
+          for (const suffix of ['', '-wal', '-shm']) rmSync(`${store.path}${suffix}`, { force: true });
+          copyFileSync(join(dir, 'tessera.db'), store.path);
+        });
+      }
+      const credentials = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as string[];
+      return finish(credentials, meta, true, Date.now() - started);
+    }
+  }
+
+  const seeded = await target.seed(plan.count, plan.dataSeed, (p) => {
+    const rate = p.requests / Math.max(1, p.elapsedMs / 1000);
+    const eta = p.sessions > 0 ? ((p.total - p.sessions) * p.elapsedMs) / p.sessions / 1000 : 0;
+    plan.onStatus(`${p.sessions.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} sessions · ${Math.round(rate).toLocaleString('en-US')} req/s · ETA ${Math.round(eta)} s`);
+  });
+  const meta: SnapshotMeta = {
+    createdAt: Date.now(),
+    sessions: plan.count,
+    requests: seeded.requests,
+    seedElapsedMs: seeded.elapsedMs,
+    meanSessionBytes: seeded.meanSessionBytes,
+  };
+  const outcome = await finish(seeded.credentials, meta, false, seeded.elapsedMs);
+
+  plan.onStatus('saving a snapshot for the next run…');
+  mkdirSync(cacheRoot, { recursive: true });
+  for (const old of readdirSync(cacheRoot)) if (old.startsWith(prefix)) rmSync(join(cacheRoot, old), { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  if (store.kind === 'redis') await dumpRedis(store.url, join(dir, 'data.bin'));
+  else {
+    const db = new Database(store.path, { readonly: true, fileMustExist: true });
+    try {
+      await db.backup(join(dir, 'tessera.db'));
+    } finally {
+      db.close();
+    }
+  }
+  writeFileSync(join(dir, 'credentials.json'), JSON.stringify(seeded.credentials));
+  writeFileSync(metaFile, JSON.stringify(meta));
+  return outcome;
+}

@@ -1,0 +1,100 @@
+/**
+ * Summarizes a V8 `.cpuprofile` (from `node --cpu-prof`): where self time goes,
+ * by function and by area (Tessera's own folders, each dependency, Node
+ * internals, GC, idle). Used by `npm run bench -- --profile` and by hand:
+ *   npx tsx bench/lib/cpu-profile.ts <file.cpuprofile>
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly children?: readonly number[];
+}
+
+interface Profile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+  readonly startTime: number;
+  readonly endTime: number;
+}
+
+export interface ProfileSummary {
+  readonly totalMs: number;
+  /** Share of non-idle time, in percent, by area. */
+  readonly areas: ReadonlyArray<{ readonly area: string; readonly percent: number }>;
+  /** Top functions by self time, percent of non-idle time. */
+  readonly functions: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;
+  readonly idlePercent: number;
+}
+
+export function areaOf(url: string, functionName: string): string {
+  if (functionName === '(garbage collector)') return 'GC';
+  if (functionName === '(idle)') return 'idle';
+  if (functionName === '(program)') return 'V8/native (program)';
+  if (url === '') return 'native';
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 14).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  const src = /\/(src|bench)\/(.*)$/.exec(url);
+  if (src) {
+    const parts = src[2]!.split('/');
+    return `${src[1]}/${parts.length > 1 ? parts[0] : parts[0]!.replace(/\.[jt]s$/, '')}`;
+  }
+  return url.split('/').slice(-2).join('/');
+}
+
+export function summarizeProfile(file: string, top = 25): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!;
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const areas = new Map<string, number>();
+  const functions = new Map<string, { where: string; us: number }>();
+  let idle = 0;
+  let busy = 0;
+  for (const [id, us] of self) {
+    const node = byId.get(id)!;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const area = areaOf(url, functionName);
+    if (area === 'idle') {
+      idle += us;
+      continue;
+    }
+    busy += us;
+    areas.set(area, (areas.get(area) ?? 0) + us);
+    const where = url ? `${url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${lineNumber + 1}` : '';
+    const key = `${functionName || '(anonymous)'} ${where}`;
+    const entry = functions.get(key) ?? { where, us: 0 };
+    entry.us += us;
+    functions.set(key, entry);
+  }
+  const pct = (us: number): number => Math.round((us / Math.max(1, busy)) * 1000) / 10;
+  return {
+    totalMs: Math.round((profile.endTime - profile.startTime) / 1000),
+    idlePercent: Math.round((idle / Math.max(1, idle + busy)) * 1000) / 10,
+    areas: [...areas].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, percent: pct(us) })),
+    functions: [...functions]
+      .sort((a, b) => b[1].us - a[1].us)
+      .slice(0, top)
+      .map(([key, v]) => ({ name: key.split(' ')[0]!, where: v.where, percent: pct(v.us) })),
+  };
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  for (const file of process.argv.slice(2)) {
+    const s = summarizeProfile(file, 30);
+    console.log(`${file}: ${s.totalMs} ms, idle ${s.idlePercent} %`);
+    console.log('\nby area (% of busy time):');
+    for (const a of s.areas.slice(0, 25)) console.log(`  ${a.percent.toFixed(1).padStart(5)}  ${a.area}`);
+    console.log('\ntop functions by self time:');
+    for (const f of s.functions) console.log(`  ${f.percent.toFixed(1).padStart(5)}  ${f.name}  ${f.where}`);
+  }
+}

@@ -1,0 +1,199 @@
+/** The report's tables, built once from the results and rendered as Markdown and HTML. */
+import { fmtInt, fmtMs } from '../lib/progress.js';
+import { MIX_LABEL, type MixName } from '../load/workload.js';
+import { TARGET_LABEL, type TargetId } from '../targets/target.js';
+import type { BenchResults, OpenLoopRecord } from './results.js';
+
+export interface Table {
+  readonly id: string;
+  readonly title: string;
+  readonly intro?: string;
+  readonly head: readonly string[];
+  readonly rows: ReadonlyArray<readonly string[]>;
+}
+
+const label = (id: TargetId): string => TARGET_LABEL[id];
+const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${Math.round(x)} %`);
+const cpuCell = (cpu: OpenLoopRecord['cpu']): string =>
+  cpu
+    ? `${pct(cpu.perRole['server'])} / ${pct(cpu.perRole['store'])} / ${pct(cpu.perRole['load generator (wrk)'] ?? cpu.generatorSelf)} / ${pct(cpu.other)}`
+    : '–';
+
+export const CPU_NOTE =
+  'CPU columns: server / store / load generator / everything else on the machine, each in % of one core (this machine has %CORES% cores, so 100 % = one full core). "Everything else" is other work sharing the machine during the phase.';
+
+export function buildTables(r: BenchResults): Table[] {
+  const tables: Table[] = [];
+  const targets = r.targets.filter((t) => t.status === 'ok').map((t) => t.id);
+  const cpuNote = CPU_NOTE.replace('%CORES%', String(r.environment.cpus));
+
+  tables.push({
+    id: 'checks',
+    title: 'Goals of issue 5',
+    head: ['check', 'measured', 'goal', ''],
+    rows: r.checks.map((c) => [c.name, `${c.unit === '×' ? `${c.value}×` : `${c.value}${c.unit ? ` ${c.unit}` : ''}`}`, c.goal, c.met ? '✅ met' : '❌ missed']),
+  });
+
+  const mixes: MixName[] = ['reads', 'read-heavy', 'mutations', 'login'];
+  tables.push({
+    id: 'peaks',
+    title: 'Closed-loop peak throughput (successful req/s)',
+    intro: `wrk, ${r.settings.closedLoopConnections} connections, 1 thread; ${r.mode === 'quick' ? 'short' : `${(r.settings.profile as { peakS: number }).peakS} s`} per cell after a warm-up. Mixes: ${mixes.map((m) => `**${m}** = ${MIX_LABEL[m]}`).join('; ')}.`,
+    head: ['target', ...mixes, 'CPU during reads (server / store / wrk / other)'],
+    rows: targets.map((t) => {
+      const reads = r.peaks.find((p) => p.target === t && p.mix === 'reads');
+      return [
+        label(t),
+        ...mixes.map((m) => {
+          const p = r.peaks.find((x) => x.target === t && x.mix === m);
+          return p ? `${fmtInt(p.rps)}${p.errors ? ` (${fmtInt(p.errors)} err)` : ''}` : '–';
+        }),
+        cpuCell(reads?.cpu ?? null),
+      ];
+    }),
+  });
+
+  const ratioTargets = (['tessera-redis', 'tessera-cluster', 'tessera-sqlite'] as const).filter((t) => r.ratios.some((x) => x.numerator === t));
+  tables.push({
+    id: 'ratios',
+    title: 'Ratios (same run, same workload, same machine)',
+    intro: 'Tessera throughput divided by the baseline throughput for the same mix. Goals (issue 5, Tessera on Redis): reads ≥ 0.7× hello-world and ≥ 5× express-session; mutations ≥ 0.5× hello-world.',
+    head: ['Tessera engine', ...mixes.flatMap((m) => [`${m} ÷ hello`, `${m} ÷ express`])],
+    rows: ratioTargets.map((t) => [
+      label(t),
+      ...mixes.flatMap((m) =>
+        (['fastify-hello', 'express-session'] as const).map((d) => {
+          const x = r.ratios.find((q) => q.numerator === t && q.denominator === d && q.mix === m);
+          if (!x) return '–';
+          const mark = x.goal === undefined ? '' : x.value >= x.goal ? ' ✅' : ` ❌ (goal ${x.goal})`;
+          return `${x.value.toFixed(2)}×${mark}`;
+        }),
+      ),
+    ]),
+  });
+
+  const levels = r.openLoop.filter((l) => l.mix === 'read-heavy' && l.fraction !== null);
+  tables.push({
+    id: 'latency',
+    title: 'Open-loop latency, read-heavy mix, at fractions of each target’s own peak',
+    intro: `Fixed arrival rate; latency measured from each request’s intended send time (no coordinated omission), HdrHistogram. ${r.settings.openLoopWorkers} generator threads, ${r.settings.openLoopConnections} connections. "gen lag p99" is how late the generator itself sent (it is included in the latencies). ${cpuNote}`,
+    head: ['target', 'load', 'offered/s', 'done/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'read p99', 'write p99', 'errors', 'gen lag p99', 'CPU'],
+    rows: targets.flatMap((t) =>
+      levels
+        .filter((l) => l.target === t)
+        .map((l) => [
+          label(t),
+          l.label,
+          fmtInt(l.offeredRate),
+          fmtInt(l.achievedRate),
+          fmtMs(l.latency.p50),
+          fmtMs(l.latency.p90),
+          fmtMs(l.latency.p99),
+          fmtMs(l.latency.p999),
+          fmtMs(l.latency.max),
+          l.byClass.read ? fmtMs(l.byClass.read.p99) : '–',
+          l.byClass.write ? fmtMs(l.byClass.write.p99) : '–',
+          l.errors ? `${fmtInt(l.errors)} (${Object.entries(l.errorsByKind).map(([k, v]) => `${k}: ${v}`).join(', ')})` : '0',
+          fmtMs(l.lag.p99),
+          cpuCell(l.cpu),
+        ]),
+    ),
+  });
+
+  const common = r.openLoop.filter((l) => l.label === 'common');
+  if (common.length > 0) {
+    tables.push({
+      id: 'common',
+      title: `Same offered load for everyone: ${fmtInt(common[0]!.offeredRate)} req/s (half the slowest target’s peak)`,
+      head: ['target', 'p50', 'p90', 'p99', 'p99.9', 'read p99', 'write p99', 'errors', 'CPU'],
+      rows: common.map((l) => [
+        label(l.target),
+        fmtMs(l.latency.p50),
+        fmtMs(l.latency.p90),
+        fmtMs(l.latency.p99),
+        fmtMs(l.latency.p999),
+        l.byClass.read ? fmtMs(l.byClass.read.p99) : '–',
+        l.byClass.write ? fmtMs(l.byClass.write.p99) : '–',
+        fmtInt(l.errors),
+        cpuCell(l.cpu),
+      ]),
+    });
+  }
+
+  const logins = r.openLoop.filter((l) => l.mix === 'login');
+  if (logins.length > 0) {
+    tables.push({
+      id: 'login',
+      title: 'Login burst (open loop, new users signing in at a fixed rate)',
+      head: ['target', 'rate/s', 'p50', 'p90', 'p99', 'p99.9', 'errors', 'CPU'],
+      rows: logins.map((l) => [label(l.target), `${fmtInt(l.offeredRate)} (${pct((l.fraction ?? 0) * 100)} of peak)`, fmtMs(l.latency.p50), fmtMs(l.latency.p90), fmtMs(l.latency.p99), fmtMs(l.latency.p999), fmtInt(l.errors), cpuCell(l.cpu)]),
+    });
+  }
+
+  if (r.steps.length > 0) {
+    const s0 = r.steps[0]!;
+    tables.push({
+      id: 'step',
+      title: `Black-Friday step: read-heavy mix at ${pct(((r.settings.profile as { step: { baseFraction: number } }).step.baseFraction) * 100)} of peak, ×10 for ${s0.spikeS} s, then back`,
+      intro: `${s0.beforeS} s before, ${s0.spikeS} s spike, ${s0.afterS} s after; open loop. Recovery: seconds after the spike until a 1-s window’s p99 is back under 2× the before-spike p99.`,
+      head: ['target', 'rate before → during', 'p99 before', 'p99 during', 'p99.9 during', 'p99 after', 'recovery', 'errors (before / during / after)', 'CPU'],
+      rows: r.steps.map((s) => [
+        label(s.target),
+        `${fmtInt(s.baseRate)} → ${fmtInt(s.spikeRate)}`,
+        `${fmtMs(s.before.latency.p99)} ms`,
+        `${fmtMs(s.during.latency.p99)} ms`,
+        `${fmtMs(s.during.latency.p999)} ms`,
+        `${fmtMs(s.after.latency.p99)} ms`,
+        s.recoveryS === null ? 'not within the run' : `${s.recoveryS} s`,
+        `${s.before.errors} / ${s.during.errors} / ${s.after.errors}`,
+        cpuCell(s.cpu),
+      ]),
+    });
+  }
+
+  tables.push({
+    id: 'data',
+    title: 'Data set and store footprint',
+    intro: `Sessions of 2–8 KiB in the public JSON shape (cart 1–20 lines with storefront attributes, preferences, up to 100 viewed products, 1–3 devices), seeded through each target’s API; popularity Zipf(s = ${r.settings.zipfS}) — the hottest session gets ${pct(r.settings.hottestShare * 100)} of session requests.`,
+    head: ['target', 'sessions', 'seeded by', 'mean JSON size', 'store footprint', 'bytes / session in the store'],
+    rows: r.targets
+      .filter((t) => t.seed)
+      .map((t) => {
+        const s = t.seed!;
+        return [
+          label(t.id),
+          fmtInt(s.sessions),
+          s.fromSnapshot ? 'snapshot of an earlier API seeding' : s.requests > 0 ? `${fmtInt(s.requests)} API requests in ${(s.elapsedMs / 1000).toFixed(0)} s (${fmtInt(s.requests / Math.max(0.001, s.elapsedMs / 1000))}/s)` : '–',
+          s.meanSessionBytes ? `${fmtInt(s.meanSessionBytes)} B` : '–',
+          s.footprintBytes === null ? '–' : `${(s.footprintBytes / 2 ** 20).toFixed(1)} MiB (${s.footprintWhat})`,
+          s.bytesPerSession === null ? '–' : `${fmtInt(s.bytesPerSession)} B`,
+        ];
+      }),
+  });
+
+  const failed = r.targets.filter((t) => t.status === 'failed');
+  if (failed.length > 0) {
+    tables.push({ id: 'failed', title: 'Targets that failed', head: ['target', 'error'], rows: failed.map((t) => [label(t.id), (t.error ?? '').split('\n')[0]!]) });
+  }
+
+  for (const p of r.profiles) {
+    tables.push({
+      id: `profile-${p.target}-${p.file}`,
+      title: `CPU profile: ${label(p.target)} — ${p.file}`,
+      intro: `Self time by area, % of busy time (idle ${p.idlePercent} %). Top functions: ${p.functions.slice(0, 8).map((f) => `${f.name} ${f.percent} %`).join(', ')}.`,
+      head: ['area', '% of busy CPU'],
+      rows: p.areas.map((a) => [a.area, `${a.percent}`]),
+    });
+  }
+  return tables;
+}
+
+export function environmentLines(r: BenchResults): string[] {
+  const e = r.environment;
+  return [
+    `Command: \`${r.command}\` (${r.mode} run), ${r.startedAt.replace('T', ' ').replace(/\..*/, '')} UTC → ${r.finishedAt.replace(/.*T/, '').replace(/\..*/, '')}`,
+    `Machine: ${e.cpus} × ${e.cpuModel}, ${e.memoryGiB} GiB, ${e.os}; Node ${e.node}; Redis ${e.redis}; ${e.wrk ?? 'autocannon (wrk not installed)'}`,
+    `Tessera: ${e.tesseraCommand} at commit ${e.gitCommit}${e.gitDirty ? ' (src/ had uncommitted changes)' : ''}`,
+    `Servers, Redis and the load generator all share these ${e.cpus} cores (load average ${e.loadAverageAtStart} at the start: other work was running too). Absolute numbers drift up to 2× between runs; compare the ratios.`,
+  ];
+}

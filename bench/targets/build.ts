@@ -1,0 +1,49 @@
+/**
+ * How to start Tessera: the built `dist/src/main.js` (as `npm start` runs it),
+ * rebuilt first when any file under src/ is newer. Falls back to
+ * `node --import tsx src/main.ts` when the build produces no entry point.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface TesseraCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly description: string;
+  readonly warning?: string;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+export function tesseraCommand(root: string): TesseraCommand {
+  const entry = join(root, 'dist', 'src', 'main.js');
+  const fresh = (): boolean => existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(join(root, 'src'));
+  let warning: string | undefined;
+  if (!fresh()) {
+    const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    if (build.status !== 0) {
+      // tsc still emits JavaScript on type errors (work in progress elsewhere); say so in the report.
+      warning = `npm run build reported type errors; benchmarked the emitted JavaScript anyway:\n${(build.stdout + build.stderr).trim().split('\n').slice(0, 5).join('\n')}`;
+    }
+  }
+  if (existsSync(entry)) {
+    return { command: process.execPath, args: [entry], description: 'node dist/src/main.js (npm run build)', ...(warning ? { warning } : {}) };
+  }
+  return {
+    command: process.execPath,
+    args: ['--import', 'tsx', join(root, 'src', 'main.ts')],
+    description: 'node --import tsx src/main.ts (the build produced no dist/src/main.js)',
+    warning: warning ?? 'no dist/src/main.js after npm run build',
+  };
+}

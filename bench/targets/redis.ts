@@ -1,0 +1,32 @@
+/** Redis for the targets, through the test harness (its own servers on free ports). */
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../../test/support/redis-harness.js';
+
+export type { RedisCluster, RedisServer };
+export { startRedis, startRedisCluster };
+
+function infoField(info: unknown, field: string): string | undefined {
+  return typeof info === 'string' ? new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() : undefined;
+}
+
+export async function redisPid(server: RedisServer): Promise<number> {
+  return Number(infoField(await server.command('INFO', 'server'), 'process_id'));
+}
+
+export async function redisUsedMemory(server: RedisServer): Promise<number> {
+  return Number(infoField(await server.command('INFO', 'memory'), 'used_memory'));
+}
+
+export async function redisKeys(server: RedisServer): Promise<number> {
+  return Number(await server.command('DBSIZE'));
+}
+
+export async function clusterPids(cluster: RedisCluster): Promise<number[]> {
+  return Promise.all(cluster.ports.map(async (port) => Number(infoField(await cluster.command(port, 'INFO', 'server'), 'process_id'))));
+}
+
+/** used_memory summed over the masters (replicas hold a copy each). */
+export async function clusterMasterMemory(cluster: RedisCluster): Promise<number> {
+  const masters = (await cluster.topology()).filter((n) => n.role === 'master' && !n.failed);
+  const used = await Promise.all(masters.map(async (n) => Number(infoField(await cluster.command(n.port, 'INFO', 'memory'), 'used_memory'))));
+  return used.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,60 @@
+/** What the runner needs from each system under test. */
+import type { SeedResult, SeedProgress } from '../dataset/seed.js';
+
+export type TargetId = 'tessera-redis' | 'tessera-cluster' | 'tessera-sqlite' | 'fastify-hello' | 'express-session';
+
+export const TARGET_LABEL: Record<TargetId, string> = {
+  'tessera-redis': 'Tessera · Redis',
+  'tessera-cluster': 'Tessera · Redis Cluster',
+  'tessera-sqlite': 'Tessera · SQLite',
+  'fastify-hello': 'Fastify hello-world',
+  'express-session': 'express-session + connect-redis',
+};
+
+export const TARGET_DESCRIPTION: Record<TargetId, string> = {
+  'tessera-redis': 'Tessera (built dist/src/main.js) on one redis-server; L1 cache on (the default for Redis).',
+  'tessera-cluster': 'Tessera on a 6-node Redis Cluster (3 masters + 3 replicas) on this machine; L1 cache on.',
+  'tessera-sqlite': 'Tessera on the embedded SQLite engine (WAL, one file in a temp folder); L1 cache off (the default).',
+  'fastify-hello': 'HTTP ceiling: Fastify 5 answering every route with a small JSON after checking the bearer key. No store.',
+  'express-session':
+    'Ecosystem default: Express 5 + express-session 1.19 + connect-redis 9 on node-redis 5 and one redis-server; the same session shape stored as one JSON document.',
+};
+
+export interface StoreFootprint {
+  /** Bytes the store holds for its data: Redis used_memory (masters only), SQLite file + WAL. */
+  readonly bytes: number;
+  readonly what: string;
+}
+
+/** Where a target keeps its sessions, for snapshots of seeded data. */
+export type StoreHandle =
+  | { readonly kind: 'redis'; readonly url: string }
+  | { readonly kind: 'sqlite'; readonly path: string };
+
+export interface Target {
+  readonly id: TargetId;
+  readonly origin: string;
+  /** Lower-case header carrying the end-user credential. */
+  readonly credentialHeader: string;
+  /** Processes to account CPU to, by role ('server', 'store'). */
+  readonly pids: ReadonlyMap<string, readonly number[]>;
+  seed(count: number, dataSeed: number, onProgress: (p: SeedProgress) => void): Promise<SeedResult>;
+  footprint(): Promise<StoreFootprint | null>;
+  /** The store, when seeded data can be snapshotted (a Redis URL may be a cluster seed). */
+  readonly store?: StoreHandle;
+  /** Files and folders (from the repository root) whose contents decide the stored form of seeded data. */
+  readonly formatSources: readonly string[];
+  /**
+   * Restarts the server process (not the store) with extra Node options, e.g.
+   * --cpu-prof; `whileStopped` runs between stop and start.
+   */
+  restartServer?(nodeOptions: readonly string[], whileStopped?: () => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TargetContext {
+  readonly apiKey: string;
+  /** How to start Tessera: a built `node dist/src/main.js` or `node --import tsx src/main.ts`. */
+  readonly tessera: { readonly command: string; readonly args: readonly string[] };
+  readonly tmpDir: string;
+}

@@ -1,0 +1,87 @@
+/** Tessera as a child process on each of its three engines. */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { seedTessera } from '../dataset/seed.js';
+import { freePort, spawnService, waitForHttp, type Service } from '../lib/proc.js';
+import { clusterMasterMemory, clusterPids, redisPid, redisUsedMemory, startRedis, startRedisCluster } from './redis.js';
+import type { StoreHandle, Target, TargetContext, TargetId } from './target.js';
+
+type Engine = 'sqlite' | 'redis' | 'redis-cluster';
+
+export async function startTessera(engine: Engine, ctx: TargetContext): Promise<Target> {
+  const id: TargetId = engine === 'sqlite' ? 'tessera-sqlite' : engine === 'redis' ? 'tessera-redis' : 'tessera-cluster';
+  const port = await freePort();
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    TESSERA_PORT: String(port),
+    TESSERA_HOST: '127.0.0.1',
+    TESSERA_STORE: engine,
+    TESSERA_API_KEYS: `bench:${ctx.apiKey}`,
+    TESSERA_LOG_LEVEL: 'warn',
+  };
+  const pids = new Map<string, number[]>();
+  let stopStore: () => Promise<void> = async () => {};
+  let footprint: Target['footprint'] = async () => null;
+  let store: StoreHandle;
+  try {
+    if (engine === 'sqlite') {
+      const path = join(ctx.tmpDir, `tessera-${port}.db`);
+      env['TESSERA_SQLITE_PATH'] = path;
+      store = { kind: 'sqlite', path };
+      footprint = async () => {
+        const size = (p: string): number => (existsSync(p) ? statSync(p).size : 0);
+        return { bytes: size(path) + size(`${path}-wal`), what: 'SQLite file + WAL' };
+      };
+    } else if (engine === 'redis') {
+      const redis = await startRedis();
+      env['TESSERA_REDIS_URL'] = redis.url;
+      store = { kind: 'redis', url: redis.url };
+      pids.set('store', [await redisPid(redis)]);
+      stopStore = () => redis.stop();
+      footprint = async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' });
+    } else {
+      const cluster = await startRedisCluster();
+      env['TESSERA_REDIS_NODES'] = cluster.nodes.join(',');
+      store = { kind: 'redis', url: `redis://${cluster.nodes[0]}` };
+      pids.set('store', await clusterPids(cluster));
+      stopStore = () => cluster.stop();
+      footprint = async () => ({ bytes: await clusterMasterMemory(cluster), what: 'Redis used_memory, sum of the 3 masters' });
+    }
+  } catch (error) {
+    await stopStore();
+    throw error;
+  }
+  const origin = `http://127.0.0.1:${port}`;
+  const launch = async (nodeOptions: readonly string[]): Promise<Service> => {
+    const service = spawnService({ name: id, command: ctx.tessera.command, args: [...nodeOptions, ...ctx.tessera.args], env });
+    await waitForHttp(`${origin}/readyz`, service, 60_000);
+    pids.set('server', [service.pid]);
+    return service;
+  };
+  let server: Service;
+  try {
+    server = await launch([]);
+  } catch (error) {
+    await stopStore();
+    throw error;
+  }
+  return {
+    id,
+    origin,
+    credentialHeader: 'tessera-token',
+    pids,
+    seed: (count, dataSeed, onProgress) => seedTessera({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
+    footprint,
+    store,
+    formatSources: ['src/store', 'src/domain', 'src/tokens', 'src/service'],
+    async restartServer(nodeOptions, whileStopped) {
+      await server.stop();
+      await whileStopped?.();
+      server = await launch(nodeOptions);
+    },
+    async stop() {
+      await server.stop();
+      await stopStore();
+    },
+  };
+}
