@@ -60,6 +60,9 @@ export class SqliteStore implements SessionStore {
     // NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
+    // Zero freed and unused page space: removed sessions leave no token hashes behind, and pages
+    // never carry stray heap bytes (which may once have held request headers) to disk.
+    this.#db.pragma('secure_delete = FAST');
     this.#db.exec(SCHEMA);
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.#insert = this.#db.prepare(
