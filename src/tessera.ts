@@ -76,7 +76,10 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const keys = new ApiKeyRing(specs.map(apiKey));
 
   let draining = false;
-  const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining, nodeId: config.nodeId });
+  const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining,
+    nodeId: config.nodeId,
+    admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight },
+  });
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
 
   return {

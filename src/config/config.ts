@@ -40,6 +40,10 @@ export interface Config {
   readonly limits: Limits;
   /** The in-process L1 cache of parts; on by default for the Redis engines, pointless for the embedded one. */
   readonly l1: { readonly enabled: boolean; readonly maxBytes: number; readonly maxEntries: number; readonly ttlMs: number };
+  /** Requests per second per API key; 0 means unlimited. @default 0 */
+  readonly rateLimitPerKey: number;
+  /** Requests in flight on this node before new ones get 429. @default 4096 */
+  readonly maxInFlight: number;
   /** Sent as `Tessera-Node` on every answer, to see where a load balancer sent a request. @default hostname:pid */
   readonly nodeId: string;
 }
@@ -121,6 +125,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxEntries: integer('TESSERA_L1_MAX_ENTRIES', 100_000, 1, 100_000_000),
       ttlMs: duration('TESSERA_L1_TTL', 300_000, 100),
     },
+    rateLimitPerKey: integer('TESSERA_RATE_LIMIT', 0, 0, 10_000_000),
+    maxInFlight: integer('TESSERA_MAX_IN_FLIGHT', 4096, 1, 1_000_000),
     nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
   };
 }

@@ -14,6 +14,7 @@ import type { ApiKeyRing } from '../tokens/api-keys.js';
 import { registerJsonParser } from './json-body.js';
 import type { Metrics } from './metrics.js';
 import { PROBLEM_CONTENT_TYPE, classify, errorHandler, problemBody, problemType, sendProblem } from './problem.js';
+import { InFlightLimit, TokenBuckets } from './rate-limit.js';
 import { requireApiKey } from './request-context.js';
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
@@ -30,6 +31,8 @@ export interface HttpAppOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly draining: () => boolean;
+  /** Requests per second per API key (0: unlimited) and requests in flight per node. */
+  readonly admission: { readonly rateLimitPerKey: number; readonly maxInFlight: number };
   /** Sent as `Tessera-Node` so operators can see where a load balancer sent a request. */
   readonly nodeId: string;
 }
@@ -57,7 +60,9 @@ function writeClientError(this: FastifyInstance, error: Error & { code?: string 
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { service, store, keys, limits, metrics, logger, draining, nodeId } = options;
+  const { service, store, keys, limits, metrics, logger, draining, nodeId, admission } = options;
+  const buckets = admission.rateLimitPerKey > 0 ? new TokenBuckets(admission.rateLimitPerKey) : null;
+  const inFlight = new InFlightLimit(admission.maxInFlight);
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
@@ -117,10 +122,19 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const context = { service, limits, keys };
+  const admitted = new WeakSet<object>();
   await app.register(async (v1) => {
     v1.addHook('onRequest', async (request) => {
       request.apiKey = requireApiKey(request, keys, 'sessions');
+      buckets?.take(request.apiKey.name);
+      inFlight.admit();
+      admitted.add(request);
     });
+    const release = async (request: object): Promise<void> => {
+      if (admitted.delete(request)) inFlight.release();
+    };
+    v1.addHook('onResponse', release);
+    v1.addHook('onRequestAbort', release);
     sessionRoutes(v1, context);
     cartRoutes(v1, context);
     prefsRoutes(v1, context);
