@@ -10,10 +10,13 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createClient, RESP_TYPES } from 'redis';
 
-type Client = ReturnType<typeof connectBinary> extends Promise<infer C> ? C : never;
+type Client = ReturnType<typeof createClient>;
 
-async function connectBinary(url: string) {
-  const client = createClient({ url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+/** Replies as Buffers: DUMP payloads are binary. */
+const BINARY = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+
+async function connectBinary(url: string): Promise<Client> {
+  const client = createClient({ url });
   client.on('error', () => {});
   await client.connect();
   return client;
@@ -79,11 +82,11 @@ export async function dumpRedis(seedUrl: string, file: string): Promise<number> 
     try {
       let cursor = '0';
       do {
-        const [next, batch] = (await client.sendCommand(['SCAN', cursor, 'COUNT', '1000'])) as unknown as [Buffer, Buffer[]];
+        const [next, batch] = (await client.sendCommand(['SCAN', cursor, 'COUNT', '1000'], BINARY)) as unknown as [Buffer, Buffer[]];
         cursor = next.toString();
-        const dumped = await Promise.all(batch.map(async (key) => [key, await client.sendCommand(['DUMP', key]), await client.sendCommand(['PTTL', key])] as const));
+        const dumped = await Promise.all(batch.map(async (key) => [key, await client.sendCommand(['DUMP', key], BINARY), await client.sendCommand(['PTTL', key])] as const));
         for (const [key, payload, pttl] of dumped) {
-          if (!(payload instanceof Buffer)) continue;
+          if (!(payload instanceof Buffer)) continue; // expired since SCAN
           const header = Buffer.alloc(4 + key.length + 8 + 4);
           header.writeUInt32LE(key.length, 0);
           key.copy(header, 4);
@@ -144,4 +147,16 @@ export async function restoreRedis(seedUrl: string, file: string): Promise<numbe
     await Promise.all(clients.map((c) => c.close()));
   }
   return restored;
+}
+
+/** Empties every master (FLUSHALL), e.g. after restoring a snapshot that turned out stale. */
+export async function flushRedis(seedUrl: string): Promise<void> {
+  for (const shard of await shards(seedUrl)) {
+    const client = await connectBinary(shard.url);
+    try {
+      await client.sendCommand(['FLUSHALL']);
+    } finally {
+      await client.close();
+    }
+  }
 }

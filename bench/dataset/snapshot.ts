@@ -4,8 +4,12 @@
  * first run the store's contents (Redis DUMP payloads, or the SQLite file) and
  * the sessions' credentials are saved under bench/.cache/snapshots/ and
  * restored next time. A snapshot is used only when it was built from the same
- * data (count, seed, generator) by the same store code (a hash of the files
- * that decide the stored form) within the last week; `--reseed` ignores it.
+ * data (count, seed, generator) within the last week AND a sample of its
+ * sessions reads back through the target's API exactly as generated — so a
+ * change of the stored form (new key layout, new encoding) makes the bench
+ * seed afresh instead of measuring stale data. `--reseed` ignores snapshots.
+ * Tessera on Redis and on Redis Cluster share one snapshot: same key layout,
+ * and RESTORE routes every key to the master owning its slot.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -13,7 +17,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SeedRecord } from '../report/results.js';
 import type { Target } from '../targets/target.js';
-import { dumpRedis, restoreRedis } from './redis-dump.js';
+import { generateSession } from './generator.js';
+import { dumpRedis, flushRedis, restoreRedis } from './redis-dump.js';
 
 const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const GENERATOR_SOURCES = ['bench/dataset/generator.ts', 'bench/dataset/catalog.ts', 'bench/dataset/seed.ts'];
@@ -28,6 +33,7 @@ export interface SeedPlan {
   readonly count: number;
   readonly dataSeed: number;
   readonly reseed: boolean;
+  readonly apiKey: string;
   readonly onStatus: (text: string) => void;
 }
 
@@ -52,6 +58,42 @@ function hashSources(root: string, paths: readonly string[]): string {
   };
   for (const p of paths) visit(p);
   return hash.digest('hex').slice(0, 16);
+}
+
+const VERIFY_SAMPLE = 40;
+
+/** Null when a sample of sessions reads back through the API as generated, else what differs. */
+async function verifySample(target: Target, plan: SeedPlan, credentials: readonly string[]): Promise<string | null> {
+  if (credentials.length !== plan.count) return 'credential count differs';
+  for (let k = 0; k < VERIFY_SAMPLE; k++) {
+    const index = Math.floor((k * plan.count) / VERIFY_SAMPLE);
+    const spec = generateSession(plan.dataSeed, index);
+    const response = await fetch(`${target.origin}/v1/session?parts=cart,prefs,history`, {
+      headers: { authorization: `Bearer ${plan.apiKey}`, [target.credentialHeader]: credentials[index]! },
+    });
+    if (response.status !== 200) return `session ${index} answered ${response.status}`;
+    const body = (await response.json()) as {
+      cart?: { items?: Array<{ sku: string; quantity: number }> };
+      prefs?: Record<string, unknown>;
+      history?: { items?: Array<{ productId: string }> };
+    };
+    const cart = new Map((body.cart?.items ?? []).map((i) => [i.sku, i.quantity]));
+    if (cart.size !== spec.cart.length || spec.cart.some((l) => cart.get(l.sku) !== l.quantity)) return `session ${index} has another cart`;
+    const history = new Set((body.history?.items ?? []).map((i) => i.productId));
+    if (history.size !== spec.history.length || spec.history.some((h) => !history.has(h.productId))) return `session ${index} has another history`;
+    if (JSON.stringify(body.prefs?.['savedAddresses']) !== JSON.stringify(spec.prefs['savedAddresses']) || body.prefs?.['locale'] !== spec.prefs['locale']) {
+      return `session ${index} has other preferences`;
+    }
+  }
+  return null;
+}
+
+async function clearStore(target: Target): Promise<void> {
+  const store = target.store!;
+  if (store.kind === 'redis') await flushRedis(store.url);
+  else await target.restartServer!([], async () => {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${store.path}${suffix}`, { force: true });
+  });
 }
 
 export async function restoreOrSeed(target: Target, plan: SeedPlan): Promise<SeedOutcome> {
@@ -79,9 +121,9 @@ export async function restoreOrSeed(target: Target, plan: SeedPlan): Promise<See
     return finish(seeded.credentials, { createdAt: Date.now(), sessions: plan.count, requests: 0, seedElapsedMs: 0, meanSessionBytes: seeded.meanSessionBytes }, false, 0);
   }
 
-  const key = hashSources(plan.root, [...GENERATOR_SOURCES, ...target.formatSources]);
+  const key = hashSources(plan.root, GENERATOR_SOURCES);
   const cacheRoot = join(plan.root, 'bench', '.cache', 'snapshots');
-  const prefix = `${target.id}-${plan.count}-${plan.dataSeed}-`;
+  const prefix = `${target.snapshotFamily ?? target.id}-${plan.count}-${plan.dataSeed}-`;
   const dir = join(cacheRoot, `${prefix}${key}`);
   const metaFile = join(dir, 'meta.json');
   const store = target.store;
@@ -100,7 +142,10 @@ export async function restoreOrSeed(target: Target, plan: SeedPlan): Promise<See
         });
       }
       const credentials = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as string[];
-      return finish(credentials, meta, true, Date.now() - started);
+      const problem = await verifySample(target, plan, credentials);
+      if (problem === null) return finish(credentials, meta, true, Date.now() - started);
+      plan.onStatus(`snapshot does not read back (${problem}); seeding through the API…`);
+      await clearStore(target);
     }
   }
 
@@ -122,8 +167,10 @@ export async function restoreOrSeed(target: Target, plan: SeedPlan): Promise<See
   mkdirSync(cacheRoot, { recursive: true });
   for (const old of readdirSync(cacheRoot)) if (old.startsWith(prefix)) rmSync(join(cacheRoot, old), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  if (store.kind === 'redis') await dumpRedis(store.url, join(dir, 'data.bin'));
-  else {
+  if (store.kind === 'redis') {
+    const keys = await dumpRedis(store.url, join(dir, 'data.bin'));
+    if (keys < plan.count) throw new Error(`snapshot of ${target.id} holds ${keys} keys for ${plan.count} sessions`);
+  } else {
     const db = new Database(store.path, { readonly: true, fileMustExist: true });
     try {
       await db.backup(join(dir, 'tessera.db'));

@@ -26,7 +26,26 @@ export interface ProfileSummary {
   readonly areas: ReadonlyArray<{ readonly area: string; readonly percent: number }>;
   /** Top functions by self time, percent of non-idle time. */
   readonly functions: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;
+  /** Top functions of src/ by inclusive time (self + callees), percent of non-idle time. */
+  readonly inclusive: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;
   readonly idlePercent: number;
+}
+
+function trimStart(profile: Profile, skipMs: number): Profile {
+  let t = profile.startTime;
+  const samples: number[] = [];
+  const timeDeltas: number[] = [];
+  let start = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t - profile.startTime < skipMs * 1000) {
+      start = t;
+      continue;
+    }
+    samples.push(profile.samples[i]!);
+    timeDeltas.push(profile.timeDeltas[i] ?? 0);
+  }
+  return { ...profile, samples, timeDeltas, startTime: start };
 }
 
 export function areaOf(url: string, functionName: string): string {
@@ -48,8 +67,10 @@ export function areaOf(url: string, functionName: string): string {
   return url.split('/').slice(-2).join('/');
 }
 
-export function summarizeProfile(file: string, top = 25): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+/** `skipMs`: ignore the first milliseconds of the profile (start-up, warm-up). */
+export function summarizeProfile(file: string, top = 25, skipMs = 0): ProfileSummary {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const profile = skipMs > 0 ? trimStart(raw, skipMs) : raw;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
@@ -77,6 +98,23 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     functions.set(key, entry);
   }
   const pct = (us: number): number => Math.round((us / Math.max(1, busy)) * 1000) / 10;
+  // Inclusive time of src/ functions: walk each sample's stack once, counting a function once per sample.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    const seen = new Set<string>();
+    for (let id: number | undefined = profile.samples[i]; id !== undefined; id = parent.get(id)) {
+      const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+      if (functionName === '(idle)') break;
+      if (!/\/src\//.test(url) || url.includes('/node_modules/')) continue;
+      const key = `${functionName || '(anonymous)'} ${url.replace(/^.*\/src\//, 'src/')}:${lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + dt);
+    }
+  }
   return {
     totalMs: Math.round((profile.endTime - profile.startTime) / 1000),
     idlePercent: Math.round((idle / Math.max(1, idle + busy)) * 1000) / 10,
@@ -85,6 +123,10 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
       .sort((a, b) => b[1].us - a[1].us)
       .slice(0, top)
       .map(([key, v]) => ({ name: key.split(' ')[0]!, where: v.where, percent: pct(v.us) })),
+    inclusive: [...inclusive]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([key, us]) => ({ name: key.split(' ')[0]!, where: key.split(' ')[1]!, percent: pct(us) })),
   };
 }
 
@@ -96,5 +138,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
     for (const a of s.areas.slice(0, 25)) console.log(`  ${a.percent.toFixed(1).padStart(5)}  ${a.area}`);
     console.log('\ntop functions by self time:');
     for (const f of s.functions) console.log(`  ${f.percent.toFixed(1).padStart(5)}  ${f.name}  ${f.where}`);
+    console.log('\nsrc/ functions by inclusive time:');
+    for (const f of s.inclusive) console.log(`  ${f.percent.toFixed(1).padStart(5)}  ${f.name}  ${f.where}`);
   }
 }

@@ -41,7 +41,7 @@ export interface ClosedLoopResult {
 
 const LUA_DIR = fileURLToPath(new URL('./wrk/', import.meta.url));
 /** Requests pre-sampled for wrk's mix script; Zipf repeats hot sessions within it as in the open loop. */
-const MIX_FILE_REQUESTS = 20_000;
+const MIX_FILE_REQUESTS = 50_000;
 
 let wrkPath: string | null | undefined;
 export function findWrk(): string | null {

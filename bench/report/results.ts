@@ -129,10 +129,12 @@ export interface CheckRecord {
 
 export interface ProfileRecord {
   readonly target: TargetId;
+  readonly mix: MixName;
   readonly file: string;
   readonly idlePercent: number;
   readonly areas: ReadonlyArray<{ readonly area: string; readonly percent: number }>;
   readonly functions: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;
+  readonly inclusive: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;
 }
 
 export interface BenchResults {

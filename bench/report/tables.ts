@@ -53,6 +53,29 @@ export function buildTables(r: BenchResults): Table[] {
     }),
   });
 
+  tables.push({
+    id: 'cost',
+    title: 'CPU time per request at peak (µs of one core) — the per-core figures',
+    intro:
+      'Server and store CPU (from /proc) divided by the successful requests in the same closed-loop window. Unlike req/s, this barely moves when other work competes for the cores, so it is what the capacity model in docs/PERFORMANCE.md uses (1 core ≈ 1,000,000 / µs requests/s). "× hello" compares the server cost with the Fastify hello-world on the same mix.',
+    head: ['target', ...mixes.flatMap((m) => [`${m}: server`, `${m}: store`]), 'reads: server cost × hello', 'mutations: server cost × hello'],
+    rows: targets.map((t) => {
+      const per = (m: MixName, role: string): number | null => {
+        const p = r.peaks.find((x) => x.target === t && x.mix === m);
+        const cpu = p?.cpu?.perRole[role];
+        return p && cpu !== undefined && p.rps > 0 ? (cpu / 100) * (1e6 / p.rps) : null;
+      };
+      const times = (m: MixName): string => {
+        const mine = per(m, 'server');
+        const hello = r.peaks.find((x) => x.target === 'fastify-hello' && x.mix === m);
+        const base = hello?.cpu?.perRole['server'] !== undefined && hello.rps > 0 ? (hello.cpu.perRole['server']! / 100) * (1e6 / hello.rps) : null;
+        return mine !== null && base ? `${(mine / base).toFixed(1)}×` : '–';
+      };
+      const us = (v: number | null): string => (v === null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+      return [label(t), ...mixes.flatMap((m) => [us(per(m, 'server')), us(per(m, 'store'))]), times('reads'), times('mutations')];
+    }),
+  });
+
   const ratioTargets = (['tessera-redis', 'tessera-cluster', 'tessera-sqlite'] as const).filter((t) => r.ratios.some((x) => x.numerator === t));
   tables.push({
     id: 'ratios',
@@ -177,12 +200,18 @@ export function buildTables(r: BenchResults): Table[] {
   }
 
   for (const p of r.profiles) {
+    const rows = Math.max(p.areas.length, p.functions.length, p.inclusive.length);
     tables.push({
-      id: `profile-${p.target}-${p.file}`,
-      title: `CPU profile: ${label(p.target)} — ${p.file}`,
-      intro: `Self time by area, % of busy time (idle ${p.idlePercent} %). Top functions: ${p.functions.slice(0, 8).map((f) => `${f.name} ${f.percent} %`).join(', ')}.`,
-      head: ['area', '% of busy CPU'],
-      rows: p.areas.map((a) => [a.area, `${a.percent}`]),
+      id: `profile-${p.target}-${p.mix}`,
+      title: `CPU profile: ${label(p.target)}, closed-loop ${p.mix}`,
+      intro: `\`node --cpu-prof\` over the measured window only (${p.file}); % of the server's busy time (idle ${p.idlePercent} %). Self time by area and by function, and Tessera's own functions by inclusive time (synchronous part only: async continuations start new stacks).`,
+      head: ['area (self)', '%', 'function (self)', '%', 'src/ function (inclusive)', '%'],
+      rows: Array.from({ length: rows }, (_, i) => {
+        const a = p.areas[i];
+        const f = p.functions[i];
+        const c = p.inclusive[i];
+        return [a?.area ?? '', a ? `${a.percent}` : '', f ? `${f.name} ${f.where}` : '', f ? `${f.percent}` : '', c ? `${c.name} ${c.where}` : '', c ? `${c.percent}` : ''];
+      }),
     });
   }
   return tables;

@@ -24,7 +24,6 @@ export async function startFastifyHello(ctx: TargetContext): Promise<Target> {
     pids: new Map([['server', [service.pid]]]),
     seed: async (count) => ({ credentials: fakeCredentials(count), requests: 0, elapsedMs: 0, meanSessionBytes: 0 }),
     footprint: async () => null,
-    formatSources: [],
     stop: () => service.stop(),
   };
 }
@@ -52,7 +51,6 @@ export async function startExpressSession(ctx: TargetContext): Promise<Target> {
       seed: (count, dataSeed, onProgress) => seedExpressSession({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
       footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
       store: { kind: 'redis', url: redis.url },
-      formatSources: ['bench/servers/express-session.ts'],
       async stop() {
         await service.stop();
         await redis.stop();

@@ -42,8 +42,8 @@ export interface Target {
   footprint(): Promise<StoreFootprint | null>;
   /** The store, when seeded data can be snapshotted (a Redis URL may be a cluster seed). */
   readonly store?: StoreHandle;
-  /** Files and folders (from the repository root) whose contents decide the stored form of seeded data. */
-  readonly formatSources: readonly string[];
+  /** Targets of one family store seeded data identically and share a snapshot (default: the id). */
+  readonly snapshotFamily?: string;
   /**
    * Restarts the server process (not the store) with extra Node options, e.g.
    * --cpu-prof; `whileStopped` runs between stop and start.

@@ -73,7 +73,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     seed: (count, dataSeed, onProgress) => seedTessera({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
     footprint,
     store,
-    formatSources: ['src/store', 'src/domain', 'src/tokens', 'src/service'],
+    snapshotFamily: engine === 'sqlite' ? 'tessera-sqlite' : 'tessera-redis',
     async restartServer(nodeOptions, whileStopped) {
       await server.stop();
       await whileStopped?.();
