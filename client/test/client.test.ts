@@ -25,8 +25,8 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([tessera.close(), admin.close()]);
-  await server.close();
+  await Promise.all([tessera?.close(), admin?.close()]);
+  await server?.close();
 });
 
 describe('TesseraClient against a real Tessera', () => {

@@ -16,11 +16,12 @@ let second: TesseraProcess;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-failover-'));
-  [first, second] = await Promise.all([startTesseraProcess({ dir }), startTesseraProcess({ dir })]);
+  first = await startTesseraProcess({ dir });
+  second = await startTesseraProcess({ dir });
 });
 
 after(async () => {
-  await Promise.all([first.close(), second.close()]);
+  await Promise.all([first?.close(), second?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -22,8 +22,8 @@ before(async () => {
 });
 
 after(async () => {
-  await tessera.close();
-  await server.close();
+  await tessera?.close();
+  await server?.close();
 });
 
 const frameworks = [

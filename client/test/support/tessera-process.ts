@@ -36,9 +36,30 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startTesseraProcess(
-  options: { dir?: string; env?: Record<string, string>; port?: number } = {},
-): Promise<TesseraProcess> {
+/** Children still running: killed when the test process exits, whatever happened. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export interface StartOptions {
+  readonly dir?: string;
+  readonly env?: Record<string, string>;
+  readonly port?: number;
+}
+
+export async function startTesseraProcess(options: StartOptions = {}): Promise<TesseraProcess> {
+  // Another process may take the free port before Tessera binds it: try another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function startOnce(options: StartOptions): Promise<TesseraProcess> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tessera-sdk-'));
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -54,15 +75,27 @@ export async function startTesseraProcess(
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  live.add(child);
+  // A test that fails before stopping its server must not keep the runner alive.
+  child.unref();
+  (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const exited = new Promise<void>((done) =>
+    child.once('exit', () => {
+      live.delete(child);
+      done();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`Tessera exited with ${child.exitCode}: ${stderr}`);
+    if (child.exitCode !== null) {
+      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+      throw new Error(`Tessera exited with ${child.exitCode}: ${stderr}`);
+    }
     try {
       const response = await fetch(`${url}/readyz`);
       if (response.status === 200) break;
