@@ -162,13 +162,15 @@ export class SessionService {
     return session;
   }
 
-  /** Ends the user's session: every device is logged out. */
+  /**
+   * Ends the user's session: every device is logged out. Idempotent: a user
+   * with no live session is already logged out everywhere.
+   */
   async logoutUser(userId: string): Promise<void> {
     const now = this.now();
     const sessionId = await this.store.findUserSession(userId, now);
-    if (sessionId === null) throw new TesseraError('not-found', `user "${userId}" has no live session`);
-    const result = await this.store.apply(sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
-    if (result.status === 'not-found') throw new TesseraError('not-found', `user "${userId}" has no live session`);
+    if (sessionId === null) return;
+    await this.store.apply(sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
   }
 
   #applyOptions(ifVersion?: string): { now: number; hlc: string; ifVersion?: string } {
