@@ -1,0 +1,86 @@
+/**
+ * A Redis Cluster client that heals itself after a failover.
+ *
+ * node-redis follows MOVED and ASK, and re-reads the slot map on MOVED. A
+ * master that dies sends no MOVED, though, and node-redis's own refresh waits
+ * on connections to every node it learns of — for ever, if one of them is the
+ * dead master. So when a call fails in a way that hints at a topology change,
+ * this module builds a fresh cluster client (one CLUSTER SLOTS from a known
+ * node; node connections are made lazily, on first use), swaps it in and lets
+ * the old one finish its in-flight commands. Builds are throttled.
+ */
+import { createCluster } from 'redis';
+import { clientDefaults, closeGracefully, connectWithin, type Commands } from './clients.js';
+import type { RedisTuning } from './options.js';
+import { SCRIPTS } from './scripts.js';
+
+function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
+  const cluster = createCluster({
+    rootNodes: rootNodes.map((node) => ({ url: node.includes('://') ? node : `redis://${node}` })),
+    defaults: clientDefaults(tuning),
+    useReplicas: false,
+    // Connect to a node when a command first needs it, so that a dead node never blocks discovery.
+    minimizeConnections: true,
+    maxCommandRedirections: 16,
+    scripts: SCRIPTS,
+  });
+  cluster.on('error', () => undefined);
+  cluster.on('node-error', () => undefined);
+  return cluster;
+}
+
+type Cluster = ReturnType<typeof newCluster>;
+
+async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning): Promise<Cluster> {
+  const cluster = newCluster(rootNodes, tuning);
+  await connectWithin(tuning.startupTimeoutMs, () => cluster.connect(), () => cluster.destroy());
+  return cluster;
+}
+
+export async function openCluster(seeds: readonly string[], tuning: RedisTuning): Promise<Commands> {
+  let current = await connectCluster(seeds, tuning);
+  let rebuilding = false;
+  let lastBuild = Date.now();
+  let closed = false;
+
+  const refreshTopology = (): void => {
+    if (closed || rebuilding || Date.now() - lastBuild < tuning.topologyRefreshMs) return;
+    rebuilding = true;
+    lastBuild = Date.now();
+    // Ask the nodes known now first: after failovers the seed list may be out of date.
+    const known = current.masters.map((node) => node.address);
+    connectCluster([...new Set([...known, ...seeds])], tuning)
+      .then((next) => {
+        if (closed) {
+          next.destroy();
+          return;
+        }
+        const previous = current;
+        current = next;
+        void closeGracefully(() => previous.close(), () => previous.destroy(), 5000);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        rebuilding = false;
+      });
+  };
+
+  return {
+    script: (name, keys, args) => current[name](keys, args),
+    get: (key) => current.get(key),
+    setIfAbsent: async (key, value, deadline) =>
+      (await current.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } })) === 'OK',
+    set: async (key, value, deadline) => void (await current.set(key, value, { expiration: { type: 'PXAT', value: deadline } })),
+    del: async (keys) => void (await current.del([...keys])),
+    // Ready while any master answers: a master failing over makes only its own slots unavailable.
+    ping: async () => {
+      const cluster = current;
+      await Promise.any(cluster.masters.map(async (master) => (await cluster.nodeClient(master)).ping()));
+    },
+    refreshTopology,
+    close: async () => {
+      closed = true;
+      await closeGracefully(() => current.close(), () => current.destroy());
+    },
+  };
+}
