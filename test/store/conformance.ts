@@ -16,7 +16,8 @@ export type { StoreFactory } from './conformance/support.js';
 
 /** Declares the whole suite for the engine `makeStore` opens (it gets the settings each part needs). */
 export function conformance(name: string, makeStore: StoreFactory): void {
-  describe(`${name} engine conforms to SessionStore`, () => {
+  // A generous bound: a hung engine fails the suite instead of stalling the run.
+  describe(`${name} engine conforms to SessionStore`, { timeout: 180_000 }, () => {
     lifecycleSuite(makeStore);
     partsSuite(makeStore);
     authSuite(makeStore);

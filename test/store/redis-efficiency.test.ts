@@ -28,7 +28,7 @@ async function connect(): Promise<SessionStore> {
   return RedisStore.connect({ ...settings({}, THIRTY_DAYS), engine: 'redis', url: server.url, tuning: { expiryStepMs: 3_600_000 } });
 }
 
-describe('Redis round trips', () => {
+describe('Redis round trips', { timeout: 60_000 }, () => {
   it('load is one command, apply is one command, touch is one command', async (t) => {
     const store = await connect();
     const log = await monitor(server.port);
@@ -130,7 +130,7 @@ async function usedMemory(redis: RedisServer): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
 
-describe('Redis memory', () => {
+describe('Redis memory', { timeout: 120_000 }, () => {
   it('a typical 4 KB session takes under 1.6 × its JSON size, under 1.3 × with larger listpack values', async (t) => {
     const redis = await startRedis();
     const store = await RedisStore.connect({ ...settings({}, THIRTY_DAYS), engine: 'redis', url: redis.url });

@@ -46,7 +46,7 @@ async function fullSession(store: SessionStore, userId: string, idleMs?: number)
   return first;
 }
 
-describe('Redis key layout', () => {
+describe('Redis key layout', { timeout: 60_000 }, () => {
   it('every key of a session carries its hash tag and one shared deadline; the user index carries the same', async () => {
     const store = await connect(60_000);
     try {

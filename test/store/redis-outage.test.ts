@@ -38,7 +38,7 @@ async function eventually(what: string, call: () => Promise<unknown>, withinMs =
   }
 }
 
-describe('Redis outage', () => {
+describe('Redis outage', { timeout: 60_000 }, () => {
   let server: RedisServer;
   let store: SessionStore;
   before(async () => {

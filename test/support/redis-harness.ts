@@ -377,9 +377,13 @@ export function parseClusterNodes(text: string): ClusterNode[] {
     });
 }
 
+const CLI_TIMEOUT_MS = 120_000;
+
 function runCli(args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('redis-cli', [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
+    child.once('exit', () => clearTimeout(timer));
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
