@@ -36,7 +36,7 @@ export const QUICK: Profile = {
   commonRate: false,
   loginLevel: 0,
   loginS: 0,
-  step: { baseFraction: 0.07, factor: 10, beforeS: 1, spikeS: 2, afterS: 1 },
+  step: { baseFraction: 0.05, factor: 10, beforeS: 1, spikeS: 2, afterS: 1 },
 };
 
 export const FULL: Profile = {
@@ -51,7 +51,7 @@ export const FULL: Profile = {
   commonRate: true,
   loginLevel: 0.5,
   loginS: 10,
-  step: { baseFraction: 0.07, factor: 10, beforeS: 10, spikeS: 30, afterS: 20 },
+  step: { baseFraction: 0.05, factor: 10, beforeS: 10, spikeS: 30, afterS: 20 },
 };
 
 export const ALL_TARGETS: readonly TargetId[] = ['tessera-redis', 'tessera-cluster', 'tessera-sqlite', 'fastify-hello', 'express-session'];
@@ -72,6 +72,8 @@ export interface Options {
   readonly profileCpu: boolean;
   readonly outDir: string;
   readonly forceAutocannon: boolean;
+  /** Re-run a phase once when other work took over half a core meanwhile (shared machines). */
+  readonly retryContended: boolean;
 }
 
 const HELP = `npm run bench -- [options]
@@ -85,6 +87,8 @@ const HELP = `npm run bench -- [options]
   --connections N         closed-loop connections (default 50)
   --workers N             open-loop generator threads (default 2)
   --autocannon            closed loop with autocannon even if wrk is installed
+  --no-retry              do not re-run phases during which other work took over half a core
+                          (default: re-run once in the full run, never in --quick)
   --out DIR               results folder (default bench/results)
 `;
 
@@ -101,6 +105,7 @@ export function parseOptions(argv: readonly string[]): Options {
       connections: { type: 'string', default: '50' },
       workers: { type: 'string', default: '2' },
       autocannon: { type: 'boolean', default: false },
+      'no-retry': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/results' },
       seed: { type: 'string', default: '20261129' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -131,6 +136,7 @@ export function parseOptions(argv: readonly string[]): Options {
     profileCpu: values.profile,
     outDir: values.out,
     forceAutocannon: values.autocannon,
+    retryContended: !values.quick && !values['no-retry'],
   };
 }
 

@@ -20,13 +20,22 @@ export class Progress {
 
   phase(title: string): void {
     this.phaseIndex++;
+    this.lastPlainStatus = Date.now();
     this.status(title);
     if (!tty) process.stdout.write(`${this.prefix()} ${title}\n`);
   }
 
-  /** Replaces the live status line (terminal only). */
+  private lastPlainStatus = 0;
+
+  /** Replaces the live status line; without a terminal, prints it every 30 s at most. */
   status(text: string): void {
-    if (!tty) return;
+    if (!tty) {
+      if (Date.now() - this.lastPlainStatus >= 30_000) {
+        this.lastPlainStatus = Date.now();
+        process.stdout.write(`${this.prefix()} … ${text}\n`);
+      }
+      return;
+    }
     const columns = process.stdout.columns ?? 120;
     this.live = `${this.prefix()} ${text}`.slice(0, columns - 1);
     process.stdout.write(`\r\x1b[K${this.live}`);

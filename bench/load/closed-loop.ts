@@ -24,6 +24,8 @@ export interface ClosedLoopOptions {
   readonly warmupS: number;
   readonly rngSeed: number;
   readonly pids?: ReadonlyMap<string, readonly number[]>;
+  /** Called after the warm-up, just before the measured run. */
+  readonly onMeasureStart?: () => Promise<void>;
   /** Use autocannon even if wrk is available. */
   readonly forceAutocannon?: boolean;
 }
@@ -118,6 +120,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
     args = (i) => [file, String(i * 997)];
   }
   if (options.warmupS > 0) await runWrkOnce(options, options.warmupS, args(0), script, false);
+  await options.onMeasureStart?.();
   return runWrkOnce(options, options.durationS, args(1), script, true);
 }
 
@@ -150,5 +153,6 @@ async function runAutocannon(options: ClosedLoopOptions): Promise<ClosedLoopResu
     };
   };
   if (options.warmupS > 0) await once(options.warmupS, false);
+  await options.onMeasureStart?.();
   return once(options.durationS, true);
 }

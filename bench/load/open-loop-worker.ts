@@ -51,7 +51,7 @@ function countError(kind: string, intendedAt: number): void {
 function fire(intendedAt: number): void {
   if (inFlight >= setup.maxInFlight) {
     dropped++;
-    countError('dropped (generator backlog full)', intendedAt);
+    countError('not sent: over 4 s of backlog (server overloaded)', intendedAt);
     return;
   }
   const spec = sampler.next();

@@ -86,7 +86,8 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
       windowMs,
       warmupMs: options.warmupMs ?? 0,
       timeoutMs,
-      maxInFlight: Math.max(2_000, Math.ceil((expected / Math.max(1, totalMs / 1000)) * 4) / options.workers),
+      // Four seconds of backlog at the highest rate; beyond that the server is overloaded and requests are counted as not sent.
+      maxInFlight: Math.max(2_000, Math.ceil((Math.max(...options.steps.map((s) => s.rate)) * 4) / options.workers)),
       workload: { ...options.workload, loginPrefix: `${options.workload.loginPrefix}-w${i}` },
       rngSeed: options.rngSeed * 31 + i,
     };

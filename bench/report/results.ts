@@ -50,6 +50,8 @@ export interface PeakRecord {
   readonly durationS: number;
   readonly connections: number;
   readonly cpu: CpuReport | null;
+  /** Redis commands run during the phase (warm-up included): calls, and µs Redis spent executing them. */
+  readonly storeCommands?: ReadonlyArray<{ readonly command: string; readonly calls: number; readonly usec: number }>;
 }
 
 export interface SpectrumPoint {

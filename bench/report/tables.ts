@@ -14,13 +14,15 @@ export interface Table {
 
 const label = (id: TargetId): string => TARGET_LABEL[id];
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${Math.round(x)} %`);
+/** Other work on the machine above this (% of one core) makes a measurement suspect: marked ⚠. */
+const CONTENDED = 50;
 const cpuCell = (cpu: OpenLoopRecord['cpu']): string =>
   cpu
-    ? `${pct(cpu.perRole['server'])} / ${pct(cpu.perRole['store'])} / ${pct(cpu.perRole['load generator (wrk)'] ?? cpu.generatorSelf)} / ${pct(cpu.other)}`
+    ? `${pct(cpu.perRole['server'])} / ${pct(cpu.perRole['store'])} / ${pct(cpu.perRole['load generator (wrk)'] ?? cpu.generatorSelf)} / ${pct(cpu.other)}${(cpu.other ?? 0) > CONTENDED ? ' ⚠' : ''}`
     : '–';
 
 export const CPU_NOTE =
-  'CPU columns: server / store / load generator / everything else on the machine, each in % of one core (this machine has %CORES% cores, so 100 % = one full core). "Everything else" is other work sharing the machine during the phase.';
+  'CPU columns: server / store / load generator / everything else on the machine, each in % of one core (this machine has %CORES% cores, so 100 % = one full core). "Everything else" is other work sharing the machine during the phase; ⚠ marks phases where it took over half a core, whose figures are suspect.';
 
 export function buildTables(r: BenchResults): Table[] {
   const tables: Table[] = [];
@@ -38,7 +40,7 @@ export function buildTables(r: BenchResults): Table[] {
   tables.push({
     id: 'peaks',
     title: 'Closed-loop peak throughput (successful req/s)',
-    intro: `wrk, ${r.settings.closedLoopConnections} connections, 1 thread; ${r.mode === 'quick' ? 'short' : `${(r.settings.profile as { peakS: number }).peakS} s`} per cell after a warm-up. Mixes: ${mixes.map((m) => `**${m}** = ${MIX_LABEL[m]}`).join('; ')}.`,
+    intro: `wrk, ${r.settings.closedLoopConnections} connections, 1 thread; ${r.mode === 'quick' ? 'short' : `${(r.settings.profile as { peakS: number }).peakS} s`} per cell after a warm-up. ⚠: other work took over half a core during the cell. Mixes: ${mixes.map((m) => `**${m}** = ${MIX_LABEL[m]}`).join('; ')}.`,
     head: ['target', ...mixes, 'CPU during reads (server / store / wrk / other)'],
     rows: targets.map((t) => {
       const reads = r.peaks.find((p) => p.target === t && p.mix === 'reads');
@@ -46,7 +48,7 @@ export function buildTables(r: BenchResults): Table[] {
         label(t),
         ...mixes.map((m) => {
           const p = r.peaks.find((x) => x.target === t && x.mix === m);
-          return p ? `${fmtInt(p.rps)}${p.errors ? ` (${fmtInt(p.errors)} err)` : ''}` : '–';
+          return p ? `${fmtInt(p.rps)}${p.errors ? ` (${fmtInt(p.errors)} err)` : ''}${(p.cpu?.other ?? 0) > CONTENDED ? ' ⚠' : ''}` : '–';
         }),
         cpuCell(reads?.cpu ?? null),
       ];
@@ -75,6 +77,32 @@ export function buildTables(r: BenchResults): Table[] {
       return [label(t), ...mixes.flatMap((m) => [us(per(m, 'server')), us(per(m, 'store'))]), times('reads'), times('mutations')];
     }),
   });
+
+  const withCommands = r.peaks.filter((p) => p.storeCommands && p.storeCommands.length > 0 && (p.mix === 'reads' || p.mix === 'mutations' || p.mix === 'login'));
+  if (withCommands.length > 0) {
+    tables.push({
+      id: 'redis-commands',
+      title: 'Inside Redis: execution time per API request (INFO commandstats)',
+      intro:
+        'Time Redis spent executing commands (socket I/O and parsing excluded), per API request of the measured closed-loop run. Commands a Lua script runs are counted inside the script’s time and also on their own line, so the total counts scripts plus commands sent directly. Redis runs one command at a time per shard: this bounds what one shard can serve.',
+      head: ['target', 'mix', 'Redis µs / API request', 'Redis calls / API request (incl. inside scripts)', 'top commands (µs per call)'],
+      rows: withCommands.map((p) => {
+        const stats = p.storeCommands!.filter((c) => !c.command.startsWith('config'));
+        const scripts = stats.filter((c) => /^(evalsha|eval|fcall|evalsha_ro|eval_ro|fcall_ro)$/.test(c.command));
+        const direct = scripts.length > 0 ? scripts : stats;
+        const usec = direct.reduce((a, c) => a + c.usec, 0);
+        const calls = stats.reduce((a, c) => a + c.calls, 0);
+        const requests = Math.max(1, p.requests);
+        return [
+          label(p.target),
+          p.mix,
+          (usec / requests).toFixed(1),
+          (calls / requests).toFixed(2),
+          stats.slice(0, 4).map((c) => `${c.command} ${(c.usec / Math.max(1, c.calls)).toFixed(1)}`).join(', '),
+        ];
+      }),
+    });
+  }
 
   const ratioTargets = (['tessera-redis', 'tessera-cluster', 'tessera-sqlite'] as const).filter((t) => r.ratios.some((x) => x.numerator === t));
   tables.push({

@@ -45,6 +45,7 @@ export async function measurePeak(ctx: RunContext, target: Target, mix: MixName,
   }, 250);
   try {
     const result = await runClosedLoop({
+      onMeasureStart: async () => target.commandStats?.reset(),
       origin: target.origin,
       workload: workload(ctx, target, mix, `peak-${mix}-${target.id}`),
       durationS: profile.peakS,
@@ -55,7 +56,8 @@ export async function measurePeak(ctx: RunContext, target: Target, mix: MixName,
       pids: target.pids,
       forceAutocannon: ctx.options.forceAutocannon,
     });
-    return { target: target.id, mix, connections: ctx.options.connections, ...result };
+    const storeCommands = await target.commandStats?.read();
+    return { target: target.id, mix, connections: ctx.options.connections, ...result, ...(storeCommands ? { storeCommands: storeCommands.slice(0, 8) } : {}) };
   } finally {
     clearInterval(timer);
   }

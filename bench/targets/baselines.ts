@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { fakeCredentials, seedExpressSession } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp } from '../lib/proc.js';
-import { redisPid, redisUsedMemory, startRedis } from './redis.js';
+import { mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startRedis } from './redis.js';
 import type { Target, TargetContext } from './target.js';
 
 const server = (file: string): string => fileURLToPath(new URL(`../servers/${file}`, import.meta.url));
@@ -51,6 +51,10 @@ export async function startExpressSession(ctx: TargetContext): Promise<Target> {
       seed: (count, dataSeed, onProgress) => seedExpressSession({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
       footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
       store: { kind: 'redis', url: redis.url },
+      commandStats: {
+        reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),
+        read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),
+      },
       async stop() {
         await service.stop();
         await redis.stop();

@@ -30,3 +30,31 @@ export async function clusterMasterMemory(cluster: RedisCluster): Promise<number
   const used = await Promise.all(masters.map(async (n) => Number(infoField(await cluster.command(n.port, 'INFO', 'memory'), 'used_memory'))));
   return used.reduce((a, b) => a + b, 0);
 }
+
+export interface CommandStat {
+  readonly command: string;
+  readonly calls: number;
+  /** Time Redis spent executing the command (not counting I/O), µs. */
+  readonly usec: number;
+}
+
+/** Parses INFO commandstats. */
+export function parseCommandStats(info: unknown): CommandStat[] {
+  if (typeof info !== 'string') return [];
+  const out: CommandStat[] = [];
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) out.push({ command: m[1]!, calls: Number(m[2]), usec: Number(m[3]) });
+  return out;
+}
+
+export function mergeCommandStats(lists: readonly CommandStat[][]): CommandStat[] {
+  const byName = new Map<string, { calls: number; usec: number }>();
+  for (const list of lists) {
+    for (const s of list) {
+      const e = byName.get(s.command) ?? { calls: 0, usec: 0 };
+      e.calls += s.calls;
+      e.usec += s.usec;
+      byName.set(s.command, e);
+    }
+  }
+  return [...byName].map(([command, e]) => ({ command, ...e })).sort((a, b) => b.usec - a.usec);
+}

@@ -31,6 +31,12 @@ export type StoreHandle =
   | { readonly kind: 'redis'; readonly url: string }
   | { readonly kind: 'sqlite'; readonly path: string };
 
+/** Per-command execution time inside the store (Redis INFO commandstats), for "where the time goes". */
+export interface StoreCommandStats {
+  reset(): Promise<void>;
+  read(): Promise<ReadonlyArray<{ readonly command: string; readonly calls: number; readonly usec: number }>>;
+}
+
 export interface Target {
   readonly id: TargetId;
   readonly origin: string;
@@ -42,6 +48,7 @@ export interface Target {
   footprint(): Promise<StoreFootprint | null>;
   /** The store, when seeded data can be snapshotted (a Redis URL may be a cluster seed). */
   readonly store?: StoreHandle;
+  readonly commandStats?: StoreCommandStats;
   /** Targets of one family store seeded data identically and share a snapshot (default: the id). */
   readonly snapshotFamily?: string;
   /**

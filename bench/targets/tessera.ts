@@ -3,8 +3,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { seedTessera } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp, type Service } from '../lib/proc.js';
-import { clusterMasterMemory, clusterPids, redisPid, redisUsedMemory, startRedis, startRedisCluster } from './redis.js';
-import type { StoreHandle, Target, TargetContext, TargetId } from './target.js';
+import { clusterMasterMemory, clusterPids, mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startRedis, startRedisCluster } from './redis.js';
+import type { StoreCommandStats, StoreHandle, Target, TargetContext, TargetId } from './target.js';
 
 type Engine = 'sqlite' | 'redis' | 'redis-cluster';
 
@@ -23,6 +23,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
   let stopStore: () => Promise<void> = async () => {};
   let footprint: Target['footprint'] = async () => null;
   let store: StoreHandle;
+  let commandStats: StoreCommandStats | undefined;
   try {
     if (engine === 'sqlite') {
       const path = join(ctx.tmpDir, `tessera-${port}.db`);
@@ -39,6 +40,10 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
       pids.set('store', [await redisPid(redis)]);
       stopStore = () => redis.stop();
       footprint = async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' });
+      commandStats = {
+        reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),
+        read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),
+      };
     } else {
       const cluster = await startRedisCluster();
       env['TESSERA_REDIS_NODES'] = cluster.nodes.join(',');
@@ -46,6 +51,10 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
       pids.set('store', await clusterPids(cluster));
       stopStore = () => cluster.stop();
       footprint = async () => ({ bytes: await clusterMasterMemory(cluster), what: 'Redis used_memory, sum of the 3 masters' });
+      commandStats = {
+        reset: async () => void (await Promise.all(cluster.ports.map((p) => cluster.command(p, 'CONFIG', 'RESETSTAT')))),
+        read: async () => mergeCommandStats(await Promise.all(cluster.ports.map(async (p) => parseCommandStats(await cluster.command(p, 'INFO', 'commandstats'))))),
+      };
     }
   } catch (error) {
     await stopStore();
@@ -73,6 +82,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     seed: (count, dataSeed, onProgress) => seedTessera({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
     footprint,
     store,
+    ...(commandStats ? { commandStats } : {}),
     snapshotFamily: engine === 'sqlite' ? 'tessera-sqlite' : 'tessera-redis',
     async restartServer(nodeOptions, whileStopped) {
       await server.stop();
