@@ -194,33 +194,34 @@ export class RedisStore implements SessionStore {
 
   /**
    * Keeps the user index in step with the session: same deadline (moved only
-   * up), created with a replicated session, gone when the session ends.
+   * up), set for a session created from replicated records, gone when the
+   * session ends. The session's own change is stored by then, so a failure
+   * here does not fail the call: the index command is retried in the background.
    */
   async #followIndex(settled: Settled, sessionId: string): Promise<void> {
     const { userId } = settled;
     if (!settled.done || userId === null) return;
     const indexKey = this.#keys.user(userId);
+    const deadline = String(settled.keyDeadline);
     if (settled.ended) {
-      await this.#connection.script('tesseraIndexDrop', [indexKey], [sessionId], { idempotent: true });
+      await this.#indexCommand(() => this.#connection.script('tesseraIndexDrop', [indexKey], [sessionId], { idempotent: true }));
     } else if (settled.created) {
       // As the embedded engine: a session created from replicated records becomes the user's.
-      await this.#connection.set(indexKey, sessionId, settled.keyDeadline);
+      await this.#indexCommand(() => this.#connection.set(indexKey, sessionId, settled.keyDeadline));
     } else if (settled.deadlineMoved) {
-      await this.#refreshIndex(indexKey, sessionId, settled.keyDeadline, 0);
+      await this.#indexCommand(() => this.#connection.script('tesseraIndexRefresh', [indexKey], [sessionId, deadline], { idempotent: true }));
     }
   }
 
-  async #refreshIndex(indexKey: string, sessionId: string, deadline: number, attempt: number): Promise<void> {
+  async #indexCommand(command: () => Promise<unknown>, attempt = 0): Promise<void> {
     try {
-      await this.#connection.script('tesseraIndexRefresh', [indexKey], [sessionId, String(deadline)], { idempotent: true });
+      await command();
     } catch {
-      // The change itself is stored; only the index lags. Retry in the background
-      // rather than fail a write that happened.
       const delay = INDEX_RETRY_DELAYS[attempt];
       if (delay === undefined) return;
       const timer = setTimeout(() => {
         this.#pendingRetries.delete(timer);
-        void this.#refreshIndex(indexKey, sessionId, deadline, attempt + 1);
+        void this.#indexCommand(command, attempt + 1);
       }, delay);
       timer.unref();
       this.#pendingRetries.add(timer);
