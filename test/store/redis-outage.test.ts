@@ -79,6 +79,20 @@ describe('Redis outage', { timeout: 60_000 }, () => {
     await eventually('load', async () => assert.ok(await store.load(s.id, [], Date.now())));
   });
 
+  it('closing a store whose server froze with commands in flight does not hang', async () => {
+    const other = await RedisStore.connect({ ...settings(), engine: 'redis', url: server.url });
+    server.pause();
+    try {
+      const pending = other.ping().catch(() => undefined);
+      const started = Date.now();
+      await other.close();
+      assert.ok(Date.now() - started < FAIL_WITHIN_MS, `close took ${Date.now() - started} ms`);
+      await pending;
+    } finally {
+      server.resume();
+    }
+  });
+
   it('connect fails with StoreUnavailableError when nothing listens', async () => {
     const started = Date.now();
     await assert.rejects(

@@ -62,12 +62,37 @@ export async function connectWithin(ms: number, connect: () => Promise<unknown>,
   }
 }
 
-/** Lets in-flight commands finish, for a while. */
-export async function closeGracefully(close: () => Promise<unknown>, destroy: () => void, ms = 1000): Promise<void> {
+/**
+ * Commands in flight on one client, so that it can be destroyed once they are
+ * done. (node-redis's own `close()` waits for pending replies for ever when
+ * the server is frozen, and the client cannot be destroyed after it.)
+ */
+export class InFlight {
+  #count = 0;
+  #waiting: (() => void)[] = [];
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.#count += 1;
+    return work.finally(() => {
+      this.#count -= 1;
+      if (this.#count === 0) for (const resolve of this.#waiting.splice(0)) resolve();
+    });
+  }
+
+  /** Resolves when no command is in flight, or after `ms`. */
+  async settled(ms: number): Promise<void> {
+    if (this.#count === 0) return;
+    await withDeadline(new Promise<void>((resolve) => this.#waiting.push(resolve)), ms).catch(() => undefined);
+  }
+}
+
+/** Lets in-flight commands finish for up to `ms`, then drops the connections. */
+export async function retire(inFlight: InFlight, destroy: () => void, ms: number): Promise<void> {
+  await inFlight.settled(ms);
   try {
-    await withDeadline(close(), ms);
-  } catch {
     destroy();
+  } catch {
+    // Already closed.
   }
 }
 
@@ -76,15 +101,16 @@ export async function openClient(url: string, tuning: RedisTuning): Promise<Comm
   // Errors surface through the commands that meet them; the client reconnects by itself.
   client.on('error', () => undefined);
   await connectWithin(tuning.startupTimeoutMs, () => client.connect(), () => client.destroy());
+  const inFlight = new InFlight();
   return {
-    script: (name, keys, args) => client[name](keys, args),
-    get: (key) => client.get(key),
+    script: (name, keys, args) => inFlight.track(client[name](keys, args)),
+    get: (key) => inFlight.track(client.get(key)),
     setIfAbsent: async (key, value, deadline) =>
-      (await client.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } })) === 'OK',
-    set: async (key, value, deadline) => void (await client.set(key, value, { expiration: { type: 'PXAT', value: deadline } })),
-    del: async (keys) => void (await client.del([...keys])),
-    ping: async () => void (await client.ping()),
+      (await inFlight.track(client.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
+    set: async (key, value, deadline) => void (await inFlight.track(client.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
+    del: async (keys) => void (await inFlight.track(client.del([...keys]))),
+    ping: async () => void (await inFlight.track(client.ping())),
     refreshTopology: () => undefined,
-    close: () => closeGracefully(() => client.close(), () => client.destroy()),
+    close: () => retire(inFlight, () => client.destroy(), 1000),
   };
 }

@@ -10,7 +10,7 @@
  * the old one finish its in-flight commands. Builds are throttled.
  */
 import { createCluster } from 'redis';
-import { clientDefaults, closeGracefully, connectWithin, type Commands } from './clients.js';
+import { clientDefaults, connectWithin, InFlight, retire, type Commands } from './clients.js';
 import type { RedisTuning } from './options.js';
 import { SCRIPTS } from './scripts.js';
 
@@ -29,12 +29,16 @@ function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
   return cluster;
 }
 
-type Cluster = ReturnType<typeof newCluster>;
+/** A cluster client and the commands in flight on it. */
+interface Generation {
+  readonly cluster: ReturnType<typeof newCluster>;
+  readonly inFlight: InFlight;
+}
 
-async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning): Promise<Cluster> {
+async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning): Promise<Generation> {
   const cluster = newCluster(rootNodes, tuning);
   await connectWithin(tuning.startupTimeoutMs, () => cluster.connect(), () => cluster.destroy());
-  return cluster;
+  return { cluster, inFlight: new InFlight() };
 }
 
 export async function openCluster(seeds: readonly string[], tuning: RedisTuning): Promise<Commands> {
@@ -48,16 +52,16 @@ export async function openCluster(seeds: readonly string[], tuning: RedisTuning)
     rebuilding = true;
     lastBuild = Date.now();
     // Ask the nodes known now first: after failovers the seed list may be out of date.
-    const known = current.masters.map((node) => node.address);
+    const known = current.cluster.masters.map((node) => node.address);
     connectCluster([...new Set([...known, ...seeds])], tuning)
       .then((next) => {
         if (closed) {
-          next.destroy();
+          next.cluster.destroy();
           return;
         }
         const previous = current;
         current = next;
-        void closeGracefully(() => previous.close(), () => previous.destroy(), 5000);
+        void retire(previous.inFlight, () => previous.cluster.destroy(), 5000);
       })
       .catch(() => undefined)
       .finally(() => {
@@ -65,22 +69,28 @@ export async function openCluster(seeds: readonly string[], tuning: RedisTuning)
       });
   };
 
+  /** Runs a command on the current cluster client, counted as in flight on it. */
+  const run = <T>(command: (cluster: Generation['cluster']) => Promise<T>): Promise<T> => {
+    const { cluster, inFlight } = current;
+    return inFlight.track(command(cluster));
+  };
+
   return {
-    script: (name, keys, args) => current[name](keys, args),
-    get: (key) => current.get(key),
+    script: (name, keys, args) => run((c) => c[name](keys, args)),
+    get: (key) => run((c) => c.get(key)),
     setIfAbsent: async (key, value, deadline) =>
-      (await current.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } })) === 'OK',
-    set: async (key, value, deadline) => void (await current.set(key, value, { expiration: { type: 'PXAT', value: deadline } })),
-    del: async (keys) => void (await current.del([...keys])),
+      (await run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
+    set: async (key, value, deadline) => void (await run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
+    del: async (keys) => void (await run((c) => c.del([...keys]))),
     // Ready while any master answers: a master failing over makes only its own slots unavailable.
-    ping: async () => {
-      const cluster = current;
-      await Promise.any(cluster.masters.map(async (master) => (await cluster.nodeClient(master)).ping()));
-    },
+    ping: () =>
+      run(async (c) => {
+        await Promise.any(c.masters.map(async (master) => (await c.nodeClient(master)).ping()));
+      }),
     refreshTopology,
     close: async () => {
       closed = true;
-      await closeGracefully(() => current.close(), () => current.destroy());
+      await retire(current.inFlight, () => current.cluster.destroy(), 1000);
     },
   };
 }
