@@ -54,5 +54,4 @@ export function validateRedisOptions(options: RedisStoreOptions): void {
     throw new TypeError('Redis Cluster needs at least one seed node ("host:port")');
   }
   if (!(options.idleTimeoutMs > 0)) throw new TypeError(`idleTimeoutMs must be positive, got ${options.idleTimeoutMs}`);
-  if (/\s/.test(options.origin)) throw new TypeError(`origin "${options.origin}" must not contain spaces`);
 }
