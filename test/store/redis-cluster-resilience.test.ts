@@ -104,6 +104,26 @@ describe('Redis Cluster topology changes', { timeout: 90_000 }, () => {
     }
   });
 
+  it('a session whose keys moved while its slot is still migrating is served through ASK, cart or no cart', async () => {
+    const s = await signIn(store);
+    const slot = keySlot(`{${s.id}}`);
+    const nodes = await masters();
+    const source = nodes.find((n) => inRanges(slot, n.slotRanges))!;
+    const target = nodes.find((n) => n.id !== source.id)!;
+    assert.equal(await cluster.command(target.port, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id), 'OK');
+    assert.equal(await cluster.command(source.port, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id), 'OK');
+    const keys = (await cluster.command(source.port, 'CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[];
+    assert.ok(keys.includes(`ts:{${s.id}}:c`), 'every part key exists from the start');
+    assert.equal(await cluster.command(source.port, 'MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys), 'OK');
+    // Mid-migration: the source answers ASK, the target serves the session's keys.
+    assert.ok(await store.load(s.id, ['cart'], Date.now()));
+    const added = await store.apply(s.id, s.caller, { kind: 'cart.add', sku: 'ASKED', quantity: 2 }, { now: Date.now(), hlc: stamp() });
+    assert.equal(added.status, 'applied');
+    for (const node of nodes) await cluster.command(node.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+    await cluster.waitUntilHealthy();
+    assert.equal(quantityOf((await loadAll(store, s.id)).cart!.lines.ASKED), 2);
+  });
+
   it('a killed master: its sessions fail fast, the others keep working, and all recover once its replica is promoted', async (t) => {
     const [victim] = await masters();
     assert.ok(victim);

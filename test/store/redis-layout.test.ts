@@ -113,7 +113,7 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
         ...(await keysMatching(`*{${guest.id}}*`)),
         ...(await keysMatching(`*{${userId}}*`)),
       ];
-      assert.equal((await ours()).length, 5 + 3 + 1);
+      assert.equal((await ours()).length, 5 + 5 + 1);
       const deadline = Date.now() + idle + idle / 100;
       await sleep(deadline - Date.now() + 50);
       let left = await ours();

@@ -60,8 +60,9 @@ local function cartLine(m)
   end
   if before == 0 and target > 0 then
     local live = 0
-    for _, text in ipairs(redis.call('HVALS', CART)) do
-      if quantityOf(decodeLine(text)) > 0 then live = live + 1 end
+    local lines = partFields(CART)
+    for i = 2, #lines, 2 do
+      if quantityOf(decodeLine(lines[i])) > 0 then live = live + 1 end
     end
     if live >= limits.cartLines then
       return reject('payload-too-large', 'the cart already holds ' .. int(limits.cartLines) .. ' lines, the limit')
@@ -81,7 +82,7 @@ operations['cart.set'] = cartLine
 operations['cart.remove'] = cartLine
 
 operations['cart.clear'] = function(m)
-  local flat = redis.call('HGETALL', CART)
+  local flat = partFields(CART)
   local record, writes = {}, {}
   for i = 1, #flat, 2 do
     local line = decodeLine(flat[i + 1])
@@ -235,7 +236,7 @@ hsetMap(META, metaWrites)
 
 local devices = redis.call('HGETALL', DEVICES)
 local partFlat = {}
-if part ~= 'devices' then partFlat = redis.call('HGETALL', PART_KEY[part]) end
+if part ~= 'devices' then partFlat = partFields(PART_KEY[part]) end
 if m.e ~= nil then
   redis.call('DEL', DEVICES, CART, PREFS, HISTORY)
 end

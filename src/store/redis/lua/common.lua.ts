@@ -13,6 +13,13 @@ local PART_KEY = { devices = DEVICES, cart = CART, prefs = PREFS, history = HIST
 local VERSION_FIELD = { cart = 'vc', prefs = 'vp', history = 'vh', devices = 'vd' }
 local META_NUMBERS = { 'c', 'l', 'i', 'a', 'e', 'vc', 'vp', 'vh', 'vd' }
 
+-- Every part hash holds this field from the session's creation, so that all five
+-- keys always exist: a script over a slot in mid-migration whose keys are partly
+-- missing gets TRYAGAIN until the whole slot has moved, and a session with no
+-- cart yet would otherwise be unavailable that long. A lone 0xFF byte is never
+-- valid UTF-8, so no SKU, preference key or product id can be this field.
+local PLACEHOLDER = '\255'
+
 -- Integers written without exponent (tostring would give 1.7e+12).
 local function int(n)
   return string.format('%.0f', n)
@@ -43,6 +50,23 @@ local function toFlat(map)
     flat[#flat + 1] = value
   end
   return flat
+end
+
+-- HGETALL of a part's hash without the placeholder.
+local function partFields(key)
+  local flat = redis.call('HGETALL', key)
+  for i = 1, #flat, 2 do
+    if flat[i] == PLACEHOLDER then
+      table.remove(flat, i)
+      table.remove(flat, i)
+      break
+    end
+  end
+  return flat
+end
+
+local function ensurePartKeys()
+  for _, key in ipairs({ CART, PREFS, HISTORY }) do redis.call('HSETNX', key, PLACEHOLDER, '') end
 end
 
 -- HSET of a field/value map, in one call (a no-op when the map is empty).

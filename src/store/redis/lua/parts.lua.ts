@@ -198,7 +198,7 @@ end
 
 local function readRegisters()
   local registers = {}
-  local flat = redis.call('HGETALL', PREFS)
+  local flat = partFields(PREFS)
   for i = 1, #flat, 2 do registers[flat[i]] = decodeRegister(flat[i + 1]) end
   return registers
 end
@@ -207,8 +207,9 @@ end
 
 -- As trimHistory(): keep the newest limit entries by (viewedAt desc, productId asc).
 local function trimHistory(limit)
+  -- HLEN counts the placeholder: at most limit entries either way.
   if redis.call('HLEN', HISTORY) <= limit then return end
-  local flat = redis.call('HGETALL', HISTORY)
+  local flat = partFields(HISTORY)
   local entries = {}
   for i = 1, #flat, 2 do entries[#entries + 1] = { flat[i], tonumber(flat[i + 1]) } end
   table.sort(entries, function(p, q)

@@ -14,9 +14,9 @@ local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', META)
 if not isLive(metaFromFlat(flat), now) then return false end
 local reply = { flat, redis.call('HGETALL', DEVICES), {}, {}, {} }
-if ARGV[2] == '1' then reply[3] = redis.call('HGETALL', CART) end
-if ARGV[3] == '1' then reply[4] = redis.call('HGETALL', PREFS) end
-if ARGV[4] == '1' then reply[5] = redis.call('HGETALL', HISTORY) end
+if ARGV[2] == '1' then reply[3] = partFields(CART) end
+if ARGV[3] == '1' then reply[4] = partFields(PREFS) end
+if ARGV[4] == '1' then reply[5] = partFields(HISTORY) end
 return reply
 `;
 
@@ -31,7 +31,8 @@ local fields = { 'vc', '0', 'vp', '0', 'vh', '0', 'vd', '1' }
 for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', META, unpack(fields))
 redis.call('HSET', DEVICES, ARGV[2], ARGV[3])
-local k = settleExpiry(readMeta(), step, { [META] = true, [DEVICES] = true })
+ensurePartKeys()
+local k = settleExpiry(readMeta(), step, { [META] = true, [DEVICES] = true, [CART] = true, [PREFS] = true, [HISTORY] = true })
 return { 'created', k }
 `;
 
@@ -94,6 +95,7 @@ if m == nil then
   if not isLive(m, now) then return { 'ignored' } end
   m.vc, m.vp, m.vh, m.vd = 0, 0, 0, 0
   status = 'created'
+  ensurePartKeys()
 end
 
 for _, r in ipairs(records) do
