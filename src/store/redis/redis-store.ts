@@ -33,7 +33,7 @@ export type { RedisStoreOptions, RedisTuning } from './options.js';
 
 /** How often create retries when sign-ins of one user keep racing. */
 const CREATE_ATTEMPTS = 8;
-/** Background retries of a user index refresh that failed (ms after the failure). */
+/** Background retries of a user index command that failed (ms after the failure). */
 const INDEX_RETRY_DELAYS = [1000, 3000, 9000];
 
 export class RedisStore implements SessionStore {
