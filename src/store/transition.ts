@@ -61,6 +61,30 @@ export function joinRecords(
   return { next, changed };
 }
 
+/**
+ * The reference `merge`: joins records into a stored session. A data part's
+ * version moves only when its state changed, and an ended session takes
+ * metadata only (its data is gone for good).
+ */
+export function mergeIntoStored(stored: StoredSession, records: readonly ChangeRecord[], settings: StoreSettings): StoredSession {
+  const accepted = stored.meta.endedAt === undefined ? records : records.filter((r) => r.part === 'meta');
+  const { next } = joinRecords(stored, accepted, settings);
+  const versions = { ...next.versions };
+  for (const part of DATA_PARTS) {
+    if (stableJson(stored[part]) !== stableJson(next[part])) versions[part] += 1;
+  }
+  return { ...next, versions };
+}
+
+/** JSON with object keys sorted, so equal states compare equal whatever their key order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
 export type Transition =
   | { readonly result: Exclude<ApplyResult, { status: 'applied' }> }
   | { readonly result: Extract<ApplyResult, { status: 'applied' }>; readonly next: StoredSession; readonly part: DataPart };

@@ -16,8 +16,8 @@ import { SCHEMA, SCHEMA_VERSION, type SessionRow } from './schema.js';
 import {
   formatVersion,
   INITIAL_VERSIONS,
-  joinRecords,
   loadedView,
+  mergeIntoStored,
   slide,
   transition,
   type StoredSession,
@@ -196,13 +196,11 @@ export class SqliteStore implements SessionStore {
       const meta = records.find((r) => r.part === 'meta')?.state as SessionMeta | undefined;
       if (meta === undefined || !isSessionLive(meta, now)) return;
       const fresh: StoredSession = { meta, ...EMPTY_PARTS, versions: INITIAL_VERSIONS };
-      const { next } = joinRecords(fresh, records, this.#settings);
-      this.#insert.run(encodeRow(bumpVersions(next, records)));
+      this.#insert.run(encodeRow(mergeIntoStored(fresh, records, this.#settings)));
       if (meta.userId !== null) this.#indexUser.run(meta.userId, sessionId);
       return;
     }
-    const { next } = joinRecords(stored, records, this.#settings);
-    this.#update.run(encodeRow(bumpVersions(next, records)));
+    this.#update.run(encodeRow(mergeIntoStored(stored, records, this.#settings)));
   }
 
   #liveUserSession(userId: string, now: number): string | null {
@@ -243,12 +241,6 @@ function labelOf({ device }: NewSession): { label: DeviceLabel; hash: string } {
     Object.entries({ name, kind, userAgent, ip }).filter(([, v]) => v !== undefined),
   );
   return { label, hash };
-}
-
-function bumpVersions(stored: StoredSession, records: readonly ChangeRecord[]): StoredSession {
-  const versions = { ...stored.versions };
-  for (const record of records) if (record.part !== 'meta') versions[record.part] += 1;
-  return { ...stored, versions };
 }
 
 function decodeRow(row: SessionRow, parts: readonly string[] = OPTIONAL_PARTS): StoredSession {

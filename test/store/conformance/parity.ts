@@ -10,7 +10,9 @@ import { newDevice } from '../../../src/domain/devices.js';
 import type { Json, JsonObject } from '../../../src/domain/prefs.js';
 import type { Operation } from '../../../src/domain/operations.js';
 import { EMPTY_PARTS } from '../../../src/domain/parts.js';
-import { INITIAL_VERSIONS, loadedView, slide, transition, type StoredSession } from '../../../src/store/transition.js';
+import { INITIAL_VERSIONS, loadedView, mergeIntoStored, slide, transition, type StoredSession } from '../../../src/store/transition.js';
+import type { CartLineState, CartState } from '../../../src/domain/cart.js';
+import type { ChangeRecord } from '../../../src/domain/parts.js';
 import type { Caller, StoreSettings } from '../../../src/store/session-store.js';
 import { newDeviceId, newSessionId } from '../../../src/tokens/session-token.js';
 import { pick, random, randomHash, settings, stamp, useStore, type StoreFactory } from './support.js';
@@ -70,6 +72,14 @@ export function paritySuite(makeStore: StoreFactory): void {
             model = referenceTouch(model, deviceId, now, storeSettings);
             continue;
           }
+          if (next() < 0.06) {
+            // A guest's cart signing in: lines of other writers, which later decreases must retract alike.
+            const record: ChangeRecord = { sessionId, part: 'cart', state: guestCart(next, now), hlc: stamp(), origin: 'local' };
+            await store().merge([record], now);
+            const live = model.meta.endedAt === undefined && now < Math.min(model.meta.idleExpiresAt, model.meta.absoluteExpiresAt);
+            if (live) model = mergeIntoStored(model, [record], storeSettings);
+            continue;
+          }
           const op = chooseOperation(next, model, deviceIds, now, step);
           if (op.kind === 'device.add') deviceIds.push(op.deviceId);
           const versions = loadedView(model, []).versions;
@@ -87,6 +97,14 @@ export function paritySuite(makeStore: StoreFactory): void {
       });
     }
   });
+}
+
+function guestCart(next: () => number, now: number): CartState {
+  const lines: Record<string, CartLineState> = {};
+  for (const sku of SKUS) {
+    if (next() < 0.3) lines[sku] = { n: { [`guest-${Math.floor(next() * 3)}/local`]: [1 + Math.floor(next() * 2), 0] }, at: now - 1000 };
+  }
+  return { lines };
 }
 
 function chooseCaller(next: () => number, model: StoredSession, deviceIds: readonly string[]): Caller {

@@ -106,11 +106,24 @@ local function setLineQuantity(line, writer, target, now)
   local base = line and copyLine(line) or { n = {}, at = now }
   local delta = target - rawQuantity(base)
   if delta == 0 then return base end
-  local c = base.n[writer] or { 0, 0 }
   if delta > 0 then
+    local c = base.n[writer] or { 0, 0 }
     base.n[writer] = { c[1] + delta, c[2] }
-  else
-    base.n[writer] = { c[1], c[2] - delta }
+    return base
+  end
+  -- A decrease retracts units writer by writer in name order, never past what a writer added,
+  -- so replicas that saw the same line and remove the same units write the same marks.
+  local names = {}
+  for name in pairs(base.n) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local c = base.n[name]
+    local retract = math.min(-delta, c[1] - c[2])
+    if retract > 0 then
+      base.n[name] = { c[1], c[2] + retract }
+      delta = delta + retract
+      if delta == 0 then break end
+    end
   end
   return base
 end
