@@ -10,10 +10,7 @@ export async function openStore(config: StoreConfig, settings: StoreSettings): P
     case 'redis':
     case 'redis-cluster': {
       // Loaded on demand so that the embedded engine starts without the Redis client.
-      const redisModule: string = './redis/redis-store.js';
-      const { RedisStore } = (await import(redisModule)) as {
-        RedisStore: { connect(options: StoreSettings & ({ engine: 'redis'; url: string } | { engine: 'redis-cluster'; nodes: readonly string[] })): Promise<SessionStore> };
-      };
+      const { RedisStore } = await import('./redis/redis-store.js');
       return config.engine === 'redis'
         ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url })
         : RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: config.nodes });

@@ -18,6 +18,7 @@ import {
   type ApplyResult,
   type Caller,
   type CreateResult,
+  type KnownVersions,
   type LoadedSession,
   type NewSession,
   type SessionStore,
@@ -46,7 +47,12 @@ export class RedisStore implements SessionStore {
 
   private constructor(options: RedisStoreOptions, connection: RedisConnection, keys: KeyLayout, step: number) {
     this.engine = options.engine;
-    this.#settings = { idleTimeoutMs: options.idleTimeoutMs, limits: options.limits, origin: options.origin };
+    this.#settings = {
+      idleTimeoutMs: options.idleTimeoutMs,
+      limits: options.limits,
+      origin: options.origin,
+      ...(options.onBytesRead ? { onBytesRead: options.onBytesRead } : {}),
+    };
     this.#connection = connection;
     this.#keys = keys;
     this.#step = step;
@@ -61,14 +67,20 @@ export class RedisStore implements SessionStore {
     return new RedisStore(options, connection, keyLayout(tuning.keyPrefix), expiryStep(options, tuning));
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
-    const flag = (part: DataPart): string => (parts.includes(part) ? '1' : '0');
+  async load(sessionId: string, parts: readonly DataPart[], now: number, known: KnownVersions = {}): Promise<LoadedSession | null> {
+    // '-': not wanted; '*': wanted; a version number: wanted only if it moved on.
+    const flag = (part: DataPart): string => {
+      if (!parts.includes(part)) return '-';
+      const version = known[part];
+      return version === undefined ? '*' : version.replace(/^v/, '');
+    };
     const reply = await this.#connection.script(
       'tesseraLoad',
       this.#keys.session(sessionId),
       [String(now), flag('cart'), flag('prefs'), flag('history')],
       { idempotent: true },
     );
+    this.#settings.onBytesRead?.(replyBytes(reply));
     return readLoadReply(sessionId, reply, parts);
   }
 
@@ -122,6 +134,7 @@ export class RedisStore implements SessionStore {
       options.ifVersion ?? '', op.kind, ...operationArguments(op, now, hlc),
     ];
     const reply = await this.#connection.script('tesseraApply', this.#keys.session(sessionId), args, { idempotent: false });
+    this.#settings.onBytesRead?.(replyBytes(reply));
     const applied = readApplyReply(sessionId, partOf(op), reply, { hlc, origin });
     if (applied.result.status === 'applied') {
       const { meta } = applied.result.session;
@@ -266,4 +279,16 @@ function operationArguments(op: Operation, now: number, hlc: string): string[] {
     case 'device.revoke':
       return [op.deviceId];
   }
+}
+
+/** Bytes of the strings in a script reply: what crossed the wire from Redis, give or take framing. */
+function replyBytes(reply: unknown): number {
+  if (typeof reply === 'string') return Buffer.byteLength(reply);
+  if (Buffer.isBuffer(reply)) return reply.length;
+  if (Array.isArray(reply)) {
+    let total = 0;
+    for (const item of reply) total += replyBytes(item);
+    return total;
+  }
+  return 0;
 }

@@ -52,10 +52,12 @@ function sessionView(
 export function readLoadReply(sessionId: string, reply: unknown, parts: readonly DataPart[]): LoadedSession | null {
   if (reply === null || reply === undefined) return null;
   const [meta, devices, cart, prefs, history] = list(reply, 'load');
+  // A part the script did not send (null) is either not wanted or unchanged since a known version.
+  const sent = (part: DataPart, value: unknown): boolean => parts.includes(part) && value !== null && value !== undefined;
   return sessionView(sessionId, fields(meta, 'meta'), fields(devices, 'devices'), {
-    ...(parts.includes('cart') ? { cart: fields(cart, 'cart') } : {}),
-    ...(parts.includes('prefs') ? { prefs: fields(prefs, 'prefs') } : {}),
-    ...(parts.includes('history') ? { history: fields(history, 'history') } : {}),
+    ...(sent('cart', cart) ? { cart: fields(cart, 'cart') } : {}),
+    ...(sent('prefs', prefs) ? { prefs: fields(prefs, 'prefs') } : {}),
+    ...(sent('history', history) ? { history: fields(history, 'history') } : {}),
   });
 }
 

@@ -12,11 +12,17 @@
 export const LOAD_LUA = String.raw`
 local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', META)
-if not isLive(metaFromFlat(flat), now) then return false end
-local reply = { flat, redis.call('HGETALL', DEVICES), {}, {}, {} }
-if ARGV[2] == '1' then reply[3] = partFields(CART) end
-if ARGV[3] == '1' then reply[4] = partFields(PREFS) end
-if ARGV[4] == '1' then reply[5] = partFields(HISTORY) end
+local m = metaFromFlat(flat)
+if not isLive(m, now) then return false end
+-- Per part: '-' not wanted; '*' wanted; a number: wanted unless that is still its version
+-- (the caller holds it: the L1 cache revalidating). A part not sent comes back as false.
+local function wanted(arg, version)
+  return arg == '*' or (arg ~= '-' and arg ~= tostring(version))
+end
+local reply = { flat, redis.call('HGETALL', DEVICES), false, false, false }
+if wanted(ARGV[2], m.vc) then reply[3] = partFields(CART) end
+if wanted(ARGV[3], m.vp) then reply[4] = partFields(PREFS) end
+if wanted(ARGV[4], m.vh) then reply[5] = partFields(HISTORY) end
 return reply
 `;
 
