@@ -32,10 +32,11 @@ async function call(node: TesseraProcess, method: string, path: string, token?: 
 
 /** Repeats a request while the store is unavailable (503): the answer that counts is the first real one. */
 async function settled(attempt: () => Promise<Reply>): Promise<Reply> {
-  for (let i = 0; ; i++) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
     const reply = await attempt();
-    if (reply.status !== 503 || i > 50) return reply;
-    await new Promise((r) => setTimeout(r, 10));
+    if (reply.status !== 503 || Date.now() > deadline) return reply;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -65,7 +66,7 @@ for (const cutting of [false, true]) {
             () => (cuts += 1),
             () => {},
           );
-        }, 25);
+        }, 150);
       }
     });
 
@@ -76,7 +77,9 @@ for (const cutting of [false, true]) {
     });
 
     test(`${ROUNDS} rounds of "revoke through A, validate through B" accept no revoked token`, async () => {
-      const owner = (await settled(() => call(nodeA, 'POST', '/v1/sessions', undefined, { userId: 'u-revoke' }))).body.token as string;
+      const first = await settled(() => call(nodeA, 'POST', '/v1/sessions', undefined, { userId: 'u-revoke' }));
+      assert.equal(first.status, 201);
+      const owner = first.body.token as string;
       let staleAccepts = 0;
       for (let round = 0; round < ROUNDS; round++) {
         const signedIn = await settled(() => call(nodeA, 'POST', '/v1/sessions', undefined, { userId: 'u-revoke' }));
@@ -93,7 +96,9 @@ for (const cutting of [false, true]) {
     });
 
     test(`${ROUNDS} rounds of "write the cart through A, read through B" see every write`, async () => {
-      const { token } = (await settled(() => call(nodeA, 'POST', '/v1/sessions', undefined, {}))).body;
+      const guest = await settled(() => call(nodeA, 'POST', '/v1/sessions', undefined, {}));
+      assert.equal(guest.status, 201);
+      const { token } = guest.body;
       let staleReads = 0;
       for (let round = 1; round <= ROUNDS; round++) {
         const written = await settled(() => call(nodeA, 'PUT', '/v1/session/cart/items/SKU', token, { quantity: (round % 999) + 1 }));
