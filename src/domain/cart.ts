@@ -127,14 +127,17 @@ export function withAttributes(
 
 /** Lines with a positive quantity, in the order first added (ties by SKU). */
 export function cartItems(state: CartState): CartItem[] {
-  const items: CartItem[] = [];
+  const live: Array<[string, CartLineState, number]> = [];
   for (const [sku, line] of Object.entries(state.lines)) {
     const quantity = quantityOf(line);
-    if (quantity === 0) continue;
-    const item: CartItem = { sku, quantity, addedAt: new Date(line.at).toISOString() };
-    items.push(line.a ? { ...item, attributes: line.a.v } : item);
+    if (quantity > 0) live.push([sku, line, quantity]);
   }
-  return items.sort((p, q) => p.addedAt.localeCompare(q.addedAt) || (p.sku < q.sku ? -1 : 1));
+  // Numeric times and code-unit order: this runs on every cart read.
+  live.sort(([p, x], [q, y]) => x.at - y.at || (p < q ? -1 : p > q ? 1 : 0));
+  return live.map(([sku, line, quantity]) => {
+    const item: CartItem = { sku, quantity, addedAt: new Date(line.at).toISOString() };
+    return line.a ? { ...item, attributes: line.a.v } : item;
+  });
 }
 
 export function liveLineCount(state: CartState): number {

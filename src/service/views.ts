@@ -48,6 +48,27 @@ export interface SessionParts {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * Views of a part state, computed once per state object. The L1 cache hands out
+ * the same state object until the part changes, so on a cache hit the view is
+ * reused too. States are never mutated, so the memo cannot go stale.
+ */
+function memoized<S extends object, V>(compute: (state: S) => V): (state: S) => V {
+  const memo = new WeakMap<S, V>();
+  return (state) => {
+    let view = memo.get(state);
+    if (view === undefined) {
+      view = compute(state);
+      memo.set(state, view);
+    }
+    return view;
+  };
+}
+
+const cartItemsOf = memoized(cartItems);
+const prefsObjectOf = memoized(prefsObject);
+const historyItemsOf = memoized(historyItems);
+
 export function sessionInfo(session: LoadedSession, deviceId: string): SessionInfo {
   const { meta } = session;
   return {
@@ -61,15 +82,15 @@ export function sessionInfo(session: LoadedSession, deviceId: string): SessionIn
 }
 
 export function cartView(session: LoadedSession): CartView {
-  return { items: session.cart ? cartItems(session.cart) : [], version: session.versions.cart };
+  return { items: session.cart ? cartItemsOf(session.cart) : [], version: session.versions.cart };
 }
 
 export function prefsView(session: LoadedSession): PrefsView {
-  return { prefs: session.prefs ? prefsObject(session.prefs) : {}, version: session.versions.prefs };
+  return { prefs: session.prefs ? prefsObjectOf(session.prefs) : {}, version: session.versions.prefs };
 }
 
 export function historyView(session: LoadedSession): HistoryView {
-  return { items: session.history ? historyItems(session.history) : [], version: session.versions.history };
+  return { items: session.history ? historyItemsOf(session.history) : [], version: session.versions.history };
 }
 
 export function devicesView(session: LoadedSession, currentDeviceId: string | null): DevicesView {

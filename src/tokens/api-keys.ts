@@ -3,7 +3,7 @@
  * Kept as SHA-256 digests; a presented key is hashed and compared with every
  * known digest in constant time.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type Scope = 'sessions' | 'admin';
 
@@ -19,7 +19,7 @@ export interface ApiKeySpec {
   readonly admin: boolean;
 }
 
-const digestOf = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+const digestOf = (secret: string): Buffer => hash('sha256', secret, 'buffer');
 
 export function apiKey({ name, secret, admin }: ApiKeySpec): ApiKey {
   return { name, scopes: admin ? ['sessions', 'admin'] : ['sessions'], digest: digestOf(secret) };
