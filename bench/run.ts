@@ -144,9 +144,11 @@ async function main(): Promise<void> {
   const live = (): Target[] => targets.filter((t) => records.get(t.id)?.status === 'ok');
   const fail = (t: Target | TargetId, error: unknown): void => {
     const id = typeof t === 'string' ? t : t.id;
-    const message = error instanceof Error ? error.message : String(error);
+    const exited = typeof t === 'string' ? null : t.exitReport();
+    const message = `${error instanceof Error ? error.message : String(error)}${exited ? `\n${exited}` : ''}`;
+    if (exited) notes.push(`${id} failed: ${exited}`);
     records.set(id, { id, label: TARGET_LABEL[id], description: TARGET_DESCRIPTION[id], status: 'failed', error: message.slice(0, 2000) });
-    progress.log(`✗ ${id}: ${message.split('\n')[0]}`);
+    progress.log(`✗ ${id}: ${message.split('\n')[0]}${exited ? ` — ${exited.split('\n')[0]}` : ''}`);
   };
 
   try {

@@ -25,6 +25,8 @@ export interface Service {
   readonly pid: number;
   /** The last lines the process printed, for error messages. */
   output(): string;
+  /** Null while running; else how it ended and its last output. */
+  exitReport(): string | null;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,12 @@ export interface SpawnOptions {
   readonly env?: Record<string, string>;
   readonly cwd?: string;
 }
+
+/** Children still running; killed if the runner exits without stopping them (crash, Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 export function spawnService(options: SpawnOptions): Service {
   const child = spawn(options.command, options.args, {
@@ -50,12 +58,22 @@ export function spawnService(options: SpawnOptions): Service {
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.command})`);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
   return {
     name: options.name,
     child,
     pid: child.pid,
     output: () => lines.join('\n'),
+    exitReport: () =>
+      child.exitCode === null && child.signalCode === null
+        ? null
+        : `${options.name} exited (${child.exitCode !== null ? `code ${child.exitCode}` : child.signalCode}); its last output:\n${lines.slice(-15).join('\n')}`,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

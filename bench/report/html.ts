@@ -25,9 +25,17 @@ const PERCENTILE_COLOR: Record<(typeof PERCENTILE_KEYS)[number], string> = {
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const inline = (s: string): string => esc(s).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>').replace(/`(.+?)`/g, '<code>$1</code>');
 
+/** Marks as plain symbols with colour: emoji fonts are often missing where the page is opened. */
+function marks(html: string): string {
+  return html
+    .replace(/✅/g, '<span class="ok">✓</span>')
+    .replace(/❌/g, '<span class="bad">✗</span>')
+    .replace(/⚠/g, '<span class="warn" title="other work took over half a core">⚠</span>');
+}
+
 function htmlTable(t: Table): string {
   const head = `<tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
-  const rows = t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('');
+  const rows = t.rows.map((r) => `<tr>${r.map((c) => `<td>${marks(esc(c))}</td>`).join('')}</tr>`).join('');
   return `<h2 id="${esc(t.id)}">${esc(t.title)}</h2>${t.intro ? `<p>${inline(t.intro)}</p>` : ''}<table>${head}${rows}</table>`;
 }
 
@@ -160,6 +168,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:12.5px}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 ul.env{color:#444}code{background:#f4f4f4;padding:0 3px}
+.ok{color:#1a7f37;font-weight:700}.bad{color:#c0392b;font-weight:700}.warn{color:#b7791f}
 ${CHART_CSS}
 </style></head><body>
 <h1>Tessera benchmark — ${esc(r.startedAt.slice(0, 10))} (${r.mode})</h1>

@@ -2,6 +2,7 @@
 import { fmtInt, fmtMs } from '../lib/progress.js';
 import { MIX_LABEL, type MixName } from '../load/workload.js';
 import { TARGET_LABEL, type TargetId } from '../targets/target.js';
+import { ASSUMPTIONS, capacityInputs, capacityModel } from './capacity.js';
 import type { BenchResults, OpenLoopRecord } from './results.js';
 
 export interface Table {
@@ -221,6 +222,39 @@ export function buildTables(r: BenchResults): Table[] {
         ];
       }),
   });
+
+  const inputs = capacityInputs(r);
+  if (inputs) {
+    const c = capacityModel(inputs);
+    const a = ASSUMPTIONS;
+    const gib = (b: number): string => `${(b / 2 ** 40).toFixed(1)} TiB`;
+    tables.push({
+      id: 'capacity',
+      title: 'Capacity model for 500 M sessions, 1 M req/s peak (from this run’s per-core figures)',
+      intro:
+        `Inputs (Tessera · Redis, ${inputs.source}): API ${inputs.apiUs.reads.toFixed(0)} / ${inputs.apiUs.mutations.toFixed(0)} / ${inputs.apiUs.logins.toFixed(0)} µs of CPU per read / mutation / sign-in; ` +
+        `Redis ${inputs.redisUs.reads.toFixed(0)} / ${inputs.redisUs.mutations.toFixed(0)} / ${inputs.redisUs.logins.toFixed(0)} µs; ${fmtInt(inputs.bytesPerSession)} B per session in Redis. ` +
+        `Mix ${a.mix.reads * 100} % reads, ${a.mix.mutations * 100} % mutations, ${a.mix.logins * 100} % sign-ins → ${c.apiUsPerRequest} µs API and ${c.redisUsPerRequest} µs Redis per request; one API core serves ${fmtInt(c.perCoreRps)} req/s at 100 %. ` +
+        `Assumptions: ${a.regions} regions with ${a.regionShares.map((x) => `${x * 100} %`).join(' / ')} of the traffic, each holding every session (global mode) and applying the others’ writes; ` +
+        `API at ≤ ${a.apiUtilisation * 100} % CPU at peak, ≤ ${a.apiUtilisationDegraded * 100} % with the worst region lost, ${a.apiOverhead * 100} % of each core kept for TLS/agents; ` +
+        `Redis main thread ≤ ${a.redisUtilisation * 100} %, ≤ ${a.redisDataPerMasterBytes / 2 ** 30} GiB of data per master, ${a.redisCopies} copies per shard, memory filled to ≤ ${a.redisMemoryFill * 100} %. ` +
+        `Normal load (${fmtInt(a.normalRps)} req/s) needs ${fmtInt(c.totals.normalApiCores)} API cores in all.`,
+      head: ['region', 'peak req/s (worst region lost)', 'API cores', 'Redis ops/s incl. applied remote writes', 'masters for CPU', 'masters for memory', 'Redis nodes (masters + replicas)', 'Redis memory'],
+      rows: [
+        ...c.regions.map((x, i) => [
+          `region ${i + 1} (${x.share * 100} %)`,
+          `${fmtInt(x.peakRps)} (${fmtInt(x.degradedRps)})`,
+          fmtInt(x.apiCores),
+          fmtInt(x.redisOpsPerS),
+          fmtInt(x.mastersForCpu),
+          fmtInt(x.mastersForMemory),
+          fmtInt(x.redisNodes),
+          gib(x.redisMemoryBytes),
+        ]),
+        ['all regions', fmtInt(a.peakRps), fmtInt(c.totals.apiCores), '', '', '', fmtInt(c.totals.redisNodes), gib(c.totals.redisMemoryBytes)],
+      ],
+    });
+  }
 
   const failed = r.targets.filter((t) => t.status === 'failed');
   if (failed.length > 0) {

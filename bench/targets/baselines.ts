@@ -24,6 +24,7 @@ export async function startFastifyHello(ctx: TargetContext): Promise<Target> {
     pids: new Map([['server', [service.pid]]]),
     seed: async (count) => ({ credentials: fakeCredentials(count), requests: 0, elapsedMs: 0, meanSessionBytes: 0 }),
     footprint: async () => null,
+    exitReport: () => service.exitReport(),
     stop: () => service.stop(),
   };
 }
@@ -50,6 +51,7 @@ export async function startExpressSession(ctx: TargetContext): Promise<Target> {
       ]),
       seed: (count, dataSeed, onProgress) => seedExpressSession({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
       footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
+      exitReport: () => service.exitReport(),
       store: { kind: 'redis', url: redis.url },
       commandStats: {
         reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),

@@ -1,6 +1,8 @@
 /**
- * How to start Tessera: the built `dist/src/main.js` (as `npm start` runs it),
- * rebuilt first when any file under src/ is newer. Falls back to
+ * How to start Tessera: compiled JavaScript, as `npm start` runs it, but built
+ * into the bench's own folder (bench/.build/, rebuilt when any file under src/
+ * is newer) so that someone running `npm run build` during a long run cannot
+ * change the code under test halfway. Falls back to
  * `node --import tsx src/main.ts` when the build produces no entry point.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,26 +26,27 @@ function newestMtime(dir: string): number {
 }
 
 export function tesseraCommand(root: string): TesseraCommand {
-  const entry = join(root, 'dist', 'src', 'main.js');
+  const outDir = join(root, 'bench', '.build');
+  const entry = join(outDir, 'src', 'main.js');
   const fresh = (): boolean => existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(join(root, 'src'));
   let warning: string | undefined;
   if (!fresh()) {
-    const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], {
       cwd: root,
       encoding: 'utf8',
     });
     if (build.status !== 0) {
       // tsc still emits JavaScript on type errors (work in progress elsewhere); say so in the report.
-      warning = `npm run build reported type errors; benchmarked the emitted JavaScript anyway:\n${(build.stdout + build.stderr).trim().split('\n').slice(0, 5).join('\n')}`;
+      warning = `the build reported type errors; benchmarked the emitted JavaScript anyway:\n${(build.stdout + build.stderr).trim().split('\n').slice(0, 5).join('\n')}`;
     }
   }
   if (existsSync(entry)) {
-    return { command: process.execPath, args: [entry], description: 'node dist/src/main.js (npm run build)', ...(warning ? { warning } : {}) };
+    return { command: process.execPath, args: [entry], description: 'compiled with tsconfig.build.json (as npm run build) into bench/.build, run with node', ...(warning ? { warning } : {}) };
   }
   return {
     command: process.execPath,
     args: ['--import', 'tsx', join(root, 'src', 'main.ts')],
-    description: 'node --import tsx src/main.ts (the build produced no dist/src/main.js)',
-    warning: warning ?? 'no dist/src/main.js after npm run build',
+    description: 'node --import tsx src/main.ts (the build produced no main.js)',
+    warning: warning ?? 'no bench/.build/src/main.js after the build',
   };
 }

@@ -12,7 +12,7 @@ export const TARGET_LABEL: Record<TargetId, string> = {
 };
 
 export const TARGET_DESCRIPTION: Record<TargetId, string> = {
-  'tessera-redis': 'Tessera (built dist/src/main.js) on one redis-server; L1 cache on (the default for Redis).',
+  'tessera-redis': 'Tessera (compiled JavaScript, run with node) on one redis-server; L1 cache on (the default for Redis).',
   'tessera-cluster': 'Tessera on a 6-node Redis Cluster (3 masters + 3 replicas) on this machine; L1 cache on.',
   'tessera-sqlite': 'Tessera on the embedded SQLite engine (WAL, one file in a temp folder); L1 cache off (the default).',
   'fastify-hello': 'HTTP ceiling: Fastify 5 answering every route with a small JSON after checking the bearer key. No store.',
@@ -46,6 +46,8 @@ export interface Target {
   readonly pids: ReadonlyMap<string, readonly number[]>;
   seed(count: number, dataSeed: number, onProgress: (p: SeedProgress) => void): Promise<SeedResult>;
   footprint(): Promise<StoreFootprint | null>;
+  /** Null while the server runs; else how it ended and what it printed last. */
+  exitReport(): string | null;
   /** The store, when seeded data can be snapshotted (a Redis URL may be a cluster seed). */
   readonly store?: StoreHandle;
   readonly commandStats?: StoreCommandStats;

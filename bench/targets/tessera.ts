@@ -81,6 +81,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     pids,
     seed: (count, dataSeed, onProgress) => seedTessera({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
     footprint,
+    exitReport: () => server.exitReport(),
     store,
     ...(commandStats ? { commandStats } : {}),
     snapshotFamily: engine === 'sqlite' ? 'tessera-sqlite' : 'tessera-redis',
