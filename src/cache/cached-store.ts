@@ -37,13 +37,13 @@ const CACHED_PARTS: readonly CachedPart[] = ['cart', 'prefs', 'history'];
 export interface L1Options {
   /** Most entries (one per session part). @default 100000 */
   readonly maxEntries: number;
-  /** Most bytes of cached state, as serialized JSON. @default 268435456 (256 MiB) */
+  /** Most bytes of cached state, counted as serialized JSON (the heap holds several times that). @default 67108864 (64 MiB) */
   readonly maxBytes: number;
   /** An entry unused for this long is dropped. @default 300000 (5 min) */
   readonly ttlMs: number;
 }
 
-export const DEFAULT_L1_OPTIONS: L1Options = Object.freeze({ maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, ttlMs: 300_000 });
+export const DEFAULT_L1_OPTIONS: L1Options = Object.freeze({ maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, ttlMs: 300_000 });
 
 /** What the cache reports: one call per part looked up. */
 export interface CacheObserver {

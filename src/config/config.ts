@@ -121,7 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     l1: {
       enabled: l1Text === 'on',
-      maxBytes: integer('TESSERA_L1_MAX_BYTES', 256 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+      maxBytes: integer('TESSERA_L1_MAX_BYTES', 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
       maxEntries: integer('TESSERA_L1_MAX_ENTRIES', 100_000, 1, 100_000_000),
       ttlMs: duration('TESSERA_L1_TTL', 300_000, 100),
     },
