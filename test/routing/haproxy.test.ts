@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../support/process.js';
 import { APP_KEY, startTessera, type TestServer } from '../support/tessera-server.js';
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
