@@ -25,7 +25,7 @@ import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
 import type { BenchResults, Environment, OpenLoopRecord, PeakRecord, ProfileRecord, StepRecord, TargetRecord } from './report/results.js';
 import { describeLatency, measureLevel, measurePeak, measureStep, type RunContext } from './scenarios/measure.js';
-import { startExpressSession, startFastifyHello } from './targets/baselines.js';
+import { startExpressSession, startFastifyHello, startRedisFloor } from './targets/baselines.js';
 import { tesseraCommand } from './targets/build.js';
 import { startTessera } from './targets/tessera.js';
 import { TARGET_DESCRIPTION, TARGET_LABEL, type Target, type TargetContext, type TargetId } from './targets/target.js';
@@ -160,7 +160,9 @@ async function main(): Promise<void> {
           ? startFastifyHello(ctxTarget)
           : id === 'express-session'
             ? startExpressSession(ctxTarget)
-            : startTessera(id === 'tessera-redis' ? 'redis' : id === 'tessera-cluster' ? 'redis-cluster' : 'sqlite', ctxTarget),
+            : id === 'redis-floor'
+              ? startRedisFloor(ctxTarget)
+              : startTessera(id === 'tessera-redis' ? 'redis' : id === 'tessera-cluster' ? 'redis-cluster' : 'sqlite', ctxTarget),
       ),
     );
     started.forEach((outcome, i) => {

@@ -123,6 +123,18 @@ export function seedExpressSession(options: SeedOptions): Promise<SeedResult> {
   });
 }
 
+/** The Redis floor stores each session's read view whole; the credential is the key it answers. */
+export function seedRedisFloor(options: SeedOptions): Promise<SeedResult> {
+  const auth = { authorization: `Bearer ${options.apiKey}` };
+  return seedWith(options, async (spec, call) => {
+    const response = await call('POST', '/bench/seed', auth, {
+      cart: spec.cart.map((line) => ({ ...line, addedAt: new Date().toISOString() })),
+      prefs: spec.prefs,
+    });
+    return (JSON.parse(response.body.toString('utf8')) as { token: string }).token;
+  });
+}
+
 /** The hello-world keeps no sessions: any credential will do. */
 export function fakeCredentials(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `tss1_hello-${i}`);

@@ -54,7 +54,7 @@ export const FULL: Profile = {
   step: { baseFraction: 0.05, factor: 10, beforeS: 10, spikeS: 30, afterS: 20 },
 };
 
-export const ALL_TARGETS: readonly TargetId[] = ['tessera-redis', 'tessera-cluster', 'tessera-sqlite', 'fastify-hello', 'express-session'];
+export const ALL_TARGETS: readonly TargetId[] = ['tessera-redis', 'tessera-cluster', 'tessera-sqlite', 'fastify-hello', 'express-session', 'redis-floor'];
 
 export interface Options {
   readonly profile: Profile;

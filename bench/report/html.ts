@@ -12,6 +12,7 @@ export const TARGET_COLOR: Record<TargetId, string> = {
   'tessera-sqlite': '#66a182',
   'fastify-hello': '#00798c',
   'express-session': '#30343f',
+  'redis-floor': '#8d6a9f',
 };
 
 const PERCENTILE_COLOR: Record<(typeof PERCENTILE_KEYS)[number], string> = {

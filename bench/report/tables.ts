@@ -124,6 +124,38 @@ export function buildTables(r: BenchResults): Table[] {
     ]),
   });
 
+  const floorPeak = (m: MixName) => r.peaks.find((p) => p.target === 'redis-floor' && p.mix === m);
+  const helloPeak = (m: MixName) => r.peaks.find((p) => p.target === 'fastify-hello' && p.mix === m);
+  if (floorPeak('reads')) {
+    tables.push({
+      id: 'floor',
+      title: 'Against the floor of a Redis-backed service',
+      intro:
+        'The floor is Fastify plus one Redis command per request (a read GETs a pre-rendered JSON string and sends it unparsed; a write is one HSET): the least any Redis-backed session service does. Its own ratio to the hello-world bounds what a Redis round trip per request allows.',
+      head: ['throughput ratio', ...mixes],
+      rows: [
+        ...targets
+          .filter((t) => t !== 'redis-floor' && t !== 'fastify-hello')
+          .map((t) => [
+            `${label(t)} ÷ floor`,
+            ...mixes.map((m) => {
+              const a = r.peaks.find((p) => p.target === t && p.mix === m);
+              const f = floorPeak(m);
+              return a && f && f.rps > 0 ? `${(a.rps / f.rps).toFixed(2)}×` : '–';
+            }),
+          ]),
+        [
+          'floor ÷ Fastify hello-world',
+          ...mixes.map((m) => {
+            const f = floorPeak(m);
+            const h = helloPeak(m);
+            return f && h && h.rps > 0 ? `${(f.rps / h.rps).toFixed(2)}×` : '–';
+          }),
+        ],
+      ],
+    });
+  }
+
   const levels = r.openLoop.filter((l) => l.mix === 'read-heavy' && l.fraction !== null);
   tables.push({
     id: 'latency',

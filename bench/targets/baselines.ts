@@ -1,6 +1,6 @@
 /** The two baselines, each as a child process running a file from bench/servers/. */
 import { fileURLToPath } from 'node:url';
-import { fakeCredentials, seedExpressSession } from '../dataset/seed.js';
+import { fakeCredentials, seedExpressSession, seedRedisFloor } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp } from '../lib/proc.js';
 import { mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startRedis } from './redis.js';
 import type { Target, TargetContext } from './target.js';
@@ -53,6 +53,44 @@ export async function startExpressSession(ctx: TargetContext): Promise<Target> {
       footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
       exitReport: () => service.exitReport(),
       store: { kind: 'redis', url: redis.url },
+      commandStats: {
+        reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),
+        read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),
+      },
+      async stop() {
+        await service.stop();
+        await redis.stop();
+      },
+    };
+  } catch (error) {
+    await redis.stop();
+    throw error;
+  }
+}
+
+export async function startRedisFloor(ctx: TargetContext): Promise<Target> {
+  const redis = await startRedis();
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    const service = spawnService({
+      name: 'redis-floor',
+      command: process.execPath,
+      args: ['--import', 'tsx', server('redis-floor.ts')],
+      env: { NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', API_KEY: ctx.apiKey, REDIS_URL: redis.url },
+    });
+    await waitForHttp(`${origin}/readyz`, service);
+    return {
+      id: 'redis-floor',
+      origin,
+      credentialHeader: 'tessera-token',
+      pids: new Map([
+        ['server', [service.pid]],
+        ['store', [await redisPid(redis)]],
+      ]),
+      seed: (count, dataSeed, onProgress) => seedRedisFloor({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
+      footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
+      exitReport: () => service.exitReport(),
       commandStats: {
         reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),
         read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),

@@ -1,7 +1,7 @@
 /** What the runner needs from each system under test. */
 import type { SeedResult, SeedProgress } from '../dataset/seed.js';
 
-export type TargetId = 'tessera-redis' | 'tessera-cluster' | 'tessera-sqlite' | 'fastify-hello' | 'express-session';
+export type TargetId = 'tessera-redis' | 'tessera-cluster' | 'tessera-sqlite' | 'fastify-hello' | 'express-session' | 'redis-floor';
 
 export const TARGET_LABEL: Record<TargetId, string> = {
   'tessera-redis': 'Tessera · Redis',
@@ -9,6 +9,7 @@ export const TARGET_LABEL: Record<TargetId, string> = {
   'tessera-sqlite': 'Tessera · SQLite',
   'fastify-hello': 'Fastify hello-world',
   'express-session': 'express-session + connect-redis',
+  'redis-floor': 'Fastify + one Redis command (floor)',
 };
 
 export const TARGET_DESCRIPTION: Record<TargetId, string> = {
@@ -18,6 +19,8 @@ export const TARGET_DESCRIPTION: Record<TargetId, string> = {
   'fastify-hello': 'HTTP ceiling: Fastify 5 answering every route with a small JSON after checking the bearer key. No store.',
   'express-session':
     'Ecosystem default: Express 5 + express-session 1.19 + connect-redis 9 on node-redis 5 and one redis-server; the same session shape stored as one JSON document.',
+  'redis-floor':
+    'Diagnostic floor, not a product: Fastify + node-redis, a read is one GET of the pre-rendered cart+prefs JSON sent back unparsed, a write is one HSET. The least any Redis-backed session service does.',
 };
 
 export interface StoreFootprint {
