@@ -59,6 +59,15 @@ export interface SpectrumPoint {
   readonly ms: number;
 }
 
+/** What the server's garbage collector did during a phase (Tessera only). */
+export interface GcRecord {
+  readonly heapUsedMiB: number;
+  readonly majorCount: number;
+  readonly majorOver100ms: number;
+  readonly majorMs: number;
+  readonly minorMs: number;
+}
+
 export interface OpenLoopRecord {
   readonly target: TargetId;
   readonly mix: MixName;
@@ -76,6 +85,7 @@ export interface OpenLoopRecord {
   readonly spectrum: readonly SpectrumPoint[];
   readonly cpu: CpuReport | null;
   readonly generatorElu: number;
+  readonly gc?: GcRecord;
 }
 
 export interface StepWindow {
@@ -109,6 +119,7 @@ export interface StepRecord {
   readonly recoveryS: number | null;
   readonly errorsByKind: Record<string, number>;
   readonly cpu: CpuReport | null;
+  readonly gc?: GcRecord;
 }
 
 export interface RatioRecord {

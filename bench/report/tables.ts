@@ -15,6 +15,9 @@ export interface Table {
 
 const label = (id: TargetId): string => TARGET_LABEL[id];
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${Math.round(x)} %`);
+const gcCell = (gc: OpenLoopRecord['gc']): string =>
+  gc ? `${gc.majorCount} (${gc.majorOver100ms}) / ${fmtInt(gc.majorMs)} ms, ${fmtInt(gc.heapUsedMiB)} MiB` : '–';
+
 /** Other work on the machine above this (% of one core) makes a measurement suspect: marked ⚠. */
 const CONTENDED = 50;
 const cpuCell = (cpu: OpenLoopRecord['cpu']): string =>
@@ -161,7 +164,7 @@ export function buildTables(r: BenchResults): Table[] {
     id: 'latency',
     title: 'Open-loop latency, read-heavy mix, at fractions of each target’s own peak',
     intro: `Fixed arrival rate; latency measured from each request’s intended send time (no coordinated omission), HdrHistogram. ${r.settings.openLoopWorkers} generator threads, ${r.settings.openLoopConnections} connections. "gen lag p99" is how late the generator itself sent (it is included in the latencies). ${cpuNote}`,
-    head: ['target', 'load', 'offered/s', 'done/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'read p99', 'write p99', 'errors', 'gen lag p99', 'CPU'],
+    head: ['target', 'load', 'offered/s', 'done/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'read p99', 'write p99', 'errors', 'gen lag p99', 'CPU', 'server GC: major (>100 ms) / ms, heap'],
     rows: targets.flatMap((t) =>
       levels
         .filter((l) => l.target === t)
@@ -180,6 +183,7 @@ export function buildTables(r: BenchResults): Table[] {
           l.errors ? `${fmtInt(l.errors)} (${Object.entries(l.errorsByKind).map(([k, v]) => `${k}: ${v}`).join(', ')})` : '0',
           fmtMs(l.lag.p99),
           cpuCell(l.cpu),
+          gcCell(l.gc),
         ]),
     ),
   });
@@ -189,7 +193,7 @@ export function buildTables(r: BenchResults): Table[] {
     tables.push({
       id: 'common',
       title: `Same offered load for everyone: ${fmtInt(common[0]!.offeredRate)} req/s (half the slowest target’s peak)`,
-      head: ['target', 'p50', 'p90', 'p99', 'p99.9', 'read p99', 'write p99', 'errors', 'CPU'],
+      head: ['target', 'p50', 'p90', 'p99', 'p99.9', 'read p99', 'write p99', 'errors', 'CPU', 'server GC: major (>100 ms) / ms, heap'],
       rows: common.map((l) => [
         label(l.target),
         fmtMs(l.latency.p50),
@@ -200,6 +204,7 @@ export function buildTables(r: BenchResults): Table[] {
         l.byClass.write ? fmtMs(l.byClass.write.p99) : '–',
         fmtInt(l.errors),
         cpuCell(l.cpu),
+        gcCell(l.gc),
       ]),
     });
   }
@@ -209,8 +214,8 @@ export function buildTables(r: BenchResults): Table[] {
     tables.push({
       id: 'login',
       title: 'Login burst (open loop, new users signing in at a fixed rate)',
-      head: ['target', 'rate/s', 'p50', 'p90', 'p99', 'p99.9', 'errors', 'CPU'],
-      rows: logins.map((l) => [label(l.target), `${fmtInt(l.offeredRate)} (${pct((l.fraction ?? 0) * 100)} of peak)`, fmtMs(l.latency.p50), fmtMs(l.latency.p90), fmtMs(l.latency.p99), fmtMs(l.latency.p999), fmtInt(l.errors), cpuCell(l.cpu)]),
+      head: ['target', 'rate/s', 'p50', 'p90', 'p99', 'p99.9', 'errors', 'CPU', 'server GC: major (>100 ms) / ms, heap'],
+      rows: logins.map((l) => [label(l.target), `${fmtInt(l.offeredRate)} (${pct((l.fraction ?? 0) * 100)} of peak)`, fmtMs(l.latency.p50), fmtMs(l.latency.p90), fmtMs(l.latency.p99), fmtMs(l.latency.p999), fmtInt(l.errors), cpuCell(l.cpu), gcCell(l.gc)]),
     });
   }
 
@@ -220,7 +225,7 @@ export function buildTables(r: BenchResults): Table[] {
       id: 'step',
       title: `Black-Friday step: read-heavy mix at ${pct(((r.settings.profile as { step: { baseFraction: number } }).step.baseFraction) * 100)} of peak, ×10 for ${s0.spikeS} s, then back`,
       intro: `${s0.beforeS} s before, ${s0.spikeS} s spike, ${s0.afterS} s after; open loop. Recovery: seconds after the spike until a 1-s window’s p99 is back under 2× the before-spike p99.`,
-      head: ['target', 'rate before → during', 'p99 before', 'p99 during', 'p99.9 during', 'p99 after', 'recovery', 'errors (before / during / after)', 'CPU'],
+      head: ['target', 'rate before → during', 'p99 before', 'p99 during', 'p99.9 during', 'p99 after', 'recovery', 'errors (before / during / after)', 'CPU', 'server GC: major (>100 ms) / ms, heap'],
       rows: r.steps.map((s) => [
         label(s.target),
         `${fmtInt(s.baseRate)} → ${fmtInt(s.spikeRate)}`,
@@ -231,6 +236,7 @@ export function buildTables(r: BenchResults): Table[] {
         s.recoveryS === null ? 'not within the run' : `${s.recoveryS} s`,
         `${s.before.errors} / ${s.during.errors} / ${s.after.errors}`,
         cpuCell(s.cpu),
+        gcCell(s.gc),
       ]),
     });
   }

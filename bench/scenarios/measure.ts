@@ -7,7 +7,7 @@ import { bar, fmtInt, fmtMs, type Progress } from '../lib/progress.js';
 import { runClosedLoop } from '../load/closed-loop.js';
 import { runOpenLoop, type OpenLoopProgress } from '../load/open-loop.js';
 import type { MixName, WorkloadConfig } from '../load/workload.js';
-import type { OpenLoopRecord, PeakRecord, StepPart, StepRecord, StepWindow } from '../report/results.js';
+import type { GcRecord, OpenLoopRecord, PeakRecord, StepPart, StepRecord, StepWindow } from '../report/results.js';
 import type { Target } from '../targets/target.js';
 import type { Options } from '../lib/options.js';
 
@@ -82,7 +82,7 @@ export async function measureLevel(
   const { profile } = ctx.options;
   const durationS = mix === 'login' ? profile.loginS : profile.levelS;
   const title = `open-loop ${mix} ${label} · ${target.id} @ ${fmtInt(rate)}/s`;
-  const result = await runOpenLoop({
+  const { result, gc } = await withGc(target, () => runOpenLoop({
     origin: target.origin,
     steps: [{ durationMs: durationS * 1000, rate }],
     warmupMs: profile.levelWarmupS * 1000,
@@ -92,7 +92,7 @@ export async function measureLevel(
     rngSeed: ctx.nextSeed(),
     pids: target.pids,
     onProgress: (p) => showOpenLoop(ctx, title, p),
-  });
+  }));
   const byClass: OpenLoopRecord['byClass'] = {};
   for (const [cls, h] of Object.entries(result.byClass)) byClass[cls as 'read' | 'write' | 'login'] = summarize(h);
   return {
@@ -111,6 +111,7 @@ export async function measureLevel(
     spectrum: spectrum(result.total),
     cpu: result.cpu,
     generatorElu: Math.round(result.generatorElu * 1000) / 1000,
+    ...(gc ? { gc } : {}),
   };
 }
 
@@ -119,7 +120,7 @@ export async function measureStep(ctx: RunContext, target: Target, peakRps: numb
   const baseRate = Math.max(20, Math.round(peakRps * step.baseFraction));
   const spikeRate = baseRate * step.factor;
   const title = `Black-Friday step · ${target.id} ${fmtInt(baseRate)} → ${fmtInt(spikeRate)}/s`;
-  const result = await runOpenLoop({
+  const { result, gc } = await withGc(target, () => runOpenLoop({
     origin: target.origin,
     steps: [
       { durationMs: step.beforeS * 1000, rate: baseRate },
@@ -134,7 +135,7 @@ export async function measureStep(ctx: RunContext, target: Target, peakRps: numb
     rngSeed: ctx.nextSeed(),
     pids: target.pids,
     onProgress: (p) => showOpenLoop(ctx, title, p),
-  });
+  }));
   const spikeFrom = step.beforeS;
   const spikeTo = step.beforeS + step.spikeS;
   const windows: StepWindow[] = result.windows.map((w) => {
@@ -180,6 +181,25 @@ export async function measureStep(ctx: RunContext, target: Target, peakRps: numb
     recoveryS: recovered ? recovered.startS - spikeTo : null,
     errorsByKind: result.errorsByKind,
     cpu: result.cpu,
+    ...(gc ? { gc } : {}),
+  };
+}
+
+/** Runs a phase and reports the server's GC activity during it, when the target exposes it. */
+async function withGc<T>(target: Target, run: () => Promise<T>): Promise<{ result: T; gc?: GcRecord }> {
+  const before = await target.runtimeStats?.();
+  const result = await run();
+  const after = await target.runtimeStats?.();
+  if (!before || !after) return { result };
+  return {
+    result,
+    gc: {
+      heapUsedMiB: Math.round(after.heapUsedBytes / 2 ** 20),
+      majorCount: after.gcMajorCount - before.gcMajorCount,
+      majorOver100ms: after.gcMajorOver100ms - before.gcMajorOver100ms,
+      majorMs: Math.round((after.gcMajorSeconds - before.gcMajorSeconds) * 1000),
+      minorMs: Math.round((after.gcMinorSeconds - before.gcMinorSeconds) * 1000),
+    },
   };
 }
 

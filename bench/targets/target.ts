@@ -34,6 +34,16 @@ export type StoreHandle =
   | { readonly kind: 'redis'; readonly url: string }
   | { readonly kind: 'sqlite'; readonly path: string };
 
+/** The server's heap and garbage-collection totals, from its Prometheus metrics (Tessera only). */
+export interface RuntimeStats {
+  readonly heapUsedBytes: number;
+  readonly gcMajorCount: number;
+  /** Major collections longer than 100 ms. */
+  readonly gcMajorOver100ms: number;
+  readonly gcMajorSeconds: number;
+  readonly gcMinorSeconds: number;
+}
+
 /** Per-command execution time inside the store (Redis INFO commandstats), for "where the time goes". */
 export interface StoreCommandStats {
   reset(): Promise<void>;
@@ -54,6 +64,7 @@ export interface Target {
   /** The store, when seeded data can be snapshotted (a Redis URL may be a cluster seed). */
   readonly store?: StoreHandle;
   readonly commandStats?: StoreCommandStats;
+  runtimeStats?(): Promise<RuntimeStats | null>;
   /** Targets of one family store seeded data identically and share a snapshot (default: the id). */
   readonly snapshotFamily?: string;
   /**

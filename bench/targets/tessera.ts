@@ -4,9 +4,27 @@ import { join } from 'node:path';
 import { seedTessera } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp, type Service } from '../lib/proc.js';
 import { clusterMasterMemory, clusterPids, mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startRedis, startRedisCluster } from './redis.js';
-import type { StoreCommandStats, StoreHandle, Target, TargetContext, TargetId } from './target.js';
+import type { RuntimeStats, StoreCommandStats, StoreHandle, Target, TargetContext, TargetId } from './target.js';
 
 type Engine = 'sqlite' | 'redis' | 'redis-cluster';
+
+/** Heap and GC totals from Tessera's /metrics (prom-client's default Node metrics). */
+async function readRuntimeStats(origin: string): Promise<RuntimeStats | null> {
+  try {
+    const text = await (await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+    const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? 0);
+    const majorCount = value(/^\w*nodejs_gc_duration_seconds_count\{kind="major"\} ([\d.e+-]+)$/m);
+    return {
+      heapUsedBytes: value(/^\w*nodejs_heap_size_used_bytes ([\d.e+-]+)$/m),
+      gcMajorCount: majorCount,
+      gcMajorOver100ms: majorCount - value(/^\w*nodejs_gc_duration_seconds_bucket\{le="0\.1",kind="major"\} ([\d.e+-]+)$/m),
+      gcMajorSeconds: value(/^\w*nodejs_gc_duration_seconds_sum\{kind="major"\} ([\d.e+-]+)$/m),
+      gcMinorSeconds: value(/^\w*nodejs_gc_duration_seconds_sum\{kind="minor"\} ([\d.e+-]+)$/m),
+    };
+  } catch {
+    return null;
+  }
+}
 
 export async function startTessera(engine: Engine, ctx: TargetContext): Promise<Target> {
   const id: TargetId = engine === 'sqlite' ? 'tessera-sqlite' : engine === 'redis' ? 'tessera-redis' : 'tessera-cluster';
@@ -18,6 +36,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     TESSERA_STORE: engine,
     TESSERA_API_KEYS: `bench:${ctx.apiKey}`,
     TESSERA_LOG_LEVEL: 'warn',
+    ...(process.env['TESSERA_L1'] ? { TESSERA_L1: process.env['TESSERA_L1'] } : {}),
   };
   const pids = new Map<string, number[]>();
   let stopStore: () => Promise<void> = async () => {};
@@ -82,6 +101,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     seed: (count, dataSeed, onProgress) => seedTessera({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
     footprint,
     exitReport: () => server.exitReport(),
+    runtimeStats: () => readRuntimeStats(origin),
     store,
     ...(commandStats ? { commandStats } : {}),
     snapshotFamily: engine === 'sqlite' ? 'tessera-sqlite' : 'tessera-redis',
