@@ -30,6 +30,7 @@ import { tesseraCommand } from './targets/build.js';
 import { startTessera } from './targets/tessera.js';
 import { TARGET_DESCRIPTION, TARGET_LABEL, type Target, type TargetContext, type TargetId } from './targets/target.js';
 import { restoreOrSeed } from './dataset/snapshot.js';
+import { deployRedisSettings } from './targets/redis.js';
 
 /** A phase during which other work used more than this much CPU (% of one core) is re-run once. */
 const CONTENDED_OTHER_CPU = 50;
@@ -67,6 +68,7 @@ function environment(tessera: string): Environment {
     gitDirty: sh('git', ['status', '--porcelain', '--', 'src']).length > 0,
     loadAverageAtStart: Math.round(loadavg()[0]! * 100) / 100,
     tesseraCommand: tessera,
+    redisSettings: deployRedisSettings().map(([k, v]) => `${k} ${v}`).join(', ') || 'harness defaults (no deploy/redis.conf)',
   };
 }
 
@@ -104,8 +106,9 @@ async function main(): Promise<void> {
     rmSync(tmpDir, { recursive: true, force: true });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
+    process.on(signal, () => {
+      // A second signal: leave now; 'exit' hooks still kill every child and Redis.
+      if (stopping) process.exit(130);
       stopping = true;
       progress.done();
       process.stdout.write(`\n${signal}: stopping the servers…\n`);

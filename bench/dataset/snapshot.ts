@@ -119,7 +119,8 @@ export async function restoreOrSeed(target: Target, plan: SeedPlan): Promise<See
 
   if (!target.store) {
     const seeded = await target.seed(plan.count, plan.dataSeed, () => {});
-    return finish(seeded.credentials, { createdAt: Date.now(), sessions: plan.count, requests: 0, seedElapsedMs: 0, meanSessionBytes: seeded.meanSessionBytes }, false, 0);
+    const meta = { createdAt: Date.now(), sessions: plan.count, requests: seeded.requests, seedElapsedMs: seeded.elapsedMs, meanSessionBytes: seeded.meanSessionBytes };
+    return finish(seeded.credentials, meta, false, seeded.elapsedMs);
   }
 
   const key = hashSources(plan.root, GENERATOR_SOURCES);

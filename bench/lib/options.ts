@@ -55,6 +55,8 @@ export const FULL: Profile = {
 };
 
 export const ALL_TARGETS: readonly TargetId[] = ['tessera-redis', 'tessera-cluster', 'tessera-sqlite', 'fastify-hello', 'express-session', 'redis-floor'];
+/** --quick leaves out the diagnostic Redis floor to stay under two minutes. */
+const QUICK_TARGETS: readonly TargetId[] = ALL_TARGETS.filter((t) => t !== 'redis-floor');
 
 export interface Options {
   readonly profile: Profile;
@@ -80,6 +82,7 @@ const HELP = `npm run bench -- [options]
 
   --quick                 short run (< 2 min): ${QUICK.sessions} sessions, 1.5 s phases
   --targets a,b,...       subset of: ${ALL_TARGETS.join(', ')}
+                          (default: all; --quick leaves out redis-floor)
   --sessions N            seeded sessions per target (full: ${FULL.sessions})
   --seconds S             measured seconds per closed-loop and open-loop phase
   --reseed                seed through the API even if a snapshot of the same data exists
@@ -122,7 +125,8 @@ export function parseOptions(argv: readonly string[]): Options {
     const s = positive('--seconds', values.seconds);
     profile = { ...profile, peakS: s, levelS: s, loginS: profile.loginS > 0 ? s : 0 };
   }
-  const targets = values.targets === undefined ? ALL_TARGETS : (values.targets.split(',').map((t) => t.trim()) as TargetId[]);
+  const targets =
+    values.targets === undefined ? (values.quick ? QUICK_TARGETS : ALL_TARGETS) : (values.targets.split(',').map((t) => t.trim()) as TargetId[]);
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`--targets: unknown target "${t}"; choose from ${ALL_TARGETS.join(', ')}`);
   return {
     profile,

@@ -6,9 +6,9 @@
  * suffer from coordinated omission, so only the throughput is reported.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../lib/rng.js';
 import { CpuMeter, type CpuReport } from '../lib/proc.js';
@@ -111,17 +111,23 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
   if (options.forceAutocannon || !findWrk()) return runAutocannon(options);
   let script: string;
   let args: (i: number) => string[];
+  let requestFile: string | null = null;
   if (options.workload.mix === 'login') {
     script = 'login.lua';
     args = (i) => [options.workload.apiKey, `${options.workload.loginPrefix}-${i}`];
   } else {
     const file = writeMixFile(options.workload, options.rngSeed);
+    requestFile = file;
     script = 'mix.lua';
     args = (i) => [file, String(i * 997)];
   }
-  if (options.warmupS > 0) await runWrkOnce(options, options.warmupS, args(0), script, false);
-  await options.onMeasureStart?.();
-  return runWrkOnce(options, options.durationS, args(1), script, true);
+  try {
+    if (options.warmupS > 0) await runWrkOnce(options, options.warmupS, args(0), script, false);
+    await options.onMeasureStart?.();
+    return await runWrkOnce(options, options.durationS, args(1), script, true);
+  } finally {
+    if (requestFile) rmSync(dirname(requestFile), { recursive: true, force: true });
+  }
 }
 
 async function runAutocannon(options: ClosedLoopOptions): Promise<ClosedLoopResult> {

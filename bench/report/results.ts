@@ -17,6 +17,8 @@ export interface Environment {
   /** 1-minute load average when the run started (others' work on a shared machine shows here). */
   readonly loadAverageAtStart: number;
   readonly tesseraCommand: string;
+  /** Settings from deploy/redis.conf applied to every Redis the bench started. */
+  readonly redisSettings: string;
 }
 
 export interface SeedRecord {

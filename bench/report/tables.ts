@@ -323,6 +323,7 @@ export function environmentLines(r: BenchResults): string[] {
     `Command: \`${r.command}\` (${r.mode} run), ${r.startedAt.replace('T', ' ').replace(/\..*/, '')} UTC → ${r.finishedAt.replace(/.*T/, '').replace(/\..*/, '')}`,
     `Machine: ${e.cpus} × ${e.cpuModel}, ${e.memoryGiB} GiB, ${e.os}; Node ${e.node}; Redis ${e.redis}; ${e.wrk ?? 'autocannon (wrk not installed)'}`,
     `Tessera: ${e.tesseraCommand} at commit ${e.gitCommit}${e.gitDirty ? ' (src/ had uncommitted changes)' : ''}`,
+    `Redis (every Redis-backed target): ${e.redisSettings ?? 'harness defaults'}`,
     `Servers, Redis and the load generator all share these ${e.cpus} cores (load average ${e.loadAverageAtStart} at the start: other work was running too). Absolute numbers drift up to 2× between runs; compare the ratios.`,
   ];
 }

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { fakeCredentials, seedExpressSession, seedRedisFloor } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp } from '../lib/proc.js';
-import { mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startRedis } from './redis.js';
+import { mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startConfiguredRedis } from './redis.js';
 import type { Target, TargetContext } from './target.js';
 
 const server = (file: string): string => fileURLToPath(new URL(`../servers/${file}`, import.meta.url));
@@ -30,7 +30,7 @@ export async function startFastifyHello(ctx: TargetContext): Promise<Target> {
 }
 
 export async function startExpressSession(ctx: TargetContext): Promise<Target> {
-  const redis = await startRedis();
+  const redis = await startConfiguredRedis();
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   try {
@@ -69,7 +69,7 @@ export async function startExpressSession(ctx: TargetContext): Promise<Target> {
 }
 
 export async function startRedisFloor(ctx: TargetContext): Promise<Target> {
-  const redis = await startRedis();
+  const redis = await startConfiguredRedis();
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   try {

@@ -1,8 +1,61 @@
-/** Redis for the targets, through the test harness (its own servers on free ports). */
+/**
+ * Redis for the targets, through the test harness (its own servers on free
+ * ports), configured as deploy/redis.conf recommends for production (compact
+ * hash encodings, AOF every second) — for every Redis-backed target alike.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../../test/support/redis-harness.js';
 
 export type { RedisCluster, RedisServer };
 export { startRedis, startRedisCluster };
+
+const DEPLOY_CONF = fileURLToPath(new URL('../../deploy/redis.conf', import.meta.url));
+
+/** The directives of deploy/redis.conf, as [name, value] pairs (empty if there is none). */
+export function deployRedisSettings(): Array<[string, string]> {
+  if (!existsSync(DEPLOY_CONF)) return [];
+  return readFileSync(DEPLOY_CONF, 'utf8')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [name, ...rest] = line.split(/\s+/);
+      return [name!, rest.join(' ')] as [string, string];
+    });
+}
+
+type Command = (...args: (string | number)[]) => Promise<unknown>;
+
+/** CONFIG SETs deploy/redis.conf on one server; throws naming the directive Redis refused. */
+export async function applyDeploySettings(command: Command): Promise<void> {
+  for (const [name, value] of deployRedisSettings()) {
+    const reply = await command('CONFIG', 'SET', name, value);
+    if (reply instanceof Error) throw new Error(`redis refused deploy/redis.conf's "${name} ${value}": ${reply.message}`);
+  }
+}
+
+export async function startConfiguredRedis(): Promise<RedisServer> {
+  const redis = await startRedis();
+  try {
+    await applyDeploySettings((...args) => redis.command(...args));
+    return redis;
+  } catch (error) {
+    await redis.stop();
+    throw error;
+  }
+}
+
+export async function startConfiguredCluster(): Promise<RedisCluster> {
+  const cluster = await startRedisCluster();
+  try {
+    for (const port of cluster.ports) await applyDeploySettings((...args) => cluster.command(port, ...args));
+    return cluster;
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+}
 
 function infoField(info: unknown, field: string): string | undefined {
   return typeof info === 'string' ? new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() : undefined;

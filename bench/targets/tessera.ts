@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { seedTessera } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp, type Service } from '../lib/proc.js';
-import { clusterMasterMemory, clusterPids, mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startRedis, startRedisCluster } from './redis.js';
+import { clusterMasterMemory, clusterPids, mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startConfiguredCluster, startConfiguredRedis } from './redis.js';
 import type { RuntimeStats, StoreCommandStats, StoreHandle, Target, TargetContext, TargetId } from './target.js';
 
 type Engine = 'sqlite' | 'redis' | 'redis-cluster';
@@ -53,7 +53,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
         return { bytes: size(path) + size(`${path}-wal`), what: 'SQLite file + WAL' };
       };
     } else if (engine === 'redis') {
-      const redis = await startRedis();
+      const redis = await startConfiguredRedis();
       env['TESSERA_REDIS_URL'] = redis.url;
       store = { kind: 'redis', url: redis.url };
       pids.set('store', [await redisPid(redis)]);
@@ -64,7 +64,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
         read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),
       };
     } else {
-      const cluster = await startRedisCluster();
+      const cluster = await startConfiguredCluster();
       env['TESSERA_REDIS_NODES'] = cluster.nodes.join(',');
       store = { kind: 'redis', url: `redis://${cluster.nodes[0]}` };
       pids.set('store', await clusterPids(cluster));
