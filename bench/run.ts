@@ -304,8 +304,9 @@ async function main(): Promise<void> {
             const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
             if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
             // Only the measured window: skip start-up and the warm-up run.
-            const summary = summarizeProfile(join(dir, file), 15, readyMs + profile.peakWarmupS * 1000 + 300);
-            profiles.push({ target: target.id, file: relative(ROOT, join(dir, file)), mix, idlePercent: summary.idlePercent, areas: summary.areas.slice(0, 15), functions: summary.functions, inclusive: summary.inclusive });
+            const skipMs = readyMs + profile.peakWarmupS * 1000 + 300;
+            const summary = summarizeProfile(join(dir, file), 15, skipMs);
+            profiles.push({ target: target.id, file: relative(ROOT, join(dir, file)), mix, skipMs, idlePercent: summary.idlePercent, areas: summary.areas.slice(0, 15), functions: summary.functions, inclusive: summary.inclusive });
             progress.log(`  profile ${mix} ${target.id}: ${summary.areas.slice(0, 5).map((a) => `${a.area} ${a.percent}%`).join(', ')}`);
           } catch (error) {
             progress.log(`  profile ${mix} ${target.id} failed: ${(error as Error).message.split('\n')[0]}`);

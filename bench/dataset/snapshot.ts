@@ -18,6 +18,7 @@ import Database from 'better-sqlite3';
 import type { SeedRecord } from '../report/results.js';
 import type { Target } from '../targets/target.js';
 import { generateSession } from './generator.js';
+import { RawHttpPool } from '../load/raw-http.js';
 import { dumpRedis, flushRedis, restoreRedis } from './redis-dump.js';
 
 const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -62,6 +63,32 @@ export function hashSources(root: string, paths: readonly string[]): string {
 }
 
 const VERIFY_SAMPLE = 40;
+
+/**
+ * Tessera slides a session's deadline (a write) on the first request after it
+ * has been idle for a while (TESSERA_SLIDE_AFTER, 1 h by default). Sessions
+ * restored from an older snapshot would all take that write on first access,
+ * which a freshly seeded set does not: read each once before measuring.
+ */
+const FRESH_MS = 30 * 60 * 1000;
+
+async function readEverySession(target: Target, apiKey: string, credentials: readonly string[]): Promise<void> {
+  const pool = new RawHttpPool(target.origin, 32);
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < credentials.length) {
+          const index = next++;
+          const request = pool.serialize('GET', '/v1/session', { authorization: `Bearer ${apiKey}`, [target.credentialHeader]: credentials[index]! });
+          await pool.fetch(request);
+        }
+      }),
+    );
+  } finally {
+    pool.close();
+  }
+}
 
 /** Null when a sample of sessions reads back through the API as generated, else what differs. */
 async function verifySample(target: Target, plan: SeedPlan, credentials: readonly string[]): Promise<string | null> {
@@ -145,7 +172,13 @@ export async function restoreOrSeed(target: Target, plan: SeedPlan): Promise<See
       }
       const credentials = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as string[];
       const problem = await verifySample(target, plan, credentials);
-      if (problem === null) return finish(credentials, meta, true, Date.now() - started);
+      if (problem === null) {
+        if (Date.now() - meta.createdAt > FRESH_MS) {
+          plan.onStatus('reading every session once, as a fresh seeding would leave them…');
+          await readEverySession(target, plan.apiKey, credentials);
+        }
+        return finish(credentials, meta, true, Date.now() - started);
+      }
       plan.onStatus(`snapshot does not read back (${problem}); seeding through the API…`);
       await clearStore(target);
     }

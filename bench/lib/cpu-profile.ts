@@ -59,10 +59,12 @@ export function areaOf(url: string, functionName: string): string {
     const rest = url.slice(nm + 14).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  const src = /\/(src|bench)\/(.*)$/.exec(url);
+  // The server may run from src/ (tsx) or from a build (bench/.build/src/): name it by its src/ folder.
+  const src = /\/src\/(.*)$/.exec(url) ?? /\/(?:bench)\/(.*)$/.exec(url);
   if (src) {
-    const parts = src[2]!.split('/');
-    return `${src[1]}/${parts.length > 1 ? parts[0] : parts[0]!.replace(/\.[jt]s$/, '')}`;
+    const parts = src[1]!.split('/');
+    const root = url.includes('/src/') ? 'src' : 'bench';
+    return `${root}/${parts.length > 1 ? parts[0] : parts[0]!.replace(/\.[jt]s$/, '')}`;
   }
   return url.split('/').slice(-2).join('/');
 }
@@ -91,7 +93,7 @@ export function summarizeProfile(file: string, top = 25, skipMs = 0): ProfileSum
     }
     busy += us;
     areas.set(area, (areas.get(area) ?? 0) + us);
-    const where = url ? `${url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${lineNumber + 1}` : '';
+    const where = url ? `${url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${lineNumber + 1}` : '';
     const key = `${functionName || '(anonymous)'} ${where}`;
     const entry = functions.get(key) ?? { where, us: 0 };
     entry.us += us;

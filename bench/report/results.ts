@@ -146,6 +146,8 @@ export interface ProfileRecord {
   readonly target: TargetId;
   readonly mix: MixName;
   readonly file: string;
+  /** Milliseconds skipped at the start of the profile (start-up and warm-up). */
+  readonly skipMs?: number;
   readonly idlePercent: number;
   readonly areas: ReadonlyArray<{ readonly area: string; readonly percent: number }>;
   readonly functions: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;

@@ -163,8 +163,8 @@ export function buildTables(r: BenchResults): Table[] {
   tables.push({
     id: 'latency',
     title: 'Open-loop latency, read-heavy mix, at fractions of each target’s own peak',
-    intro: `Fixed arrival rate; latency measured from each request’s intended send time (no coordinated omission), HdrHistogram. ${r.settings.openLoopWorkers} generator threads, ${r.settings.openLoopConnections} connections. "gen lag p99" is how late the generator itself sent (it is included in the latencies). ${cpuNote}`,
-    head: ['target', 'load', 'offered/s', 'done/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'read p99', 'write p99', 'errors', 'gen lag p99', 'CPU', 'server GC: major (>100 ms) / ms, heap'],
+    intro: `Fixed arrival rate; latency measured from each request’s intended send time (no coordinated omission), HdrHistogram. ${r.settings.openLoopWorkers} generator threads, ${r.settings.openLoopConnections} connections. "gen lag p99" is how late the generator itself sent (it is included in the latencies). "server µs/request" is the server's CPU per request at that load: higher than at the closed-loop peak, where requests share system calls and event-loop turns. ${cpuNote}`,
+    head: ['target', 'load', 'offered/s', 'done/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'read p99', 'write p99', 'errors', 'gen lag p99', 'CPU', 'server µs/request', 'server GC: major (>100 ms) / ms, heap'],
     rows: targets.flatMap((t) =>
       levels
         .filter((l) => l.target === t)
@@ -183,6 +183,7 @@ export function buildTables(r: BenchResults): Table[] {
           l.errors ? `${fmtInt(l.errors)} (${Object.entries(l.errorsByKind).map(([k, v]) => `${k}: ${v}`).join(', ')})` : '0',
           fmtMs(l.lag.p99),
           cpuCell(l.cpu),
+          l.cpu?.perRole['server'] !== undefined && l.achievedRate > 0 ? fmtInt((l.cpu.perRole['server'] / 100) * (1e6 / l.achievedRate)) : '–',
           gcCell(l.gc),
         ]),
     ),
