@@ -157,24 +157,30 @@ async function main(): Promise<void> {
   try {
     // 1. Start every target (concurrently: mostly waiting for processes), then seed them one by one.
     progress.phase(`starting ${options.targets.join(', ')}`);
-    const started = await Promise.allSettled(
-      options.targets.map((id) =>
-        id === 'fastify-hello'
-          ? startFastifyHello(ctxTarget)
-          : id === 'express-session'
-            ? startExpressSession(ctxTarget)
-            : id === 'redis-floor'
-              ? startRedisFloor(ctxTarget)
-              : startTessera(id === 'tessera-redis' ? 'redis' : id === 'tessera-cluster' ? 'redis-cluster' : 'sqlite', ctxTarget),
-      ),
-    );
-    started.forEach((outcome, i) => {
+    const start = (id: TargetId): Promise<Target> =>
+      id === 'fastify-hello'
+        ? startFastifyHello(ctxTarget)
+        : id === 'express-session'
+          ? startExpressSession(ctxTarget)
+          : id === 'redis-floor'
+            ? startRedisFloor(ctxTarget)
+            : startTessera(id === 'tessera-redis' ? 'redis' : id === 'tessera-cluster' ? 'redis-cluster' : 'sqlite', ctxTarget);
+    const started = await Promise.allSettled(options.targets.map(start));
+    for (const [i, outcome] of started.entries()) {
       const id = options.targets[i]!;
-      if (outcome.status === 'fulfilled') {
-        targets.push(outcome.value);
-        records.set(id, { id, label: TARGET_LABEL[id], description: TARGET_DESCRIPTION[id], status: 'ok' });
-      } else fail(id, outcome.reason);
-    });
+      let target = outcome.status === 'fulfilled' ? outcome.value : null;
+      if (!target) {
+        // Concurrent starts can race for a free port: try once more on its own.
+        try {
+          target = await start(id);
+        } catch (error) {
+          fail(id, error);
+          continue;
+        }
+      }
+      targets.push(target);
+      records.set(id, { id, label: TARGET_LABEL[id], description: TARGET_DESCRIPTION[id], status: 'ok' });
+    }
     for (const target of live()) {
       progress.phase(`seeding ${target.id}`);
       try {
