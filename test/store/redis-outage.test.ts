@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { StoreUnavailableError, type SessionStore } from '../../src/store/session-store.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { applied, settings, signIn } from './conformance/support.js';
 
 /** How long a call may take to give up: the command deadline (1.5 s) and some slack. */
@@ -77,6 +78,22 @@ describe('Redis outage', { timeout: 60_000 }, () => {
       server.resume();
     }
     await eventually('load', async () => assert.ok(await store.load(s.id, [], Date.now())));
+  });
+
+  it('a connection that stays open but answers nothing is replaced, with no restart of Redis', async () => {
+    const proxy = await startTcpProxy(server.port);
+    const viaProxy = await RedisStore.connect({ ...settings(), engine: 'redis', url: `redis://127.0.0.1:${proxy.port}` });
+    try {
+      const s = await signIn(viaProxy);
+      assert.equal(proxy.accepted, 1);
+      proxy.silenceOpenConnections();
+      await failsQuickly('load', () => viaProxy.load(s.id, [], Date.now()));
+      await eventually('load', async () => assert.equal((await viaProxy.load(s.id, [], Date.now()))?.meta.id, s.id));
+      assert.equal(proxy.accepted, 2, 'one new connection replaced the silent one');
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
+    }
   });
 
   it('closing a store whose server froze with commands in flight does not hang', async () => {

@@ -118,7 +118,11 @@ class RedisProcess {
     while (Date.now() < deadline) {
       if (exitCode !== null) break;
       try {
-        if ((await respCommand(this.port, ['PING'], 500)) === 'PONG') return;
+        if ((await respCommand(this.port, ['PING'], 500)) === 'PONG') {
+          // Only our own child counts: another process may have taken the port while this one was down.
+          if (this.#answeredBy(String(await respCommand(this.port, ['INFO', 'server'], 500))) === child.pid) return;
+          break;
+        }
       } catch {
         // not listening yet
       }
@@ -126,6 +130,11 @@ class RedisProcess {
     }
     await this.kill();
     throw new Error(`redis-server on port ${this.port} did not start (exit ${exitCode}):\n${this.logTail()}`);
+  }
+
+  #answeredBy(info: string): number | undefined {
+    const pid = /^process_id:(\d+)/m.exec(info)?.[1];
+    return pid === undefined ? undefined : Number(pid);
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

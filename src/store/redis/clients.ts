@@ -17,8 +17,11 @@ export interface Commands {
   set(key: string, value: string, deadline: number): Promise<void>;
   del(keys: readonly string[]): Promise<void>;
   ping(): Promise<void>;
-  /** Re-reads the cluster's slot map (a no-op on one server). */
-  refreshTopology(): void;
+  /**
+   * A call failed in a way that hints the connections are out of date: the
+   * cluster re-reads its slot map; one server replaces a connection that went silent.
+   */
+  recover(): void;
   close(): Promise<void>;
 }
 
@@ -64,19 +67,29 @@ export async function connectWithin(ms: number, connect: () => Promise<unknown>,
 
 /**
  * Commands in flight on one client, so that it can be destroyed once they are
- * done. (node-redis's own `close()` waits for pending replies for ever when
- * the server is frozen, and the client cannot be destroyed after it.)
+ * done (node-redis's own `close()` waits for pending replies for ever when
+ * the server is frozen, and the client cannot be destroyed after it), and so
+ * that a connection that went silent can be told from one that is merely busy.
  */
 export class InFlight {
   #count = 0;
   #waiting: (() => void)[] = [];
+  /** When a reply last arrived, or the first command was sent to an idle client. */
+  #lastProgress = Date.now();
 
   track<T>(work: Promise<T>): Promise<T> {
+    if (this.#count === 0) this.#lastProgress = Date.now();
     this.#count += 1;
     return work.finally(() => {
       this.#count -= 1;
+      this.#lastProgress = Date.now();
       if (this.#count === 0) for (const resolve of this.#waiting.splice(0)) resolve();
     });
+  }
+
+  /** Commands are waiting and nothing has settled for `ms`: the connection answers nothing. */
+  silentFor(ms: number): boolean {
+    return this.#count > 0 && Date.now() - this.#lastProgress >= ms;
   }
 
   /** Resolves when no command is in flight, or after `ms`. */
@@ -96,21 +109,102 @@ export async function retire(inFlight: InFlight, destroy: () => void, ms: number
   }
 }
 
-export async function openClient(url: string, tuning: RedisTuning): Promise<Commands> {
+/** How long a replaced client may finish the commands it has in flight. */
+const RETIRE_AFTER_MS = 5000;
+
+/**
+ * A node-redis client (one server or a cluster) that can be swapped for a
+ * freshly built one while calls keep flowing: new calls go to the new client,
+ * the old one finishes what it has in flight and is then destroyed. At most
+ * one build runs at a time, and builds are at least `minIntervalMs` apart.
+ */
+export class Replaceable<C> {
+  #current: { readonly client: C; readonly inFlight: InFlight };
+  #building = false;
+  #lastBuild = Date.now();
+  #closed = false;
+
+  constructor(
+    first: C,
+    private readonly build: (current: C) => Promise<C>,
+    private readonly destroy: (client: C) => void,
+    private readonly minIntervalMs: number,
+  ) {
+    this.#current = { client: first, inFlight: new InFlight() };
+  }
+
+  /** Runs a command on the current client, counted as in flight on it. */
+  run<T>(command: (client: C) => Promise<T>): Promise<T> {
+    const { client, inFlight } = this.#current;
+    return inFlight.track(command(client));
+  }
+
+  /** The current client has commands waiting and has answered nothing for `ms`. */
+  silentFor(ms: number): boolean {
+    return this.#current.inFlight.silentFor(ms);
+  }
+
+  /** Builds a new client in the background and swaps it in once it is connected. */
+  replace(): void {
+    if (this.#closed || this.#building || Date.now() - this.#lastBuild < this.minIntervalMs) return;
+    this.#building = true;
+    this.#lastBuild = Date.now();
+    this.build(this.#current.client)
+      .then((client) => {
+        if (this.#closed) {
+          this.destroy(client);
+          return;
+        }
+        const previous = this.#current;
+        this.#current = { client, inFlight: new InFlight() };
+        void retire(previous.inFlight, () => this.destroy(previous.client), RETIRE_AFTER_MS);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#building = false;
+      });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const { client, inFlight } = this.#current;
+    await retire(inFlight, () => this.destroy(client), 1000);
+  }
+}
+
+async function connectClient(url: string, tuning: RedisTuning) {
   const client = createClient({ url, ...clientDefaults(tuning), scripts: SCRIPTS });
   // Errors surface through the commands that meet them; the client reconnects by itself.
   client.on('error', () => undefined);
   await connectWithin(tuning.startupTimeoutMs, () => client.connect(), () => client.destroy());
-  const inFlight = new InFlight();
+  return client;
+}
+
+/**
+ * One server. node-redis reconnects a closed connection by itself; what it
+ * cannot see is a connection that stays open but answers nothing (a half-open
+ * TCP connection after a network fault, a peer that is not the Redis it was).
+ * Such a connection is replaced once it has been silent for a whole command
+ * deadline while commands were waiting.
+ */
+export async function openClient(url: string, tuning: RedisTuning): Promise<Commands> {
+  const clients = new Replaceable(
+    await connectClient(url, tuning),
+    () => connectClient(url, tuning),
+    (client) => client.destroy(),
+    tuning.commandTimeoutMs,
+  );
   return {
-    script: (name, keys, args) => inFlight.track(client[name](keys, args)),
-    get: (key) => inFlight.track(client.get(key)),
+    script: (name, keys, args) => clients.run((c) => c[name](keys, args)),
+    get: (key) => clients.run((c) => c.get(key)),
     setIfAbsent: async (key, value, deadline) =>
-      (await inFlight.track(client.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
-    set: async (key, value, deadline) => void (await inFlight.track(client.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
-    del: async (keys) => void (await inFlight.track(client.del([...keys]))),
-    ping: async () => void (await inFlight.track(client.ping())),
-    refreshTopology: () => undefined,
-    close: () => retire(inFlight, () => client.destroy(), 1000),
+      (await clients.run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
+    set: async (key, value, deadline) => void (await clients.run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
+    del: async (keys) => void (await clients.run((c) => c.del([...keys]))),
+    ping: async () => void (await clients.run((c) => c.ping())),
+    recover: () => {
+      if (clients.silentFor(tuning.commandTimeoutMs)) clients.replace();
+    },
+    close: () => clients.close(),
   };
 }

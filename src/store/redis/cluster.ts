@@ -10,7 +10,7 @@
  * the old one finish its in-flight commands. Builds are throttled.
  */
 import { createCluster } from 'redis';
-import { clientDefaults, connectWithin, InFlight, retire, type Commands } from './clients.js';
+import { clientDefaults, connectWithin, Replaceable, type Commands } from './clients.js';
 import type { RedisTuning } from './options.js';
 import { SCRIPTS } from './scripts.js';
 
@@ -29,68 +29,33 @@ function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
   return cluster;
 }
 
-/** A cluster client and the commands in flight on it. */
-interface Generation {
-  readonly cluster: ReturnType<typeof newCluster>;
-  readonly inFlight: InFlight;
-}
-
-async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning): Promise<Generation> {
+async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning) {
   const cluster = newCluster(rootNodes, tuning);
   await connectWithin(tuning.startupTimeoutMs, () => cluster.connect(), () => cluster.destroy());
-  return { cluster, inFlight: new InFlight() };
+  return cluster;
 }
 
 export async function openCluster(seeds: readonly string[], tuning: RedisTuning): Promise<Commands> {
-  let current = await connectCluster(seeds, tuning);
-  let rebuilding = false;
-  let lastBuild = Date.now();
-  let closed = false;
-
-  const refreshTopology = (): void => {
-    if (closed || rebuilding || Date.now() - lastBuild < tuning.topologyRefreshMs) return;
-    rebuilding = true;
-    lastBuild = Date.now();
+  const clusters = new Replaceable(
+    await connectCluster(seeds, tuning),
     // Ask the nodes known now first: after failovers the seed list may be out of date.
-    const known = current.cluster.masters.map((node) => node.address);
-    connectCluster([...new Set([...known, ...seeds])], tuning)
-      .then((next) => {
-        if (closed) {
-          next.cluster.destroy();
-          return;
-        }
-        const previous = current;
-        current = next;
-        void retire(previous.inFlight, () => previous.cluster.destroy(), 5000);
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        rebuilding = false;
-      });
-  };
-
-  /** Runs a command on the current cluster client, counted as in flight on it. */
-  const run = <T>(command: (cluster: Generation['cluster']) => Promise<T>): Promise<T> => {
-    const { cluster, inFlight } = current;
-    return inFlight.track(command(cluster));
-  };
-
+    (current) => connectCluster([...new Set([...current.masters.map((node) => node.address), ...seeds])], tuning),
+    (cluster) => cluster.destroy(),
+    tuning.topologyRefreshMs,
+  );
   return {
-    script: (name, keys, args) => run((c) => c[name](keys, args)),
-    get: (key) => run((c) => c.get(key)),
+    script: (name, keys, args) => clusters.run((c) => c[name](keys, args)),
+    get: (key) => clusters.run((c) => c.get(key)),
     setIfAbsent: async (key, value, deadline) =>
-      (await run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
-    set: async (key, value, deadline) => void (await run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
-    del: async (keys) => void (await run((c) => c.del([...keys]))),
+      (await clusters.run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
+    set: async (key, value, deadline) => void (await clusters.run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
+    del: async (keys) => void (await clusters.run((c) => c.del([...keys]))),
     // Ready while any master answers: a master failing over makes only its own slots unavailable.
     ping: () =>
-      run(async (c) => {
+      clusters.run(async (c) => {
         await Promise.any(c.masters.map(async (master) => (await c.nodeClient(master)).ping()));
       }),
-    refreshTopology,
-    close: async () => {
-      closed = true;
-      await retire(current.inFlight, () => current.cluster.destroy(), 1000);
-    },
+    recover: () => clusters.replace(),
+    close: () => clusters.close(),
   };
 }

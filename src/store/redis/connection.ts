@@ -9,8 +9,8 @@
  * - Retries happen only when Redis cannot have run the command (offline
  *   connection, TRYAGAIN during a slot migration, CLUSTERDOWN while a replica
  *   takes over…) or when the call is idempotent.
- * - Cluster: failures that hint at a topology change refresh the slot map
- *   (`cluster.ts`).
+ * - Failures that hint at a topology change refresh the cluster's slot map
+ *   (`cluster.ts`); on one server, a connection that went silent is replaced.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -123,7 +123,7 @@ export class RedisConnection {
       try {
         return await withDeadline(work(), deadline - Date.now());
       } catch (error) {
-        if (topologyHint(error)) this.#commands.refreshTopology();
+        if (topologyHint(error)) this.#commands.recover();
         const delay = Math.min(20 * 2 ** attempt, 250);
         const retry = notRun(error) || (idempotent && connectionLost(error));
         if (!retry || Date.now() + delay >= deadline) throw new StoreUnavailableError(this.#engine, { cause: error });
