@@ -68,6 +68,17 @@ export const History = Type.Object({ items: Type.Array(HistoryItem), version: Ty
 
 export const Versions = Type.Object(Object.fromEntries(DATA_PARTS.map((p) => [p, Type.String()])) as Record<string, TSchema>);
 
+/** `GET /v1/session`: the parts asked for, every version and the CSRF check. */
+export const SessionRead = Type.Object({
+  session: SessionInfo,
+  cart: Type.Optional(CartItems),
+  prefs: Type.Optional(AnyObject),
+  history: Type.Optional(Type.Object({ items: Type.Array(HistoryItem) })),
+  devices: Type.Optional(Type.Array(Device)),
+  versions: Versions,
+  csrf: Type.Union([Type.Literal('valid'), Type.Literal('invalid'), Type.Literal('absent')]),
+});
+
 export const SignedIn = Type.Object({
   token: Type.String({ description: 'The end-user token (tss1_…). Returned once; Tessera stores only its hash.' }),
   csrfToken: Type.String(),

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TesseraError } from '../../domain/errors.js';
 import type { Operation } from '../../domain/operations.js';
 import type { Authenticated } from '../../service/session-service.js';
-import { cartView } from '../../service/views.js';
-import { etag, sessionToken } from '../request-context.js';
+import { cartJson, sendRendered } from '../render.js';
+import { sessionToken } from '../request-context.js';
 import { Cart, addItemBody, setItemBody, skuParams, type AddItemBody, type SetItemBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 import { mutationOptions } from './sessions.js';
@@ -17,10 +17,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     security: TOKEN_SECURITY,
     ...extra,
   });
-  const send = (reply: FastifyReply, { session }: Authenticated) => {
-    const view = cartView(session);
-    return reply.header('etag', etag(view.version)).send(view);
-  };
+  const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, cartJson(session), session.versions.cart);
   const checkAttributes = (attributes: Record<string, unknown> | undefined): void => {
     if (attributes !== undefined && Buffer.byteLength(JSON.stringify(attributes)) > limits.attributesBytes) {
       throw new TesseraError('payload-too-large', `attributes take more than ${limits.attributesBytes} bytes`);

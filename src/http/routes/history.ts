@@ -2,8 +2,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TesseraError } from '../../domain/errors.js';
 import type { Authenticated } from '../../service/session-service.js';
-import { historyView } from '../../service/views.js';
-import { etag, sessionToken } from '../request-context.js';
+import { historyJson, sendRendered } from '../render.js';
+import { sessionToken } from '../request-context.js';
 import { History, historyBody, type HistoryBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 import { mutationOptions } from './sessions.js';
@@ -12,10 +12,7 @@ import { mutationOptions } from './sessions.js';
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 export function historyRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
-  const send = (reply: FastifyReply, { session }: Authenticated) => {
-    const view = historyView(session);
-    return reply.header('etag', etag(view.version)).send(view);
-  };
+  const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, historyJson(session), session.versions.history);
 
   app.get(
     '/v1/session/history',

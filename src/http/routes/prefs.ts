@@ -3,17 +3,14 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { JsonObject } from '../../domain/prefs.js';
 import type { Authenticated } from '../../service/session-service.js';
-import { prefsView } from '../../service/views.js';
-import { etag, sessionToken } from '../request-context.js';
+import { prefsDocumentJson, sendRendered } from '../render.js';
+import { sessionToken } from '../request-context.js';
 import { Prefs } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 import { mutationOptions } from './sessions.js';
 
 export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
-  const send = (reply: FastifyReply, { session }: Authenticated) => {
-    const view = prefsView(session);
-    return reply.header('etag', etag(view.version)).send(view);
-  };
+  const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, prefsDocumentJson(session), session.versions.prefs);
 
   app.get(
     '/v1/session/prefs',

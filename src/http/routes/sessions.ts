@@ -2,19 +2,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { DataPart } from '../../domain/parts.js';
-import { devicesView, partsView, sessionInfo } from '../../service/views.js';
+import { devicesView } from '../../service/views.js';
+import { sendRendered, sessionJson } from '../render.js';
 import { csrfHeader, etag, ifMatch, sessionToken } from '../request-context.js';
 import type { MutationOptions } from '../../service/session-service.js';
 import {
   Device,
   DeviceParams,
   PartsQuery,
-  SessionInfo,
+  SessionRead,
   SignedIn,
-  Versions,
-  CartItems,
-  HistoryItem,
-  AnyObject,
   signInBody,
   type PartsQueryT,
   type SignInBody,
@@ -55,24 +52,14 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
         tags: ['sessions'],
         summary: 'Validate the token and read the named parts',
         querystring: PartsQuery,
-        response: {
-          200: Type.Object({
-            session: SessionInfo,
-            cart: Type.Optional(CartItems),
-            prefs: Type.Optional(AnyObject),
-            history: Type.Optional(Type.Object({ items: Type.Array(HistoryItem) })),
-            devices: Type.Optional(Type.Array(Device)),
-            versions: Versions,
-            csrf: Type.Union([Type.Literal('valid'), Type.Literal('invalid'), Type.Literal('absent')]),
-          }),
-        },
+        response: { 200: SessionRead },
         security: TOKEN_SECURITY,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const parts = (request.query.parts?.split(',') ?? []) as DataPart[];
       const { session, deviceId, csrf } = await service.authenticate(sessionToken(request), parts, csrfHeader(request));
-      return { session: sessionInfo(session, deviceId), ...partsView(session, parts, deviceId), versions: session.versions, csrf };
+      return sendRendered(reply, sessionJson(session, parts, deviceId, csrf));
     },
   );
 

@@ -1,0 +1,62 @@
+/**
+ * Answers that carry session parts, rendered to JSON text by hand.
+ *
+ * A part's JSON is rendered once per state object: states are immutable and
+ * the L1 cache hands out the same object until the part changes, so a read
+ * served from L1 serializes only the small envelope around pre-rendered parts.
+ * Fastify's schema serializer is bypassed for these answers because rendering
+ * open-ended JSON (preferences, cart attributes) through it cost a quarter of
+ * a read's CPU (docs/PERFORMANCE.md). The route schemas still describe the
+ * answers (OpenAPI), and `test/http/render.test.ts` holds the two renderings
+ * to the same documents.
+ */
+import type { FastifyReply } from 'fastify';
+import type { DataPart } from '../domain/parts.js';
+import type { CsrfCheck } from '../tokens/csrf.js';
+import type { LoadedSession } from '../store/session-store.js';
+import { devicesView, memoized, sessionInfo } from '../service/views.js';
+import { cartItems, type CartState } from '../domain/cart.js';
+import { historyItems, type HistoryState } from '../domain/history.js';
+import { prefsObject, type PrefsState } from '../domain/prefs.js';
+import { etag } from './request-context.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+const cartItemsJson = memoized((state: CartState) => JSON.stringify(cartItems(state)));
+const prefsJson = memoized((state: PrefsState) => JSON.stringify(prefsObject(state)));
+const historyItemsJson = memoized((state: HistoryState) => JSON.stringify(historyItems(state)));
+
+const itemsOfCart = (session: LoadedSession): string => (session.cart ? cartItemsJson(session.cart) : '[]');
+const objectOfPrefs = (session: LoadedSession): string => (session.prefs ? prefsJson(session.prefs) : '{}');
+const itemsOfHistory = (session: LoadedSession): string => (session.history ? historyItemsJson(session.history) : '[]');
+
+/** `GET /v1/session`: the session, the named parts, every version and the CSRF check. */
+export function sessionJson(session: LoadedSession, parts: readonly DataPart[], deviceId: string, csrf: CsrfCheck): string {
+  let json = `{"session":${JSON.stringify(sessionInfo(session, deviceId))}`;
+  if (parts.includes('cart')) json += `,"cart":{"items":${itemsOfCart(session)}}`;
+  if (parts.includes('prefs')) json += `,"prefs":${objectOfPrefs(session)}`;
+  if (parts.includes('history')) json += `,"history":{"items":${itemsOfHistory(session)}}`;
+  if (parts.includes('devices')) json += `,"devices":${JSON.stringify(devicesView(session, deviceId).devices)}`;
+  return `${json},"versions":${JSON.stringify(session.versions)},"csrf":"${csrf}"}`;
+}
+
+/** The Cart document: `{ items, version }`. */
+export function cartJson(session: LoadedSession): string {
+  return `{"items":${itemsOfCart(session)},"version":${JSON.stringify(session.versions.cart)}}`;
+}
+
+/** The preferences document: `{ prefs, version }`. */
+export function prefsDocumentJson(session: LoadedSession): string {
+  return `{"prefs":${objectOfPrefs(session)},"version":${JSON.stringify(session.versions.prefs)}}`;
+}
+
+/** The history document: `{ items, version }`, newest first. */
+export function historyJson(session: LoadedSession): string {
+  return `{"items":${itemsOfHistory(session)},"version":${JSON.stringify(session.versions.history)}}`;
+}
+
+/** Sends rendered JSON as it is (Fastify does not serialize a string sent with a JSON type), with the part's ETag. */
+export function sendRendered(reply: FastifyReply, json: string, version?: string): FastifyReply {
+  if (version !== undefined) reply.header('etag', etag(version));
+  return reply.type(JSON_TYPE).send(json);
+}
