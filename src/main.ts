@@ -2,9 +2,9 @@
  * `npm start`: runs Tessera as a process. SIGTERM or SIGINT drains in-flight
  * requests, closes the store and exits 0.
  */
-import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { ConfigError, explainListenError, explainStoreError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './logging.js';
-import { createTessera } from './tessera.js';
+import { createTessera, type Tessera } from './tessera.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -23,8 +23,21 @@ async function main(): Promise<void> {
   if (config.natsUrl !== null) logger.warn('TESSERA_NATS_URL is set, but the global (multi-region) mode is not part of this release; running single-region');
   if (config.apiKeys.some((k) => k.secret.length < 16)) logger.warn('an API key in TESSERA_API_KEYS is shorter than 16 characters; use long random secrets in production');
 
-  const tessera = await createTessera(config, { logger });
-  const address = await tessera.listen();
+  let tessera: Tessera;
+  try {
+    tessera = await createTessera(config, { logger });
+  } catch (error) {
+    // Opening the store is what fails here in practice: say which variable points at it.
+    throw explainStoreError(config.store, error) ?? error;
+  }
+  let address: string;
+  try {
+    address = await tessera.listen();
+  } catch (error) {
+    // Without configured keys Tessera listens on loopback whatever TESSERA_HOST says.
+    const host = tessera.generatedApiKey === null ? config.host : '127.0.0.1';
+    throw explainListenError({ host, port: config.port }, error);
+  }
   logger.info({ address, store: config.store.engine, region: config.region }, 'tessera listening');
   if (tessera.generatedApiKey !== null) {
     // Printed once, on purpose, to the terminal only: there was no key to use otherwise.

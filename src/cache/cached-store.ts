@@ -27,6 +27,7 @@ import type {
   CreateResult,
   KnownVersions,
   LoadedSession,
+  LoadOptions,
   NewSession,
   SessionStore,
 } from '../store/session-store.js';
@@ -81,7 +82,7 @@ export class CachedStore implements SessionStore {
     return this.#cache.size;
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
+  async load(sessionId: string, parts: readonly DataPart[], now: number, { device }: LoadOptions = {}): Promise<LoadedSession | null> {
     const cached = new Map<CachedPart, Entry>();
     const known: Partial<Record<DataPart, string>> = {};
     for (const part of CACHED_PARTS) {
@@ -92,7 +93,7 @@ export class CachedStore implements SessionStore {
         known[part] = entry.version;
       }
     }
-    const loaded = await this.inner.load(sessionId, parts, now, known);
+    const loaded = await this.inner.load(sessionId, parts, now, { known, ...(device !== undefined ? { device } : {}) });
     if (loaded === null) {
       for (const part of CACHED_PARTS) this.#cache.delete(key(sessionId, part));
       return null;
@@ -111,7 +112,7 @@ export class CachedStore implements SessionStore {
       } else {
         // The engine left out a part we could not supply: never guess, read it whole.
         this.observer.lookup(part, 'miss');
-        return this.#loadWithoutCache(sessionId, parts, now);
+        return this.#loadWithoutCache(sessionId, parts, now, device);
       }
     }
     return result;
@@ -158,8 +159,8 @@ export class CachedStore implements SessionStore {
     await this.inner.close();
   }
 
-  async #loadWithoutCache(sessionId: string, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
-    const loaded = await this.inner.load(sessionId, parts, now);
+  async #loadWithoutCache(sessionId: string, parts: readonly DataPart[], now: number, device: string | undefined): Promise<LoadedSession | null> {
+    const loaded = await this.inner.load(sessionId, parts, now, device !== undefined ? { device } : {});
     if (loaded === null) return null;
     for (const part of CACHED_PARTS) {
       const state = loaded[part];

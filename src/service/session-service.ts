@@ -103,7 +103,7 @@ export class SessionService {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, parts, now);
+    const session = await this.store.load(parsed.sessionId, parts, now, { device: parsed.deviceId });
     if (session === null) throw invalidToken();
     const match = matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now);
     if (!isAccepted(match)) {
@@ -196,7 +196,7 @@ export class SessionService {
 
   async #requireCsrf(parsed: ParsedToken, presented: string): Promise<void> {
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, [], now);
+    const session = await this.store.load(parsed.sessionId, [], now, { device: parsed.deviceId });
     const device = session?.devices.devices[parsed.deviceId];
     if (session === null || !isAccepted(matchToken(device, parsed.hash, now))) {
       if (session !== null && matchToken(device, parsed.hash, now) === 'reused') await this.#revokeStolenFamily(parsed);
@@ -209,7 +209,7 @@ export class SessionService {
 
   async #revokeIfReused(parsed: ParsedToken): Promise<void> {
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, [], now);
+    const session = await this.store.load(parsed.sessionId, [], now, { device: parsed.deviceId });
     if (session !== null && matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now) === 'reused') {
       await this.#revokeStolenFamily(parsed);
     }
@@ -224,7 +224,7 @@ export class SessionService {
   async #liveGuest(guestToken: string, now: number): Promise<{ parsed: ParsedToken; session: LoadedSession } | null> {
     const parsed = parseToken(guestToken);
     if (parsed === null) return null;
-    const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now);
+    const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now, { device: parsed.deviceId });
     if (session === null || session.meta.userId !== null) return null;
     return isAccepted(matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now)) ? { parsed, session } : null;
   }

@@ -30,9 +30,25 @@ export interface StoreSettings {
 /** Versions the caller already holds, per part: an engine may leave such unchanged parts out. */
 export type KnownVersions = Readonly<Partial<Record<DataPart, string>>>;
 
+export interface LoadOptions {
+  /**
+   * A part whose current version equals the known one may be left out of the
+   * answer (its version is still in `versions`): the caller's copy is current.
+   * This is how the L1 cache revalidates without moving large parts.
+   */
+  readonly known?: KnownVersions;
+  /**
+   * The one device the caller needs — the token's. Unless `devices` is among
+   * the parts, an engine may return only this device: validating a token
+   * needs no other, and a session may have dozens.
+   */
+  readonly device?: string;
+}
+
 /** A live session as loaded: metadata and devices always, other parts on request. */
 export interface LoadedSession {
   readonly meta: SessionMeta;
+  /** Every device; only the one named in `LoadOptions.device` (if it exists) when the load asked for that alone. */
   readonly devices: PartStates['devices'];
   readonly cart?: PartStates['cart'];
   readonly prefs?: PartStates['prefs'];
@@ -80,12 +96,8 @@ export interface SessionStore {
   /**
    * The live session with its devices and the named parts, or null when it does
    * not exist, has ended or has expired. The hot path: one round trip.
-   *
-   * With `known`, a part whose current version equals the known one may be left
-   * out of the answer (its version is still in `versions`): the caller's copy is
-   * current. This is how the L1 cache revalidates without moving large parts.
    */
-  load(sessionId: string, parts: readonly DataPart[], now: number, known?: KnownVersions): Promise<LoadedSession | null>;
+  load(sessionId: string, parts: readonly DataPart[], now: number, options?: LoadOptions): Promise<LoadedSession | null>;
 
   /**
    * Creates a session with its first device. For a signed-in user who already

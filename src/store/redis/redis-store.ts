@@ -18,7 +18,7 @@ import {
   type ApplyResult,
   type Caller,
   type CreateResult,
-  type KnownVersions,
+  type LoadOptions,
   type LoadedSession,
   type NewSession,
   type SessionStore,
@@ -67,7 +67,7 @@ export class RedisStore implements SessionStore {
     return new RedisStore(options, connection, keyLayout(tuning.keyPrefix), expiryStep(options, tuning));
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number, known: KnownVersions = {}): Promise<LoadedSession | null> {
+  async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {}, device }: LoadOptions = {}): Promise<LoadedSession | null> {
     // '-': not wanted; '*': wanted; a version number: wanted only if it moved on.
     const flag = (part: DataPart): string => {
       if (!parts.includes(part)) return '-';
@@ -77,7 +77,7 @@ export class RedisStore implements SessionStore {
     const reply = await this.#connection.script(
       'tesseraLoad',
       this.#keys.session(sessionId),
-      [String(now), flag('cart'), flag('prefs'), flag('history')],
+      [String(now), flag('cart'), flag('prefs'), flag('history'), parts.includes('devices') ? '' : (device ?? '')],
       { idempotent: true },
     );
     this.#settings.onBytesRead?.(replyBytes(reply));

@@ -27,7 +27,7 @@ import {
   type ApplyOptions,
   type ApplyResult,
   type Caller,
-  type KnownVersions,
+  type LoadOptions,
   type CreateResult,
   type LoadedSession,
   type NewSession,
@@ -78,7 +78,7 @@ export class SqliteStore implements SessionStore {
     this.#indexUser = this.#db.prepare('INSERT OR REPLACE INTO users (user_id, session_id) VALUES (?, ?)');
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number, known: KnownVersions = {}): Promise<LoadedSession | null> {
+  async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {} }: LoadOptions = {}): Promise<LoadedSession | null> {
     return this.#guard(() => {
       const wanted = OPTIONAL_PARTS.filter((p) => parts.includes(p));
       const row = this.#select(wanted).get(sessionId);

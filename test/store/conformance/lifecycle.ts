@@ -53,6 +53,22 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       assert.deepEqual(cartOnly.versions, onlyAuth.versions);
     });
 
+    it('a load for one device returns that device as stored, and every device once the devices part is asked for', async () => {
+      const s = await signIn(store(), { userId: `one-device-${Math.random()}` });
+      const other = await signIn(store(), { userId: s.meta.userId! });
+      assert.equal(other.id, s.id);
+      const everything = await store().load(s.id, ['devices'], Date.now());
+      assert.deepEqual(Object.keys(everything!.devices.devices).sort(), [s.deviceId, other.deviceId].sort());
+      const mine = await store().load(s.id, ['cart'], Date.now(), { device: s.deviceId });
+      assert.deepEqual(mine?.devices.devices[s.deviceId], everything!.devices.devices[s.deviceId]);
+      assert.deepEqual(mine?.versions, everything!.versions);
+      const withPart = await store().load(s.id, ['devices'], Date.now(), { device: s.deviceId });
+      assert.deepEqual(withPart?.devices, everything!.devices);
+      const unknown = await store().load(s.id, [], Date.now(), { device: 'no-such-device00' });
+      assert.ok(unknown, 'an unknown device does not hide the session');
+      assert.equal(unknown.devices.devices['no-such-device00'], undefined);
+    });
+
     it('returns null for a session that does not exist', async () => {
       assert.equal(await store().load('no-such-session-id-xx', ['cart'], Date.now()), null);
       const result = await store().apply('no-such-session-id-xx', admin, { kind: 'cart.clear' }, { now: Date.now(), hlc: stamp() });

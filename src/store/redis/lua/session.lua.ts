@@ -4,10 +4,11 @@
  */
 
 /**
- * ARGV: now, wantCart, wantPrefs, wantHistory ('1' | '0').
+ * ARGV: now, then per part (cart, prefs, history) '-' | '*' | a known version,
+ * then a device id ('' for every device).
  * Reply: nil when the session is absent, ended or expired; else
- * {meta, devices, cart, prefs, history} as flat field/value lists (empty for
- * parts not asked for).
+ * {meta, devices, cart, prefs, history} as flat field/value lists; a part not
+ * sent is false. With a device id, devices holds that device alone (or nothing).
  */
 export const LOAD_LUA = String.raw`
 local now = tonumber(ARGV[1])
@@ -19,7 +20,14 @@ if not isLive(m, now) then return false end
 local function wanted(arg, version)
   return arg == '*' or (arg ~= '-' and arg ~= tostring(version))
 end
-local reply = { flat, redis.call('HGETALL', DEVICES), false, false, false }
+local devices
+if ARGV[5] == '' then
+  devices = redis.call('HGETALL', DEVICES)
+else
+  local one = redis.call('HGET', DEVICES, ARGV[5])
+  devices = one and { ARGV[5], one } or {}
+end
+local reply = { flat, devices, false, false, false }
 if wanted(ARGV[2], m.vc) then reply[3] = partFields(CART) end
 if wanted(ARGV[3], m.vp) then reply[4] = partFields(PREFS) end
 if wanted(ARGV[4], m.vh) then reply[5] = partFields(HISTORY) end
