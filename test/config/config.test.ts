@@ -1,0 +1,369 @@
+/**
+ * Configuration validation: every refused value names its variable and says
+ * what is expected, without echoing a secret; start-up failures that are not
+ * malformed values (store, listen) are explained in terms of the variable to check.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ConfigError,
+  DURATION_BOUNDS,
+  StartupError,
+  explainListenError,
+  explainStoreError,
+  formatDuration,
+  loadConfig,
+} from '../../src/config/config.js';
+import { createTessera } from '../../src/tessera.js';
+import { createLogger } from '../../src/logging.js';
+import { StoreUnavailableError } from '../../src/store/session-store.js';
+import { startTessera } from '../support/tessera-server.js';
+
+const DAY = 86_400_000;
+const BASE = { TESSERA_API_KEYS: 'app:app-secret-0123456789', TESSERA_SQLITE_PATH: ':memory:' };
+const dirs: string[] = [];
+
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Asserts that loading `env` fails with a ConfigError for `variable` whose message matches `message`. */
+function refused(env: Record<string, string>, variable: string, message: RegExp): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig({ ...BASE, ...env });
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `${JSON.stringify(env)} was accepted (or threw ${String(caught)})`);
+  assert.equal(caught.variable, variable, `${JSON.stringify(env)}: ${caught.message}`);
+  assert.ok(caught.message.startsWith(`${variable}: `), caught.message);
+  assert.match(caught.message, message, `${JSON.stringify(env)}`);
+  return caught;
+}
+
+describe('duration bounds', () => {
+  const variables = Object.keys(DURATION_BOUNDS) as Array<keyof typeof DURATION_BOUNDS>;
+
+  test('the documented bounds', () => {
+    assert.deepEqual(
+      Object.fromEntries(variables.map((v) => [v, DURATION_BOUNDS[v].map(formatDuration).join('..')])),
+      {
+        TESSERA_IDLE_TIMEOUT: '1s..3650d',
+        TESSERA_ABSOLUTE_TIMEOUT: '1s..3650d',
+        TESSERA_ROTATION_GRACE: '0s..1h',
+        TESSERA_SLIDE_AFTER: '0s..7d',
+        TESSERA_SWEEP_INTERVAL: '100ms..1d',
+        TESSERA_L1_TTL: '100ms..1d',
+      },
+    );
+  });
+
+  // TESSERA_SLIDE_AFTER must also stay below the idle timeout: test its upper bound with the longest idle.
+  const context = (variable: string): Record<string, string> => (variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' } : {});
+
+  const tooLong = variables.flatMap((variable) => {
+    const max = DURATION_BOUNDS[variable][1];
+    return [
+      { variable, text: '999999999d' },
+      { variable, text: `${max + 1}ms` },
+      { variable, text: `${max / 1000 + 1}` }, // a bare number counts as seconds
+    ];
+  });
+  for (const { variable, text } of tooLong) {
+    test(`${variable}=${text} is refused as too long, naming the range`, () => {
+      const [min, max] = DURATION_BOUNDS[variable];
+      refused({ ...context(variable), [variable]: text }, variable, new RegExp(`"${text}" is too long; use a duration from ${formatDuration(min)} to ${formatDuration(max)}$`));
+    });
+  }
+
+  const tooShort = variables.filter((v) => DURATION_BOUNDS[v][0] > 0).map((variable) => ({ variable, text: `${DURATION_BOUNDS[variable][0] - 1}ms` }));
+  for (const { variable, text } of tooShort) {
+    test(`${variable}=${text} is refused as too short`, () => {
+      refused({ [variable]: text }, variable, new RegExp(`"${text}" is too short; use a duration from `));
+    });
+  }
+
+  for (const variable of variables) {
+    test(`${variable} accepts exactly its minimum and its maximum`, () => {
+      const [min, max] = DURATION_BOUNDS[variable];
+      for (const ms of [min, max]) {
+        const config = loadConfig({ ...BASE, ...context(variable), [variable]: `${ms}ms` });
+        const value = {
+          TESSERA_IDLE_TIMEOUT: config.idleTimeoutMs,
+          TESSERA_ABSOLUTE_TIMEOUT: config.absoluteTimeoutMs,
+          TESSERA_ROTATION_GRACE: config.rotationGraceMs,
+          TESSERA_SLIDE_AFTER: config.slideAfterMs,
+          TESSERA_SWEEP_INTERVAL: config.sweepIntervalMs,
+          TESSERA_L1_TTL: config.l1.ttlMs,
+        }[variable];
+        assert.equal(value, ms, `${variable}=${ms}ms`);
+      }
+    });
+  }
+
+  test('a value that is not a duration still says what a duration looks like, and the range', () => {
+    refused({ TESSERA_IDLE_TIMEOUT: 'abc' }, 'TESSERA_IDLE_TIMEOUT', /"abc" is not a duration; use e\.g\. 30d.*\(a duration from 1s to 3650d\)/);
+    refused({ TESSERA_ABSOLUTE_TIMEOUT: '-5d' }, 'TESSERA_ABSOLUTE_TIMEOUT', /"-5d" is not a duration/);
+  });
+
+  const slideCases: Array<{ env: Record<string, string>; ok: boolean }> = [
+    { env: { TESSERA_IDLE_TIMEOUT: '1h', TESSERA_SLIDE_AFTER: '1h' }, ok: false },
+    { env: { TESSERA_IDLE_TIMEOUT: '1h', TESSERA_SLIDE_AFTER: '2h' }, ok: false },
+    { env: { TESSERA_SLIDE_AFTER: '30d' }, ok: false }, // equal to the default idle timeout (also above 7d)
+    { env: { TESSERA_IDLE_TIMEOUT: '1h', TESSERA_SLIDE_AFTER: '59m' }, ok: true },
+    { env: { TESSERA_IDLE_TIMEOUT: '1s' }, ok: true }, // the default slide-after follows the idle timeout
+    { env: { TESSERA_IDLE_TIMEOUT: '1s', TESSERA_SLIDE_AFTER: '0' }, ok: true },
+  ];
+  for (const { env, ok } of slideCases) {
+    test(`slide-after against the idle timeout: ${JSON.stringify(env)} is ${ok ? 'accepted' : 'refused'}`, () => {
+      if (ok) {
+        const config = loadConfig({ ...BASE, ...env });
+        assert.ok(config.slideAfterMs < config.idleTimeoutMs);
+      } else {
+        refused(env, 'TESSERA_SLIDE_AFTER', /(must be shorter than TESSERA_IDLE_TIMEOUT \(\w+\), or reads would never extend a session|is too long)/);
+      }
+    });
+  }
+
+  test('an idle timeout longer than the absolute one is accepted: the absolute one caps the session', async () => {
+    const config = loadConfig({ ...BASE, TESSERA_IDLE_TIMEOUT: '30d', TESSERA_ABSOLUTE_TIMEOUT: '1d' });
+    assert.equal(config.idleTimeoutMs, 30 * DAY);
+    assert.equal(config.absoluteTimeoutMs, DAY);
+    const server = await startTessera({ TESSERA_IDLE_TIMEOUT: '30d', TESSERA_ABSOLUTE_TIMEOUT: '1d' });
+    try {
+      const before = Date.now();
+      const { session } = await server.signIn({ userId: 'capped' });
+      const expires = Date.parse(session.expiresAt);
+      assert.ok(expires >= before + DAY && expires <= Date.now() + DAY, `expires ${session.expiresAt}`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('at the longest timeouts sign-in still works and its deadlines are valid dates', async () => {
+    const server = await startTessera({ TESSERA_IDLE_TIMEOUT: '3650d', TESSERA_ABSOLUTE_TIMEOUT: '3650d', TESSERA_SLIDE_AFTER: '7d' });
+    try {
+      const { token, session } = await server.signIn({ userId: 'long-lived' });
+      assert.ok(Date.parse(session.expiresAt) > Date.now() + 3_649 * DAY, session.expiresAt);
+      const read = await server.request('GET', '/v1/session', { token });
+      assert.equal(read.status, 200, read.text);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('TESSERA_HOST', () => {
+  const accepted = [
+    '0.0.0.0',
+    '127.0.0.1',
+    '::',
+    '::1',
+    '::ffff:10.0.0.1',
+    'fe80::1%eth0',
+    'localhost',
+    'tessera.internal',
+    'tessera.internal.',
+    'api-1.eu-west.example.com',
+    'redis_1', // container names resolve with underscores
+    `${'a'.repeat(63)}.example`,
+    'xn--bcher-kva.example',
+  ];
+  for (const host of accepted) {
+    test(`"${host}" is accepted`, () => {
+      assert.equal(loadConfig({ ...BASE, TESSERA_HOST: host }).host, host);
+    });
+  }
+
+  const refusedHosts: Array<{ host: string; message: RegExp }> = [
+    { host: 'not a host!!', message: /is neither an IP address nor a valid host name; use e\.g\. 0\.0\.0\.0/ },
+    { host: 'host:8080', message: /neither an IP address nor a valid host name/ },
+    { host: 'http://tessera.internal', message: /neither an IP address nor a valid host name/ },
+    { host: '256.1.1.1', message: /neither an IP address nor a valid host name/ },
+    { host: '10.0.0', message: /neither an IP address nor a valid host name/ },
+    { host: '-tessera.internal', message: /neither an IP address nor a valid host name/ },
+    { host: 'tessera-.internal', message: /neither an IP address nor a valid host name/ },
+    { host: 'tessera..internal', message: /neither an IP address nor a valid host name/ },
+    { host: '.', message: /neither an IP address nor a valid host name/ },
+    { host: `${'a'.repeat(64)}.example`, message: /neither an IP address nor a valid host name/ },
+    { host: `${'abcdefgh.'.repeat(28)}com`, message: /neither an IP address nor a valid host name/ }, // 255 characters
+    { host: 'tessera.intérnal', message: /neither an IP address nor a valid host name/ },
+    { host: '[::1]', message: /write the IPv6 address without brackets \(::1\)/ },
+  ];
+  for (const { host, message } of refusedHosts) {
+    test(`"${host.length > 40 ? `${host.slice(0, 40)}…` : host}" is refused`, () => {
+      refused({ TESSERA_HOST: host }, 'TESSERA_HOST', message);
+    });
+  }
+
+  test('unset, the host defaults to all interfaces with keys and to loopback without', () => {
+    assert.equal(loadConfig(BASE).host, '0.0.0.0');
+    assert.equal(loadConfig({ TESSERA_SQLITE_PATH: ':memory:' }).host, '127.0.0.1');
+  });
+});
+
+describe('TESSERA_API_KEYS', () => {
+  const cases: Array<{ keys: string; message: RegExp; secrets: string[] }> = [
+    {
+      keys: 'a:secret-one-0123456789,a:secret-two-0123456789',
+      message: /entry 2 has the same name "a" as entry 1; key names must be unique \(they label metrics and logs\)$/,
+      secrets: ['secret-one-0123456789', 'secret-two-0123456789'],
+    },
+    {
+      keys: 'a:secret-one-0123456789:admin,b:secret-two-0123456789,a:secret-three-012345678',
+      message: /entry 3 has the same name "a" as entry 1/,
+      secrets: ['secret-one-0123456789', 'secret-three-012345678'],
+    },
+    {
+      keys: 'a:shared-secret-0123456789,b:shared-secret-0123456789',
+      message: /entry 2 \("b"\) has the same secret as entry 1; every key needs its own secret$/,
+      secrets: ['shared-secret-0123456789'],
+    },
+    {
+      keys: 'app:shared-secret-0123456789,x:other-secret-0123456789,ops:shared-secret-0123456789:admin',
+      message: /entry 3 \("ops"\) has the same secret as entry 1/,
+      secrets: ['shared-secret-0123456789'],
+    },
+    {
+      keys: 'app:no-scope-secret-0123456789:root',
+      message: /entry 1 \("app"\) has scope "root"; the only scope suffix is "admin"/,
+      secrets: ['no-scope-secret-0123456789'],
+    },
+    { keys: 'no-secret-here', message: /entry 1 must be name:secret or name:secret:admin/, secrets: ['no-secret-here'] },
+  ];
+  for (const { keys, message, secrets } of cases) {
+    test(`${keys.replace(/:[^:,]+/g, ':…')} is refused without echoing a secret`, () => {
+      const error = refused({ TESSERA_API_KEYS: keys }, 'TESSERA_API_KEYS', message);
+      for (const secret of secrets) assert.ok(!error.message.includes(secret), `message shows a secret: ${error.message}`);
+    });
+  }
+
+  test('distinct names and secrets are accepted, scopes included', () => {
+    const config = loadConfig({ ...BASE, TESSERA_API_KEYS: 'app:secret-one-0123456789, ops:secret-two-0123456789:admin' });
+    assert.deepEqual(
+      config.apiKeys.map((k) => [k.name, k.admin]),
+      [
+        ['app', false],
+        ['ops', true],
+      ],
+    );
+  });
+});
+
+describe('store start-up failures name the variable', () => {
+  test('TESSERA_SQLITE_PATH under a regular file: the real error, explained, with its cause kept', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), 'not a directory');
+    const path = join(dir, 'file', 'tessera.db');
+    const config = loadConfig({ ...BASE, TESSERA_SQLITE_PATH: path });
+    const error = await createTessera(config, { logger: createLogger('silent') }).then(
+      () => assert.fail('opened a database under a regular file'),
+      (e: unknown) => e,
+    );
+    const explained = explainStoreError(config.store, error);
+    assert.ok(explained instanceof StartupError);
+    assert.deepEqual(explained.variables, ['TESSERA_SQLITE_PATH']);
+    assert.equal(explained.cause, error);
+    assert.match(explained.message, /^TESSERA_SQLITE_PATH: cannot open the embedded database ".*tessera\.db": a parent of the path is a file, not a directory \((EEXIST|ENOTDIR)/);
+  });
+
+  const sqliteCases: Array<{ name: string; prepare: (dir: string) => string; message: RegExp }> = [
+    { name: 'a directory', prepare: (dir) => dir, message: /SQLite cannot open a database file there/ },
+    {
+      name: 'a file that is not a database',
+      prepare: (dir) => {
+        writeFileSync(join(dir, 'junk.db'), 'x'.repeat(4096));
+        return join(dir, 'junk.db');
+      },
+      message: /the file exists but is not an SQLite database/,
+    },
+  ];
+  for (const { name, prepare, message } of sqliteCases) {
+    test(`TESSERA_SQLITE_PATH naming ${name}`, async () => {
+      const config = loadConfig({ ...BASE, TESSERA_SQLITE_PATH: prepare(tempDir()) });
+      const error = await createTessera(config, { logger: createLogger('silent') }).then(
+        async (t) => {
+          await t.close();
+          return assert.fail(`opened ${name}`);
+        },
+        (e: unknown) => e,
+      );
+      const explained = explainStoreError(config.store, error);
+      assert.match(explained?.message ?? String(error), /^TESSERA_SQLITE_PATH: cannot open the embedded database/);
+      assert.match(explained!.message, message);
+    });
+  }
+
+  test('an error that does not come from opening the store is left alone', () => {
+    assert.equal(explainStoreError({ engine: 'sqlite', path: 'x.db' }, new TypeError('a bug')), null);
+    assert.equal(explainStoreError({ engine: 'redis', url: 'redis://h:6379' }, new TypeError('a bug')), null);
+  });
+
+  test('Redis: names TESSERA_REDIS_URL with host and port, never the credentials', () => {
+    const cause = new Error('WRONGPASS for s3cr3t-pass (user admin-user)');
+    const error = new StoreUnavailableError('redis', { cause });
+    const explained = explainStoreError({ engine: 'redis', url: 'rediss://admin-user:s3cr3t-pass@cache.internal:6380/0' }, error);
+    assert.ok(explained !== null);
+    assert.match(explained.message, /^TESSERA_REDIS_URL: cannot connect to Redis at cache\.internal:6380 \(/);
+    assert.doesNotMatch(explained.message, /s3cr3t-pass|admin-user/);
+    assert.equal(explained.cause, error);
+  });
+
+  test('Redis Cluster: names TESSERA_REDIS_NODES and the seeds', () => {
+    const error = new StoreUnavailableError('redis-cluster', { cause: new Error('All the root nodes are unavailable') });
+    const explained = explainStoreError({ engine: 'redis-cluster', nodes: ['r1:7000', 'r2:7000'] }, error);
+    assert.match(explained?.message ?? '', /^TESSERA_REDIS_NODES: cannot connect to the Redis Cluster through the seeds r1:7000, r2:7000 \(All the root nodes are unavailable\)/);
+  });
+});
+
+describe('listen failures name TESSERA_HOST and/or TESSERA_PORT', () => {
+  const systemError = (code: string, fields: Record<string, unknown>): Error => Object.assign(new Error(`listen ${code}: something`), { code, ...fields });
+  const cases: Array<{ code: string; fields: Record<string, unknown>; variables: string[]; message: RegExp }> = [
+    { code: 'EADDRINUSE', fields: { address: '0.0.0.0', port: 8080 }, variables: ['TESSERA_HOST', 'TESSERA_PORT'], message: /cannot listen on 0\.0\.0\.0:8080: port 8080 is already in use; choose another TESSERA_PORT/ },
+    { code: 'EACCES', fields: { address: '0.0.0.0', port: 80 }, variables: ['TESSERA_HOST', 'TESSERA_PORT'], message: /permission denied \(ports below 1024 need privileges\)/ },
+    { code: 'EADDRNOTAVAIL', fields: { address: '10.9.9.9', port: 8080 }, variables: ['TESSERA_HOST'], message: /10\.9\.9\.9 is not an address of this machine/ },
+    { code: 'ENOTFOUND', fields: { hostname: 'tessera.invalid' }, variables: ['TESSERA_HOST'], message: /the host name "tessera\.invalid" does not resolve/ },
+    { code: 'EAI_AGAIN', fields: { hostname: 'tessera.internal' }, variables: ['TESSERA_HOST'], message: /does not resolve/ },
+    { code: 'EWHATEVER', fields: {}, variables: ['TESSERA_HOST', 'TESSERA_PORT'], message: /cannot listen on \[::1\]:9000: check TESSERA_HOST and TESSERA_PORT/ },
+  ];
+  for (const { code, fields, variables, message } of cases) {
+    test(code, () => {
+      const cause = systemError(code, fields);
+      const explained = explainListenError({ host: '::1', port: 9000 }, cause);
+      assert.deepEqual(explained.variables, variables);
+      assert.ok(explained.message.startsWith(`${variables.join(', ')}: `), explained.message);
+      assert.match(explained.message, message);
+      assert.ok(explained.message.includes(cause.message), 'keeps the original message');
+      assert.equal(explained.cause, cause);
+    });
+  }
+
+  test('a real port in use', async () => {
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const tessera = await createTessera(loadConfig({ ...BASE, TESSERA_HOST: '127.0.0.1', TESSERA_PORT: String(port) }), { logger: createLogger('silent') });
+      const error = await tessera.listen().then(
+        () => assert.fail('listened on a port in use'),
+        (e: unknown) => e,
+      );
+      await tessera.close().catch(() => {});
+      const explained = explainListenError({ host: '127.0.0.1', port }, error);
+      assert.match(explained.message, new RegExp(`^TESSERA_HOST, TESSERA_PORT: cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is already in use`));
+    } finally {
+      holder.close();
+    }
+  });
+});
