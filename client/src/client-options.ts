@@ -9,8 +9,8 @@ export type { RequestOptions } from './transport.js';
 export interface TesseraClientOptions {
   /**
    * Base URL(s) of Tessera, nearest region first. A call goes to the first one
-   * that accepts connections; one that refuses is skipped for
-   * `endpointCooldownMs`, then tried first again.
+   * not cooling down; one that refuses a connection or lets an attempt time out
+   * is tried last for `endpointCooldownMs`, then first again.
    */
   readonly endpoints: string | readonly string[];
   /** API key sent as `Authorization: Bearer …` (a `sessions` or `admin` key from `TESSERA_API_KEYS`). */
@@ -21,7 +21,7 @@ export interface TesseraClientOptions {
   readonly connectTimeoutMs?: number;
   /** Keep-alive connections per endpoint. @default 32 */
   readonly connections?: number;
-  /** How long an endpoint that refused a connection is tried last. @default 5000 */
+  /** How long an endpoint that refused a connection or timed out is tried last. @default 5000 */
   readonly endpointCooldownMs?: number;
   /** Retry settings, or `false` for none (failover to another endpoint still happens). */
   readonly retry?: Partial<RetryOptions> | false;

@@ -63,7 +63,7 @@ export class TesseraClient {
     });
   }
 
-  /** Endpoints in the order the next call tries them (reachable ones first). */
+  /** Endpoints in the order the next call tries them (those cooling down after a refusal or a timeout last). */
   get endpoints(): string[] {
     return this.#transport.endpointOrder;
   }

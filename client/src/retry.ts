@@ -12,7 +12,15 @@
  *    idempotent operations (reads, PUT, DELETE, merge-patch, history appends
  *    with a pinned `viewedAt`). Never for adding to the cart, creating a
  *    session or rotating a token: there a retry could add twice or mint a
- *    second token, so the error goes to the caller.
+ *    second token, so the error goes to the caller. A 503 is in this group
+ *    because Tessera sends it both when a draining node refused the request
+ *    and when its store failed mid-write (a lost Redis reply): the answer does
+ *    not say which. A reset of a reused keep-alive connection (undici's
+ *    `UND_ERR_SOCKET`, "other side closed") is too: undici already resends on
+ *    a new connection a request it had not written, so one that reaches us was
+ *    written, and undici says nothing more precise.
+ * After a timeout the endpoint is tried last for a while (like one that
+ * refused), so the retry and later calls go to the next endpoint.
  * Waits use exponential backoff with full jitter: uniform in [0, min(max, base·2^n)).
  */
 

@@ -63,9 +63,12 @@ interface Endpoint {
   readonly url: string;
   readonly origin: string;
   readonly basePath: string;
-  /** Skip until this time: it refused a connection recently. */
+  /** Try last until this time: it refused a connection or left an attempt unanswered recently. */
   downUntil: number;
 }
+
+/** More than the resolution of undici's own timers (see `#attempt`). */
+const UNDICI_TIMER_SLACK_MS = 1000;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -98,7 +101,7 @@ export class Transport {
     });
   }
 
-  /** Endpoints in the order the next call will try them: the first reachable one first. */
+  /** Endpoints in the order the next call will try them: those not cooling down first. */
   get endpointOrder(): string[] {
     return this.#order(Date.now()).map((e) => e.url);
   }
@@ -108,10 +111,9 @@ export class Transport {
     const retry = this.#options.retry;
     let attempts = 0;
     let retries = 0;
-    let skip = 0; // after a 503, start the next round one endpoint further on
+    const answered503: Endpoint[] = []; // by this call, least recently first
     for (;;) {
-      const order = this.#order(Date.now());
-      const round = [...order.slice(skip % order.length), ...order.slice(0, skip % order.length)];
+      const round = this.#round(answered503);
       let failure: TesseraError | undefined;
       let retryable = false;
       let waitAtLeast = 0;
@@ -124,7 +126,7 @@ export class Transport {
           if (options.signal?.aborted) throw options.signal.reason;
           if (neverSent(error)) {
             // The request never left: any call may go to the next endpoint right away.
-            endpoint.downUntil = Date.now() + this.#options.endpointCooldownMs;
+            this.#coolDown(endpoint);
             failure = transportError(
               'connection-failed',
               `Cannot connect to any Tessera endpoint (last: ${endpoint.url}: ${describe(error)}); check \`endpoints\` and that the service is running`,
@@ -134,6 +136,14 @@ export class Transport {
             continue;
           }
           const timedOut = isTimeout(error);
+          if (timedOut) {
+            // No answer in time: the endpoint is hung or overloaded (a frozen process still
+            // accepts connections, so this is not a refusal). Trying it last for a while sends
+            // the retry, and the calls after this one, elsewhere instead of each waiting out the
+            // timeout again. Done for every call: even one that may not be retried has learnt
+            // that this endpoint does not answer.
+            this.#coolDown(endpoint);
+          }
           failure = transportError(
             timedOut ? 'timeout' : 'connection-failed',
             timedOut
@@ -141,6 +151,9 @@ export class Transport {
               : `The connection to ${endpoint.url} failed mid-request: ${describe(error)}`,
             { attempts, endpoint: endpoint.url, cause: error },
           );
+          // It may have reached the server: only an idempotent call is sent again.
+          // The retry counts against `retries` (unlike a refusal, it cost a whole attempt), and
+          // after a timeout it goes to the next endpoint, this one now being last.
           retryable = call.idempotent;
           break;
         }
@@ -158,8 +171,14 @@ export class Transport {
           retryable = true; // refused before any work was done
           waitAtLeast = retryAfterMs ?? 0;
         } else if (answer.status === 503) {
+          // Not proof that nothing was done: Tessera also answers 503 `unavailable` when its
+          // store failed mid-write (e.g. a Redis reply lost after the script ran), so a cart add
+          // or a sign-in could land twice. Only idempotent calls go again.
           retryable = call.idempotent;
-          skip += 1; // this region's store is down: prefer another region next
+          // This region's store is down or the node is draining: prefer another region next.
+          const seen = answered503.indexOf(endpoint);
+          if (seen !== -1) answered503.splice(seen, 1);
+          answered503.push(endpoint);
         } else {
           retryable = false;
         }
@@ -177,6 +196,23 @@ export class Transport {
     this.#closed = true;
     await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
     this.#pools.clear();
+  }
+
+  /** Tries `endpoint` last for `endpointCooldownMs` (until it answers again). */
+  #coolDown(endpoint: Endpoint): void {
+    endpoint.downUntil = Date.now() + this.#options.endpointCooldownMs;
+  }
+
+  /**
+   * The endpoints a call tries next: those not cooling down first, those that
+   * answered it 503 after them, those cooling down (hung or refusing) last.
+   */
+  #round(answered503: readonly Endpoint[]): Endpoint[] {
+    const now = Date.now();
+    const order = this.#order(now);
+    const up = order.filter((e) => e.downUntil <= now && !answered503.includes(e));
+    const cooling = order.filter((e) => e.downUntil > now);
+    return [...up, ...answered503.filter((e) => e.downUntil <= now), ...cooling];
   }
 
   #order(now: number): Endpoint[] {
@@ -228,8 +264,10 @@ export class Transport {
       headers,
       body,
       signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+      // The signal is the limit. undici runs these on a coarse timer (about 0.5 s steps)
+      // that can fire that much early, so they only back it up.
+      headersTimeout: timeoutMs + UNDICI_TIMER_SLACK_MS,
+      bodyTimeout: timeoutMs + UNDICI_TIMER_SLACK_MS,
     });
     const text = await response.body.text();
     const contentType = String(response.headers['content-type'] ?? '');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
   ConnectionError,
@@ -16,7 +16,7 @@ import {
   UnavailableError,
 } from '../src/index.js';
 
-type Step = 'ok' | '503' | '429' | '404' | 'reset' | 'hang';
+type Step = 'ok' | '503' | 'drain' | '429' | '404' | 'reset' | 'hang';
 
 const CART = { items: [{ sku: 'a', quantity: 1, addedAt: '2026-01-01T00:00:00.000Z' }], version: 'v1' };
 
@@ -24,21 +24,31 @@ let server: Server;
 let url: string;
 let script: Step[] = [];
 let hits: string[] = [];
+/** A second region, always healthy, and the requests it got. */
+let other: Server;
+let otherUrl: string;
+let otherHits: string[] = [];
+/** Accepts connections and never answers, like a frozen process. */
+let hung: TcpServer;
+let hungUrl: string;
+const hungSockets = new Set<import('node:net').Socket>();
 
 function problem(res: ServerResponse, status: number, code: string, headers: Record<string, string> = {}) {
   res.writeHead(status, { 'content-type': 'application/problem+json', ...headers });
   res.end(JSON.stringify({ type: `/problems/${code}`, title: code, status, detail: `scripted ${code}` }));
 }
 
-before(async () => {
-  server = createServer((req: IncomingMessage, res: ServerResponse) => {
+function scripted(log: () => string[], steps: () => Step[]) {
+  return (req: IncomingMessage, res: ServerResponse) => {
     req.resume();
     req.on('end', () => {
-      hits.push(`${req.method} ${req.url}`);
-      const step = script.shift() ?? 'ok';
+      log().push(`${req.method} ${req.url}`);
+      const step = steps().shift() ?? 'ok';
       if (step === 'reset') return req.socket.destroy();
       if (step === 'hang') return; // never answers
       if (step === '503') return problem(res, 503, 'unavailable');
+      // What a draining Tessera answers to a request arriving during shutdown.
+      if (step === 'drain') return problem(res, 503, 'unavailable', { 'retry-after': '1', connection: 'close' });
       if (step === '429') return problem(res, 429, 'rate-limited', { 'retry-after': '0' });
       if (step === '404') return problem(res, 404, 'not-found');
       if (req.url === '/v1/session/history') {
@@ -48,19 +58,32 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'application/json', etag: '"v1"' });
       res.end(JSON.stringify(CART));
     });
+  };
+}
+
+const address = (s: Server | TcpServer) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+
+before(async () => {
+  server = createServer(scripted(() => hits, () => script));
+  other = createServer(scripted(() => otherHits, () => []));
+  hung = createTcpServer((socket) => {
+    hungSockets.add(socket.resume());
+    socket.on('close', () => hungSockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await Promise.all([server, other, hung].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+  [url, otherUrl, hungUrl] = [address(server), address(other), address(hung)];
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  for (const s of [server, other]) s.closeAllConnections();
+  for (const socket of hungSockets) socket.destroy();
+  await Promise.all([server, other, hung].map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
 beforeEach(() => {
   script = [];
   hits = [];
+  otherHits = [];
 });
 
 function client(extra: Partial<ConstructorParameters<typeof TesseraClient>[0]> = {}) {
@@ -181,5 +204,102 @@ describe('retries', () => {
     server.off('request', listener);
     await c.close();
     assert.equal(sockets.size, 1);
+  });
+});
+
+describe('failover after a timeout, a drain or a reset', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('gives an attempt its whole timeoutMs, not less', async () => {
+    // undici's own header timer has a resolution of about 0.5 s and could end attempts early.
+    // Delays under one tick are never cut short; 800 ms was, by up to 300 ms.
+    const c = client({ endpoints: hungUrl, timeoutMs: 800, retry: false });
+    const attempt = async (i: number) => {
+      await sleep(125 * i); // each at another phase of undici's timer
+      const started = Date.now();
+      await assert.rejects(c.getCart('t'), TimeoutError);
+      return Date.now() - started;
+    };
+    const lasted = await Promise.all([0, 1, 2, 3].map(attempt));
+    assert.ok(lasted.every((ms) => ms >= 795 && ms < 1300), `attempts lasted ${lasted.join(', ')} ms`);
+    await c.close();
+  });
+
+  it('moves a read that timed out to the next endpoint, and the next calls too, until the cooldown ends', async () => {
+    const c = client({ endpoints: [hungUrl, otherUrl], timeoutMs: 300, endpointCooldownMs: 600 });
+    assert.equal((await c.getCart('t')).version, 'v1');
+    assert.deepEqual(otherHits, ['GET /v1/session/cart']);
+    assert.deepEqual(c.endpoints, [otherUrl, hungUrl]);
+    const started = Date.now();
+    await c.getPrefs('t');
+    assert.ok(Date.now() - started < 150, 'the second call did not wait for the hung endpoint');
+    assert.equal(otherHits.length, 2);
+    await sleep(650);
+    assert.deepEqual(c.endpoints, [hungUrl, otherUrl], 'after the cooldown the nearest endpoint comes first again');
+    await c.close();
+  });
+
+  it('does not send a cart add that timed out anywhere else, and sends the next call elsewhere', async () => {
+    const c = client({ endpoints: [hungUrl, otherUrl], timeoutMs: 200 });
+    await assert.rejects(c.addToCart('t', { sku: 'a' }), (error: unknown) => {
+      assert.ok(error instanceof TimeoutError);
+      assert.equal(error.attempts, 1);
+      assert.equal(error.endpoint, hungUrl);
+      return true;
+    });
+    assert.deepEqual(otherHits, []);
+    await c.getCart('t');
+    assert.deepEqual(otherHits, ['GET /v1/session/cart']);
+    await c.close();
+  });
+
+  it('after a 503 from one endpoint and a timeout from the other, retries on the one that answered', async () => {
+    script = ['503'];
+    const c = client({ endpoints: [url, hungUrl], timeoutMs: 200 });
+    assert.equal((await c.getCart('t')).version, 'v1');
+    assert.deepEqual(hits, ['GET /v1/session/cart', 'GET /v1/session/cart'], '503, the hung endpoint, then back here');
+    await c.close();
+  });
+
+  it('sends a read refused by a draining node (503 unavailable, Connection: close) to the next endpoint', async () => {
+    script = ['drain'];
+    const c = client({ endpoints: [url, otherUrl] });
+    assert.equal((await c.getCart('t')).version, 'v1');
+    assert.deepEqual(hits, ['GET /v1/session/cart']);
+    assert.deepEqual(otherHits, ['GET /v1/session/cart']);
+    await c.close();
+  });
+
+  it('never sends a cart add answered 503 elsewhere: the same answer also means the store failed mid-write', async () => {
+    for (const step of ['drain', '503'] as const) {
+      script = [step];
+      const c = client({ endpoints: [url, otherUrl] });
+      await assert.rejects(c.addToCart('t', { sku: 'a' }), (error: unknown) => {
+        assert.ok(error instanceof UnavailableError);
+        assert.equal(error.type, '/problems/unavailable');
+        assert.equal(error.attempts, 1);
+        return true;
+      });
+      await c.close();
+    }
+    assert.equal(hits.length, 2);
+    assert.deepEqual(otherHits, []);
+  });
+
+  it('retries a read whose reused keep-alive connection the server closed, and not an add', async () => {
+    const c = client({ connections: 1 });
+    await c.getCart('t'); // leaves an idle keep-alive connection
+    script = ['reset'];
+    assert.equal((await c.getCart('t')).version, 'v1');
+    assert.equal(hits.length, 3);
+    script = ['reset'];
+    await assert.rejects(c.addToCart('t', { sku: 'a' }), (error: unknown) => {
+      assert.ok(error instanceof ConnectionError);
+      assert.equal((error.cause as { code?: string }).code, 'UND_ERR_SOCKET');
+      assert.equal(error.attempts, 1);
+      return true;
+    });
+    assert.equal(hits.length, 4);
+    await c.close();
   });
 });

@@ -18,6 +18,8 @@ export interface TesseraProcess {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** The child's process id, for signals a test sends itself (SIGSTOP to freeze it). */
+  readonly pid: number;
   /** Stops the process (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
   /** Stops it and removes its data folder. */
@@ -71,6 +73,7 @@ async function startOnce(options: StartOptions): Promise<TesseraProcess> {
       TESSERA_SQLITE_PATH: join(dir, 't.db'),
       TESSERA_API_KEYS: `app:${APP_KEY},ops:${ADMIN_KEY}:admin`,
       TESSERA_LOG_LEVEL: 'silent',
+      TESSERA_SHUTDOWN_DELAY: '0s',
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -119,6 +122,7 @@ async function startOnce(options: StartOptions): Promise<TesseraProcess> {
     url,
     port,
     dir,
+    pid: child.pid!,
     stop,
     close: async () => {
       await stop();
