@@ -39,6 +39,8 @@ export async function startEmbeddedTessera(sqlitePath: string): Promise<Embedded
       TESSERA_SQLITE_PATH: sqlitePath,
       TESSERA_API_KEYS: `storefront:${apiKey}`,
       TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'warn',
+      // The demo's own Tessera: nothing balances load onto it, so stop at once.
+      TESSERA_SHUTDOWN_DELAY: '0s',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -3,6 +3,7 @@
  * `main.ts` runs it as a process; tests build it in-process.
  */
 import type { FastifyInstance } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { HybridLogicalClock } from './domain/hlc.js';
@@ -46,7 +47,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
   });
   const store = config.l1.enabled
-    ? new CachedStore(engine, config.l1, { lookup: (part, outcome) => metrics.cacheLookups.inc({ part, outcome }) })
+    ? new CachedStore(engine, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
     : engine;
   const clock = new HybridLogicalClock(config.region, now);
   const security = logger.child({ channel: 'security' });
@@ -98,6 +99,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     },
     async close() {
       draining = true;
+      // Readiness now fails and every answer closes its connection: give balancers and clients time to move.
+      if (config.shutdownDelayMs > 0) await sleep(config.shutdownDelayMs);
       await sweeper?.stop();
       await app.close();
       await store.close();

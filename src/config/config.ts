@@ -54,6 +54,12 @@ export interface Config {
   readonly maxInFlight: number;
   /** Sent as `Tessera-Node` on every answer, to see where a load balancer sent a request. @default hostname:pid */
   readonly nodeId: string;
+  /**
+   * On SIGTERM, how long the node keeps serving — `/readyz` failing and every
+   * answer closing its connection — before it stops accepting connections, so
+   * that load balancers and keep-alive clients move away first; 0 to 5 min. @default 2 s
+   */
+  readonly shutdownDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +109,7 @@ export const DURATION_BOUNDS = {
   TESSERA_SLIDE_AFTER: [0, 7 * DAY],
   TESSERA_SWEEP_INTERVAL: [100, DAY],
   TESSERA_L1_TTL: [100, DAY],
+  TESSERA_SHUTDOWN_DELAY: [0, 5 * MINUTE],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type DurationVariable = keyof typeof DURATION_BOUNDS;
@@ -193,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerKey: integer('TESSERA_RATE_LIMIT', 0, 0, 10_000_000),
     maxInFlight: integer('TESSERA_MAX_IN_FLIGHT', 4096, 1, 1_000_000),
     nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
+    shutdownDelayMs: duration('TESSERA_SHUTDOWN_DELAY', 2 * SECOND),
   };
 }
 

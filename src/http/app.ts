@@ -69,7 +69,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     // Unknown fields and wrongly typed values are errors, not something to coerce or drop silently.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     routerOptions: { maxParamLength: 512 },
-    return503OnClosing: true,
+    // Requests that still arrive on open connections while closing are served, not refused.
+    return503OnClosing: false,
     // Requests the router refuses (bad percent-encoding, over-long parameters) answer like every other error.
     frameworkErrors: (error, request, reply) => {
       metrics.problems.inc({ type: problemType(classify(error).code) });
@@ -93,14 +94,18 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     metrics.problems.inc({ type: problemType('not-found') });
     return sendProblem(reply, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
-  app.addHook('onSend', async (_request, reply) => {
+  // Hooks on the hot path are callback-style: an async hook costs a promise and a microtask turn per request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('tessera-node', nodeId);
+    // A node that is stopping still serves, but sends keep-alive clients to a new connection (elsewhere).
+    if (draining()) reply.header('connection', 'close');
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.requestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000);
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) request.log.warn({ req: request, statusCode: reply.statusCode }, 'request failed');
     else request.log.debug({ req: request, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    done();
   });
 
   await app.register(swagger, {
@@ -124,17 +129,24 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const context = { service, limits, keys };
   const admitted = new WeakSet<object>();
   await app.register(async (v1) => {
-    v1.addHook('onRequest', async (request) => {
-      request.apiKey = requireApiKey(request, keys, 'sessions');
-      buckets?.take(request.apiKey.name);
-      inFlight.admit();
+    v1.addHook('onRequest', (request, _reply, done) => {
+      try {
+        request.apiKey = requireApiKey(request, keys, 'sessions');
+        buckets?.take(request.apiKey.name);
+        inFlight.admit();
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
       admitted.add(request);
+      done();
     });
-    const release = async (request: object): Promise<void> => {
+    const release = (request: object, _reply: unknown, done: () => void): void => {
       if (admitted.delete(request)) inFlight.release();
+      done();
     };
     v1.addHook('onResponse', release);
-    v1.addHook('onRequestAbort', release);
+    v1.addHook('onRequestAbort', (request, done) => release(request, null, done));
     sessionRoutes(v1, context);
     cartRoutes(v1, context);
     prefsRoutes(v1, context);

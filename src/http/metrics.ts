@@ -58,4 +58,14 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
   }
+
+  /** One answered request; `route` is the route template (never the URL: no ids in labels). */
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.requestDuration.observe({ method, route, status_code: statusCode }, seconds);
+  }
+
+  /** One L1 lookup of a part. */
+  observeLookup(part: string, outcome: 'hit' | 'miss'): void {
+    this.cacheLookups.inc({ part, outcome });
+  }
 }

@@ -65,6 +65,7 @@ describe('duration bounds', () => {
         TESSERA_SLIDE_AFTER: '0s..7d',
         TESSERA_SWEEP_INTERVAL: '100ms..1d',
         TESSERA_L1_TTL: '100ms..1d',
+        TESSERA_SHUTDOWN_DELAY: '0s..5m',
       },
     );
   });
@@ -106,6 +107,7 @@ describe('duration bounds', () => {
           TESSERA_SLIDE_AFTER: config.slideAfterMs,
           TESSERA_SWEEP_INTERVAL: config.sweepIntervalMs,
           TESSERA_L1_TTL: config.l1.ttlMs,
+          TESSERA_SHUTDOWN_DELAY: config.shutdownDelayMs,
         }[variable];
         assert.equal(value, ms, `${variable}=${ms}ms`);
       }

@@ -34,13 +34,13 @@ async function call(
   method: string,
   path: string,
   { token, body, key = KEY }: { token?: string; body?: unknown; key?: string } = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (token !== undefined) headers['tessera-token'] = token;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${server.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
 }
 
 /** Whether a new TCP connection to host:port is accepted. */
@@ -124,17 +124,27 @@ describe('Tessera as a process', () => {
     assert.doesNotMatch(results[3]!.stderr, /no-secret-here/);
   });
 
-  test('SIGTERM lets every in-flight request finish with 2xx, refuses new connections and exits 0', async () => {
-    const server = await start({ TESSERA_SQLITE_PATH: join(tempDir(), 'drain.db') });
+  test('SIGTERM: the node keeps serving with readiness failing for the shutdown delay, then refuses connections, finishes in-flight requests and exits 0', async () => {
+    const server = await start({ TESSERA_SQLITE_PATH: join(tempDir(), 'drain.db'), TESSERA_SHUTDOWN_DELAY: '1500ms' });
     const signedIn = await call(server, 'POST', '/v1/sessions', { body: { userId: 'u-drain' } });
     assert.equal(signedIn.status, 201);
     const { token } = signedIn.body;
+    assert.equal((await call(server, 'GET', '/readyz')).status, 200);
     const inFlight = Array.from({ length: 5 }, (_, i) => slowPost(server, '/v1/session/cart/items', token, { sku: `IN-FLIGHT-${i}`, quantity: i + 1 }));
     await sleep(300);
 
     server.child.kill('SIGTERM');
     await sleep(300);
-    // Shutdown has begun while the five requests are still waiting for their bodies.
+    // Inside the delay: balancers see the node as not ready; callers are still served, on connections that close.
+    const ready = await call(server, 'GET', '/readyz');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.type, '/problems/unavailable');
+    const served = await call(server, 'GET', '/v1/session?parts=cart', { token });
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get('connection'), 'close');
+
+    await sleep(1_500);
+    // Past the delay, shutdown has begun while the five requests are still waiting for their bodies.
     assert.equal(server.child.exitCode, null, 'the process waits for in-flight requests');
     assert.equal(await accepts('127.0.0.1', server.port), false, 'new connections are refused while draining');
 

@@ -44,7 +44,7 @@ export interface TesseraProcess {
 /** The parent's environment without any TESSERA_* variable, plus `env`. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')));
-  return { ...base, TESSERA_LOG_LEVEL: 'info', ...env };
+  return { ...base, TESSERA_LOG_LEVEL: 'info', TESSERA_SHUTDOWN_DELAY: '0s', ...env };
 }
 
 function launch(env: Record<string, string>): { child: ChildProcess; out: string[]; err: string[]; exited: Promise<Exit> } {

@@ -52,6 +52,7 @@ export async function startTessera(env: Record<string, string> = {}, options: { 
     TESSERA_SQLITE_PATH: join(dir, 'tessera.db'),
     TESSERA_API_KEYS: `app:${APP_KEY},ops:${ADMIN_KEY}:admin`,
     TESSERA_LOG_LEVEL: 'trace',
+    TESSERA_SHUTDOWN_DELAY: '0s',
     ...env,
   });
   const logs: string[] = [];

@@ -18,12 +18,15 @@ import type { SessionMeta } from '../../domain/session.js';
 /** A hash as HGETALL returns it: field, value, field, value… */
 export type FieldList = readonly string[];
 
-export function* fieldPairs(flat: FieldList): Generator<[string, string]> {
-  for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!];
+/** Calls `each` for every field and value. (A plain loop: this runs for every field of every read.) */
+export function forEachField(flat: FieldList, each: (field: string, value: string) => void): void {
+  for (let i = 0; i + 1 < flat.length; i += 2) each(flat[i]!, flat[i + 1]!);
 }
 
 function fieldMap(flat: FieldList): Map<string, string> {
-  return new Map(fieldPairs(flat));
+  const map = new Map<string, string>();
+  forEachField(flat, (field, value) => map.set(field, value));
+  return map;
 }
 
 // Metadata ------------------------------------------------------------------
@@ -42,8 +45,13 @@ export function encodeMeta(meta: SessionMeta): string[] {
   return flat;
 }
 
-export function decodeMeta(sessionId: string, flat: FieldList): SessionMeta {
+/** The metadata hash: the session's metadata and the version of every part. */
+export function decodeMeta(sessionId: string, flat: FieldList): { meta: SessionMeta; versions: Record<DataPart, string> } {
   const m = fieldMap(flat);
+  return { meta: metaOf(sessionId, m), versions: versionsOf(m) };
+}
+
+function metaOf(sessionId: string, m: ReadonlyMap<string, string>): SessionMeta {
   const number = (field: string): number => {
     const value = Number(m.get(field));
     if (!Number.isFinite(value)) throw new TypeError(`stored session metadata lacks numeric field "${field}"`);
@@ -63,8 +71,7 @@ export function decodeMeta(sessionId: string, flat: FieldList): SessionMeta {
 
 const VERSION_FIELDS: Readonly<Record<DataPart, string>> = { cart: 'vc', prefs: 'vp', history: 'vh', devices: 'vd' };
 
-export function decodeVersions(flat: FieldList): Record<DataPart, string> {
-  const m = fieldMap(flat);
+function versionsOf(m: ReadonlyMap<string, string>): Record<DataPart, string> {
   const version = (part: DataPart): string => `v${m.get(VERSION_FIELDS[part]) ?? '0'}`;
   return { cart: version('cart'), prefs: version('prefs'), history: version('history'), devices: version('devices') };
 }
@@ -166,25 +173,25 @@ export function decodeRegister(text: string): PrefRegister {
 
 export function decodeDevices(flat: FieldList): DevicesState {
   const devices: Record<string, DeviceState> = {};
-  for (const [id, text] of fieldPairs(flat)) devices[id] = decodeDevice(text);
+  forEachField(flat, (id, text) => (devices[id] = decodeDevice(text)));
   return { devices };
 }
 
 export function decodeCart(flat: FieldList): CartState {
   const lines: Record<string, CartLineState> = {};
-  for (const [sku, text] of fieldPairs(flat)) lines[sku] = decodeCartLine(text);
+  forEachField(flat, (sku, text) => (lines[sku] = decodeCartLine(text)));
   return { lines };
 }
 
 export function decodePrefs(flat: FieldList): PrefsState {
   const keys: Record<string, PrefRegister> = {};
-  for (const [key, text] of fieldPairs(flat)) keys[key] = decodeRegister(text);
+  forEachField(flat, (key, text) => (keys[key] = decodeRegister(text)));
   return { keys };
 }
 
 export function decodeHistory(flat: FieldList): HistoryState {
   const items: Record<string, number> = {};
-  for (const [productId, viewedAt] of fieldPairs(flat)) items[productId] = Number(viewedAt);
+  forEachField(flat, (productId, viewedAt) => (items[productId] = Number(viewedAt)));
   return { items };
 }
 
@@ -221,7 +228,7 @@ export function decodeRecord(
   const base = { sessionId, hlc: stamp.hlc, origin: stamp.origin };
   switch (part) {
     case 'meta':
-      return { ...base, part, state: decodeMeta(sessionId, flat) };
+      return { ...base, part, state: decodeMeta(sessionId, flat).meta };
     case 'devices':
       return { ...base, part, state: decodeDevices(flat) };
     case 'cart':

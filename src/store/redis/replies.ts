@@ -12,7 +12,6 @@ import {
   decodeMeta,
   decodePrefs,
   decodeRecord,
-  decodeVersions,
   type FieldList,
 } from './codec.js';
 
@@ -24,7 +23,9 @@ function list(value: unknown, what: string): unknown[] {
 }
 
 function fields(value: unknown, what: string): FieldList {
-  return list(value, what).map(String);
+  const items = list(value, what);
+  // Bulk strings arrive as strings; copy only if something else came back.
+  return items.every((item) => typeof item === 'string') ? (items as string[]) : items.map(String);
 }
 
 function integer(value: unknown): number {
@@ -39,9 +40,8 @@ function sessionView(
   parts: Partial<Record<Exclude<DataPart, 'devices'>, FieldList>>,
 ): LoadedSession {
   const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
-    meta: decodeMeta(sessionId, meta),
+    ...decodeMeta(sessionId, meta),
     devices: decodeDevices(devices),
-    versions: decodeVersions(meta),
   };
   if (parts.cart) view.cart = decodeCart(parts.cart);
   if (parts.prefs) view.prefs = decodePrefs(parts.prefs);
