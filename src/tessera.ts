@@ -47,7 +47,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
   });
   const store = config.l1.enabled
-    ? new CachedStore(engine, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
+    ? new CachedStore(engine, config.limits.historyItems, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
     : engine;
   const clock = new HybridLogicalClock(config.region, now);
   const security = logger.child({ channel: 'security' });

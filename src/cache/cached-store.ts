@@ -18,7 +18,11 @@
 import { LRUCache } from 'lru-cache';
 import type { Operation } from '../domain/operations.js';
 import { partOf } from '../domain/operations.js';
-import type { ChangeRecord, DataPart } from '../domain/parts.js';
+import { mergePart, type ChangeRecord, type DataPart } from '../domain/parts.js';
+import type { CartState } from '../domain/cart.js';
+import type { HistoryState } from '../domain/history.js';
+import type { PrefsState } from '../domain/prefs.js';
+import { cartItemsJson, historyItemsJson, prefsJson } from '../domain/part-json.js';
 import type { Hlc } from '../domain/hlc.js';
 import type {
   ApplyOptions,
@@ -38,7 +42,7 @@ const CACHED_PARTS: readonly CachedPart[] = ['cart', 'prefs', 'history'];
 export interface L1Options {
   /** Most entries (one per session part). @default 100000 */
   readonly maxEntries: number;
-  /** Most bytes of cached state, counted as serialized JSON (the heap holds several times that). @default 67108864 (64 MiB) */
+  /** Most bytes of cached state, counted as the parts' JSON as callers see it (the heap holds a few times that). @default 67108864 (64 MiB) */
   readonly maxBytes: number;
   /** An entry unused for this long is dropped. @default 300000 (5 min) */
   readonly ttlMs: number;
@@ -46,12 +50,20 @@ export interface L1Options {
 
 export const DEFAULT_L1_OPTIONS: L1Options = Object.freeze({ maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, ttlMs: 300_000 });
 
+/** Sizes an entry by the part's JSON, which the answer that carries the part needs anyway. */
+function entrySize({ part, version, state }: Entry): number {
+  const json =
+    part === 'cart' ? cartItemsJson(state as CartState) : part === 'prefs' ? prefsJson(state as PrefsState) : historyItemsJson(state as HistoryState);
+  return json.length + version.length + 64;
+}
+
 /** What the cache reports: one call per part looked up. */
 export interface CacheObserver {
   lookup(part: DataPart, outcome: 'hit' | 'miss'): void;
 }
 
 interface Entry {
+  readonly part: CachedPart;
   readonly version: string;
   readonly state: NonNullable<LoadedSession[CachedPart]>;
 }
@@ -59,8 +71,13 @@ interface Entry {
 export class CachedStore implements SessionStore {
   readonly #cache: LRUCache<string, Entry>;
 
+  /**
+   * @param historyLimit the store's history limit, which joining history
+   *   records into a cached history applies as the store does.
+   */
   constructor(
     private readonly inner: SessionStore,
+    private readonly historyLimit: number,
     options: L1Options = DEFAULT_L1_OPTIONS,
     private readonly observer: CacheObserver = { lookup: () => {} },
   ) {
@@ -69,7 +86,7 @@ export class CachedStore implements SessionStore {
       maxSize: options.maxBytes,
       ttl: options.ttlMs,
       updateAgeOnGet: true,
-      sizeCalculation: (entry) => JSON.stringify(entry.state).length + entry.version.length + 64,
+      sizeCalculation: entrySize,
     });
   }
 
@@ -118,14 +135,28 @@ export class CachedStore implements SessionStore {
     return result;
   }
 
+  /**
+   * With the part cached, the store is told its version; when the change
+   * started from it, the store sends only the change records, and the new
+   * state is the cached one joined with them — exactly what the store wrote,
+   * because it wrote that same join.
+   */
   async apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<ApplyResult> {
-    const result = await this.inner.apply(sessionId, caller, op, options);
     const part = partOf(op);
-    if (result.status === 'applied' && isCachedPart(part)) {
-      const state = result.session[part];
-      if (state !== undefined) this.#remember(sessionId, part, result.session.versions[part], state);
-      else this.#cache.delete(key(sessionId, part));
+    const held = isCachedPart(part) ? this.#cache.get(key(sessionId, part)) : undefined;
+    const result = await this.inner.apply(sessionId, caller, op, held ? { ...options, knownVersion: held.version } : options);
+    if (result.status !== 'applied' || !isCachedPart(part)) return result;
+    let state = result.session[part];
+    if (state === undefined && held !== undefined) {
+      state = held.state;
+      for (const record of result.records) {
+        if (record.part === part) state = mergePart(part, state, record.state as typeof state, this.historyLimit);
+      }
+      this.#remember(sessionId, part, result.session.versions[part], state);
+      return { ...result, session: { ...result.session, [part]: state } };
     }
+    if (state !== undefined) this.#remember(sessionId, part, result.session.versions[part], state);
+    else this.#cache.delete(key(sessionId, part));
     return result;
   }
 
@@ -170,7 +201,7 @@ export class CachedStore implements SessionStore {
   }
 
   #remember(sessionId: string, part: CachedPart, version: string, state: Entry['state']): void {
-    this.#cache.set(key(sessionId, part), { version, state });
+    this.#cache.set(key(sessionId, part), { part, version, state });
   }
 }
 

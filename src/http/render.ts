@@ -1,30 +1,22 @@
 /**
- * Answers that carry session parts, rendered to JSON text by hand.
- *
- * A part's JSON is rendered once per state object: states are immutable and
- * the L1 cache hands out the same object until the part changes, so a read
- * served from L1 serializes only the small envelope around pre-rendered parts.
+ * Answers that carry session parts, rendered to JSON text by hand around the
+ * parts' own JSON (`domain/part-json.ts`, made once per state object), so a
+ * read served from L1 serializes only the small envelope.
  * Fastify's schema serializer is bypassed for these answers because rendering
  * open-ended JSON (preferences, cart attributes) through it cost a quarter of
  * a read's CPU (docs/PERFORMANCE.md). The route schemas still describe the
- * answers (OpenAPI), and `test/http/render.test.ts` holds the two renderings
- * to the same documents.
+ * answers (OpenAPI), and `test/http/render.test.ts` holds every rendered
+ * answer to its schema.
  */
 import type { FastifyReply } from 'fastify';
 import type { DataPart } from '../domain/parts.js';
 import type { CsrfCheck } from '../tokens/csrf.js';
 import type { LoadedSession } from '../store/session-store.js';
-import { devicesView, memoized, sessionInfo } from '../service/views.js';
-import { cartItems, type CartState } from '../domain/cart.js';
-import { historyItems, type HistoryState } from '../domain/history.js';
-import { prefsObject, type PrefsState } from '../domain/prefs.js';
+import { devicesView, sessionInfo } from '../service/views.js';
+import { cartItemsJson, historyItemsJson, prefsJson } from '../domain/part-json.js';
 import { etag } from './request-context.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-const cartItemsJson = memoized((state: CartState) => JSON.stringify(cartItems(state)));
-const prefsJson = memoized((state: PrefsState) => JSON.stringify(prefsObject(state)));
-const historyItemsJson = memoized((state: HistoryState) => JSON.stringify(historyItems(state)));
 
 const itemsOfCart = (session: LoadedSession): string => (session.cart ? cartItemsJson(session.cart) : '[]');
 const objectOfPrefs = (session: LoadedSession): string => (session.prefs ? prefsJson(session.prefs) : '{}');

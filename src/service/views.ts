@@ -22,23 +22,6 @@ export interface DevicesView {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/**
- * A view of a part state, computed once per state object. The L1 cache hands
- * out the same state object until the part changes, so on a cache hit the view
- * is reused too. States are never mutated, so the memo cannot go stale.
- */
-export function memoized<S extends object, V>(compute: (state: S) => V): (state: S) => V {
-  const memo = new WeakMap<S, V>();
-  return (state) => {
-    let view = memo.get(state);
-    if (view === undefined) {
-      view = compute(state);
-      memo.set(state, view);
-    }
-    return view;
-  };
-}
-
 export function sessionInfo(session: LoadedSession, deviceId: string): SessionInfo {
   const { meta } = session;
   return {

@@ -67,9 +67,22 @@ export interface ApplyOptions {
   readonly hlc: Hlc;
   /** Compare-and-swap: apply only while the part is at this version. */
   readonly ifVersion?: string;
+  /**
+   * The version of the operation's data part the caller already holds. When
+   * the part was at that version just before the change, an engine may leave
+   * the part out of the result: the caller's copy joined with the result's
+   * records is the new state (how the L1 cache stays current on writes
+   * without the part crossing the wire).
+   */
+  readonly knownVersion?: string;
 }
 
 export type ApplyResult =
+  /**
+   * `session` holds the metadata, every version and the operation's part —
+   * unless `knownVersion` let the engine leave it out — and its devices: all
+   * of them when the operation is on devices, else at least the caller's.
+   */
   | { readonly status: 'applied'; readonly session: LoadedSession; readonly records: readonly ChangeRecord[] }
   /** No live session with that id. */
   | { readonly status: 'not-found' }

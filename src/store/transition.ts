@@ -120,8 +120,16 @@ export function transition(
     versions: { ...joined.versions, [part]: joined.versions[part] + 1 },
   };
   return {
-    result: { status: 'applied', session: loadedView(next, [part]), records: outcome.records },
+    result: { status: 'applied', session: appliedView(next, part, caller), records: outcome.records },
     next,
     part,
   };
+}
+
+/** What an applied operation answers with: its part, and the devices it touched or the caller's alone. */
+function appliedView(next: StoredSession, part: DataPart, caller: Caller): LoadedSession {
+  const view = loadedView(next, [part]);
+  if (part === 'devices' || caller.kind === 'admin') return view;
+  const own = next.devices.devices[caller.deviceId];
+  return { ...view, devices: { devices: own ? { [caller.deviceId]: own } : {} } };
 }

@@ -15,10 +15,10 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
   const dir = mkdtempSync(join(tmpdir(), 'tessera-l1-'));
   const settings = { idleTimeoutMs: 3_600_000, limits: DEFAULT_LIMITS, origin: 'local' };
   const lookups: string[] = [];
-  const nodeA = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_L1_OPTIONS, {
+  const nodeA = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, DEFAULT_L1_OPTIONS, {
     lookup: (part, outcome) => lookups.push(`${part}:${outcome}`),
   });
-  const nodeB = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }));
+  const nodeB = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems);
   const clock = new HybridLogicalClock('local');
   const caller: Caller = { kind: 'device', deviceId: 'dev-aaaaaaaaaaaa', tokenHash: 'hash-1' };
   const sessionId = 'session-l1-000000000000';

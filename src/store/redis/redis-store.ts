@@ -131,7 +131,7 @@ export class RedisStore implements SessionStore {
       String(now), hlc, String(idleTimeoutMs), String(this.#step), origin,
       String(limits.cartLines), String(limits.maxQuantity), String(limits.prefsBytes), String(limits.historyItems), String(limits.devices),
       caller.kind, caller.kind === 'device' ? caller.deviceId : '', caller.kind === 'device' ? caller.tokenHash : '',
-      options.ifVersion ?? '', op.kind, ...operationArguments(op, now, hlc),
+      options.ifVersion ?? '', options.knownVersion ?? '', op.kind, ...operationArguments(op, now, hlc),
     ];
     const reply = await this.#connection.script('tesseraApply', this.#keys.session(sessionId), args, { idempotent: false });
     this.#settings.onBytesRead?.(replyBytes(reply));

@@ -85,12 +85,9 @@ export function readApplyReply(
       return { result: { status, code: String(rest[0]) as ProblemCode, detail: String(rest[1]) }, deadlineMoved: false };
     case 'applied': {
       const [meta, devices, partFields, records, keyDeadline, moved] = rest;
-      const session = sessionView(
-        sessionId,
-        fields(meta, 'meta'),
-        fields(devices, 'devices'),
-        part === 'devices' ? {} : { [part]: fields(partFields, part) },
-      );
+      // No part fields: the caller knew the version the change started from and joins the records itself.
+      const sent = part !== 'devices' && partFields !== null && partFields !== undefined;
+      const session = sessionView(sessionId, fields(meta, 'meta'), fields(devices, 'devices'), sent ? { [part]: fields(partFields, part) } : {});
       return {
         result: { status: 'applied', session, records: readRecords(sessionId, records, stamp) },
         keyDeadline: integer(keyDeadline),

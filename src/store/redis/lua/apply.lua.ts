@@ -6,14 +6,17 @@
  *
  * ARGV: now, hlc, idleMs, stepMs, origin, cartLines, maxQuantity, prefsBytes,
  * historyItems, devices, callerKind ('admin' | 'device'), callerDeviceId,
- * tokenHash, ifVersion ('' for none), operation kind, then the operation's
- * arguments (see `../scripts.ts`).
+ * tokenHash, ifVersion ('' for none), knownVersion ('' for none), operation
+ * kind, then the operation's arguments (see `operationArguments` in
+ * `../redis-store.ts`).
  *
  * Reply: {'not-found'} | {'unauthorized'} | {'version-mismatch', version} |
  * {'rejected', code, detail} | {'applied', meta, devices, part, records,
  * keyDeadline, deadlineMoved} where meta, devices and part are flat
  * field/value lists and records a list of {part, flat field/value list}.
- * A rejected operation writes nothing.
+ * devices holds every device for an operation on devices, else the caller's
+ * alone; part is false when the caller knew the version the change started
+ * from (it joins the records into its copy). A rejected operation writes nothing.
  */
 export const APPLY_LUA = String.raw`
 local now, hlc = tonumber(ARGV[1]), ARGV[2]
@@ -22,8 +25,8 @@ local limits = {
   cartLines = tonumber(ARGV[6]), maxQuantity = tonumber(ARGV[7]), prefsBytes = tonumber(ARGV[8]),
   historyItems = tonumber(ARGV[9]), devices = tonumber(ARGV[10]),
 }
-local callerKind, callerDevice, tokenHash, ifVersion, kind = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
-local ARG = 16
+local callerKind, callerDevice, tokenHash, ifVersion, knownVersion, kind = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16]
+local ARG = 17
 
 local PART_OF = {
   ['cart.add'] = 'cart', ['cart.set'] = 'cart', ['cart.remove'] = 'cart', ['cart.clear'] = 'cart',
@@ -58,7 +61,8 @@ local function cartLine(m)
     return reject('validation-failed', 'quantity of "' .. sku .. '" would be ' .. int(target)
       .. ', above the limit of ' .. int(limits.maxQuantity))
   end
-  if before == 0 and target > 0 then
+  -- HLEN counts tombstoned lines and the placeholder: only a cart that may be full needs counting.
+  if before == 0 and target > 0 and redis.call('HLEN', CART) > limits.cartLines then
     local live = 0
     local lines = partFields(CART)
     for i = 2, #lines, 2 do
@@ -234,9 +238,17 @@ local metaWrites = { l = int(m.l), i = int(m.i), [versionField] = int(m[versionF
 if m.e ~= nil then metaWrites.e = int(m.e) end
 hsetMap(META, metaWrites)
 
-local devices = redis.call('HGETALL', DEVICES)
+local devices
+if part == 'devices' or callerKind == 'admin' then
+  devices = redis.call('HGETALL', DEVICES)
+else
+  devices = { callerDevice, redis.call('HGET', DEVICES, callerDevice) }
+end
+-- false: the caller holds the part at the version this change started from, and joins the records itself.
 local partFlat = {}
-if part ~= 'devices' then partFlat = partFields(PART_KEY[part]) end
+if part ~= 'devices' then
+  if knownVersion == version then partFlat = false else partFlat = partFields(PART_KEY[part]) end
+end
 if m.e ~= nil then
   redis.call('DEL', DEVICES, CART, PREFS, HISTORY)
 end
