@@ -22,7 +22,7 @@ import {
   SocketClosedUnexpectedlyError,
 } from 'redis';
 import { StoreUnavailableError } from '../session-store.js';
-import { DeadlineError, openClient, withDeadline, type Commands } from './clients.js';
+import { DeadlineError, Deadlines, openClient, type Commands } from './clients.js';
 import { openCluster } from './cluster.js';
 import type { RedisTuning } from './options.js';
 import type { ScriptName } from './scripts.js';
@@ -70,6 +70,7 @@ export class RedisConnection {
   readonly #commands: Commands;
   readonly #engine: RedisEngine;
   readonly #timeoutMs: number;
+  readonly #deadlines = new Deadlines();
 
   private constructor(engine: RedisEngine, commands: Commands, timeoutMs: number) {
     this.#engine = engine;
@@ -121,7 +122,7 @@ export class RedisConnection {
     const deadline = Date.now() + this.#timeoutMs;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await withDeadline(work(), deadline - Date.now());
+        return await this.#deadlines.within(work(), deadline - Date.now());
       } catch (error) {
         if (topologyHint(error)) this.#commands.recover();
         const delay = Math.min(20 * 2 ** attempt, 250);
