@@ -15,13 +15,14 @@ import { registerJsonParser } from './json-body.js';
 import type { Metrics } from './metrics.js';
 import { PROBLEM_CONTENT_TYPE, classify, errorHandler, problemBody, problemType, sendProblem } from './problem.js';
 import { InFlightLimit, TokenBuckets } from './rate-limit.js';
-import { requireApiKey } from './request-context.js';
+import { missingHost, requireApiKey } from './request-context.js';
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
 import { historyRoutes } from './routes/history.js';
 import { operationsRoutes } from './routes/operations.js';
 import { prefsRoutes } from './routes/prefs.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { Problem } from './schemas.js';
 
 export interface HttpAppOptions {
   readonly service: SessionService;
@@ -35,6 +36,8 @@ export interface HttpAppOptions {
   readonly admission: { readonly rateLimitPerKey: number; readonly maxInFlight: number };
   /** Sent as `Tessera-Node` so operators can see where a load balancer sent a request. */
   readonly nodeId: string;
+  /** The clock of the rate limiter. @default Date.now */
+  readonly now?: () => number;
 }
 
 /**
@@ -61,7 +64,7 @@ function writeClientError(this: FastifyInstance, error: Error & { code?: string 
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const { service, store, keys, limits, metrics, logger, draining, nodeId, admission } = options;
-  const buckets = admission.rateLimitPerKey > 0 ? new TokenBuckets(admission.rateLimitPerKey) : null;
+  const buckets = admission.rateLimitPerKey > 0 ? new TokenBuckets(admission.rateLimitPerKey, options.now) : null;
   const inFlight = new InFlightLimit(admission.maxInFlight);
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -78,6 +81,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     },
     // Bytes that are not an HTTP request Fastify can route (headers over the limit, a malformed request line).
     clientErrorHandler: writeClientError,
+    // Node answers a Host-less HTTP/1.1 request with an empty 400; our onRequest hook answers with a problem (missingHost).
+    http: { requireHostHeader: false },
     // One log line per request comes from our onResponse hook, at debug level.
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -99,7 +104,9 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     reply.header('tessera-node', nodeId);
     // A node that is stopping still serves, but sends keep-alive clients to a new connection (elsewhere).
     if (draining()) reply.header('connection', 'close');
-    done();
+    const hostless = missingHost(request);
+    if (hostless !== undefined) reply.header('connection', 'close');
+    done(hostless);
   });
   app.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -123,8 +130,29 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         },
       },
     },
+    // Shared schemas (app.addSchema) become components named by their $id.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // Headers the handlers read are documented, not validated (see `documentedHeaders` in schemas.ts).
+    transform: ({ schema, url }) => ({
+      schema: schema?.documentedHeaders === undefined ? schema : { ...schema, headers: schema.documentedHeaders },
+      url,
+    }),
+    // @fastify/swagger marks every request body required; a route's `x-optional-body` says otherwise.
+    transformObject: (documentObject) => {
+      const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
+      for (const operations of Object.values(document.paths ?? {})) {
+        for (const operation of Object.values(operations ?? {}) as Array<{ 'x-optional-body'?: boolean; requestBody?: { required?: boolean } } | undefined>) {
+          if (operation?.['x-optional-body'] !== true) continue;
+          delete operation['x-optional-body'];
+          if (operation.requestBody !== undefined) operation.requestBody.required = false;
+        }
+      }
+      return document;
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Referenced by every route's error answers (one component in OpenAPI, not a copy per answer).
+  app.addSchema(Problem);
 
   const context = { service, limits, keys };
   const admitted = new WeakSet<object>();

@@ -1,5 +1,5 @@
 /**
- * Reading what callers send: API key, end-user token, CSRF and If-Match headers.
+ * Reading what callers send: API key, end-user token, CSRF, If-Match and Host headers.
  */
 import type { FastifyRequest } from 'fastify';
 import { TesseraError } from '../domain/errors.js';
@@ -20,8 +20,10 @@ export function sessionToken(request: FastifyRequest): string | undefined {
   return header(request, 'tessera-token');
 }
 
+/** The `Tessera-CSRF` header; an empty one counts as absent, on reads and mutations alike. */
 export function csrfHeader(request: FastifyRequest): string | undefined {
-  return header(request, 'tessera-csrf');
+  const value = header(request, 'tessera-csrf');
+  return value === '' ? undefined : value;
 }
 
 /**
@@ -48,4 +50,15 @@ export function requireApiKey(request: FastifyRequest, keys: ApiKeyRing, scope: 
   if (key === null) throw new TesseraError('invalid-api-key', 'send Authorization: Bearer <api-key> with a configured key');
   if (!key.scopes.includes(scope)) throw new TesseraError('forbidden', `this API key lacks the "${scope}" scope`);
   return key;
+}
+
+/**
+ * RFC 9112 §3.2: an HTTP/1.1 request without a Host header is a 400. Node's
+ * own check answers with an empty body, so the server turns it off
+ * (`requireHostHeader: false`) and the app's first hook answers with this
+ * error as a problem instead. Undefined when the request is fine.
+ */
+export function missingHost(request: FastifyRequest): TesseraError | undefined {
+  if (request.headers.host !== undefined || request.raw.httpVersion !== '1.1') return undefined;
+  return new TesseraError('validation-failed', 'an HTTP/1.1 request must carry a Host header');
 }

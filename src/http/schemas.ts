@@ -3,8 +3,22 @@
  * responses with them, and `/openapi.json` is generated from them.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { PROBLEMS, type ProblemCode } from '../domain/errors.js';
 import { DATA_PARTS } from '../domain/parts.js';
 import type { Limits } from '../domain/limits.js';
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /**
+     * Request headers the route reads, for OpenAPI only: Fastify does not
+     * validate them (the handlers parse them, request-context.ts), so reads
+     * pay nothing for the documentation.
+     */
+    documentedHeaders?: TSchema;
+    /** The request body may be left out (OpenAPI `requestBody.required: false`). */
+    'x-optional-body'?: boolean;
+  }
+}
 
 /** Printable ASCII, no leading or trailing space. */
 const PRINTABLE_ID = '^[\\x21-\\x7E](?:[\\x20-\\x7E]*[\\x21-\\x7E])?$';
@@ -85,22 +99,68 @@ export const SignedIn = Type.Object({
   session: SessionInfo,
 });
 
+/** The problem document (RFC 9457); shared by every route's error answers as `#/components/schemas/Problem`. */
 export const Problem = Type.Object(
   {
-    type: Type.String(),
+    type: Type.String({ description: '`/problems/<code>`; GET it for what the code means' }),
     title: Type.String(),
     status: Type.Integer(),
     detail: Type.String(),
     instance: Type.Optional(Type.String()),
   },
-
+  { $id: 'Problem', title: 'Problem' },
 );
 
-export const TokenHeaders = Type.Object({
-  'tessera-token': Type.Optional(Type.String({ description: 'End-user token (tss1_…)' })),
-  'tessera-csrf': Type.Optional(Type.String({ maxLength: 128 })),
-  'if-match': Type.Optional(Type.String({ maxLength: 128 })),
+/** Problem answers of the routes, by status; `application/problem+json` as problem.ts sends them. */
+export function problemResponses(codes: readonly ProblemCode[]): Record<number, object> {
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of new Set(codes)) {
+    const { status } = PROBLEMS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].sort(([a], [b]) => a - b).map(([status, list]) => [
+      status,
+      {
+        description: list.map((code) => `\`/problems/${code}\`: ${PROBLEMS[code].title}`).join('; '),
+        content: { 'application/problem+json': { schema: Type.Ref(Problem) } },
+      },
+    ]),
+  );
+}
+
+/** What every /v1 route may answer: bad query or parameters, API key, admission control, store down. */
+export const CALLER_PROBLEMS: readonly ProblemCode[] = ['validation-failed', 'invalid-api-key', 'rate-limited', 'unavailable'];
+/** Routes that need the end-user token. */
+export const TOKEN_PROBLEMS: readonly ProblemCode[] = [...CALLER_PROBLEMS, 'invalid-token'];
+/** Routes whose request is parsed for a body (even one that must be empty). */
+export const BODY_PROBLEMS: readonly ProblemCode[] = ['payload-too-large', 'unsupported-media-type'];
+/** Changes to a part: CSRF and If-Match apply. */
+export const MUTATION_PROBLEMS: readonly ProblemCode[] = [...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 'csrf-mismatch', 'version-mismatch'];
+
+/** A 200 answer that carries its part's version as ETag. */
+export function withETag(schema: TSchema, description: string): object {
+  return {
+    description,
+    headers: { etag: Type.String({ description: "The part's version as a strong entity tag (\"v<n>\"); send it as If-Match to change the part only if it has not moved on." }) },
+    content: { 'application/json': { schema } },
+  };
+}
+
+const CsrfHeader = Type.String({
+  description: 'The csrfToken of sign-in or rotation. On a mutation a wrong one is 403 csrf-mismatch; on GET /v1/session it is reported in `csrf`. Empty counts as absent.',
 });
+const IfMatchHeader = Type.String({
+  description: 'A version (ETag) of the part: if the part has moved on, nothing is written and the answer is 412 version-mismatch. `*` or absent: no condition.',
+});
+
+/** Headers of GET /v1/session, rotation and logout (documentation only). */
+export const CsrfHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader) });
+/** Headers of a change to a part (documentation only). */
+export const MutationHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader), 'if-match': Type.Optional(IfMatchHeader) });
+
+/** A route that takes no query parameters: any is refused. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 export function signInBody(limits: Limits) {
   return Type.Object(
@@ -148,13 +208,17 @@ export function historyBody(limits: Limits) {
   );
 }
 
+const PART = `(?:${DATA_PARTS.join('|')})`;
+/** Known parts, comma-separated, none named twice (the lookahead refuses a part that comes back later in the list). */
+const PARTS_PATTERN = `^(?!(?:[a-z]+,)*(${DATA_PARTS.join('|')}),(?:[a-z]+,)*\\1(?:,|$))${PART}(?:,${PART})*$`;
+
 export const PartsQuery = Type.Object(
   {
     parts: Type.Optional(
       Type.String({
         maxLength: 64,
-        pattern: `^(?:${DATA_PARTS.join('|')})(?:,(?:${DATA_PARTS.join('|')}))*$`,
-        description: 'Comma-separated parts to return: cart, prefs, history, devices. Default: none.',
+        pattern: PARTS_PATTERN,
+        description: 'Comma-separated parts to return, each at most once: cart, prefs, history, devices. Default: none.',
       }),
     ),
   },

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -28,6 +29,8 @@ interface Case {
   readonly key?: string | null;
   readonly body?: unknown;
   readonly raw?: string;
+  /** Raw body bytes, for what a JavaScript string cannot carry (invalid UTF-8). */
+  readonly bytes?: Buffer;
   readonly contentType?: string;
   readonly headers?: Record<string, string> | ((v: Victim) => Record<string, string>);
   readonly status: number;
@@ -59,6 +62,12 @@ const patch = (body: unknown): Pick<Case, 'method' | 'path' | 'body' | 'contentT
   contentType: 'application/merge-patch+json',
 });
 const view = (body: unknown): Pick<Case, 'method' | 'path' | 'body'> => ({ method: 'POST', path: '/v1/session/history', body });
+/** A JSON body as bytes: `text` with `bytes` spliced in where `@` stands. */
+const bytesTo = (method: string, path: string, text: string, bytes: number[], contentType = JSON_TYPE): Pick<Case, 'method' | 'path' | 'bytes' | 'contentType'> => {
+  const [before = '', after = ''] = text.split('@');
+  return { method, path, bytes: Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]), contentType };
+};
+const MERGE_PATCH = 'application/merge-patch+json';
 const bad = { status: 400, code: 'validation-failed' } as const;
 const tooLarge = { status: 413, code: 'payload-too-large' } as const;
 const badMedia = { status: 415, code: 'unsupported-media-type' } as const;
@@ -107,6 +116,25 @@ const CASES: readonly Case[] = [
   { name: 'an empty parts= is refused', method: 'GET', path: '/v1/session?parts=', ...bad },
   { name: 'parts= given twice is refused', method: 'GET', path: '/v1/session?parts=cart&parts=prefs', ...bad },
   { name: 'an unknown query parameter is refused', method: 'GET', path: '/v1/session?debug=1', ...bad },
+  { name: 'a part named twice in parts= is refused', method: 'GET', path: '/v1/session?parts=cart,cart', ...bad },
+  { name: 'a part named again later in parts= is refused', method: 'GET', path: '/v1/session?parts=cart,prefs,history,cart', ...bad },
+  { name: 'an unknown query parameter on a cart read is refused', method: 'GET', path: '/v1/session/cart?foo=1', ...bad },
+  { name: 'an unknown query parameter on a prefs read is refused', method: 'GET', path: '/v1/session/prefs?foo=1', ...bad },
+  { name: 'a bare unknown query parameter on a history read is refused', method: 'GET', path: '/v1/session/history?foo', ...bad },
+  { name: 'an unknown query parameter on a device list is refused', method: 'GET', path: '/v1/session/devices?foo=1', ...bad },
+  { name: 'an unknown query parameter on a sign-in is refused and creates nothing', method: 'POST', path: '/v1/sessions?foo=1', body: { userId: 'u-query' }, token: null, ...bad },
+  { name: 'an unknown query parameter on a valid cart add is refused and adds nothing', method: 'POST', path: '/v1/session/cart/items?foo=1', body: { sku: 'QUERY' }, ...bad },
+  { name: 'an unknown query parameter on a valid cart set is refused', method: 'PUT', path: '/v1/session/cart/items/SEED?foo=1', body: { quantity: 1 }, ...bad },
+  { name: 'an unknown query parameter on a line removal is refused', method: 'DELETE', path: '/v1/session/cart/items/SEED?foo=1', ...bad },
+  { name: 'an unknown query parameter on a cart clear is refused', method: 'DELETE', path: '/v1/session/cart?foo=1', ...bad },
+  { name: 'an unknown query parameter on a valid prefs patch is refused', ...patch({ theme: 'light' }), path: '/v1/session/prefs?foo=1', ...bad },
+  { name: 'an unknown query parameter on a valid view is refused', ...view({ productId: 'P-query' }), path: '/v1/session/history?foo=1', ...bad },
+  { name: 'an unknown query parameter on a rotation is refused and rotates nothing', method: 'POST', path: '/v1/session/rotate?foo=1', ...bad },
+  { name: 'an unknown query parameter on a logout is refused and logs nothing out', method: 'DELETE', path: '/v1/session?foo=1', ...bad },
+  { name: 'an unknown query parameter on a device revocation is refused', method: 'DELETE', path: (v) => `/v1/session/devices/${v.deviceId}?foo=1`, ...bad },
+  { name: 'an unknown query parameter on ending the session is refused and ends nothing', method: 'DELETE', path: '/v1/session/devices?foo=1', ...bad },
+  { name: 'an unknown query parameter on an admin device list is refused', method: 'GET', path: '/v1/users/u-victim/devices?foo=1', key: ADMIN_KEY, ...bad },
+  { name: 'an unknown query parameter on an admin logout is refused and logs nobody out', method: 'DELETE', path: '/v1/users/u-victim/sessions?foo=1', key: ADMIN_KEY, ...bad },
   { name: 'If-Match naming two versions is refused', ...add({ sku: 'IFM' }), headers: { 'if-match': '"v1", "v2"' }, ...bad },
   { name: 'If-Match with a version that is not current is version-mismatch', ...add({ sku: 'IFM' }), headers: { 'if-match': '"v0"' }, status: 412, code: 'version-mismatch' },
   { name: 'If-Match with garbage is version-mismatch', method: 'DELETE', path: '/v1/session/cart', headers: { 'if-match': 'garbage!' }, status: 412, code: 'version-mismatch' },
@@ -145,6 +173,12 @@ const CASES: readonly Case[] = [
   { name: 'an XML sign-in is unsupported-media-type', ...rawTo('POST', '/v1/sessions', '<userId/>', 'application/xml'), token: null, ...badMedia },
   { name: 'a __proto__ key in a sign-in is refused', ...rawTo('POST', '/v1/sessions', '{"__proto__":{"x":1}}'), token: null, ...bad },
   { name: 'a constructor.prototype key in a sign-in is refused', ...rawTo('POST', '/v1/sessions', '{"constructor":{"prototype":{"x":1}}}'), token: null, ...bad },
+  { name: 'a merge-patch sign-in is unsupported-media-type and creates nothing', ...rawTo('POST', '/v1/sessions', '{"userId":"u-mp"}', MERGE_PATCH), token: null, ...badMedia },
+  { name: 'a sign-in declared as ISO-8859-1 is unsupported-media-type and creates nothing', ...rawTo('POST', '/v1/sessions', '{"userId":"u-latin"}', 'application/json; charset=iso-8859-1'), token: null, ...badMedia },
+  { name: 'a sign-in declared as UTF-16 (in capitals, quoted) is unsupported-media-type', ...rawTo('POST', '/v1/sessions', '{"userId":"u-16"}', 'application/json; Charset="UTF-16"'), token: null, ...badMedia },
+  { name: 'invalid UTF-8 in a device name is refused, not stored as U+FFFD', ...bytesTo('POST', '/v1/sessions', '{"userId":"u-utf8","device":{"name":"ph@ne"}}', [0xff]), token: null, ...bad },
+  { name: 'a five-byte sequence (not UTF-8) in a user agent is refused', ...bytesTo('POST', '/v1/sessions', '{"device":{"userAgent":"UA/@"}}', [0xf8, 0x88, 0x80, 0x80, 0x80]), token: null, ...bad },
+  { name: 'a lone surrogate escape in a device name is refused', ...rawTo('POST', '/v1/sessions', '{"userId":"u-surrogate","device":{"name":"a\\udfffb"}}'), token: null, ...bad },
 
   // Cart bodies
   { name: 'an add with an empty body is refused', ...rawTo('POST', '/v1/session/cart/items', ''), ...bad },
@@ -173,6 +207,13 @@ const CASES: readonly Case[] = [
   { name: 'a __proto__ key in attributes is refused', ...rawTo('POST', '/v1/session/cart/items', '{"sku":"P","attributes":{"__proto__":{"polluted":true}}}'), ...bad },
   { name: 'an add body over 64 KiB is payload-too-large', ...add({ sku: 'A', attributes: { note: x(70_000) } }), ...tooLarge },
   { name: 'a text/plain add is unsupported-media-type', ...rawTo('POST', '/v1/session/cart/items', '{"sku":"A"}', 'text/plain'), ...badMedia },
+  { name: 'a merge-patch cart add is unsupported-media-type and adds nothing', ...rawTo('POST', '/v1/session/cart/items', '{"sku":"MP"}', MERGE_PATCH), ...badMedia },
+  { name: 'a merge-patch cart set is unsupported-media-type', ...rawTo('PUT', '/v1/session/cart/items/SEED', '{"quantity":1}', MERGE_PATCH), ...badMedia },
+  { name: 'a cart add declared as ISO-8859-1 is unsupported-media-type and adds nothing', ...rawTo('POST', '/v1/session/cart/items', '{"sku":"LATIN"}', 'application/json; charset=ISO-8859-1'), ...badMedia },
+  { name: 'invalid UTF-8 in a cart attribute value is refused, not stored as U+FFFD', ...bytesTo('POST', '/v1/session/cart/items', '{"sku":"U8","attributes":{"colour":"r@d"}}', [0xc3]), ...bad },
+  { name: 'a UTF-8-encoded surrogate (CESU-8) in a cart attribute is refused', ...bytesTo('POST', '/v1/session/cart/items', '{"sku":"U8","attributes":{"colour":"@"}}', [0xed, 0xa0, 0x80]), ...bad },
+  { name: 'invalid UTF-8 in a cart attribute key is refused', ...bytesTo('POST', '/v1/session/cart/items', '{"sku":"U8","attributes":{"k@":"v"}}', [0x80]), ...bad },
+  { name: 'a lone high surrogate escape in a cart attribute is refused', ...rawTo('POST', '/v1/session/cart/items', '{"sku":"LS","attributes":{"emoji":"\\ud83d"}}'), ...bad },
   { name: 'an add past quantity 999 on an existing line is refused', ...add({ sku: 'SEED', quantity: 10 }), ...bad },
   { name: 'a set without a quantity is refused', method: 'PUT', path: '/v1/session/cart/items/SEED', body: { attributes: {} }, ...bad },
   { name: 'a set to quantity 1000 is refused', method: 'PUT', path: '/v1/session/cart/items/SEED', body: { quantity: 1000 }, ...bad },
@@ -194,6 +235,13 @@ const CASES: readonly Case[] = [
   { name: 'a prefs patch with a 129-character key is refused', ...patch({ [x(129, 'k')]: 1 }), ...bad },
   { name: 'a text/plain prefs patch is unsupported-media-type', ...rawTo('PATCH', '/v1/session/prefs', '{"theme":"dark"}', 'text/plain'), ...badMedia },
   { name: 'a JSON Patch (RFC 6902) document for prefs is unsupported-media-type', ...rawTo('PATCH', '/v1/session/prefs', '[{"op":"add","path":"/a","value":1}]', 'application/json-patch+json'), ...badMedia },
+  { name: 'a prefs patch declared as ISO-8859-1 is unsupported-media-type', ...rawTo('PATCH', '/v1/session/prefs', '{"theme":"light"}', 'application/merge-patch+json; charset=iso-8859-1'), ...badMedia },
+  { name: 'invalid UTF-8 in a prefs value is refused, not stored as U+FFFD', ...bytesTo('PATCH', '/v1/session/prefs', '{"theme":"l@ght"}', [0xfe], MERGE_PATCH), ...bad },
+  { name: 'an overlong UTF-8 encoding of "/" in a prefs value is refused', ...bytesTo('PATCH', '/v1/session/prefs', '{"path":"a@b"}', [0xc0, 0xaf], MERGE_PATCH), ...bad },
+  { name: 'invalid UTF-8 in a prefs key is refused', ...bytesTo('PATCH', '/v1/session/prefs', '{"th@me":"light"}', [0xe2, 0x82], MERGE_PATCH), ...bad },
+  { name: 'a lone surrogate escape in a prefs value is refused', ...rawTo('PATCH', '/v1/session/prefs', '{"theme":"\\ud800"}', MERGE_PATCH), ...bad },
+  { name: 'a lone surrogate escape in a prefs key is refused', ...rawTo('PATCH', '/v1/session/prefs', '{"\\udc00":"light"}', MERGE_PATCH), ...bad },
+  { name: 'a lone surrogate escape deep in a prefs array is refused', ...rawTo('PATCH', '/v1/session/prefs', '{"recent":{"list":["ok",["\\udbff"]]}}', MERGE_PATCH), ...bad },
   { name: 'a multipart prefs patch is unsupported-media-type', ...rawTo('PATCH', '/v1/session/prefs', '--b\r\n\r\nx\r\n--b--', 'multipart/form-data; boundary=b'), ...badMedia },
   { name: 'a __proto__ prefs patch is refused', ...rawTo('PATCH', '/v1/session/prefs', '{"__proto__":{"polluted":true}}', 'application/merge-patch+json'), ...bad },
   {
@@ -212,11 +260,21 @@ const CASES: readonly Case[] = [
   { name: 'a numeric productId is refused', ...view({ productId: 7 }), ...bad },
   { name: 'a productId with a control character is refused', ...view({ productId: 'P\u001b[31m' }), ...bad },
   { name: 'a view with an unknown field is refused', ...view({ productId: 'P', price: 10 }), ...bad },
+  { name: 'a merge-patch view is unsupported-media-type and records nothing', ...rawTo('POST', '/v1/session/history', '{"productId":"P-mp"}', MERGE_PATCH), ...badMedia },
 
   // Body-less mutations given bodies
   { name: 'a rotation with a malformed JSON body is refused and rotates nothing', ...rawTo('POST', '/v1/session/rotate', '{oops'), ...bad },
   { name: 'a logout with a text/plain body is unsupported-media-type and logs nothing out', ...rawTo('DELETE', '/v1/session', 'bye', 'text/plain'), ...badMedia },
   { name: 'a cart clear with an oversized body is payload-too-large', ...rawTo('DELETE', '/v1/session/cart', JSON.stringify({ pad: x(70_000) })), ...tooLarge },
+  { name: 'a rotation with a body that has fields is refused and rotates nothing', ...rawTo('POST', '/v1/session/rotate', '{"foo":1}'), ...bad },
+  { name: 'a cart clear with a body that has fields is refused and clears nothing', ...rawTo('DELETE', '/v1/session/cart', '{"foo":1}'), ...bad },
+  { name: 'a line removal with a JSON array body is refused', ...rawTo('DELETE', '/v1/session/cart/items/SEED', '[]'), ...bad },
+  { name: 'a logout with a JSON null body is refused and logs nothing out', ...rawTo('DELETE', '/v1/session', 'null'), ...bad },
+  { name: 'ending the session with a body that has fields is refused and ends nothing', ...rawTo('DELETE', '/v1/session/devices', '{"all":true}'), ...bad },
+  { name: 'a device revocation with a body that has fields is refused', method: 'DELETE', path: (v) => `/v1/session/devices/${v.deviceId}`, raw: '{"deviceId":"x"}', contentType: JSON_TYPE, ...bad },
+  { name: 'an admin logout with a body that has fields is refused and logs nobody out', ...rawTo('DELETE', '/v1/users/u-victim/sessions', '{"force":true}'), key: ADMIN_KEY, ...bad },
+  { name: 'a merge-patch rotation is unsupported-media-type and rotates nothing', ...rawTo('POST', '/v1/session/rotate', '{}', MERGE_PATCH), ...badMedia },
+  { name: 'invalid UTF-8 in a body-less rotation is refused', ...bytesTo('POST', '/v1/session/rotate', '{"@":1}', [0xff]), ...bad },
 ];
 
 function assertProblem(reply: Pick<Reply, 'status' | 'headers' | 'body' | 'text'>, status: number, code: ProblemCode, label: string): void {
@@ -276,6 +334,23 @@ describe('bad input on every route', () => {
     return reply.body;
   };
 
+  /** What `server.request` does, with a body of raw bytes. */
+  const sendBytes = async (method: string, path: string, bytes: Buffer, options: { token?: string; key?: string | null; headers: Record<string, string> }): Promise<Reply> => {
+    const headers: Record<string, string> = { ...options.headers };
+    const key = options.key === undefined ? APP_KEY : options.key;
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    if (options.token !== undefined) headers['tessera-token'] = options.token;
+    const response = await fetch(`${server.url}${path}`, { method, headers, body: bytes });
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, headers: response.headers, body, text };
+  };
+
   before(async () => {
     server = await startTessera();
     const signedIn = await server.signIn({ userId: 'u-victim', device: { name: 'phone' } });
@@ -312,13 +387,14 @@ describe('bad input on every route', () => {
       const storedBefore = stored();
       const viewBefore = await victimView();
 
-      const reply = await server.request(c.method, path, {
+      const options = {
         ...(token !== null ? { token } : {}),
         ...(c.key !== undefined ? { key: c.key } : {}),
         ...(c.body !== undefined ? { body: c.body } : {}),
         ...(c.raw !== undefined ? { raw: c.raw } : {}),
         headers,
-      });
+      };
+      const reply = c.bytes !== undefined ? await sendBytes(c.method, path, c.bytes, options) : await server.request(c.method, path, options);
 
       assertProblem(reply, c.status, c.code, c.name);
       assert.deepEqual(stored(), storedBefore, 'stored rows changed');
@@ -343,6 +419,25 @@ describe('bad input on every route', () => {
     assertProblem(reply, 400, 'validation-failed', 'bad http');
   });
 
+  test('an HTTP/1.1 request without a Host header gets a 400 problem, not an empty answer, and writes nothing', async () => {
+    const storedBefore = stored();
+    const read = await rawHttp(server.url, `GET /v1/session HTTP/1.1\r\nAuthorization: Bearer ${APP_KEY}\r\nTessera-Token: ${victim.token}\r\n\r\n`);
+    assertProblem(read, 400, 'validation-failed', 'no Host on a read');
+    assert.equal(read.headers.get('connection'), 'close');
+    const body = '{"sku":"NO-HOST"}';
+    const write = await rawHttp(
+      server.url,
+      `POST /v1/session/cart/items HTTP/1.1\r\nAuthorization: Bearer ${APP_KEY}\r\nTessera-Token: ${victim.token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    assertProblem(write, 400, 'validation-failed', 'no Host on a write');
+    const probe = await rawHttp(server.url, 'GET /healthz HTTP/1.1\r\n\r\n');
+    assertProblem(probe, 400, 'validation-failed', 'no Host on a probe');
+    assert.deepEqual(stored(), storedBefore);
+    // HTTP/1.0 has no Host requirement.
+    assert.equal((await rawHttp(server.url, 'GET /healthz HTTP/1.0\r\n\r\n')).status, 200);
+  });
+
   test('the 201st distinct cart line is refused and nothing is written', async () => {
     const { token } = await server.signIn();
     for (let i = 0; i < 200; i++) {
@@ -358,6 +453,20 @@ describe('bad input on every route', () => {
     assert.equal(cart.body.items.some((i: any) => i.sku === 'L200'), false);
     // Adding to an existing line is still fine at the limit.
     assert.equal((await server.request('POST', '/v1/session/cart/items', { token, body: { sku: 'L0' } })).status, 200);
+  });
+
+  test('the 51st signed-in device of a session is refused with payload-too-large and nothing is written', async () => {
+    const first = await server.signIn({ userId: 'u-many-devices' });
+    for (let i = 1; i < 50; i++) await server.signIn({ userId: 'u-many-devices', device: { name: `d${i}` } });
+    const storedBefore = stored();
+    const reply = await server.request('POST', '/v1/sessions', { body: { userId: 'u-many-devices', device: { name: 'd50' } } });
+    assertProblem(reply, 413, 'payload-too-large', '51st device');
+    assert.deepEqual(stored(), storedBefore);
+    const devices = await server.request('GET', '/v1/session/devices', { token: first.token });
+    assert.equal(devices.body.devices.length, 50);
+    // Logging one out frees its place.
+    assert.equal((await server.request('DELETE', '/v1/session', { token: first.token })).status, 204);
+    assert.equal((await server.request('POST', '/v1/sessions', { body: { userId: 'u-many-devices' } })).status, 201);
   });
 
   test('repeated adds stop at quantity 999: the add that would pass it is refused and the line keeps 999', async () => {
@@ -387,6 +496,27 @@ describe('bad input on every route', () => {
     assertProblem(reply, 400, 'validation-failed', 'nested __proto__');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.equal((await server.request('GET', '/healthz', { key: null })).status, 200);
+  });
+
+  test('every answer above is documented for its operation in the OpenAPI document', () => {
+    const document = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const templates = Object.keys(document.paths).map((template) => ({
+      template,
+      pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    }));
+    let checked = 0;
+    for (const c of CASES) {
+      const path = (typeof c.path === 'function' ? c.path(victim) : c.path).split('?')[0]!;
+      const template = templates.find((t) => t.pattern.test(path))?.template;
+      const op = template === undefined ? undefined : document.paths[template]![c.method.toLowerCase()];
+      // Unknown routes and methods are not operations.
+      if (op === undefined) continue;
+      checked++;
+      assert.ok(op.responses[String(c.status)], `${c.method} ${template} does not document ${c.status} (${c.name})`);
+    }
+    assert.ok(checked > CASES.length * 0.9, `only ${checked} of ${CASES.length} cases matched an operation`);
   });
 
   test('the victim session still works after every bad request', async () => {

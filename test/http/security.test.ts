@@ -125,6 +125,21 @@ describe('secrets never reach disk or logs; API keys and CSRF bind exactly', () 
     assert.equal(await csrf(rotated.token, a.csrfToken), 'valid');
   });
 
+  test('an empty Tessera-CSRF header counts as absent on reads and on mutations alike', async () => {
+    const user = remember(await server.signIn({ userId: 'u-csrf-empty' }));
+    const empty = { 'tessera-csrf': '' };
+    const read = await server.request('GET', '/v1/session', { token: user.token, headers: empty });
+    assert.equal(read.status, 200);
+    assert.equal(read.body.csrf, 'absent');
+    const added = await server.request('POST', '/v1/session/cart/items', { token: user.token, headers: empty, body: { sku: 'E' } });
+    assert.equal(added.status, 200, added.text);
+    const patched = await server.request('PATCH', '/v1/session/prefs', { token: user.token, headers: empty, body: { theme: 'dark' } });
+    assert.equal(patched.status, 200, patched.text);
+    const rotated = await server.request('POST', '/v1/session/rotate', { token: user.token, headers: empty });
+    assert.equal(rotated.status, 200, rotated.text);
+    remember(rotated.body);
+  });
+
   test('a mutation with a wrong Tessera-CSRF is 403 csrf-mismatch and writes nothing, even with a sibling device’s token', async () => {
     const a = remember(await server.signIn({ userId: 'u-csrf-write', device: { name: 'A' } }));
     const b = remember(await server.signIn({ userId: 'u-csrf-write', device: { name: 'B' } }));
@@ -185,7 +200,7 @@ describe('secrets never reach disk or logs; API keys and CSRF bind exactly', () 
     assert.equal((await server.request('GET', '/v1/users/u-at-rest/devices', { key: APP_KEY })).status, 403);
   });
 
-  test('no token, token secret, CSRF token or API key appears in any log line, including failed and 503 requests', async () => {
+  test('no token, token secret, CSRF token or API key appears in any log line, including failed and 503 requests and tokens put in URLs', async () => {
     const user = remember(await server.signIn({ userId: 'u-logs', device: { name: 'phone', userAgent: 'test' } }));
     const send = (method: string, path: string, options: Parameters<TestServer['request']>[2] = {}) => server.request(method, path, options);
     // Valid credentials on every kind of route.
@@ -204,6 +219,14 @@ describe('secrets never reach disk or logs; API keys and CSRF bind exactly', () 
     await send('POST', '/v1/session/cart/items', { token: user.token, raw: `{"sku":"${user.token}"`, headers: { 'content-type': 'application/json' } });
     await send('POST', '/v1/sessions', { body: { userId: 'u-logs', guestToken: user.token, extra: user.csrfToken } });
     await send('POST', '/v1/session/cart/items', { token: user.token, body: { sku: 'L', attributes: { pad: 'x'.repeat(70_000) } } });
+    // Tokens where they do not belong: in the query and in the path (logged with req.url at debug level).
+    await send('GET', `/v1/session?token=${user.token}`, { token: user.token });
+    await send('GET', `/v1/session?parts=cart&csrf=${encodeURIComponent(user.csrfToken)}`, { token: user.token });
+    await send('GET', `/v1/nope/${user.token}`);
+    await send('GET', `/v1/nope/${user.token.replaceAll('.', '%2E')}?x`);
+    await send('GET', `/v1/session/cart/items/${user.token.toUpperCase()}`);
+    secrets.add(user.token.toUpperCase());
+    secrets.add(secretOf(user.token).toUpperCase());
     // Headers over the limit: Node hands the raw bytes (with the token) to the client-error handler.
     await new Promise<void>((resolve) => {
       const { hostname, port } = new URL(server.url);
@@ -224,6 +247,12 @@ describe('secrets never reach disk or logs; API keys and CSRF bind exactly', () 
     assert.ok(lines.length >= 20, `only ${lines.length} log lines`);
     assert.ok(lines.some((l) => l.includes('"statusCode":401')), 'the failed requests were logged');
     assert.ok(lines.some((l) => l.includes('session store unavailable')), 'the 503 was logged');
+    // The URLs are still there to debug with: the path and the names of the query parameters.
+    const urls = lines.map((l) => JSON.parse(l).req?.url).filter((u): u is string => typeof u === 'string');
+    assert.ok(urls.includes('/v1/session?token=[redacted]'), urls.join('\n'));
+    assert.ok(urls.includes('/v1/session?parts=[redacted]&csrf=[redacted]'), urls.join('\n'));
+    assert.ok(urls.includes('/v1/nope/tss1_[redacted]'), urls.join('\n'));
+    assert.ok(urls.includes('/v1/nope/tss1_[redacted]?x'), urls.join('\n'));
     for (const line of lines) {
       // Buffers (such as the raw bytes Node attaches to client errors) serialize as byte arrays: read them as text too.
       const texts = [line, ...buffersIn(JSON.parse(line))];

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { devicesView } from '../../service/views.js';
 import { requireApiKey } from '../request-context.js';
-import { Device, Id } from '../schemas.js';
+import { BODY_PROBLEMS, CALLER_PROBLEMS, Device, Id, NoQuery, problemResponses } from '../schemas.js';
 import { ADMIN_SECURITY, type RouteContext } from './context.js';
 
 export function adminRoutes(app: FastifyInstance, { service, limits, keys }: RouteContext): void {
@@ -19,7 +19,11 @@ export function adminRoutes(app: FastifyInstance, { service, limits, keys }: Rou
         tags: ['admin'],
         summary: "List a user's devices",
         params,
-        response: { 200: Type.Object({ sessionId: Type.String(), devices: Type.Array(Device) }) },
+        querystring: NoQuery,
+        response: {
+          200: Type.Object({ sessionId: Type.String(), devices: Type.Array(Device) }),
+          ...problemResponses([...CALLER_PROBLEMS, 'forbidden', 'not-found']),
+        },
         security: ADMIN_SECURITY,
       },
     },
@@ -36,7 +40,8 @@ export function adminRoutes(app: FastifyInstance, { service, limits, keys }: Rou
         tags: ['admin'],
         summary: 'Log a user out of every device',
         params,
-        response: { 204: Type.Null() },
+        querystring: NoQuery,
+        response: { 204: Type.Null(), ...problemResponses([...CALLER_PROBLEMS, ...BODY_PROBLEMS, 'forbidden']) },
         security: ADMIN_SECURITY,
       },
     },

@@ -5,16 +5,35 @@ import type { Operation } from '../../domain/operations.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { cartJson, sendRendered } from '../render.js';
 import { sessionToken } from '../request-context.js';
-import { Cart, addItemBody, setItemBody, skuParams, type AddItemBody, type SetItemBody } from '../schemas.js';
+import {
+  Cart,
+  MUTATION_PROBLEMS,
+  MutationHeaders,
+  NoQuery,
+  TOKEN_PROBLEMS,
+  addItemBody,
+  problemResponses,
+  setItemBody,
+  skuParams,
+  withETag,
+  type AddItemBody,
+  type SetItemBody,
+} from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 import { mutationOptions } from './sessions.js';
 
 export function cartRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
-  const schema = (summary: string, extra: object = {}) => ({
+  const read = (summary: string) => ({
     tags: ['cart'],
     summary,
-    response: { 200: Cart },
+    querystring: NoQuery,
+    response: { 200: withETag(Cart, 'The cart'), ...problemResponses(TOKEN_PROBLEMS) },
     security: TOKEN_SECURITY,
+  });
+  const change = (summary: string, extra: object = {}) => ({
+    ...read(summary),
+    documentedHeaders: MutationHeaders,
+    response: { 200: withETag(Cart, 'The cart after the change'), ...problemResponses(MUTATION_PROBLEMS) },
     ...extra,
   });
   const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, cartJson(session), session.versions.cart);
@@ -24,13 +43,13 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     }
   };
 
-  app.get('/v1/session/cart', { schema: schema('Read the cart') }, async (request, reply) =>
+  app.get('/v1/session/cart', { schema: read('Read the cart') }, async (request, reply) =>
     send(reply, await service.authenticate(sessionToken(request), ['cart'])),
   );
 
   app.post<{ Body: AddItemBody }>(
     '/v1/session/cart/items',
-    { schema: schema('Add to a line (concurrent adds all count)', { body: addItemBody(limits) }) },
+    { schema: change('Add to a line (concurrent adds all count)', { body: addItemBody(limits) }) },
     async (request, reply) => {
       const { sku, quantity = 1, attributes } = request.body;
       checkAttributes(attributes);
@@ -41,7 +60,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
 
   app.put<{ Params: { sku: string }; Body: SetItemBody }>(
     '/v1/session/cart/items/:sku',
-    { schema: schema('Set the quantity of a line', { params: skuParams(limits), body: setItemBody(limits) }) },
+    { schema: change('Set the quantity of a line', { params: skuParams(limits), body: setItemBody(limits) }) },
     async (request, reply) => {
       const { quantity, attributes } = request.body;
       checkAttributes(attributes);
@@ -52,12 +71,12 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
 
   app.delete<{ Params: { sku: string } }>(
     '/v1/session/cart/items/:sku',
-    { schema: schema('Remove a line', { params: skuParams(limits) }) },
+    { schema: change('Remove a line', { params: skuParams(limits) }) },
     async (request, reply) =>
       send(reply, await service.mutate(sessionToken(request), { kind: 'cart.remove', sku: request.params.sku }, mutationOptions(request))),
   );
 
-  app.delete('/v1/session/cart', { schema: schema('Empty the cart') }, async (request, reply) =>
+  app.delete('/v1/session/cart', { schema: change('Empty the cart') }, async (request, reply) =>
     send(reply, await service.mutate(sessionToken(request), { kind: 'cart.clear' }, mutationOptions(request))),
   );
 }

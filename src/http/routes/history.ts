@@ -4,7 +4,7 @@ import { TesseraError } from '../../domain/errors.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { historyJson, sendRendered } from '../render.js';
 import { sessionToken } from '../request-context.js';
-import { History, historyBody, type HistoryBody } from '../schemas.js';
+import { History, MUTATION_PROBLEMS, MutationHeaders, NoQuery, TOKEN_PROBLEMS, historyBody, problemResponses, withETag, type HistoryBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 import { mutationOptions } from './sessions.js';
 
@@ -16,7 +16,15 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
 
   app.get(
     '/v1/session/history',
-    { schema: { tags: ['history'], summary: 'Read the recently viewed products', response: { 200: History }, security: TOKEN_SECURITY } },
+    {
+      schema: {
+        tags: ['history'],
+        summary: 'Read the recently viewed products',
+        querystring: NoQuery,
+        response: { 200: withETag(History, 'The history, newest first'), ...problemResponses(TOKEN_PROBLEMS) },
+        security: TOKEN_SECURITY,
+      },
+    },
     async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['history'])),
   );
 
@@ -26,8 +34,10 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
       schema: {
         tags: ['history'],
         summary: 'Record a product view',
+        querystring: NoQuery,
+        documentedHeaders: MutationHeaders,
         body: historyBody(limits),
-        response: { 200: History },
+        response: { 200: withETag(History, 'The history after the view'), ...problemResponses(MUTATION_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },

@@ -5,7 +5,8 @@ import type { JsonObject } from '../../domain/prefs.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { prefsDocumentJson, sendRendered } from '../render.js';
 import { sessionToken } from '../request-context.js';
-import { Prefs } from '../schemas.js';
+import { JSON_MEDIA_TYPES } from '../json-body.js';
+import { MUTATION_PROBLEMS, MutationHeaders, NoQuery, Prefs, TOKEN_PROBLEMS, problemResponses, withETag } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 import { mutationOptions } from './sessions.js';
 
@@ -14,7 +15,15 @@ export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteCont
 
   app.get(
     '/v1/session/prefs',
-    { schema: { tags: ['prefs'], summary: 'Read the preferences', response: { 200: Prefs }, security: TOKEN_SECURITY } },
+    {
+      schema: {
+        tags: ['prefs'],
+        summary: 'Read the preferences',
+        querystring: NoQuery,
+        response: { 200: withETag(Prefs, 'The preferences'), ...problemResponses(TOKEN_PROBLEMS) },
+        security: TOKEN_SECURITY,
+      },
+    },
     async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['prefs'])),
   );
 
@@ -25,12 +34,16 @@ export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteCont
         tags: ['prefs'],
         summary: 'Change preferences by JSON merge patch; null deletes a key',
         description: 'Last writer wins per top-level key, ordered by hybrid logical clock across regions.',
+        // The only route that takes a merge patch by its own media type (the body parser holds routes to `consumes`).
+        consumes: [...JSON_MEDIA_TYPES],
+        querystring: NoQuery,
+        documentedHeaders: MutationHeaders,
         body: Type.Object({}, {
           additionalProperties: true,
           maxProperties: 256,
           propertyNames: { minLength: 1, maxLength: limits.idLength },
         }),
-        response: { 200: Prefs },
+        response: { 200: withETag(Prefs, 'The preferences after the patch'), ...problemResponses(MUTATION_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },

@@ -7,18 +7,29 @@ import { sendRendered, sessionJson } from '../render.js';
 import { csrfHeader, etag, ifMatch, sessionToken } from '../request-context.js';
 import type { MutationOptions } from '../../service/session-service.js';
 import {
+  BODY_PROBLEMS,
+  CALLER_PROBLEMS,
+  CsrfHeaders,
   Device,
   DeviceParams,
+  MUTATION_PROBLEMS,
+  MutationHeaders,
+  NoQuery,
   PartsQuery,
   SessionRead,
   SignedIn,
+  TOKEN_PROBLEMS,
+  problemResponses,
   signInBody,
+  withETag,
   type PartsQueryT,
   type SignInBody,
 } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
 const NoContent = Type.Null({ description: 'No content' });
+/** Rotation and logout check CSRF but take no If-Match: the service applies them unconditionally. */
+const DEVICE_PROBLEMS = [...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 'csrf-mismatch'] as const;
 
 export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
   app.post<{ Body: SignInBody }>(
@@ -29,9 +40,17 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
         summary: 'Sign in (with userId) or start a guest session',
         description:
           'With a userId that already has a live session, adds a device to that session. With guestToken, the guest cart and history are merged into the user session and the guest token stops working.',
+        querystring: NoQuery,
         body: signInBody(limits),
-        response: { 201: SignedIn },
+        'x-optional-body': true,
+        response: { 201: SignedIn, ...problemResponses([...CALLER_PROBLEMS, ...BODY_PROBLEMS]) },
         security: [{ apiKey: [] }],
+      },
+      // Every field is optional, so no body at all (no content-type, or an empty one) starts a guest session.
+      preValidation: (request, _reply, done) => {
+        // `null` is a body, and not an object: it stays for validation to refuse.
+        if (request.body === undefined) request.body = {};
+        done();
       },
     },
     async (request, reply) => {
@@ -52,7 +71,8 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
         tags: ['sessions'],
         summary: 'Validate the token and read the named parts',
         querystring: PartsQuery,
-        response: { 200: SessionRead },
+        documentedHeaders: CsrfHeaders,
+        response: { 200: SessionRead, ...problemResponses(TOKEN_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
@@ -70,7 +90,9 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
         tags: ['sessions'],
         summary: 'Rotate the token of this device',
         description: 'The previous token keeps working for the grace window (TESSERA_ROTATION_GRACE, default 30 s); reused after that, it is treated as stolen and the device is revoked.',
-        response: { 200: SignedIn },
+        querystring: NoQuery,
+        documentedHeaders: CsrfHeaders,
+        response: { 200: SignedIn, ...problemResponses(DEVICE_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
@@ -79,7 +101,16 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
 
   app.delete(
     '/v1/session',
-    { schema: { tags: ['sessions'], summary: 'Log out this device', response: { 204: NoContent }, security: TOKEN_SECURITY } },
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Log out this device',
+        querystring: NoQuery,
+        documentedHeaders: CsrfHeaders,
+        response: { 204: NoContent, ...problemResponses(DEVICE_PROBLEMS) },
+        security: TOKEN_SECURITY,
+      },
+    },
     async (request, reply) => {
       await service.logout(sessionToken(request), csrfHeader(request));
       return reply.code(204).send();
@@ -92,7 +123,8 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
       schema: {
         tags: ['devices'],
         summary: 'List the signed-in devices of this session',
-        response: { 200: Type.Object({ devices: Type.Array(Device) }) },
+        querystring: NoQuery,
+        response: { 200: withETag(Type.Object({ devices: Type.Array(Device) }), 'The devices'), ...problemResponses(TOKEN_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
@@ -110,7 +142,9 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
         tags: ['devices'],
         summary: 'Revoke one device of this session',
         params: DeviceParams,
-        response: { 204: NoContent },
+        querystring: NoQuery,
+        documentedHeaders: MutationHeaders,
+        response: { 204: NoContent, ...problemResponses([...MUTATION_PROBLEMS, 'not-found']) },
         security: TOKEN_SECURITY,
       },
     },
@@ -127,7 +161,14 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
   app.delete(
     '/v1/session/devices',
     {
-      schema: { tags: ['devices'], summary: 'Log out every device: the session ends', response: { 204: NoContent }, security: TOKEN_SECURITY },
+      schema: {
+        tags: ['devices'],
+        summary: 'Log out every device: the session ends',
+        querystring: NoQuery,
+        documentedHeaders: MutationHeaders,
+        response: { 204: NoContent, ...problemResponses(MUTATION_PROBLEMS) },
+        security: TOKEN_SECURITY,
+      },
     },
     async (request, reply) => {
       await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request));
