@@ -37,6 +37,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     TESSERA_API_KEYS: `bench:${ctx.apiKey}`,
     TESSERA_LOG_LEVEL: 'warn',
     ...(process.env['TESSERA_L1'] ? { TESSERA_L1: process.env['TESSERA_L1'] } : {}),
+    ...(process.env['TESSERA_L1_MAX_BYTES'] ? { TESSERA_L1_MAX_BYTES: process.env['TESSERA_L1_MAX_BYTES'] } : {}),
   };
   const pids = new Map<string, number[]>();
   let stopStore: () => Promise<void> = async () => {};

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { StoreUnavailableError } from '../store/session-store.js';
 import { parseDuration } from './duration.js';
+import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 
 export type StoreConfig =
   | { readonly engine: 'sqlite'; readonly path: string }
@@ -193,7 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     l1: {
       enabled: l1Text === 'on',
-      maxBytes: integer('TESSERA_L1_MAX_BYTES', 64 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+      maxBytes: integer('TESSERA_L1_MAX_BYTES', DEFAULT_L1_OPTIONS.maxBytes, 1024, 64 * 1024 * 1024 * 1024),
       maxEntries: integer('TESSERA_L1_MAX_ENTRIES', 100_000, 1, 100_000_000),
       ttlMs: duration('TESSERA_L1_TTL', 5 * MINUTE),
     },
