@@ -26,7 +26,15 @@ function newestFirst([p, tp]: [string, number], [q, tq]: [string, number]): numb
 export function trimHistory(state: HistoryState, limit: number): HistoryState {
   const entries = Object.entries(state.items);
   if (entries.length <= limit) return state;
-  return { items: Object.fromEntries(entries.sort(newestFirst).slice(0, limit)) };
+  const excess = entries.length - limit;
+  if (excess > 8) return { items: Object.fromEntries(entries.sort(newestFirst).slice(0, limit)) };
+  // A view added to a full history: drop the few oldest by scanning rather than sorting them all.
+  for (let dropped = 0; dropped < excess; dropped += 1) {
+    let oldest = 0;
+    for (let i = 1; i < entries.length; i += 1) if (newestFirst(entries[i]!, entries[oldest]!) > 0) oldest = i;
+    entries.splice(oldest, 1);
+  }
+  return { items: Object.fromEntries(entries) };
 }
 
 export function mergeHistory(x: HistoryState, y: HistoryState, limit: number): HistoryState {
