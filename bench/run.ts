@@ -194,6 +194,8 @@ async function main(): Promise<void> {
         });
         credentials.set(target.id, seed.credentials);
         records.set(target.id, { ...records.get(target.id)!, seed: seed.record });
+        progress.status(`seeding ${target.id}: waiting for the store's background work (AOF rewrite, replica sync)…`);
+        await target.settle?.();
         const how = seed.record.fromSnapshot ? 'restored from snapshot' : `${fmtInt(seed.record.requests)} API requests`;
         const per = seed.record.bytesPerSession === null ? '' : `, ${fmtInt(seed.record.bytesPerSession)} B/session in the store`;
         progress.log(`✓ ${target.id}: ${fmtInt(seed.record.sessions)} sessions (${how}, ${(seed.record.elapsedMs / 1000).toFixed(1)} s${per})`);

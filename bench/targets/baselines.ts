@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { fakeCredentials, seedExpressSession, seedRedisFloor } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp } from '../lib/proc.js';
-import { mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startConfiguredRedis } from './redis.js';
+import { mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, settleRedis, startConfiguredRedis } from './redis.js';
 import type { Target, TargetContext } from './target.js';
 
 const server = (file: string): string => fileURLToPath(new URL(`../servers/${file}`, import.meta.url));
@@ -53,6 +53,7 @@ export async function startExpressSession(ctx: TargetContext): Promise<Target> {
       footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
       exitReport: () => service.exitReport(),
       store: { kind: 'redis', url: redis.url },
+      settle: () => settleRedis((...args) => redis.command(...args)),
       commandStats: {
         reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),
         read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),
@@ -91,6 +92,7 @@ export async function startRedisFloor(ctx: TargetContext): Promise<Target> {
       seed: (count, dataSeed, onProgress) => seedRedisFloor({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
       footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
       exitReport: () => service.exitReport(),
+      settle: () => settleRedis((...args) => redis.command(...args)),
       commandStats: {
         reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),
         read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),

@@ -57,6 +57,32 @@ export async function startConfiguredCluster(): Promise<RedisCluster> {
   }
 }
 
+/**
+ * Waits until a Redis node has no background work left from seeding: an AOF
+ * rewrite (started here, so that none starts mid-measurement: restoring or
+ * seeding 100 000 sessions doubles the AOF, which triggers one), a save, or a
+ * replica's initial sync. Each of those forks and writes hundreds of MB, and
+ * on two shared cores shows up as latency in whichever phase it overlaps.
+ */
+export async function settleRedis(command: Command, timeoutMs = 300_000): Promise<void> {
+  const persistence = String(await command('INFO', 'persistence'));
+  if (infoField(persistence, 'aof_enabled') === '1' && infoField(persistence, 'aof_rewrite_in_progress') !== '1') {
+    await command('BGREWRITEAOF');
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = String(await command('INFO', 'persistence')) + String(await command('INFO', 'replication'));
+    const busy =
+      infoField(info, 'aof_rewrite_in_progress') === '1' ||
+      infoField(info, 'aof_rewrite_scheduled') === '1' ||
+      infoField(info, 'rdb_bgsave_in_progress') === '1' ||
+      (infoField(info, 'role') === 'slave' && (infoField(info, 'master_link_status') !== 'up' || infoField(info, 'master_sync_in_progress') === '1'));
+    if (!busy) return;
+    if (Date.now() > deadline) throw new Error(`Redis still busy with background work after ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 function infoField(info: unknown, field: string): string | undefined {
   return typeof info === 'string' ? new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() : undefined;
 }

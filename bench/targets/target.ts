@@ -65,6 +65,8 @@ export interface Target {
   readonly store?: StoreHandle;
   readonly commandStats?: StoreCommandStats;
   runtimeStats?(): Promise<RuntimeStats | null>;
+  /** Waits for the store's background work after seeding (AOF rewrite, replica sync) to finish. */
+  settle?(): Promise<void>;
   /** Targets of one family store seeded data identically and share a snapshot (default: the id). */
   readonly snapshotFamily?: string;
   /**

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { seedTessera } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp, type Service } from '../lib/proc.js';
-import { clusterMasterMemory, clusterPids, mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, startConfiguredCluster, startConfiguredRedis } from './redis.js';
+import { clusterMasterMemory, clusterPids, mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, settleRedis, startConfiguredCluster, startConfiguredRedis } from './redis.js';
 import type { RuntimeStats, StoreCommandStats, StoreHandle, Target, TargetContext, TargetId } from './target.js';
 
 type Engine = 'sqlite' | 'redis' | 'redis-cluster';
@@ -44,6 +44,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
   let footprint: Target['footprint'] = async () => null;
   let store: StoreHandle;
   let commandStats: StoreCommandStats | undefined;
+  let settle: (() => Promise<void>) | undefined;
   try {
     if (engine === 'sqlite') {
       const path = join(ctx.tmpDir, `tessera-${port}.db`);
@@ -60,6 +61,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
       pids.set('store', [await redisPid(redis)]);
       stopStore = () => redis.stop();
       footprint = async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' });
+      settle = () => settleRedis((...args) => redis.command(...args));
       commandStats = {
         reset: async () => void (await redis.command('CONFIG', 'RESETSTAT')),
         read: async () => mergeCommandStats([parseCommandStats(await redis.command('INFO', 'commandstats'))]),
@@ -71,6 +73,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
       pids.set('store', await clusterPids(cluster));
       stopStore = () => cluster.stop();
       footprint = async () => ({ bytes: await clusterMasterMemory(cluster), what: 'Redis used_memory, sum of the 3 masters' });
+      settle = async () => void (await Promise.all(cluster.ports.map((port) => settleRedis((...args) => cluster.command(port, ...args)))));
       commandStats = {
         reset: async () => void (await Promise.all(cluster.ports.map((p) => cluster.command(p, 'CONFIG', 'RESETSTAT')))),
         read: async () => mergeCommandStats(await Promise.all(cluster.ports.map(async (p) => parseCommandStats(await cluster.command(p, 'INFO', 'commandstats'))))),
@@ -105,6 +108,7 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     runtimeStats: () => readRuntimeStats(origin),
     store,
     ...(commandStats ? { commandStats } : {}),
+    ...(settle ? { settle } : {}),
     snapshotFamily: engine === 'sqlite' ? 'tessera-sqlite' : 'tessera-redis',
     async restartServer(nodeOptions, whileStopped) {
       await server.stop();
