@@ -12,22 +12,28 @@
  * What L1 saves is the bytes and decoding of large parts (carts, histories,
  * preferences of several KB), which is most of a read's cost.
  *
+ * Entries are text: the part's state as JSON and its public JSON (what a read
+ * answers with). A cached part is then two strings for the garbage collector
+ * instead of hundreds of small objects — with tens of thousands of cached
+ * sessions, those objects made major collections pause requests for 100 ms
+ * and more — and its size in memory is known exactly. The state text is parsed
+ * only when a caller uses the state itself (a write's join, a guest merge); a
+ * read answers with the public JSON as it is (`LoadedSession.rendered`).
+ *
  * Invariant: an entry holds a part's state exactly as the store had it at the
  * entry's version.
  */
 import { LRUCache } from 'lru-cache';
 import type { Operation } from '../domain/operations.js';
 import { partOf } from '../domain/operations.js';
-import { mergePart, type ChangeRecord, type DataPart } from '../domain/parts.js';
-import type { CartState } from '../domain/cart.js';
-import type { HistoryState } from '../domain/history.js';
-import type { PrefsState } from '../domain/prefs.js';
+import { mergePart, type ChangeRecord, type DataPart, type PartStates } from '../domain/parts.js';
 import { cartItemsJson, historyItemsJson, prefsJson } from '../domain/part-json.js';
 import type { Hlc } from '../domain/hlc.js';
 import type {
   ApplyOptions,
   ApplyResult,
   Caller,
+  CachedPart,
   CreateResult,
   KnownVersions,
   LoadedSession,
@@ -36,16 +42,12 @@ import type {
   SessionStore,
 } from '../store/session-store.js';
 
-type CachedPart = 'cart' | 'prefs' | 'history';
 const CACHED_PARTS: readonly CachedPart[] = ['cart', 'prefs', 'history'];
 
 export interface L1Options {
   /** Most entries (one per session part). @default 100000 */
   readonly maxEntries: number;
-  /**
-   * Most heap bytes the cached states may take, estimated from the parts' JSON
-   * (`HEAP_BYTES_PER_JSON_BYTE`). @default 268435456 (256 MiB)
-   */
+  /** Most bytes the entries' text may take in memory. @default 268435456 (256 MiB) */
   readonly maxBytes: number;
   /** An entry unused for this long is dropped. @default 300000 (5 min) */
   readonly ttlMs: number;
@@ -53,30 +55,55 @@ export interface L1Options {
 
 export const DEFAULT_L1_OPTIONS: L1Options = Object.freeze({ maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, ttlMs: 300_000 });
 
-/**
- * Heap bytes a cached part takes per byte of its JSON: its state objects (per
- * writer counters, stamps, parsed attributes), the JSON text itself and the
- * entry. Measured with the benchmark's sessions: 48 MiB more of JSON in L1
- * took 422 MiB more heap.
- */
-const HEAP_BYTES_PER_JSON_BYTE = 9;
-
-/** Sizes an entry from the part's JSON, which the answer that carries the part needs anyway. */
-function entrySize({ part, version, state }: Entry): number {
-  const json =
-    part === 'cart' ? cartItemsJson(state as CartState) : part === 'prefs' ? prefsJson(state as PrefsState) : historyItemsJson(state as HistoryState);
-  return json.length * HEAP_BYTES_PER_JSON_BYTE + version.length + 200;
-}
-
 /** What the cache reports: one call per part looked up. */
 export interface CacheObserver {
   lookup(part: DataPart, outcome: 'hit' | 'miss'): void;
 }
 
 interface Entry {
-  readonly part: CachedPart;
   readonly version: string;
-  readonly state: NonNullable<LoadedSession[CachedPart]>;
+  /** The part's public JSON (`domain/part-json.ts`). */
+  readonly view: string;
+  /** The part's state as JSON. */
+  readonly state: string;
+}
+
+const VIEW_JSON: { readonly [P in CachedPart]: (state: PartStates[P]) => string } = {
+  cart: cartItemsJson,
+  prefs: prefsJson,
+  history: historyItemsJson,
+};
+
+const LATIN1 = /^[\u0000-\u00ff]*$/;
+
+/** V8 keeps a string in one byte per character when every character fits in Latin-1, else in two. */
+const bytesOf = (text: string): number => (LATIN1.test(text) ? 1 : 2) * text.length;
+
+/** An entry's size in memory: its two texts, and a little for the entry and its key. */
+function entrySize({ view, state, version }: Entry): number {
+  return bytesOf(view) + bytesOf(state) + version.length + 160;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The loaded session with the parts L1 confirmed: their public JSON in
+ * `rendered`, their state parsed from the entry's text on first use.
+ */
+function withHits(loaded: LoadedSession, hits: ReadonlyMap<CachedPart, Entry>): LoadedSession {
+  if (hits.size === 0) return loaded;
+  const rendered: Partial<Record<CachedPart, string>> = { ...loaded.rendered };
+  const session: Writable<LoadedSession> = { ...loaded, rendered };
+  for (const [part, entry] of hits) {
+    rendered[part] = entry.view;
+    let state: unknown;
+    Object.defineProperty(session, part, {
+      enumerable: true,
+      configurable: true,
+      get: () => (state ??= JSON.parse(entry.state)),
+    });
+  }
+  return session;
 }
 
 export class CachedStore implements SessionStore {
@@ -111,13 +138,13 @@ export class CachedStore implements SessionStore {
   }
 
   async load(sessionId: string, parts: readonly DataPart[], now: number, { device }: LoadOptions = {}): Promise<LoadedSession | null> {
-    const cached = new Map<CachedPart, Entry>();
+    const held = new Map<CachedPart, Entry>();
     const known: Partial<Record<DataPart, string>> = {};
     for (const part of CACHED_PARTS) {
       if (!parts.includes(part)) continue;
       const entry = this.#cache.get(key(sessionId, part));
       if (entry !== undefined) {
-        cached.set(part, entry);
+        held.set(part, entry);
         known[part] = entry.version;
       }
     }
@@ -126,16 +153,16 @@ export class CachedStore implements SessionStore {
       for (const part of CACHED_PARTS) this.#cache.delete(key(sessionId, part));
       return null;
     }
-    let result: LoadedSession = loaded;
+    const hits = new Map<CachedPart, Entry>();
     for (const part of CACHED_PARTS) {
       if (!parts.includes(part)) continue;
       const fresh = loaded[part];
-      const entry = cached.get(part);
+      const entry = held.get(part);
       if (fresh !== undefined) {
         this.#remember(sessionId, part, loaded.versions[part], fresh);
         this.observer.lookup(part, 'miss');
       } else if (entry !== undefined && entry.version === loaded.versions[part]) {
-        result = { ...result, [part]: entry.state };
+        hits.set(part, entry);
         this.observer.lookup(part, 'hit');
       } else {
         // The engine left out a part we could not supply: never guess, read it whole.
@@ -143,7 +170,7 @@ export class CachedStore implements SessionStore {
         return this.#loadWithoutCache(sessionId, parts, now, device);
       }
     }
-    return result;
+    return withHits(loaded, hits);
   }
 
   /**
@@ -157,9 +184,9 @@ export class CachedStore implements SessionStore {
     const held = isCachedPart(part) ? this.#cache.get(key(sessionId, part)) : undefined;
     const result = await this.inner.apply(sessionId, caller, op, held ? { ...options, knownVersion: held.version } : options);
     if (result.status !== 'applied' || !isCachedPart(part)) return result;
-    let state = result.session[part];
+    let state: PartStates[CachedPart] | undefined = result.session[part];
     if (state === undefined && held !== undefined) {
-      state = held.state;
+      state = JSON.parse(held.state) as PartStates[CachedPart];
       for (const record of result.records) {
         if (record.part === part) state = mergePart(part, state, record.state as typeof state, this.historyLimit);
       }
@@ -211,8 +238,10 @@ export class CachedStore implements SessionStore {
     return loaded;
   }
 
-  #remember(sessionId: string, part: CachedPart, version: string, state: Entry['state']): void {
-    this.#cache.set(key(sessionId, part), { part, version, state });
+  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P]): void {
+    // The view is memoized per state object: the answer that carries this state reuses it.
+    const view = (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
+    this.#cache.set(key(sessionId, part), { version, view, state: JSON.stringify(state) });
   }
 }
 

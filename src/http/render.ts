@@ -18,9 +18,11 @@ import { etag } from './request-context.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-const itemsOfCart = (session: LoadedSession): string => (session.cart ? cartItemsJson(session.cart) : '[]');
-const objectOfPrefs = (session: LoadedSession): string => (session.prefs ? prefsJson(session.prefs) : '{}');
-const itemsOfHistory = (session: LoadedSession): string => (session.history ? historyItemsJson(session.history) : '[]');
+// Text L1 already holds is used as it is; the state (parsed from L1's text on first use) only when there is none.
+const itemsOfCart = (session: LoadedSession): string => session.rendered?.cart ?? (session.cart ? cartItemsJson(session.cart) : '[]');
+const objectOfPrefs = (session: LoadedSession): string => session.rendered?.prefs ?? (session.prefs ? prefsJson(session.prefs) : '{}');
+const itemsOfHistory = (session: LoadedSession): string =>
+  session.rendered?.history ?? (session.history ? historyItemsJson(session.history) : '[]');
 
 /** `GET /v1/session`: the session, the named parts, every version and the CSRF check. */
 export function sessionJson(session: LoadedSession, parts: readonly DataPart[], deviceId: string, csrf: CsrfCheck): string {

@@ -45,6 +45,9 @@ export interface LoadOptions {
   readonly device?: string;
 }
 
+/** The parts a cache in front of a store may hold (never devices: auth is always read fresh). */
+export type CachedPart = 'cart' | 'prefs' | 'history';
+
 /** A live session as loaded: metadata and devices always, other parts on request. */
 export interface LoadedSession {
   readonly meta: SessionMeta;
@@ -55,6 +58,12 @@ export interface LoadedSession {
   readonly history?: PartStates['history'];
   /** Opaque version of every data part. */
   readonly versions: Readonly<Record<DataPart, string>>;
+  /**
+   * The public JSON of parts (`domain/part-json.ts`) where it is already at
+   * hand — L1 keeps parts as text — so that answering needs no state at all.
+   * When present for a part, it is exactly that part's JSON.
+   */
+  readonly rendered?: Readonly<Partial<Record<CachedPart, string>>>;
 }
 
 /** Who asks for a change: a device proving itself with its token hash, or an operator. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CachedStore, DEFAULT_L1_OPTIONS } from '../../src/cache/cached-store.js';
 import { newDevice } from '../../src/domain/devices.js';
 import { DEFAULT_LIMITS } from '../../src/domain/limits.js';
+import { cartItemsJson } from '../../src/domain/part-json.js';
 import { HybridLogicalClock } from '../../src/domain/hlc.js';
 import type { DataPart } from '../../src/domain/parts.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -53,6 +54,35 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
     assert.deepEqual(await quantities(nodeA), { A: 1 });
     assert.deepEqual(await quantities(nodeA), { A: 1 });
     assert.deepEqual(lookups, ['cart:hit', 'cart:hit']);
+  });
+
+  test('a part served from L1 comes as its public JSON, and its state, parsed on first use, is the stored one', async () => {
+    await add(nodeA, 'TEXT');
+    const plain = new SqliteStore({ ...settings, path: join(dir, 'db') });
+    try {
+      const stored = await plain.load(sessionId, ['cart'], Date.now());
+      const hit = await nodeA.load(sessionId, ['cart'], Date.now());
+      assert.equal(hit?.rendered?.cart, cartItemsJson(stored!.cart!));
+      assert.deepEqual(hit?.cart, stored?.cart);
+      assert.equal(stored?.rendered, undefined, 'a store without L1 answers with states only');
+    } finally {
+      await plain.close();
+    }
+  });
+
+  test('L1 holds no more text than its byte bound, evicting the least recently used', async () => {
+    const small = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, { ...DEFAULT_L1_OPTIONS, maxBytes: 4_000 });
+    try {
+      for (let i = 0; i < 30; i++) await small.apply(sessionId, caller, { kind: 'cart.add', sku: `BIG-${i}`, quantity: 1, attributes: { note: 'x'.repeat(40) } }, { now: Date.now(), hlc: clock.now() });
+      const cart = await small.load(sessionId, ['cart'], Date.now());
+      const text = cartItemsJson(cart!.cart!).length + JSON.stringify(cart!.cart).length;
+      assert.ok(text > 4_000, `the cart's text is ${text} bytes`);
+      assert.equal(small.size, 0, 'an entry larger than the bound is not kept');
+      await small.load(sessionId, ['prefs'], Date.now());
+      assert.equal(small.size, 1, 'a small part still is');
+    } finally {
+      await small.close();
+    }
   });
 
   test('a write through one node is read through the other at once, in 200 alternating rounds', async () => {
