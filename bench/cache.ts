@@ -147,7 +147,7 @@ over ${SESSIONS} sessions per size. Everything shares one 2-core machine: compar
 ${rows.join('\n')}
 
 Every request still makes its one round trip (auth is never cached); with L1 on, an unchanged
-part stays in Redis and its decoded state and rendered view are reused.
+part stays in Redis and the answer reuses the part's cached JSON text.
 `;
   writeFileSync(new URL('../docs/cache-benchmark.md', import.meta.url), report);
   process.stdout.write(`\n${report}`);
