@@ -139,7 +139,7 @@ describe('Redis Cluster topology changes', { timeout: 90_000 }, () => {
     const victimSession = inside[0]!;
     const started = Date.now();
     await assert.rejects(store.load(victimSession.id, [], Date.now()), StoreUnavailableError);
-    assert.ok(Date.now() - started < 2_000, `failed after ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 2_500, `failed after ${Date.now() - started} ms`);
     assert.ok(await store.load(outside[0]!.id, [], Date.now()), 'sessions of other masters are served during the failover');
     await store.ping();
 
@@ -154,7 +154,7 @@ describe('Redis Cluster topology changes', { timeout: 90_000 }, () => {
       } catch (error) {
         lastError = error;
         assert.ok(error instanceof StoreUnavailableError, String(error));
-        assert.ok(Date.now() - attempt < 2_000, 'every failed attempt failed fast');
+        assert.ok(Date.now() - attempt < 2_500, "every failed attempt failed fast (deadline 1.5 s, slack for a loaded machine)");
         await sleep(100);
       }
     }
