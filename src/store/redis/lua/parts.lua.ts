@@ -225,10 +225,20 @@ local function trimHistory(limit)
   local flat = partFields(HISTORY)
   local entries = {}
   for i = 1, #flat, 2 do entries[#entries + 1] = { flat[i], tonumber(flat[i + 1]) } end
-  table.sort(entries, function(p, q)
+  local function newer(p, q)
     if p[2] ~= q[2] then return p[2] > q[2] end
     return bytesLess(p[1], q[1])
-  end)
+  end
+  if #entries - limit == 1 then
+    -- A view added to a full history: the one to drop is the oldest, found without sorting.
+    local oldest = entries[1]
+    for i = 2, #entries do
+      if newer(oldest, entries[i]) then oldest = entries[i] end
+    end
+    redis.call('HDEL', HISTORY, oldest[1])
+    return
+  end
+  table.sort(entries, newer)
   local drop = {}
   for i = limit + 1, #entries do
     drop[#drop + 1] = entries[i][1]
