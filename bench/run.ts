@@ -21,6 +21,7 @@ import { Zipf } from './lib/rng.js';
 import { findWrk } from './load/closed-loop.js';
 import type { MixName } from './load/workload.js';
 import { computeChecks, computeRatios, peakOf } from './report/analysis.js';
+import { writeFlameGraph } from './report/flamegraph.js';
 import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
 import type { BenchResults, Environment, OpenLoopRecord, PeakRecord, ProfileRecord, StepRecord, TargetRecord } from './report/results.js';
@@ -314,7 +315,14 @@ async function main(): Promise<void> {
             // Only the measured window: skip start-up and the warm-up run.
             const skipMs = readyMs + profile.peakWarmupS * 1000 + 300;
             const summary = summarizeProfile(join(dir, file), 15, skipMs);
-            profiles.push({ target: target.id, file: relative(ROOT, join(dir, file)), mix, skipMs, idlePercent: summary.idlePercent, areas: summary.areas.slice(0, 15), functions: summary.functions, inclusive: summary.inclusive });
+            let flamegraph: string | undefined = join(dir, 'flamegraph.svg');
+            try {
+              writeFlameGraph(join(dir, file), flamegraph, { skipMs, title: `CPU flame graph — ${TARGET_LABEL[target.id]}, closed-loop ${mix} (${stamp})` });
+            } catch (error) {
+              progress.log(`  flame graph ${mix} ${target.id} failed: ${(error as Error).message.split('\n')[0]}`);
+              flamegraph = undefined;
+            }
+            profiles.push({ target: target.id, file: relative(ROOT, join(dir, file)), mix, skipMs, idlePercent: summary.idlePercent, areas: summary.areas.slice(0, 15), functions: summary.functions, inclusive: summary.inclusive, ...(flamegraph ? { flamegraph: relative(ROOT, flamegraph) } : {}) });
             progress.log(`  profile ${mix} ${target.id}: ${summary.areas.slice(0, 5).map((a) => `${a.area} ${a.percent}%`).join(', ')}`);
           } catch (error) {
             progress.log(`  profile ${mix} ${target.id} failed: ${(error as Error).message.split('\n')[0]}`);

@@ -6,13 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface ProfileNode {
+export interface ProfileNode {
   readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number; readonly columnNumber?: number };
   readonly children?: readonly number[];
 }
 
-interface Profile {
+export interface Profile {
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -31,7 +31,8 @@ export interface ProfileSummary {
   readonly idlePercent: number;
 }
 
-function trimStart(profile: Profile, skipMs: number): Profile {
+/** The profile without its first `skipMs` milliseconds of samples. */
+export function trimStart(profile: Profile, skipMs: number): Profile {
   let t = profile.startTime;
   const samples: number[] = [];
   const timeDeltas: number[] = [];

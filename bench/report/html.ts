@@ -1,10 +1,16 @@
 /** The self-contained HTML page: tables plus inline-SVG charts, no scripts, no network. */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PERCENTILE_KEYS, PERCENTILE_LABEL } from '../lib/histogram.js';
 import { MIX_LABEL, type MixName } from '../load/workload.js';
 import { TARGET_LABEL, type TargetId } from '../targets/target.js';
-import type { BenchResults } from './results.js';
+import type { BenchResults, ProfileRecord } from './results.js';
 import { CHART_CSS, barChart, lineChart, type Series } from './svg.js';
-import { buildTables, environmentLines, type Table } from './tables.js';
+import { buildTables, environmentLines, flameGraphHref, profileTableId, type Table } from './tables.js';
+
+/** The repository: ProfileRecord paths are relative to it. */
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export const TARGET_COLOR: Record<TargetId, string> = {
   'tessera-redis': '#d1495b',
@@ -38,6 +44,16 @@ function htmlTable(t: Table): string {
   const head = `<tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
   const rows = t.rows.map((r) => `<tr>${r.map((c) => `<td>${marks(esc(c))}</td>`).join('')}</tr>`).join('');
   return `<h2 id="${esc(t.id)}">${esc(t.title)}</h2>${t.intro ? `<p>${inline(t.intro)}</p>` : ''}<table>${head}${rows}</table>`;
+}
+
+/** A profile's flame graph, inlined (its <title> tooltips work inline, not through <img>), read from the profile folder. */
+function flameGraph(p: ProfileRecord): string {
+  if (!p.flamegraph) return '';
+  const path = resolve(ROOT, p.flamegraph);
+  const href = esc(flameGraphHref(p) ?? p.flamegraph);
+  if (!existsSync(path)) return `<p>Flame graph: <code>${esc(p.flamegraph)}</code> is gone (profile folders are not kept).</p>`;
+  const svg = readFileSync(path, 'utf8');
+  return `<figure class="flame">${svg}<figcaption>Flame graph of this profile (hover a frame for details); on its own: <a href="${href}">${href}</a>.</figcaption></figure>`;
 }
 
 export function renderHtml(r: BenchResults): string {
@@ -171,6 +187,7 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 ul.env{color:#444}code{background:#f4f4f4;padding:0 3px}
 .ok{color:#1a7f37;font-weight:700}.bad{color:#c0392b;font-weight:700}.warn{color:#b7791f}
 ${CHART_CSS}
+.flame{margin:12px 0}.flame svg{max-width:100%;height:auto;border:1px solid #e3e3e3;border-radius:4px}.flame figcaption{font-size:12px;color:#555}
 </style></head><body>
 <h1>Tessera benchmark — ${esc(r.startedAt.slice(0, 10))} (${r.mode})</h1>
 <ul class="env">${environmentLines(r).map((l) => `<li>${inline(l)}</li>`).join('')}</ul>
@@ -178,7 +195,12 @@ ${checks ? htmlTable(checks) : ''}
 <h2>Charts</h2>
 ${charts.join('\n')}
 <div>${levelCharts.join('\n')}</div>
-${rest.map(htmlTable).join('\n')}
+${rest
+  .map((t) => {
+    const profile = r.profiles.find((p) => profileTableId(p) === t.id);
+    return htmlTable(t) + (profile ? flameGraph(profile) : '');
+  })
+  .join('\n')}
 ${r.notes.length ? `<h2>Notes</h2><ul>${r.notes.map((n) => `<li><pre>${esc(n)}</pre></li>`).join('')}</ul>` : ''}
 </body></html>
 `;

@@ -1,6 +1,6 @@
 /** The Markdown summary (bench/results/<timestamp>.md). */
 import type { BenchResults } from './results.js';
-import { buildTables, environmentLines, type Table } from './tables.js';
+import { buildTables, environmentLines, flameGraphHref, profileTableId, type Table } from './tables.js';
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -20,6 +20,11 @@ export function renderMarkdown(r: BenchResults): string {
     out.push(`## ${t.title}`, '');
     if (t.intro) out.push(t.intro, '');
     out.push(t.rows.length > 0 ? markdownTable(t) : '_no data_', '');
+    const profile = r.profiles.find((p) => profileTableId(p) === t.id);
+    const href = profile && flameGraphHref(profile);
+    if (href) {
+      out.push(`Flame graph: [${href}](${href}) — in the profile folder, next to the \`.cpuprofile\` (profile folders are not committed; the HTML report embeds it).`, '');
+    }
   }
   if (r.notes.length > 0) {
     out.push('## Notes', '');

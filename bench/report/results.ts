@@ -152,6 +152,8 @@ export interface ProfileRecord {
   readonly areas: ReadonlyArray<{ readonly area: string; readonly percent: number }>;
   readonly functions: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;
   readonly inclusive: ReadonlyArray<{ readonly name: string; readonly where: string; readonly percent: number }>;
+  /** The flame graph SVG, next to the `.cpuprofile` (relative to the repository, like `file`); absent in older results. */
+  readonly flamegraph?: string;
 }
 
 export interface BenchResults {

@@ -3,7 +3,7 @@ import { fmtInt, fmtMs } from '../lib/progress.js';
 import { MIX_LABEL, type MixName } from '../load/workload.js';
 import { TARGET_LABEL, type TargetId } from '../targets/target.js';
 import { ASSUMPTIONS, capacityInputs, capacityModel } from './capacity.js';
-import type { BenchResults, OpenLoopRecord } from './results.js';
+import type { BenchResults, OpenLoopRecord, ProfileRecord } from './results.js';
 
 export interface Table {
   readonly id: string;
@@ -303,7 +303,7 @@ export function buildTables(r: BenchResults): Table[] {
   for (const p of r.profiles) {
     const rows = Math.max(p.areas.length, p.functions.length, p.inclusive.length);
     tables.push({
-      id: `profile-${p.target}-${p.mix}`,
+      id: profileTableId(p),
       title: `CPU profile: ${label(p.target)}, closed-loop ${p.mix}`,
       intro: `\`node --cpu-prof\` over the measured window only (${p.file}); % of the server's busy time (idle ${p.idlePercent} %). Self time by area and by function, and Tessera's own functions by inclusive time (synchronous part only: async continuations start new stacks).`,
       head: ['area (self)', '%', 'function (self)', '%', 'src/ function (inclusive)', '%'],
@@ -316,6 +316,18 @@ export function buildTables(r: BenchResults): Table[] {
     });
   }
   return tables;
+}
+
+export const profileTableId = (p: ProfileRecord): string => `profile-${p.target}-${p.mix}`;
+
+/**
+ * The flame graph's path relative to the Markdown and HTML reports: they and the
+ * profiles-<timestamp>/ folder are written side by side in the results folder.
+ */
+export function flameGraphHref(p: ProfileRecord): string | undefined {
+  if (!p.flamegraph) return undefined;
+  const path = p.flamegraph.replace(/\\/g, '/');
+  return /(?:^|\/)(profiles-[^/]+\/[^/]+\/[^/]+)$/.exec(path)?.[1] ?? path;
 }
 
 export function environmentLines(r: BenchResults): string[] {
