@@ -37,16 +37,16 @@ const TOKEN_IN_URL = /tss1_[A-Za-z0-9._~%-]*/gi;
  */
 export function redactUrl(url: string): string {
   const at = url.indexOf('?');
-  if (at === -1) return url.replace(TOKEN_IN_URL, `tss1_${CENSOR}`);
-  const query = url
-    .slice(at + 1)
-    .split('&')
-    .map((pair) => {
-      const equals = pair.indexOf('=');
-      return equals === -1 ? pair : `${pair.slice(0, equals)}=${CENSOR}`;
-    })
-    .join('&');
-  return `${url.slice(0, at)}?${query}`.replace(TOKEN_IN_URL, `tss1_${CENSOR}`);
+  const query = (text: string): string =>
+    text
+      .split('&')
+      .map((pair) => {
+        const equals = pair.indexOf('=');
+        return equals === -1 ? pair : `${pair.slice(0, equals)}=${CENSOR}`;
+      })
+      .join('&');
+  const valuesHidden = at === -1 ? url : `${url.slice(0, at)}?${query(url.slice(at + 1))}`;
+  return valuesHidden.replace(TOKEN_IN_URL, `tss1_${CENSOR}`);
 }
 
 interface LoggedRequest {

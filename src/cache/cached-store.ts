@@ -148,7 +148,7 @@ export class CachedStore implements SessionStore {
         known[part] = entry.version;
       }
     }
-    const loaded = await this.inner.load(sessionId, parts, now, { known, ...(device !== undefined ? { device } : {}) });
+    const loaded = await this.inner.load(sessionId, parts, now, { known, device });
     if (loaded === null) {
       for (const part of CACHED_PARTS) this.#cache.delete(key(sessionId, part));
       return null;
@@ -229,7 +229,7 @@ export class CachedStore implements SessionStore {
   }
 
   async #loadWithoutCache(sessionId: string, parts: readonly DataPart[], now: number, device: string | undefined): Promise<LoadedSession | null> {
-    const loaded = await this.inner.load(sessionId, parts, now, device !== undefined ? { device } : {});
+    const loaded = await this.inner.load(sessionId, parts, now, { device });
     if (loaded === null) return null;
     for (const part of CACHED_PARTS) {
       const state = loaded[part];

@@ -125,16 +125,20 @@ export function withAttributes(
   return attributes === undefined ? line : { ...line, a: { v: attributes, t: hlc } };
 }
 
-/** Lines with a positive quantity, in the order first added (ties by SKU). */
-export function cartItems(state: CartState): CartItem[] {
+/** `[sku, line, quantity]` of the lines with a positive quantity, in the order first added (ties by SKU). */
+export function liveLines(state: CartState): Array<[string, CartLineState, number]> {
   const live: Array<[string, CartLineState, number]> = [];
   for (const [sku, line] of Object.entries(state.lines)) {
     const quantity = quantityOf(line);
     if (quantity > 0) live.push([sku, line, quantity]);
   }
   // Numeric times and code-unit order: this runs on every cart read.
-  live.sort(([p, x], [q, y]) => x.at - y.at || (p < q ? -1 : p > q ? 1 : 0));
-  return live.map(([sku, line, quantity]) => {
+  return live.sort(([p, x], [q, y]) => x.at - y.at || (p < q ? -1 : p > q ? 1 : 0));
+}
+
+/** Lines with a positive quantity, in the order first added (ties by SKU). */
+export function cartItems(state: CartState): CartItem[] {
+  return liveLines(state).map(([sku, line, quantity]) => {
     const item: CartItem = { sku, quantity, addedAt: new Date(line.at).toISOString() };
     return line.a ? { ...item, attributes: line.a.v } : item;
   });

@@ -45,8 +45,11 @@ export function mergeHistory(x: HistoryState, y: HistoryState, limit: number): H
   return trimHistory({ items: Object.fromEntries(items) }, limit);
 }
 
+/** `[productId, viewedAt]` of every entry, newest first (ties by product id). */
+export function historyEntries(state: HistoryState): Array<[string, number]> {
+  return Object.entries(state.items).sort(newestFirst);
+}
+
 export function historyItems(state: HistoryState): HistoryItem[] {
-  return Object.entries(state.items)
-    .sort(newestFirst)
-    .map(([productId, viewedAt]) => ({ productId, viewedAt: new Date(viewedAt).toISOString() }));
+  return historyEntries(state).map(([productId, viewedAt]) => ({ productId, viewedAt: new Date(viewedAt).toISOString() }));
 }

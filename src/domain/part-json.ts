@@ -11,8 +11,8 @@
  * alone — a cart line the join kept, a time already formatted — because every
  * write answers with the whole part.
  */
-import { quantityOf, type CartLineState, type CartState } from './cart.js';
-import type { HistoryState } from './history.js';
+import { liveLines, type CartLineState, type CartState } from './cart.js';
+import { historyEntries, type HistoryState } from './history.js';
 import { prefsObject, type PrefsState } from './prefs.js';
 
 function memoized<S extends object>(render: (state: S) => string): (state: S) => string {
@@ -55,25 +55,15 @@ function lineJson(sku: string, line: CartLineState, quantity: number): string {
 }
 
 /** The cart's items, in the order first added: `[{ sku, quantity, addedAt, attributes? }…]`. */
-export const cartItemsJson = memoized((state: CartState) => {
-  const live: Array<[string, CartLineState, number]> = [];
-  for (const sku in state.lines) {
-    const line = state.lines[sku]!;
-    const quantity = quantityOf(line);
-    if (quantity > 0) live.push([sku, line, quantity]);
-  }
-  // As cartItems: by first add, then SKU in code-unit order.
-  live.sort(([p, x], [q, y]) => x.at - y.at || (p < q ? -1 : p > q ? 1 : 0));
-  return `[${live.map(([sku, line, quantity]) => lineJson(sku, line, quantity)).join(',')}]`;
-});
+export const cartItemsJson = memoized(
+  (state: CartState) => `[${liveLines(state).map(([sku, line, quantity]) => lineJson(sku, line, quantity)).join(',')}]`,
+);
 
 /** The preferences object, keys in code-unit order. */
 export const prefsJson = memoized((state: PrefsState) => JSON.stringify(prefsObject(state)));
 
 /** The viewed products, newest first: `[{ productId, viewedAt }…]`. */
-export const historyItemsJson = memoized((state: HistoryState) => {
-  const entries = Object.entries(state.items);
-  // As historyItems: newest first, then product id in code-unit order.
-  entries.sort(([p, tp], [q, tq]) => tq - tp || (p < q ? -1 : p > q ? 1 : 0));
-  return `[${entries.map(([productId, viewedAt]) => `{"productId":${JSON.stringify(productId)},"viewedAt":"${isoTime(viewedAt)}"}`).join(',')}]`;
-});
+export const historyItemsJson = memoized(
+  (state: HistoryState) =>
+    `[${historyEntries(state).map(([productId, viewedAt]) => `{"productId":${JSON.stringify(productId)},"viewedAt":"${isoTime(viewedAt)}"}`).join(',')}]`,
+);

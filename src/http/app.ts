@@ -102,10 +102,9 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   // Hooks on the hot path are callback-style: an async hook costs a promise and a microtask turn per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('tessera-node', nodeId);
-    // A node that is stopping still serves, but sends keep-alive clients to a new connection (elsewhere).
-    if (draining()) reply.header('connection', 'close');
     const hostless = missingHost(request);
-    if (hostless !== undefined) reply.header('connection', 'close');
+    // A node that is stopping still serves, but sends keep-alive clients to a new connection (elsewhere).
+    if (draining() || hostless !== undefined) reply.header('connection', 'close');
     done(hostless);
   });
   app.addHook('onResponse', (request, reply, done) => {
