@@ -76,35 +76,54 @@ const VIEW_JSON: { readonly [P in CachedPart]: (state: PartStates[P]) => string 
 
 const LATIN1 = /^[\u0000-\u00ff]*$/;
 
-/** V8 keeps a string in one byte per character when every character fits in Latin-1, else in two. */
-const bytesOf = (text: string): number => (LATIN1.test(text) ? 1 : 2) * text.length;
-
-/** An entry's size in memory: its two texts, and a little for the entry and its key. */
+/**
+ * An entry's size in memory: its two texts, and a little for the entry and its
+ * key. V8 keeps a string in one byte per character when every character fits
+ * in Latin-1, else in two; the state text holds every string the view does,
+ * so testing it alone tells for both.
+ */
 function entrySize({ view, state, version }: Entry): number {
-  return bytesOf(view) + bytesOf(state) + version.length + 160;
+  return (LATIN1.test(state) ? 1 : 2) * (view.length + state.length) + version.length + 160;
 }
-
-type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * The loaded session with the parts L1 confirmed: their public JSON in
- * `rendered`, their state parsed from the entry's text on first use.
+ * `rendered`, their state parsed from the entry's text on first use. (Getters
+ * of an object literal: `Object.defineProperty` on a copy cost a read 4 µs.)
  */
-function withHits(loaded: LoadedSession, hits: ReadonlyMap<CachedPart, Entry>): LoadedSession {
-  if (hits.size === 0) return loaded;
+function withHits(loaded: LoadedSession, hits: Hits): LoadedSession {
+  const { cart, prefs, history } = hits;
+  if (cart === undefined && prefs === undefined && history === undefined) return loaded;
   const rendered: Partial<Record<CachedPart, string>> = { ...loaded.rendered };
-  const session: Writable<LoadedSession> = { ...loaded, rendered };
-  for (const [part, entry] of hits) {
-    rendered[part] = entry.view;
-    let state: unknown;
-    Object.defineProperty(session, part, {
-      enumerable: true,
-      configurable: true,
-      get: () => (state ??= JSON.parse(entry.state)),
-    });
-  }
-  return session;
+  if (cart !== undefined) rendered.cart = cart.view;
+  if (prefs !== undefined) rendered.prefs = prefs.view;
+  if (history !== undefined) rendered.history = history.view;
+  let parsed: Partial<PartStates> | undefined;
+  const state = <P extends CachedPart>(part: P): PartStates[P] | undefined => {
+    const entry = hits[part];
+    if (entry === undefined) return loaded[part] as PartStates[P] | undefined;
+    parsed ??= {};
+    return (parsed[part] ??= JSON.parse(entry.state) as PartStates[P]);
+  };
+  return {
+    meta: loaded.meta,
+    devices: loaded.devices,
+    versions: loaded.versions,
+    ...(loaded.credential !== undefined ? { credential: loaded.credential } : {}),
+    rendered,
+    get cart() {
+      return state('cart');
+    },
+    get prefs() {
+      return state('prefs');
+    },
+    get history() {
+      return state('history');
+    },
+  };
 }
+
+type Hits = Partial<Record<CachedPart, Entry>>;
 
 export class CachedStore implements SessionStore {
   readonly #cache: LRUCache<string, Entry>;
@@ -137,37 +156,37 @@ export class CachedStore implements SessionStore {
     return this.#cache.size;
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number, { device }: LoadOptions = {}): Promise<LoadedSession | null> {
-    const held = new Map<CachedPart, Entry>();
+  async load(sessionId: string, parts: readonly DataPart[], now: number, { credential }: LoadOptions = {}): Promise<LoadedSession | null> {
+    const held: Hits = {};
     const known: Partial<Record<DataPart, string>> = {};
     for (const part of CACHED_PARTS) {
       if (!parts.includes(part)) continue;
       const entry = this.#cache.get(key(sessionId, part));
       if (entry !== undefined) {
-        held.set(part, entry);
+        held[part] = entry;
         known[part] = entry.version;
       }
     }
-    const loaded = await this.inner.load(sessionId, parts, now, { known, device });
+    const loaded = await this.inner.load(sessionId, parts, now, credential === undefined ? { known } : { known, credential });
     if (loaded === null) {
       for (const part of CACHED_PARTS) this.#cache.delete(key(sessionId, part));
       return null;
     }
-    const hits = new Map<CachedPart, Entry>();
+    const hits: Hits = {};
     for (const part of CACHED_PARTS) {
       if (!parts.includes(part)) continue;
       const fresh = loaded[part];
-      const entry = held.get(part);
+      const entry = held[part];
       if (fresh !== undefined) {
         this.#remember(sessionId, part, loaded.versions[part], fresh);
         this.observer.lookup(part, 'miss');
       } else if (entry !== undefined && entry.version === loaded.versions[part]) {
-        hits.set(part, entry);
+        hits[part] = entry;
         this.observer.lookup(part, 'hit');
       } else {
         // The engine left out a part we could not supply: never guess, read it whole.
         this.observer.lookup(part, 'miss');
-        return this.#loadWithoutCache(sessionId, parts, now, device);
+        return this.#loadWithoutCache(sessionId, parts, now, credential);
       }
     }
     return withHits(loaded, hits);
@@ -228,8 +247,8 @@ export class CachedStore implements SessionStore {
     await this.inner.close();
   }
 
-  async #loadWithoutCache(sessionId: string, parts: readonly DataPart[], now: number, device: string | undefined): Promise<LoadedSession | null> {
-    const loaded = await this.inner.load(sessionId, parts, now, { device });
+  async #loadWithoutCache(sessionId: string, parts: readonly DataPart[], now: number, credential: LoadOptions['credential']): Promise<LoadedSession | null> {
+    const loaded = await this.inner.load(sessionId, parts, now, credential === undefined ? {} : { credential });
     if (loaded === null) return null;
     for (const part of CACHED_PARTS) {
       const state = loaded[part];

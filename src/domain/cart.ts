@@ -22,6 +22,7 @@
  * attributes are last-writer-wins by HLC.
  */
 import { maxHlc, type Hlc } from './hlc.js';
+import { ownValue, setOwn } from './own.js';
 
 export interface CartLineState {
   /** writer → [added, removed]: units it added, and how many of those were retracted (by anyone). */
@@ -76,12 +77,14 @@ function pickAttributes(x: CartLineState['a'], y: CartLineState['a']): CartLineS
 }
 
 export function mergeCart(x: CartState, y: CartState): CartState {
-  const lines = new Map<string, CartLineState>(Object.entries(x.lines));
-  for (const [sku, line] of Object.entries(y.lines)) {
-    const mine = lines.get(sku);
-    lines.set(sku, mine ? mergeCartLine(mine, line) : line);
+  // A copy (spread defines own properties), then y's lines joined in: no Object.entries round trip (own.ts).
+  const lines: Record<string, CartLineState> = { ...x.lines };
+  for (const sku of Object.keys(y.lines)) {
+    const line = y.lines[sku]!;
+    const mine = ownValue(lines, sku);
+    setOwn(lines, sku, mine ? mergeCartLine(mine, line) : line);
   }
-  return { lines: Object.fromEntries(lines) };
+  return { lines };
 }
 
 /**
@@ -128,7 +131,8 @@ export function withAttributes(
 /** `[sku, line, quantity]` of the lines with a positive quantity, in the order first added (ties by SKU). */
 export function liveLines(state: CartState): Array<[string, CartLineState, number]> {
   const live: Array<[string, CartLineState, number]> = [];
-  for (const [sku, line] of Object.entries(state.lines)) {
+  for (const sku of Object.keys(state.lines)) {
+    const line = state.lines[sku]!;
     const quantity = quantityOf(line);
     if (quantity > 0) live.push([sku, line, quantity]);
   }

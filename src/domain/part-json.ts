@@ -12,6 +12,7 @@
  * write answers with the whole part.
  */
 import { liveLines, type CartLineState, type CartState } from './cart.js';
+import { isoTime as formatIso } from './iso-time.js';
 import { historyEntries, type HistoryState } from './history.js';
 import { prefsObject, type PrefsState } from './prefs.js';
 
@@ -35,7 +36,7 @@ function isoTime(ms: number): string {
   let text = isoTexts.get(ms);
   if (text === undefined) {
     if (isoTexts.size >= ISO_TEXTS_KEPT) isoTexts.clear();
-    text = new Date(ms).toISOString();
+    text = formatIso(ms);
     isoTexts.set(ms, text);
   }
   return text;

@@ -85,6 +85,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     http: { requireHostHeader: false },
     // One log line per request comes from our onResponse hook, at debug level.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (1 µs each): the lines about a request name its reqId themselves.
+    childLoggerFactory: (parent) => parent,
   });
   app.decorateRequest('apiKey', null);
   registerJsonParser(app, limits.bodyBytes);
@@ -109,8 +111,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   });
   app.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-    if (reply.statusCode >= 500) request.log.warn({ req: request, statusCode: reply.statusCode }, 'request failed');
-    else request.log.debug({ req: request, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    if (reply.statusCode >= 500) request.log.warn({ reqId: request.id, req: request, statusCode: reply.statusCode }, 'request failed');
+    else request.log.debug({ reqId: request.id, req: request, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
     done();
   });
 

@@ -41,11 +41,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly cacheLookups = new Counter({
+  /** L1 lookups by part and outcome, counted here and handed to the counter when scraped (a labelled inc costs 0.4 µs). */
+  readonly #lookups = new Map<string, { hit: number; miss: number }>();
+
+  readonly cacheLookups: Counter<'part' | 'outcome'> = new Counter({
     name: 'tessera_cache_lookups_total',
     help: 'L1 lookups of session parts: a hit served the cached state after the store confirmed its version.',
     labelNames: ['part', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => {
+      this.cacheLookups.reset();
+      for (const [part, { hit, miss }] of this.#lookups) {
+        this.cacheLookups.inc({ part, outcome: 'hit' }, hit);
+        this.cacheLookups.inc({ part, outcome: 'miss' }, miss);
+      }
+    },
   });
 
   readonly storeReadBytes = new Histogram({
@@ -66,6 +76,8 @@ export class Metrics {
 
   /** One L1 lookup of a part. */
   observeLookup(part: string, outcome: 'hit' | 'miss'): void {
-    this.cacheLookups.inc({ part, outcome });
+    let counts = this.#lookups.get(part);
+    if (counts === undefined) this.#lookups.set(part, (counts = { hit: 0, miss: 0 }));
+    counts[outcome] += 1;
   }
 }

@@ -74,7 +74,7 @@ function describeValidation(error: Partial<FastifyError> & { validation?: unknow
 
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { code, detail, unexpected } = classify(error);
-  if (unexpected) request.log.error({ err: error }, 'unexpected error');
-  else if (code === 'unavailable') request.log.warn({ err: error }, 'session store unavailable');
+  if (unexpected) request.log.error({ reqId: request.id, err: error }, 'unexpected error');
+  else if (code === 'unavailable') request.log.warn({ reqId: request.id, err: error }, 'session store unavailable');
   return sendProblem(reply, code, detail);
 }

@@ -24,14 +24,26 @@ const objectOfPrefs = (session: LoadedSession): string => session.rendered?.pref
 const itemsOfHistory = (session: LoadedSession): string =>
   session.rendered?.history ?? (session.history ? historyItemsJson(session.history) : '[]');
 
+/** `SessionInfo` as JSON (`service/views.ts`), in its key order. */
+function sessionInfoJson(session: LoadedSession, deviceId: string): string {
+  const info = sessionInfo(session, deviceId);
+  const userId = info.userId === null ? 'null' : JSON.stringify(info.userId);
+  return `{"id":${JSON.stringify(info.id)},"userId":${userId},"deviceId":${JSON.stringify(info.deviceId)},"createdAt":"${info.createdAt}","lastActiveAt":"${info.lastActiveAt}","expiresAt":"${info.expiresAt}"}`;
+}
+
+/** The versions object; a version is `v` and digits, never anything to escape. */
+function versionsJson({ cart, prefs, history, devices }: LoadedSession['versions']): string {
+  return `{"cart":"${cart}","prefs":"${prefs}","history":"${history}","devices":"${devices}"}`;
+}
+
 /** `GET /v1/session`: the session, the named parts, every version and the CSRF check. */
 export function sessionJson(session: LoadedSession, parts: readonly DataPart[], deviceId: string, csrf: CsrfCheck): string {
-  let json = `{"session":${JSON.stringify(sessionInfo(session, deviceId))}`;
+  let json = `{"session":${sessionInfoJson(session, deviceId)}`;
   if (parts.includes('cart')) json += `,"cart":{"items":${itemsOfCart(session)}}`;
   if (parts.includes('prefs')) json += `,"prefs":${objectOfPrefs(session)}`;
   if (parts.includes('history')) json += `,"history":{"items":${itemsOfHistory(session)}}`;
   if (parts.includes('devices')) json += `,"devices":${JSON.stringify(devicesView(session, deviceId).devices)}`;
-  return `${json},"versions":${JSON.stringify(session.versions)},"csrf":"${csrf}"}`;
+  return `${json},"versions":${versionsJson(session.versions)},"csrf":"${csrf}"}`;
 }
 
 /** The Cart document: `{ items, version }`. */

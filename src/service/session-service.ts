@@ -14,7 +14,7 @@ import type { SessionMeta } from '../domain/session.js';
 import type { ApplyResult, Caller, LoadedSession, SessionStore } from '../store/session-store.js';
 import { checkCsrf, csrfToken, newCsrfSecret, type CsrfCheck } from '../tokens/csrf.js';
 import { formatToken, newDeviceId, newSessionId, newTokenSecret, parseToken, type ParsedToken } from '../tokens/session-token.js';
-import { isAccepted, matchToken } from '../tokens/token-match.js';
+import { isAccepted } from '../tokens/token-match.js';
 import { sessionInfo, type SessionInfo } from './views.js';
 
 export interface ServiceSettings {
@@ -103,11 +103,10 @@ export class SessionService {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, parts, now, { device: parsed.deviceId });
+    const session = await this.store.load(parsed.sessionId, parts, now, { credential: parsed });
     if (session === null) throw invalidToken();
-    const match = matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now);
-    if (!isAccepted(match)) {
-      if (match === 'reused') await this.#revokeStolenFamily(parsed);
+    if (!isAccepted(session.credential)) {
+      if (session.credential === 'reused') await this.#revokeStolenFamily(parsed);
       throw invalidToken();
     }
     if (now - session.meta.lastActiveAt >= this.settings.slideAfterMs) {
@@ -196,10 +195,9 @@ export class SessionService {
 
   async #requireCsrf(parsed: ParsedToken, presented: string): Promise<void> {
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, [], now, { device: parsed.deviceId });
-    const device = session?.devices.devices[parsed.deviceId];
-    if (session === null || !isAccepted(matchToken(device, parsed.hash, now))) {
-      if (session !== null && matchToken(device, parsed.hash, now) === 'reused') await this.#revokeStolenFamily(parsed);
+    const session = await this.store.load(parsed.sessionId, [], now, { credential: parsed });
+    if (session === null || !isAccepted(session.credential)) {
+      if (session?.credential === 'reused') await this.#revokeStolenFamily(parsed);
       throw invalidToken();
     }
     if (checkCsrf(presented, session.meta.csrfSecret, parsed.sessionId, parsed.deviceId) !== 'valid') {
@@ -209,8 +207,8 @@ export class SessionService {
 
   async #revokeIfReused(parsed: ParsedToken): Promise<void> {
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, [], now, { device: parsed.deviceId });
-    if (session !== null && matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now) === 'reused') {
+    const session = await this.store.load(parsed.sessionId, [], now, { credential: parsed });
+    if (session?.credential === 'reused') {
       await this.#revokeStolenFamily(parsed);
     }
   }
@@ -224,9 +222,9 @@ export class SessionService {
   async #liveGuest(guestToken: string, now: number): Promise<{ parsed: ParsedToken; session: LoadedSession } | null> {
     const parsed = parseToken(guestToken);
     if (parsed === null) return null;
-    const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now, { device: parsed.deviceId });
+    const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now, { credential: parsed });
     if (session === null || session.meta.userId !== null) return null;
-    return isAccepted(matchToken(session.devices.devices[parsed.deviceId], parsed.hash, now)) ? { parsed, session } : null;
+    return isAccepted(session.credential) ? { parsed, session } : null;
   }
 
   /** Joins the guest's cart and history into the user's session, then retires the guest session. */

@@ -3,6 +3,7 @@
  * exposes stored layouts (counters, stamps, token hashes).
  */
 import { deviceViews, type DeviceView } from '../domain/devices.js';
+import { isoTime } from '../domain/iso-time.js';
 import { expiresAt } from '../domain/session.js';
 import type { LoadedSession } from '../store/session-store.js';
 
@@ -20,7 +21,6 @@ export interface DevicesView {
   readonly version: string;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function sessionInfo(session: LoadedSession, deviceId: string): SessionInfo {
   const { meta } = session;
@@ -28,9 +28,9 @@ export function sessionInfo(session: LoadedSession, deviceId: string): SessionIn
     id: meta.id,
     userId: meta.userId,
     deviceId,
-    createdAt: iso(meta.createdAt),
-    lastActiveAt: iso(meta.lastActiveAt),
-    expiresAt: iso(expiresAt(meta)),
+    createdAt: isoTime(meta.createdAt),
+    lastActiveAt: isoTime(meta.lastActiveAt),
+    expiresAt: isoTime(expiresAt(meta)),
   };
 }
 

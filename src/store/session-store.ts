@@ -12,6 +12,7 @@ import type { Limits } from '../domain/limits.js';
 import type { Operation } from '../domain/operations.js';
 import type { ChangeRecord, DataPart, PartStates } from '../domain/parts.js';
 import type { DeviceState } from '../domain/devices.js';
+import type { TokenMatch } from '../tokens/token-match.js';
 import type { SessionMeta } from '../domain/session.js';
 
 export type EngineName = 'sqlite' | 'redis' | 'redis-cluster';
@@ -38,21 +39,27 @@ export interface LoadOptions {
    */
   readonly known?: KnownVersions;
   /**
-   * The one device the caller needs — the token's. Unless `devices` is among
-   * the parts, an engine may return only this device: validating a token
-   * needs no other, and a session may have dozens.
+   * A presented token to check: the engine compares its hash with the token
+   * family of the device, where the device is stored, and reports the verdict
+   * in `LoadedSession.credential` (the rules of `tokens/token-match.ts`).
+   * Unless `devices` is among the parts, the engine then need not return any
+   * device: validating a token needs none, and a session may have dozens.
    */
-  readonly device?: string;
+  readonly credential?: { readonly deviceId: string; readonly hash: string };
 }
 
-/** The parts a cache in front of a store may hold (never devices: auth is always read fresh). */
 export type CachedPart = 'cart' | 'prefs' | 'history';
 
 /** A live session as loaded: metadata and devices always, other parts on request. */
 export interface LoadedSession {
   readonly meta: SessionMeta;
-  /** Every device; only the one named in `LoadOptions.device` (if it exists) when the load asked for that alone. */
+  /**
+   * Every device — or possibly none when the load checked a credential and
+   * `devices` was not among the parts.
+   */
   readonly devices: PartStates['devices'];
+  /** How the credential of `LoadOptions.credential` relates to its device; set when one was given. */
+  readonly credential?: TokenMatch;
   readonly cart?: PartStates['cart'];
   readonly prefs?: PartStates['prefs'];
   readonly history?: PartStates['history'];

@@ -24,6 +24,7 @@ export function matchToken(device: DeviceState | undefined, hash: string, now: n
   return reused ? 'reused' : 'none';
 }
 
-export function isAccepted(match: TokenMatch): boolean {
+/** The current token, or the previous one inside its grace window. No verdict is no acceptance. */
+export function isAccepted(match: TokenMatch | undefined): boolean {
   return match === 'current' || match === 'grace';
 }

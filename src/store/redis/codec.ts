@@ -14,6 +14,7 @@ import type { HistoryState } from '../../domain/history.js';
 import type { ChangeRecord, DataPart, PartName, PartStates } from '../../domain/parts.js';
 import type { Json, PrefRegister, PrefsState } from '../../domain/prefs.js';
 import type { SessionMeta } from '../../domain/session.js';
+import { setOwn } from '../../domain/own.js';
 
 /** A hash as HGETALL returns it: field, value, field, value… */
 export type FieldList = readonly string[];
@@ -151,7 +152,7 @@ export function decodeCartLine(text: string): CartLineState {
   const s = JSON.parse(text) as StoredLine;
   // cjson writes an empty Lua table as {}; counters are always pairs.
   const n: Record<string, readonly [number, number]> = {};
-  for (const [writer, counters] of Object.entries(s.n ?? {})) n[writer] = [counters[0], counters[1]];
+  for (const [writer, counters] of Object.entries(s.n ?? {})) setOwn(n, writer, [counters[0], counters[1]] as const);
   if (s.a === undefined || s.t === undefined) return { n, at: s.at };
   return { n, at: s.at, a: { v: JSON.parse(s.a) as Record<string, unknown>, t: s.t } };
 }
@@ -173,25 +174,25 @@ export function decodeRegister(text: string): PrefRegister {
 
 export function decodeDevices(flat: FieldList): DevicesState {
   const devices: Record<string, DeviceState> = {};
-  forEachField(flat, (id, text) => (devices[id] = decodeDevice(text)));
+  forEachField(flat, (id, text) => setOwn(devices, id, decodeDevice(text)));
   return { devices };
 }
 
 export function decodeCart(flat: FieldList): CartState {
   const lines: Record<string, CartLineState> = {};
-  forEachField(flat, (sku, text) => (lines[sku] = decodeCartLine(text)));
+  forEachField(flat, (sku, text) => setOwn(lines, sku, decodeCartLine(text)));
   return { lines };
 }
 
 export function decodePrefs(flat: FieldList): PrefsState {
   const keys: Record<string, PrefRegister> = {};
-  forEachField(flat, (key, text) => (keys[key] = decodeRegister(text)));
+  forEachField(flat, (key, text) => setOwn(keys, key, decodeRegister(text)));
   return { keys };
 }
 
 export function decodeHistory(flat: FieldList): HistoryState {
   const items: Record<string, number> = {};
-  forEachField(flat, (productId, viewedAt) => (items[productId] = Number(viewedAt)));
+  forEachField(flat, (productId, viewedAt) => setOwn(items, productId, Number(viewedAt)));
   return { items };
 }
 

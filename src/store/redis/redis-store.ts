@@ -67,21 +67,21 @@ export class RedisStore implements SessionStore {
     return new RedisStore(options, connection, keyLayout(tuning.keyPrefix), expiryStep(options, tuning));
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {}, device }: LoadOptions = {}): Promise<LoadedSession | null> {
+  async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {}, credential }: LoadOptions = {}): Promise<LoadedSession | null> {
     // '-': not wanted; '*': wanted; a version number: wanted only if it moved on.
     const flag = (part: DataPart): string => {
       if (!parts.includes(part)) return '-';
       const version = known[part];
-      return version === undefined ? '*' : version.replace(/^v/, '');
+      return version === undefined ? '*' : version.slice(1);
     };
     const reply = await this.#connection.script(
       'tesseraLoad',
       this.#keys.session(sessionId),
-      [String(now), flag('cart'), flag('prefs'), flag('history'), parts.includes('devices') ? '' : (device ?? '')],
+      [String(now), flag('cart'), flag('prefs'), flag('history'), flag('devices'), credential?.deviceId ?? '', credential?.hash ?? ''],
       { idempotent: true },
     );
-    this.#settings.onBytesRead?.(replyBytes(reply));
-    return readLoadReply(sessionId, reply, parts);
+    this.#settings.onBytesRead?.(replyLength(reply));
+    return readLoadReply(sessionId, reply);
   }
 
   /**
@@ -134,7 +134,7 @@ export class RedisStore implements SessionStore {
       options.ifVersion ?? '', options.knownVersion ?? '', op.kind, ...operationArguments(op, now, hlc),
     ];
     const reply = await this.#connection.script('tesseraApply', this.#keys.session(sessionId), args, { idempotent: false });
-    this.#settings.onBytesRead?.(replyBytes(reply));
+    this.#settings.onBytesRead?.(replyLength(reply));
     const applied = readApplyReply(sessionId, partOf(op), reply, { hlc, origin });
     if (applied.result.status === 'applied') {
       const { meta } = applied.result.session;
@@ -281,13 +281,16 @@ function operationArguments(op: Operation, now: number, hlc: string): string[] {
   }
 }
 
-/** Bytes of the strings in a script reply: what crossed the wire from Redis, give or take framing. */
-function replyBytes(reply: unknown): number {
-  if (typeof reply === 'string') return Buffer.byteLength(reply);
-  if (Buffer.isBuffer(reply)) return reply.length;
+/**
+ * Characters of the strings in a script reply: what crossed the wire from
+ * Redis, give or take framing (a character counts as a byte; counting UTF-8
+ * bytes exactly would cost a scan of every string on every request).
+ */
+function replyLength(reply: unknown): number {
+  if (typeof reply === 'string') return reply.length;
   if (Array.isArray(reply)) {
     let total = 0;
-    for (const item of reply) total += replyBytes(item);
+    for (const item of reply) total += replyLength(item);
     return total;
   }
   return 0;

@@ -4,6 +4,7 @@
  */
 import type { ProblemCode } from '../../domain/errors.js';
 import type { ChangeRecord, DataPart, PartName } from '../../domain/parts.js';
+import type { TokenMatch } from '../../tokens/token-match.js';
 import type { ApplyResult, LoadedSession } from '../session-store.js';
 import {
   decodeCart,
@@ -49,17 +50,46 @@ function sessionView(
   return view;
 }
 
-export function readLoadReply(sessionId: string, reply: unknown, parts: readonly DataPart[]): LoadedSession | null {
-  if (reply === null || reply === undefined) return null;
-  const [meta, devices, cart, prefs, history] = list(reply, 'load');
-  // A part the script did not send (null) is either not wanted or unchanged since a known version.
-  const sent = (part: DataPart, value: unknown): boolean => parts.includes(part) && value !== null && value !== undefined;
-  return sessionView(sessionId, fields(meta, 'meta'), fields(devices, 'devices'), {
-    ...(sent('cart', cart) ? { cart: fields(cart, 'cart') } : {}),
-    ...(sent('prefs', prefs) ? { prefs: fields(prefs, 'prefs') } : {}),
-    ...(sent('history', history) ? { history: fields(history, 'history') } : {}),
-  });
+const VERDICTS: ReadonlySet<unknown> = new Set<TokenMatch>(['current', 'grace', 'reused', 'none']);
+
+function timestamp(value: unknown, field: string): number {
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isFinite(n)) throw new TypeError(`stored session metadata lacks numeric field "${field}"`);
+  return n;
 }
+
+/**
+ * The load script's reply: verdict, the metadata by position, then flat lists
+ * (see `LOAD_LUA`). Read by position, not through a field map: this runs on
+ * every request.
+ */
+export function readLoadReply(sessionId: string, reply: unknown): LoadedSession | null {
+  if (reply === null || reply === undefined) return null;
+  const r = list(reply, 'load');
+  const [verdict, c, l, i, a, s, u, vc, vp, vh, vd, devices, cart, prefs, history] = r;
+  if (r.length !== 15 || (verdict !== null && !VERDICTS.has(verdict))) throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(verdict)}`);
+  const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
+    meta: {
+      id: sessionId,
+      userId: typeof u === 'string' ? u : null,
+      createdAt: timestamp(c, 'c'),
+      lastActiveAt: timestamp(l, 'l'),
+      idleExpiresAt: timestamp(i, 'i'),
+      absoluteExpiresAt: timestamp(a, 'a'),
+      csrfSecret: String(s),
+    },
+    devices: isList(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
+    versions: { cart: `v${String(vc)}`, prefs: `v${String(vp)}`, history: `v${String(vh)}`, devices: `v${String(vd)}` },
+  };
+  if (verdict !== null) view.credential = verdict as TokenMatch;
+  // A part the script did not send (null) is either not wanted or unchanged since a known version.
+  if (isList(cart)) view.cart = decodeCart(fields(cart, 'cart'));
+  if (isList(prefs)) view.prefs = decodePrefs(fields(prefs, 'prefs'));
+  if (isList(history)) view.history = decodeHistory(fields(history, 'history'));
+  return view;
+}
+
+const isList = (value: unknown): value is unknown[] => Array.isArray(value);
 
 export interface Applied {
   readonly result: ApplyResult;

@@ -12,6 +12,7 @@ import { EMPTY_PARTS, type ChangeRecord, type DataPart } from '../../domain/part
 import { expiresAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
 import type { Operation } from '../../domain/operations.js';
 import type { DeviceLabel } from '../../domain/devices.js';
+import { matchToken } from '../../tokens/token-match.js';
 import { SCHEMA, SCHEMA_VERSION, type SessionRow } from './schema.js';
 import {
   formatVersion,
@@ -78,7 +79,7 @@ export class SqliteStore implements SessionStore {
     this.#indexUser = this.#db.prepare('INSERT OR REPLACE INTO users (user_id, session_id) VALUES (?, ?)');
   }
 
-  async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {} }: LoadOptions = {}): Promise<LoadedSession | null> {
+  async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {}, credential }: LoadOptions = {}): Promise<LoadedSession | null> {
     return this.#guard(() => {
       const wanted = OPTIONAL_PARTS.filter((p) => parts.includes(p));
       const row = this.#select(wanted).get(sessionId);
@@ -86,7 +87,10 @@ export class SqliteStore implements SessionStore {
       // Parts the caller already holds at their current version are neither decoded nor returned.
       const stale = wanted.filter((p) => known[p] !== formatVersion(row[`${p}_v`]));
       const stored = decodeRow(row, stale);
-      return isSessionLive(stored.meta, now) ? loadedView(stored, stale) : null;
+      if (!isSessionLive(stored.meta, now)) return null;
+      const loaded = loadedView(stored, stale);
+      if (credential === undefined) return loaded;
+      return { ...loaded, credential: matchToken(stored.devices.devices[credential.deviceId], credential.hash, now) };
     });
   }
 

@@ -8,6 +8,7 @@ import {
   applied,
   IDLE_MS,
   loadAll,
+  randomHash,
   settings,
   signIn,
   stamp,
@@ -53,20 +54,43 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       assert.deepEqual(cartOnly.versions, onlyAuth.versions);
     });
 
-    it('a load for one device returns that device as stored, and every device once the devices part is asked for', async () => {
+    it('a load with a credential reports its verdict; every device comes with the devices part', async () => {
       const s = await signIn(store(), { userId: `one-device-${Math.random()}` });
       const other = await signIn(store(), { userId: s.meta.userId! });
       assert.equal(other.id, s.id);
       const everything = await store().load(s.id, ['devices'], Date.now());
       assert.deepEqual(Object.keys(everything!.devices.devices).sort(), [s.deviceId, other.deviceId].sort());
-      const mine = await store().load(s.id, ['cart'], Date.now(), { device: s.deviceId });
-      assert.deepEqual(mine?.devices.devices[s.deviceId], everything!.devices.devices[s.deviceId]);
+      assert.equal(everything!.credential, undefined, 'no credential, no verdict');
+      const mine = await store().load(s.id, ['cart'], Date.now(), { credential: { deviceId: s.deviceId, hash: s.hash } });
+      assert.equal(mine?.credential, 'current');
       assert.deepEqual(mine?.versions, everything!.versions);
-      const withPart = await store().load(s.id, ['devices'], Date.now(), { device: s.deviceId });
+      const withPart = await store().load(s.id, ['devices'], Date.now(), { credential: { deviceId: s.deviceId, hash: s.hash } });
       assert.deepEqual(withPart?.devices, everything!.devices);
-      const unknown = await store().load(s.id, [], Date.now(), { device: 'no-such-device00' });
+      assert.equal(withPart?.credential, 'current');
+      const wrongHash = await store().load(s.id, [], Date.now(), { credential: { deviceId: s.deviceId, hash: other.hash } });
+      assert.equal(wrongHash?.credential, 'none', "another device's token is not this device's");
+      const unknown = await store().load(s.id, [], Date.now(), { credential: { deviceId: 'no-such-device00', hash: s.hash } });
       assert.ok(unknown, 'an unknown device does not hide the session');
-      assert.equal(unknown.devices.devices['no-such-device00'], undefined);
+      assert.equal(unknown.credential, 'none');
+    });
+
+    it('the verdict follows the token family: current, grace, reused after the window or once retired, none when revoked', async () => {
+      const t0 = Date.now();
+      const s = await signIn(store(), { now: t0 });
+      const verdict = async (hash: string, at: number) =>
+        (await store().load(s.id, [], at, { credential: { deviceId: s.deviceId, hash } }))?.credential;
+      const second = randomHash();
+      await applied(store(), s.id, s.caller, { kind: 'device.rotate', deviceId: s.deviceId, hash: second, graceMs: 5_000 }, t0 + 10);
+      assert.equal(await verdict(second, t0 + 20), 'current');
+      assert.equal(await verdict(s.hash, t0 + 20), 'grace');
+      assert.equal(await verdict(s.hash, t0 + 10 + 5_000), 'reused');
+      const third = randomHash();
+      await applied(store(), s.id, { kind: 'device', deviceId: s.deviceId, tokenHash: second }, { kind: 'device.rotate', deviceId: s.deviceId, hash: third, graceMs: 5_000 }, t0 + 30);
+      assert.equal(await verdict(s.hash, t0 + 40), 'reused', 'a retired token is reuse');
+      assert.equal(await verdict(second, t0 + 40), 'grace');
+      assert.equal(await verdict(randomHash(), t0 + 40), 'none');
+      await applied(store(), s.id, admin, { kind: 'device.revoke', deviceId: s.deviceId }, t0 + 50);
+      assert.equal(await verdict(third, t0 + 60), 'none', 'a revoked device accepts nothing');
     });
 
     it('returns null for a session that does not exist', async () => {

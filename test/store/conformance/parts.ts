@@ -24,6 +24,22 @@ export function partsSuite(makeStore: StoreFactory): void {
       assert.deepEqual((await loadAll(store(), s.id)).cart, result.session.cart);
     });
 
+    it('stores ids that are names of Object.prototype as plain entries, in every part', async () => {
+      const t0 = Date.now();
+      const s = await signIn(roomy(), { now: t0 });
+      const ids = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+      for (const [i, id] of ids.entries()) {
+        await applied(roomy(), s.id, s.caller, { kind: 'cart.add', sku: id, quantity: i + 1 }, t0 + i + 1);
+        await applied(roomy(), s.id, s.caller, { kind: 'history.add', productId: id, viewedAt: t0 + i + 1 }, t0 + i + 1);
+        await applied(roomy(), s.id, s.caller, { kind: 'prefs.patch', patch: { [id]: i } }, t0 + i + 1);
+      }
+      const loaded = await loadAll(roomy(), s.id);
+      assert.deepEqual(cartItems(loaded.cart!).map((item) => [item.sku, item.quantity]), ids.map((id, i) => [id, i + 1]));
+      assert.deepEqual(historyItems(loaded.history!).map((item) => item.productId), [...ids].reverse());
+      assert.deepEqual(Object.keys(prefsObject(loaded.prefs!)).sort(), [...ids].sort());
+      assert.equal(Object.getPrototypeOf(loaded.history!.items), Object.prototype, 'the prototype is untouched');
+    });
+
     it('sets, removes and clears lines; an add after a clear counts in full', async () => {
       const s = await signIn(store());
       const cart = async (op: Parameters<typeof applied>[3]) => (await applied(store(), s.id, s.caller, op)).session.cart!;

@@ -5,32 +5,52 @@
 
 /**
  * ARGV: now, then per part (cart, prefs, history) '-' | '*' | a known version,
- * then a device id ('' for every device).
+ * then a device id and the SHA-256 of a presented token secret ('' and '': no
+ * credential to check).
  * Reply: nil when the session is absent, ended or expired; else
- * {meta, devices, cart, prefs, history} as flat field/value lists; a part not
- * sent is false. With a device id, devices holds that device alone (or nothing).
+ * {verdict, c, l, i, a, s, u, vc, vp, vh, vd, devices, cart, prefs, history}:
+ * the credential's verdict ('current' | 'grace' | 'reused' | 'none', false
+ * without a credential), the metadata fields by position (u false for a guest),
+ * then flat field/value lists. devices is every device when asked for ('*') or
+ * when no credential was given, else false: a checked token needs no device
+ * sent back. A part not sent is false.
  */
 export const LOAD_LUA = String.raw`
 local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', META)
-local m = metaFromFlat(flat)
-if not isLive(m, now) then return false end
+local raw = toMap(flat)
+if #flat == 0 or raw.e ~= nil or now >= math.min(tonumber(raw.i), tonumber(raw.a)) then return false end
 -- Per part: '-' not wanted; '*' wanted; a number: wanted unless that is still its version
 -- (the caller holds it: the L1 cache revalidating). A part not sent comes back as false.
 local function wanted(arg, version)
-  return arg == '*' or (arg ~= '-' and arg ~= tostring(version))
+  return arg == '*' or (arg ~= '-' and arg ~= (version or '0'))
 end
-local devices
-if ARGV[5] == '' then
-  devices = redis.call('HGETALL', DEVICES)
-else
-  local one = redis.call('HGET', DEVICES, ARGV[5])
-  devices = one and { ARGV[5], one } or {}
+local deviceId, hash = ARGV[6], ARGV[7]
+local verdict, devices = false, false
+if hash ~= '' then
+  -- As matchToken(). Lua strings are interned, so == compares pointers: its
+  -- time does not depend on how many leading bytes match.
+  local stored = redis.call('HGET', DEVICES, deviceId)
+  local d = stored and cjson.decode(stored) or nil
+  verdict = 'none'
+  if d ~= nil and d.x == nil then
+    if d.h == hash then
+      verdict = 'current'
+    elseif d.p == hash then
+      verdict = (d.u ~= nil and now < d.u) and 'grace' or 'reused'
+    elseif type(d.r) == 'table' then
+      for _, retired in ipairs(d.r) do
+        if retired == hash then verdict = 'reused' end
+      end
+    end
+  end
 end
-local reply = { flat, devices, false, false, false }
-if wanted(ARGV[2], m.vc) then reply[3] = partFields(CART) end
-if wanted(ARGV[3], m.vp) then reply[4] = partFields(PREFS) end
-if wanted(ARGV[4], m.vh) then reply[5] = partFields(HISTORY) end
+if ARGV[5] == '*' or hash == '' then devices = redis.call('HGETALL', DEVICES) end
+local reply = { verdict, raw.c, raw.l, raw.i, raw.a, raw.s or '', raw.u or false,
+  raw.vc or '0', raw.vp or '0', raw.vh or '0', raw.vd or '0', devices, false, false, false }
+if wanted(ARGV[2], raw.vc) then reply[13] = partFields(CART) end
+if wanted(ARGV[3], raw.vp) then reply[14] = partFields(PREFS) end
+if wanted(ARGV[4], raw.vh) then reply[15] = partFields(HISTORY) end
 return reply
 `;
 
