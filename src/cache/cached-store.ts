@@ -43,6 +43,8 @@ import type {
 } from '../store/session-store.js';
 
 const CACHED_PARTS: readonly CachedPart[] = ['cart', 'prefs', 'history'];
+/** Parsed states kept of the parts written last (see `#written`). */
+const WRITTEN_KEPT = 512;
 
 export interface L1Options {
   /** Most entries (one per session part). @default 100000 */
@@ -132,6 +134,15 @@ export class CachedStore implements SessionStore {
    * @param historyLimit the store's history limit, which joining history
    *   records into a cached history applies as the store does.
    */
+  /**
+   * The parsed states of the parts written last, by version: a few hundred
+   * object graphs, not L1's tens of thousands (the header says why L1 holds
+   * text). A write to a part written moments ago — a shopper adding one item
+   * after another — then joins into the state object itself: no parse of its
+   * text, and the part's JSON reuses the pieces of the lines it did not touch.
+   */
+  readonly #written = new LRUCache<string, Partial<Record<string, PartStates[CachedPart]>>>({ max: WRITTEN_KEPT });
+
   constructor(
     private readonly inner: SessionStore,
     private readonly historyLimit: number,
@@ -169,7 +180,7 @@ export class CachedStore implements SessionStore {
     }
     const loaded = await this.inner.load(sessionId, parts, now, credential === undefined ? { known } : { known, credential });
     if (loaded === null) {
-      for (const part of CACHED_PARTS) this.#cache.delete(key(sessionId, part));
+      for (const part of CACHED_PARTS) this.#forget(key(sessionId, part));
       return null;
     }
     const hits: Hits = {};
@@ -205,20 +216,20 @@ export class CachedStore implements SessionStore {
     if (result.status !== 'applied' || !isCachedPart(part)) return result;
     let state: PartStates[CachedPart] | undefined = result.session[part];
     if (state === undefined && held !== undefined) {
-      state = JSON.parse(held.state) as PartStates[CachedPart];
+      state = this.#written.get(key(sessionId, part))?.[held.version] ?? (JSON.parse(held.state) as PartStates[CachedPart]);
       for (const record of result.records) {
         if (record.part === part) state = mergePart(part, state, record.state as typeof state, this.historyLimit);
       }
-      this.#remember(sessionId, part, result.session.versions[part], state);
+      this.#remember(sessionId, part, result.session.versions[part], state, true);
       return { ...result, session: { ...result.session, [part]: state } };
     }
-    if (state !== undefined) this.#remember(sessionId, part, result.session.versions[part], state);
-    else this.#cache.delete(key(sessionId, part));
+    if (state !== undefined) this.#remember(sessionId, part, result.session.versions[part], state, true);
+    else this.#forget(key(sessionId, part));
     return result;
   }
 
   async merge(records: readonly ChangeRecord[], now: number): Promise<void> {
-    for (const record of records) if (isCachedPart(record.part)) this.#cache.delete(key(record.sessionId, record.part));
+    for (const record of records) if (isCachedPart(record.part)) this.#forget(key(record.sessionId, record.part));
     await this.inner.merge(records, now);
   }
 
@@ -244,6 +255,7 @@ export class CachedStore implements SessionStore {
 
   async close(): Promise<void> {
     this.#cache.clear();
+    this.#written.clear();
     await this.inner.close();
   }
 
@@ -257,10 +269,18 @@ export class CachedStore implements SessionStore {
     return loaded;
   }
 
-  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P]): void {
+  #forget(entryKey: string): void {
+    this.#cache.delete(entryKey);
+    this.#written.delete(entryKey);
+  }
+
+  /** `written`: the state comes from a write, and the next write to this part will likely start from it. */
+  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false): void {
     // The view is memoized per state object: the answer that carries this state reuses it.
     const view = (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
     this.#cache.set(key(sessionId, part), { version, view, state: JSON.stringify(state) });
+    if (written) this.#written.set(key(sessionId, part), { [version]: state });
+    else this.#written.delete(key(sessionId, part));
   }
 }
 
