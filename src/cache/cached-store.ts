@@ -131,18 +131,18 @@ export class CachedStore implements SessionStore {
   readonly #cache: LRUCache<string, Entry>;
 
   /**
+   * The parsed states of the parts written last, with their versions: a few
+   * hundred object graphs, not L1's tens of thousands (the header says why L1
+   * holds text). A write to a part written moments ago — a shopper adding one
+   * item after another — then joins into the state object itself: no parse of
+   * its text, and the part's JSON reuses the pieces of the lines it did not touch.
+   */
+  readonly #written = new LRUCache<string, { readonly version: string; readonly state: PartStates[CachedPart] }>({ max: WRITTEN_KEPT });
+
+  /**
    * @param historyLimit the store's history limit, which joining history
    *   records into a cached history applies as the store does.
    */
-  /**
-   * The parsed states of the parts written last, by version: a few hundred
-   * object graphs, not L1's tens of thousands (the header says why L1 holds
-   * text). A write to a part written moments ago — a shopper adding one item
-   * after another — then joins into the state object itself: no parse of its
-   * text, and the part's JSON reuses the pieces of the lines it did not touch.
-   */
-  readonly #written = new LRUCache<string, Partial<Record<string, PartStates[CachedPart]>>>({ max: WRITTEN_KEPT });
-
   constructor(
     private readonly inner: SessionStore,
     private readonly historyLimit: number,
@@ -216,7 +216,8 @@ export class CachedStore implements SessionStore {
     if (result.status !== 'applied' || !isCachedPart(part)) return result;
     let state: PartStates[CachedPart] | undefined = result.session[part];
     if (state === undefined && held !== undefined) {
-      state = this.#written.get(key(sessionId, part))?.[held.version] ?? (JSON.parse(held.state) as PartStates[CachedPart]);
+      const written = this.#written.get(key(sessionId, part));
+      state = written?.version === held.version ? written.state : (JSON.parse(held.state) as PartStates[CachedPart]);
       for (const record of result.records) {
         if (record.part === part) state = mergePart(part, state, record.state as typeof state, this.historyLimit);
       }
@@ -279,7 +280,7 @@ export class CachedStore implements SessionStore {
     // The view is memoized per state object: the answer that carries this state reuses it.
     const view = (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
     this.#cache.set(key(sessionId, part), { version, view, state: JSON.stringify(state) });
-    if (written) this.#written.set(key(sessionId, part), { [version]: state });
+    if (written) this.#written.set(key(sessionId, part), { version, state });
     else this.#written.delete(key(sessionId, part));
   }
 }

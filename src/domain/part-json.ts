@@ -12,7 +12,7 @@
  * write answers with the whole part.
  */
 import { liveLines, type CartLineState, type CartState } from './cart.js';
-import { isoTime as formatIso } from './iso-time.js';
+import { isoTime } from './iso-time.js';
 import { historyEntries, type HistoryState } from './history.js';
 import { prefsObject, type PrefsState } from './prefs.js';
 
@@ -32,11 +32,11 @@ function memoized<S extends object>(render: (state: S) => string): (state: S) =>
 const isoTexts = new Map<number, string>();
 const ISO_TEXTS_KEPT = 100_000;
 
-function isoTime(ms: number): string {
+function rememberedIsoTime(ms: number): string {
   let text = isoTexts.get(ms);
   if (text === undefined) {
     if (isoTexts.size >= ISO_TEXTS_KEPT) isoTexts.clear();
-    text = formatIso(ms);
+    text = isoTime(ms);
     isoTexts.set(ms, text);
   }
   return text;
@@ -48,7 +48,7 @@ const lineTexts = new WeakMap<CartLineState, { readonly sku: string; readonly qu
 function lineJson(sku: string, line: CartLineState, quantity: number): string {
   const known = lineTexts.get(line);
   if (known !== undefined && known.sku === sku && known.quantity === quantity) return known.json;
-  let json = `{"sku":${JSON.stringify(sku)},"quantity":${quantity},"addedAt":"${isoTime(line.at)}"`;
+  let json = `{"sku":${JSON.stringify(sku)},"quantity":${quantity},"addedAt":"${rememberedIsoTime(line.at)}"`;
   if (line.a) json += `,"attributes":${JSON.stringify(line.a.v)}`;
   json += '}';
   lineTexts.set(line, { sku, quantity, json });
@@ -66,5 +66,5 @@ export const prefsJson = memoized((state: PrefsState) => JSON.stringify(prefsObj
 /** The viewed products, newest first: `[{ productId, viewedAt }…]`. */
 export const historyItemsJson = memoized(
   (state: HistoryState) =>
-    `[${historyEntries(state).map(([productId, viewedAt]) => `{"productId":${JSON.stringify(productId)},"viewedAt":"${isoTime(viewedAt)}"}`).join(',')}]`,
+    `[${historyEntries(state).map(([productId, viewedAt]) => `{"productId":${JSON.stringify(productId)},"viewedAt":"${rememberedIsoTime(viewedAt)}"}`).join(',')}]`,
 );

@@ -21,7 +21,6 @@ export interface DevicesView {
   readonly version: string;
 }
 
-
 export function sessionInfo(session: LoadedSession, deviceId: string): SessionInfo {
   const { meta } = session;
   return {

@@ -78,18 +78,16 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
       absoluteExpiresAt: timestamp(a, 'a'),
       csrfSecret: String(s),
     },
-    devices: isList(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
+    devices: Array.isArray(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
     versions: { cart: `v${String(vc)}`, prefs: `v${String(vp)}`, history: `v${String(vh)}`, devices: `v${String(vd)}` },
   };
   if (verdict !== null) view.credential = verdict as TokenMatch;
   // A part the script did not send (null) is either not wanted or unchanged since a known version.
-  if (isList(cart)) view.cart = decodeCart(fields(cart, 'cart'));
-  if (isList(prefs)) view.prefs = decodePrefs(fields(prefs, 'prefs'));
-  if (isList(history)) view.history = decodeHistory(fields(history, 'history'));
+  if (Array.isArray(cart)) view.cart = decodeCart(fields(cart, 'cart'));
+  if (Array.isArray(prefs)) view.prefs = decodePrefs(fields(prefs, 'prefs'));
+  if (Array.isArray(history)) view.history = decodeHistory(fields(history, 'history'));
   return view;
 }
-
-const isList = (value: unknown): value is unknown[] => Array.isArray(value);
 
 export interface Applied {
   readonly result: ApplyResult;

@@ -98,6 +98,22 @@ local function metaToFlat(m)
   return flat
 end
 
+-- As matchToken(): how a presented token hash relates to a decoded device's
+-- family — 'current', 'grace', 'reused' or 'none'. Lua strings are interned,
+-- so == compares pointers: its time does not depend on how many leading bytes match.
+local function tokenMatch(d, hash, now)
+  if d == nil or d.x ~= nil then return 'none' end
+  if d.h == hash then return 'current' end
+  if d.p == hash then return (d.u ~= nil and now < d.u) and 'grace' or 'reused' end
+  local verdict = 'none'
+  if type(d.r) == 'table' then
+    for _, retired in ipairs(d.r) do
+      if retired == hash then verdict = 'reused' end
+    end
+  end
+  return verdict
+end
+
 local function deadline(m)
   return math.min(m.i, m.a)
 end

@@ -28,22 +28,8 @@ end
 local deviceId, hash = ARGV[6], ARGV[7]
 local verdict, devices = false, false
 if hash ~= '' then
-  -- As matchToken(). Lua strings are interned, so == compares pointers: its
-  -- time does not depend on how many leading bytes match.
   local stored = redis.call('HGET', DEVICES, deviceId)
-  local d = stored and cjson.decode(stored) or nil
-  verdict = 'none'
-  if d ~= nil and d.x == nil then
-    if d.h == hash then
-      verdict = 'current'
-    elseif d.p == hash then
-      verdict = (d.u ~= nil and now < d.u) and 'grace' or 'reused'
-    elseif type(d.r) == 'table' then
-      for _, retired in ipairs(d.r) do
-        if retired == hash then verdict = 'reused' end
-      end
-    end
-  end
+  verdict = tokenMatch(stored and cjson.decode(stored) or nil, hash, now)
 end
 if ARGV[5] == '*' or hash == '' then devices = redis.call('HGETALL', DEVICES) end
 local reply = { verdict, raw.c, raw.l, raw.i, raw.a, raw.s or '', raw.u or false,
