@@ -24,19 +24,20 @@ export interface Profile {
   readonly step: { readonly baseFraction: number; readonly factor: number; readonly beforeS: number; readonly spikeS: number; readonly afterS: number };
 }
 
+/** A smoke test: every scenario and target once, briefly — under two minutes on a fresh checkout, first seeding and build included. */
 export const QUICK: Profile = {
   name: 'quick',
   sessions: 200,
   peakWarmupS: 1,
   warmupEveryMix: false,
-  peakS: 2,
+  peakS: 1,
   levels: [0.5, 0.9],
   levelWarmupS: 0.5,
-  levelS: 1.5,
+  levelS: 1,
   commonRate: false,
   loginLevel: 0,
   loginS: 0,
-  step: { baseFraction: 0.05, factor: 10, beforeS: 1, spikeS: 2, afterS: 1 },
+  step: { baseFraction: 0.05, factor: 10, beforeS: 0.5, spikeS: 1.5, afterS: 0.5 },
 };
 
 export const FULL: Profile = {
@@ -80,7 +81,7 @@ export interface Options {
 
 const HELP = `npm run bench -- [options]
 
-  --quick                 short run (< 2 min): ${QUICK.sessions} sessions, 1.5 s phases
+  --quick                 short run (< 2 min): ${QUICK.sessions} sessions, 1 s phases
   --targets a,b,...       subset of: ${ALL_TARGETS.join(', ')}
                           (default: all; --quick leaves out redis-floor)
   --sessions N            seeded sessions per target (full: ${FULL.sessions})

@@ -70,6 +70,40 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
     }
   });
 
+  test('a written part pushed out of the parsed states by 600 other writes still reads and joins exactly', async () => {
+    const node = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, DEFAULT_L1_OPTIONS, {
+      lookup: (part, outcome) => lookups.push(`${part}:${outcome}`),
+    });
+    const now = Date.now();
+    const ids = Array.from({ length: 601 }, (_, i) => `session-l1-many-${String(i).padStart(6, '0')}`);
+    for (const id of ids) {
+      const meta = { id, userId: null, createdAt: now, lastActiveAt: now, idleExpiresAt: now + 3_600_000, absoluteExpiresAt: now + 7_200_000, csrfSecret: 's' };
+      await node.create({ meta, deviceId: caller.deviceId, device: newDevice({}, 'hash-1', now, clock.now()) }, { now, hlc: clock.now() });
+    }
+    const write = (id: string, sku: string) => node.apply(id, caller, { kind: 'cart.add', sku, quantity: 2 }, { now: Date.now(), hlc: clock.now() });
+    await write(ids[0]!, 'FIRST');
+    for (const id of ids.slice(1)) await write(id, 'OTHER');
+    const plain = new SqliteStore({ ...settings, path: join(dir, 'db') });
+    try {
+      lookups.length = 0;
+      const hit = await node.load(ids[0]!, ['cart'], Date.now());
+      assert.deepEqual(lookups, ['cart:hit']);
+      assert.deepEqual(hit?.cart, (await plain.load(ids[0]!, ['cart'], Date.now()))?.cart);
+      const joined = await write(ids[0]!, 'SECOND');
+      assert.equal(joined.status, 'applied');
+      const stored = await plain.load(ids[0]!, ['cart'], Date.now());
+      assert.deepEqual(joined.status === 'applied' ? joined.session.cart : undefined, stored?.cart);
+      assert.deepEqual(Object.keys(stored!.cart!.lines).sort(), ['FIRST', 'SECOND']);
+      // The last-written part, still parsed: a read hands out that state.
+      lookups.length = 0;
+      assert.deepEqual((await node.load(ids[0]!, ['cart'], Date.now()))?.cart, stored?.cart);
+      assert.deepEqual(lookups, ['cart:hit']);
+    } finally {
+      await plain.close();
+      await node.close();
+    }
+  });
+
   test('L1 holds no more text than its byte bound, evicting the least recently used', async () => {
     const small = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, { ...DEFAULT_L1_OPTIONS, maxBytes: 4_000 });
     try {

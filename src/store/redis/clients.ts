@@ -129,11 +129,23 @@ export class InFlight {
   track<T>(work: Promise<T>): Promise<T> {
     if (this.#count === 0) this.#lastProgress = Date.now();
     this.#count += 1;
-    return work.finally(() => {
-      this.#count -= 1;
-      this.#lastProgress = Date.now();
-      if (this.#count === 0) for (const resolve of this.#waiting.splice(0)) resolve();
-    });
+    // then(), not finally(): finally costs three promises per command, then() one.
+    return work.then(
+      (value) => {
+        this.#settle();
+        return value;
+      },
+      (error: unknown) => {
+        this.#settle();
+        throw error;
+      },
+    );
+  }
+
+  #settle(): void {
+    this.#count -= 1;
+    this.#lastProgress = Date.now();
+    if (this.#count === 0 && this.#waiting.length > 0) for (const resolve of this.#waiting.splice(0)) resolve();
   }
 
   /** Commands are waiting and nothing has settled for `ms`: the connection answers nothing. */

@@ -50,7 +50,7 @@ function sessionView(
   return view;
 }
 
-const VERDICTS: ReadonlySet<unknown> = new Set<TokenMatch>(['current', 'grace', 'reused', 'none']);
+const VERDICTS: ReadonlySet<string | undefined> = new Set<TokenMatch>(['current', 'grace', 'reused', 'none']);
 
 function timestamp(value: unknown, field: string): number {
   const n = Number(value);
@@ -58,30 +58,41 @@ function timestamp(value: unknown, field: string): number {
   return n;
 }
 
+/** Fields of the load reply's head line before the user id (see `LOAD_LUA`). */
+const HEAD_FIELDS = 10;
+
 /**
- * The load script's reply: verdict, the metadata by position, then flat lists
- * (see `LOAD_LUA`). Read by position, not through a field map: this runs on
- * every request.
+ * The load script's reply: one head line with the verdict and the metadata by
+ * position, then flat lists (see `LOAD_LUA`). Read by position, not through a
+ * field map: this runs on every request.
  */
 export function readLoadReply(sessionId: string, reply: unknown): LoadedSession | null {
   if (reply === null || reply === undefined) return null;
   const r = list(reply, 'load');
-  const [verdict, c, l, i, a, s, u, vc, vp, vh, vd, devices, cart, prefs, history] = r;
-  if (r.length !== 15 || (verdict !== null && !VERDICTS.has(verdict))) throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(verdict)}`);
+  const [head, devices, cart, prefs, history] = r;
+  if (r.length !== 5 || typeof head !== 'string') throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head)}`);
+  // The user id comes last, after the tenth space, and may itself hold spaces.
+  let userStart = -1;
+  for (let n = 0; n < HEAD_FIELDS; n++) userStart = head.indexOf(' ', userStart + 1);
+  const [verdict, c, l, i, a, s, vc, vp, vh, vd] = head.slice(0, userStart).split(' ');
+  const user = head.slice(userStart + 1);
+  if (userStart === -1 || vd === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
+    throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head.slice(0, 16))}`);
+  }
   const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
     meta: {
       id: sessionId,
-      userId: typeof u === 'string' ? u : null,
+      userId: user.startsWith('=') ? user.slice(1) : null,
       createdAt: timestamp(c, 'c'),
       lastActiveAt: timestamp(l, 'l'),
       idleExpiresAt: timestamp(i, 'i'),
       absoluteExpiresAt: timestamp(a, 'a'),
-      csrfSecret: String(s),
+      csrfSecret: s!,
     },
     devices: Array.isArray(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
-    versions: { cart: `v${String(vc)}`, prefs: `v${String(vp)}`, history: `v${String(vh)}`, devices: `v${String(vd)}` },
+    versions: { cart: `v${vc}`, prefs: `v${vp}`, history: `v${vh}`, devices: `v${vd}` },
   };
-  if (verdict !== null) view.credential = verdict as TokenMatch;
+  if (verdict !== '-') view.credential = verdict as TokenMatch;
   // A part the script did not send (null) is either not wanted or unchanged since a known version.
   if (Array.isArray(cart)) view.cart = decodeCart(fields(cart, 'cart'));
   if (Array.isArray(prefs)) view.prefs = decodePrefs(fields(prefs, 'prefs'));

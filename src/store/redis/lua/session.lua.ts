@@ -8,12 +8,14 @@
  * then a device id and the SHA-256 of a presented token secret ('' and '': no
  * credential to check).
  * Reply: nil when the session is absent, ended or expired; else
- * {verdict, c, l, i, a, s, u, vc, vp, vh, vd, devices, cart, prefs, history}:
- * the credential's verdict ('current' | 'grace' | 'reused' | 'none', false
- * without a credential), the metadata fields by position (u false for a guest),
- * then flat field/value lists. devices is every device when asked for ('*') or
- * when no credential was given, else false: a checked token needs no device
- * sent back. A part not sent is false.
+ * {head, devices, cart, prefs, history}. head is one line of space-separated
+ * fields — the credential's verdict ('current' | 'grace' | 'reused' | 'none',
+ * '-' without a credential), c, l, i, a, s, vc, vp, vh, vd, and last the user
+ * id after '=' ('-' for a guest), so that it may hold any character: one bulk
+ * string costs the client a fraction of eleven. The rest are flat field/value
+ * lists. devices is every device when asked for ('*') or when no credential
+ * was given, else false: a checked token needs no device sent back. A part
+ * not sent is false.
  */
 export const LOAD_LUA = String.raw`
 local now = tonumber(ARGV[1])
@@ -32,11 +34,12 @@ if hash ~= '' then
   verdict = tokenMatch(stored and cjson.decode(stored) or nil, hash, now)
 end
 if ARGV[5] == '*' or hash == '' then devices = redis.call('HGETALL', DEVICES) end
-local reply = { verdict, raw.c, raw.l, raw.i, raw.a, raw.s or '', raw.u or false,
-  raw.vc or '0', raw.vp or '0', raw.vh or '0', raw.vd or '0', devices, false, false, false }
-if wanted(ARGV[2], raw.vc) then reply[13] = partFields(CART) end
-if wanted(ARGV[3], raw.vp) then reply[14] = partFields(PREFS) end
-if wanted(ARGV[4], raw.vh) then reply[15] = partFields(HISTORY) end
+local head = table.concat({ verdict or '-', raw.c, raw.l, raw.i, raw.a, raw.s or '',
+  raw.vc or '0', raw.vp or '0', raw.vh or '0', raw.vd or '0', raw.u and ('=' .. raw.u) or '-' }, ' ')
+local reply = { head, devices, false, false, false }
+if wanted(ARGV[2], raw.vc) then reply[3] = partFields(CART) end
+if wanted(ARGV[3], raw.vp) then reply[4] = partFields(PREFS) end
+if wanted(ARGV[4], raw.vh) then reply[5] = partFields(HISTORY) end
 return reply
 `;
 
