@@ -206,13 +206,20 @@ export class CachedStore implements SessionStore {
   async load(sessionId: string, parts: readonly DataPart[], now: number, { credential }: LoadOptions = {}): Promise<LoadedSession | null> {
     const held: Hits = {};
     const known: Partial<Record<DataPart, string>> = {};
+    // States kept parsed for entries without text, taken now: a write on this node may move them on during the call.
+    const kept: { -readonly [P in CachedPart]?: PartStates[P] } = {};
     for (const part of CACHED_PARTS) {
       if (!parts.includes(part)) continue;
-      const entry = this.#cache.get(key(sessionId, part));
-      if (entry !== undefined) {
-        held[part] = entry;
-        known[part] = entry.version;
+      const entryKey = key(sessionId, part);
+      const entry = this.#cache.get(entryKey);
+      if (entry === undefined) continue;
+      if (entry.state === undefined) {
+        const parsed = this.#written.peek(entryKey);
+        if (parsed?.version !== entry.version) continue;
+        (kept as Record<CachedPart, unknown>)[part] = parsed.state;
       }
+      held[part] = entry;
+      known[part] = entry.version;
     }
     const loaded = await this.inner.load(sessionId, parts, now, credential === undefined ? { known } : { known, credential });
     if (loaded === null) {
@@ -237,11 +244,6 @@ export class CachedStore implements SessionStore {
       }
     }
     if (hits.cart === undefined && hits.prefs === undefined && hits.history === undefined) return loaded;
-    const kept: { -readonly [P in CachedPart]?: PartStates[P] } = {};
-    for (const part of CACHED_PARTS) {
-      const entry = hits[part];
-      if (entry !== undefined && entry.state === undefined) (kept as Record<CachedPart, unknown>)[part] = this.#keptState(key(sessionId, part), entry);
-    }
     return new WithHits(loaded, hits, kept);
   }
 
@@ -338,13 +340,6 @@ export class CachedStore implements SessionStore {
       this.#cache.set(entryKey, { version, view, state: JSON.stringify(state) });
       this.#written.delete(entryKey);
     }
-  }
-
-  /** The parsed state of an entry without text: by the invariant, `#written` holds it at the entry's version. */
-  #keptState(entryKey: string, entry: Entry): PartStates[CachedPart] {
-    const kept = this.#written.get(entryKey);
-    if (kept?.version !== entry.version) throw new Error(`L1 entry ${entryKey} has neither state text nor a parsed state`);
-    return kept.state;
   }
 
   /** A parsed state leaves `#written`: its entry, if still at that version and without text, gets the text. */

@@ -104,6 +104,46 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
     }
   });
 
+  test('a read whose store call overlaps a write on the same node still gets the state of the version the store named', async () => {
+    // Regression: the read confirmed the version of an entry without text after the write had moved the parsed state on (503s under load).
+    let release: () => void = () => {};
+    let gated = false;
+    const plain = new SqliteStore({ ...settings, path: join(dir, 'db') });
+    const slowLoads = new Proxy(plain, {
+      get(target, name) {
+        if (name !== 'load') {
+          const value: unknown = Reflect.get(target, name, target);
+          // Methods run on the store itself: its private fields are not the proxy's.
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return async (...args: Parameters<SqliteStore['load']>) => {
+          const loaded = await target.load(...args);
+          if (gated) await new Promise<void>((resolve) => (release = resolve));
+          return loaded;
+        };
+      },
+    });
+    const node = new CachedStore(slowLoads, DEFAULT_LIMITS.historyItems);
+    try {
+      const write = (sku: string) => node.apply(sessionId, caller, { kind: 'cart.add', sku, quantity: 1 }, { now: Date.now(), hlc: clock.now() });
+      await node.load(sessionId, ['cart'], Date.now());
+      await write('OVERLAP-1');
+      const before = (await plain.load(sessionId, ['cart'], Date.now()))!.cart;
+      gated = true;
+      const reading = node.load(sessionId, ['cart'], Date.now());
+      await new Promise((resolve) => setImmediate(resolve));
+      gated = false;
+      await write('OVERLAP-2');
+      release();
+      const read = await reading;
+      assert.deepEqual(read?.cart, before, 'the state at the version the store read');
+      assert.equal(read?.rendered?.cart, cartItemsJson(before!));
+      assert.equal((await node.load(sessionId, ['cart'], Date.now()))?.cart?.lines['OVERLAP-2'] !== undefined, true);
+    } finally {
+      await node.close();
+    }
+  });
+
   test('L1 holds no more text than its byte bound, evicting the least recently used', async () => {
     const small = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, { ...DEFAULT_L1_OPTIONS, maxBytes: 4_000 });
     try {
