@@ -57,7 +57,12 @@ export function findWrk(): string | null {
   return wrkPath;
 }
 
-function writeMixFile(workload: WorkloadConfig, seed: number): string {
+/**
+ * Writes requests pre-sampled from the workload, one per line —
+ * `METHOD \t PATH \t BODY \t header \t value …` — for wrk's mix.lua (also
+ * what `npm run bench:serve` hands to an outside load generator). Returns the file's path.
+ */
+export function writeMixFile(workload: WorkloadConfig, seed: number): string {
   const sampler = new WorkloadSampler(workload, new Rng(seed));
   const lines: string[] = [];
   for (let i = 0; i < MIX_FILE_REQUESTS; i++) {
