@@ -73,7 +73,10 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   if (r.length !== 5 || typeof head !== 'string') throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head)}`);
   // The user id comes last, after the tenth space, and may itself hold spaces.
   let userStart = -1;
-  for (let n = 0; n < HEAD_FIELDS; n++) userStart = head.indexOf(' ', userStart + 1);
+  for (let n = 0; n < HEAD_FIELDS; n++) {
+    userStart = head.indexOf(' ', userStart + 1);
+    if (userStart === -1) break;
+  }
   const [verdict, c, l, i, a, s, vc, vp, vh, vd] = head.slice(0, userStart).split(' ');
   const user = head.slice(userStart + 1);
   if (userStart === -1 || vd === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
