@@ -26,9 +26,8 @@ import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
 import type { BenchResults, Environment, OpenLoopRecord, PeakRecord, ProfileRecord, StepRecord, TargetRecord } from './report/results.js';
 import { describeLatency, measureLevel, measurePeak, measureStep, type RunContext } from './scenarios/measure.js';
-import { startExpressSession, startFastifyHello, startRedisFloor } from './targets/baselines.js';
+import { startTarget } from './targets/start.js';
 import { tesseraCommand } from './targets/build.js';
-import { startTessera } from './targets/tessera.js';
 import { TARGET_DESCRIPTION, TARGET_LABEL, type Target, type TargetContext, type TargetId } from './targets/target.js';
 import { restoreOrSeed } from './dataset/snapshot.js';
 import { deployRedisSettings } from './targets/redis.js';
@@ -158,22 +157,14 @@ async function main(): Promise<void> {
   try {
     // 1. Start every target (concurrently: mostly waiting for processes), then seed them one by one.
     progress.phase(`starting ${options.targets.join(', ')}`);
-    const start = (id: TargetId): Promise<Target> =>
-      id === 'fastify-hello'
-        ? startFastifyHello(ctxTarget)
-        : id === 'express-session'
-          ? startExpressSession(ctxTarget)
-          : id === 'redis-floor'
-            ? startRedisFloor(ctxTarget)
-            : startTessera(id === 'tessera-redis' ? 'redis' : id === 'tessera-cluster' ? 'redis-cluster' : 'sqlite', ctxTarget);
-    const started = await Promise.allSettled(options.targets.map(start));
+    const started = await Promise.allSettled(options.targets.map((id) => startTarget(id, ctxTarget)));
     for (const [i, outcome] of started.entries()) {
       const id = options.targets[i]!;
       let target = outcome.status === 'fulfilled' ? outcome.value : null;
       if (!target) {
         // Concurrent starts can race for a free port: try once more on its own.
         try {
-          target = await start(id);
+          target = await startTarget(id, ctxTarget);
         } catch (error) {
           fail(id, error);
           continue;

@@ -19,9 +19,8 @@ import { writeMixFile } from './load/closed-loop.js';
 import type { MixName } from './load/workload.js';
 import { MIXES } from './load/workload.js';
 import { restoreOrSeed } from './dataset/snapshot.js';
-import { startExpressSession, startFastifyHello, startRedisFloor } from './targets/baselines.js';
 import { tesseraCommand } from './targets/build.js';
-import { startTessera } from './targets/tessera.js';
+import { startTarget } from './targets/start.js';
 import type { Target, TargetId } from './targets/target.js';
 import { ALL_TARGETS, FULL } from './lib/options.js';
 
@@ -70,14 +69,7 @@ process.on('SIGTERM', () => void stop().finally(() => process.exit(0)));
 try {
   const lines: string[] = [];
   for (const id of ids) {
-    const target =
-      id === 'fastify-hello'
-        ? await startFastifyHello(ctx)
-        : id === 'express-session'
-          ? await startExpressSession(ctx)
-          : id === 'redis-floor'
-            ? await startRedisFloor(ctx)
-            : await startTessera(id === 'tessera-redis' ? 'redis' : id === 'tessera-cluster' ? 'redis-cluster' : 'sqlite', ctx);
+    const target = await startTarget(id, ctx);
     targets.push(target);
     process.stdout.write(`${id}: seeding ${count} sessions (or restoring the bench's snapshot)…\n`);
     const seed = await restoreOrSeed(target, { root: ROOT, count, dataSeed, reseed: false, apiKey, onStatus: () => {} });

@@ -116,14 +116,16 @@ class WithHits implements LoadedSession {
   // Declared, not defined: an own `credential: undefined` would differ from an absent one.
   declare readonly credential?: LoadedSession['credential'];
   readonly rendered: Readonly<Partial<Record<CachedPart, string>>>;
+  readonly #loaded: LoadedSession;
+  readonly #hits: Hits;
+  /** States kept parsed for hits without text, taken when the hit was: the entry may change after. */
+  readonly #kept: Partial<PartStates>;
   #parsed: Partial<PartStates> | undefined;
 
-  constructor(
-    private readonly loaded: LoadedSession,
-    private readonly hits: Hits,
-    /** States kept parsed for hits without text, taken when the hit was: the entry may change after. */
-    private readonly kept: Partial<PartStates>,
-  ) {
+  constructor(loaded: LoadedSession, hits: Hits, kept: Partial<PartStates>) {
+    this.#loaded = loaded;
+    this.#hits = hits;
+    this.#kept = kept;
     this.meta = loaded.meta;
     this.devices = loaded.devices;
     this.versions = loaded.versions;
@@ -148,9 +150,9 @@ class WithHits implements LoadedSession {
   }
 
   #state<P extends CachedPart>(part: P): PartStates[P] | undefined {
-    const entry = this.hits[part];
-    if (entry === undefined) return this.loaded[part] as PartStates[P] | undefined;
-    const kept = this.kept[part];
+    const entry = this.#hits[part];
+    if (entry === undefined) return this.#loaded[part] as PartStates[P] | undefined;
+    const kept = this.#kept[part];
     if (kept !== undefined) return kept as PartStates[P];
     this.#parsed ??= {};
     return (this.#parsed[part] ??= JSON.parse(entry.state!) as PartStates[P]);
