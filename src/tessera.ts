@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { HybridLogicalClock } from './domain/hlc.js';
+import { randomBytes } from 'node:crypto';
+import { HybridLogicalClock, nodeOrigin } from './domain/hlc.js';
 import { buildHttpApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import { createLogger } from './logging.js';
@@ -42,14 +43,18 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const metrics = new Metrics();
   const engine = await openStore(config.store, {
     idleTimeoutMs: config.idleTimeoutMs,
+    slideAfterMs: config.slideAfterMs,
     limits: config.limits,
     origin: config.region,
+    horizonMs: config.horizonMs,
+    feedConsumers: [],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
   });
   const store = config.l1.enabled
     ? new CachedStore(engine, config.limits.historyItems, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
     : engine;
-  const clock = new HybridLogicalClock(config.region, now);
+  // Stamps carry the node, so no two nodes issue equal ones; the region stays the writer in CRDT state.
+  const clock = new HybridLogicalClock(nodeOrigin(config.region, randomBytes(6).toString('base64url')), now);
   const security = logger.child({ channel: 'security' });
   const service = new SessionService(
     store,
@@ -59,6 +64,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       absoluteTimeoutMs: config.absoluteTimeoutMs,
       rotationGraceMs: config.rotationGraceMs,
       slideAfterMs: config.slideAfterMs,
+      region: config.region,
     },
     {
       tokenReuse: ({ sessionId, deviceId }) => {

@@ -44,9 +44,12 @@ import type {
   KnownVersions,
   LoadedSession,
   LoadOptions,
+  MergeReport,
   NewSession,
+  SessionSnapshot,
   SessionStore,
 } from '../store/session-store.js';
+import type { ChangeFeed } from '../store/feed.js';
 
 const CACHED_PARTS: readonly CachedPart[] = ['cart', 'prefs', 'history'];
 /** Parsed states kept of the parts written last (see `#written`). */
@@ -279,17 +282,25 @@ export class CachedStore implements SessionStore {
     return result;
   }
 
-  async merge(records: readonly ChangeRecord[], now: number): Promise<void> {
+  async merge(records: readonly ChangeRecord[], now: number): Promise<MergeReport[]> {
     for (const record of records) if (isCachedPart(record.part)) this.#forget(key(record.sessionId, record.part));
-    await this.inner.merge(records, now);
+    return this.inner.merge(records, now);
   }
 
   create(session: NewSession, options: { readonly now: number; readonly hlc: Hlc }): Promise<CreateResult> {
     return this.inner.create(session, options);
   }
 
-  touch(sessionId: string, deviceId: string, now: number): Promise<void> {
-    return this.inner.touch(sessionId, deviceId, now);
+  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
+    return this.inner.touch(sessionId, deviceId, now, hlc);
+  }
+
+  snapshot(sessionId: string): Promise<SessionSnapshot | null> {
+    return this.inner.snapshot(sessionId);
+  }
+
+  get feed(): ChangeFeed | null {
+    return this.inner.feed;
   }
 
   findUserSession(userId: string, now: number): Promise<string | null> {

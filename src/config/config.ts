@@ -6,14 +6,11 @@ import { DEFAULT_LIMITS, type Limits } from '../domain/limits.js';
 import type { ApiKeySpec } from '../tokens/api-keys.js';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { StoreUnavailableError } from '../store/session-store.js';
+import { StoreUnavailableError, type StoreConfig } from '../store/session-store.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 
-export type StoreConfig =
-  | { readonly engine: 'sqlite'; readonly path: string }
-  | { readonly engine: 'redis'; readonly url: string }
-  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[] };
+export type { StoreConfig };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -41,6 +38,12 @@ export interface Config {
   readonly slideAfterMs: number;
   /** How often the embedded engine sweeps expired sessions; 100 ms to 1 day. @default 60 s */
   readonly sweepIntervalMs: number;
+  /**
+   * How long a change may take to arrive from another region: ended and expired
+   * sessions are kept this long past their (absolute) deadline, so that a late
+   * change never brings one back. 0 to 30 days. @default 24 h
+   */
+  readonly horizonMs: number;
   /** This region's name, also the writer name in CRDT state. @default "local" */
   readonly region: string;
   readonly natsUrl: string | null;
@@ -111,6 +114,7 @@ export const DURATION_BOUNDS = {
   TESSERA_SWEEP_INTERVAL: [100, DAY],
   TESSERA_L1_TTL: [100, DAY],
   TESSERA_SHUTDOWN_DELAY: [0, 5 * MINUTE],
+  TESSERA_REPLICATION_HORIZON: [0, 30 * DAY],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type DurationVariable = keyof typeof DURATION_BOUNDS;
@@ -181,6 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
     rotationGraceMs: duration('TESSERA_ROTATION_GRACE', 30 * SECOND),
     slideAfterMs,
     sweepIntervalMs: duration('TESSERA_SWEEP_INTERVAL', MINUTE),
+    horizonMs: duration('TESSERA_REPLICATION_HORIZON', DAY),
     region,
     natsUrl: read('TESSERA_NATS_URL') ?? null,
     logLevel,

@@ -6,6 +6,10 @@
  * it), so that plain string comparison — in TypeScript, SQLite and Redis Lua
  * alike — orders timestamps, and two origins never issue equal ones.
  *
+ * The origin names the node that issued a stamp — its region and the node
+ * (`eu.node-7`) — so that no two nodes ever issue equal stamps. (The region
+ * alone is the *writer* in CRDT state: see `ChangeRecord.origin`.)
+ *
  * Invariants: `now()` is strictly greater than every timestamp this clock has
  * issued or observed, even when the wall clock steps backwards.
  */
@@ -36,6 +40,33 @@ export function decodeHlc(hlc: Hlc): HlcParts {
   };
 }
 
+/** Characters of a region or node name, each part of a clock's origin. */
+const NAME = '[A-Za-z0-9_-]{1,32}';
+const ORIGIN_PATTERN = new RegExp(`^${NAME}(\\.${NAME})?$`);
+
+/** The clock origin of one node of a region: unique per node, and it tells the region. */
+export function nodeOrigin(region: string, node: string): string {
+  return `${region}.${node}`;
+}
+
+/**
+ * The least stamp of `origin` above `floor`: one tick later in `floor`'s
+ * millisecond. A store gives a change this stamp when the change's own stamp
+ * is not above every stamp the session already holds — the node's wall clock
+ * lags — so that a later write still wins by last-writer-wins.
+ */
+export function hlcSuccessor(floor: Hlc, origin: string): Hlc {
+  const { wall, counter } = decodeHlc(floor);
+  return counter < MAX_COUNTER
+    ? encodeHlc({ wall, counter: counter + 1, origin })
+    : encodeHlc({ wall: wall + 1, counter: 0, origin });
+}
+
+/** `stamp` when it is above `floor` (or there is none), else the successor of `floor` with `stamp`'s origin. */
+export function stampAbove(stamp: Hlc, floor: Hlc | undefined): Hlc {
+  return floor === undefined || stamp > floor ? stamp : hlcSuccessor(floor, decodeHlc(stamp).origin);
+}
+
 /** The larger of two timestamps; `undefined` counts as the smallest. */
 export function maxHlc(a: Hlc | undefined, b: Hlc | undefined): Hlc | undefined {
   if (a === undefined) return b;
@@ -51,8 +82,8 @@ export class HybridLogicalClock {
     readonly origin: string,
     private readonly wallClock: () => number = Date.now,
   ) {
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(origin)) {
-      throw new TypeError(`HLC origin "${origin}" must be 1-32 characters of [A-Za-z0-9_-]`);
+    if (!ORIGIN_PATTERN.test(origin)) {
+      throw new TypeError(`HLC origin "${origin}" must be a region or "region.node", each 1-32 characters of [A-Za-z0-9_-]`);
     }
   }
 
@@ -68,8 +99,13 @@ export class HybridLogicalClock {
     return encodeHlc({ wall: this.#wall, counter: this.#counter, origin: this.origin });
   }
 
-  /** Moves the clock past a timestamp received from elsewhere (replication). */
-  observe(remote: Hlc): void {
+  /**
+   * Moves the clock to a timestamp seen elsewhere — a session's stamps as a
+   * store returned them, a replicated record — so that every stamp it issues
+   * after is above it, however far this node's wall clock lags.
+   */
+  observe(remote: Hlc | undefined): void {
+    if (remote === undefined) return;
     const { wall, counter } = decodeHlc(remote);
     if (wall > this.#wall) {
       this.#wall = wall;

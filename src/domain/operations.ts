@@ -165,7 +165,8 @@ function deviceOperation(
       for (const [id, device] of Object.entries(devices.devices)) {
         if (device.revokedAt === undefined) changed.set(id, revokeDevice(device, ctx.now));
       }
-      records.push(record(ctx, 'meta', { ...meta, endedAt: meta.endedAt ?? ctx.now }));
+      // An ended session keeps no secret (the join would drop it anyway).
+      records.push(record(ctx, 'meta', { ...meta, endedAt: meta.endedAt ?? ctx.now, csrfSecret: '' }));
       break;
   }
   return ok(record(ctx, 'devices', { devices: Object.fromEntries(changed) }), ...records);

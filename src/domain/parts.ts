@@ -45,6 +45,24 @@ export type ChangeRecord = {
   };
 }[PartName];
 
+/**
+ * One committed change of one session: the records of one operation, one
+ * activity slide, one creation or one local merge, all stamped alike. It is
+ * the unit of a store's change feed and of replication; `changeId` names it
+ * uniquely (a session's stamps only grow, and carry the issuing node).
+ */
+export interface Change {
+  readonly sessionId: string;
+  readonly hlc: Hlc;
+  /** The region that made the change. */
+  readonly origin: string;
+  readonly records: readonly ChangeRecord[];
+}
+
+export function changeId(change: Pick<Change, 'sessionId' | 'hlc'>): string {
+  return `${change.sessionId}/${change.hlc}`;
+}
+
 /** Join of two states of one part. `historyLimit` bounds the history part. */
 export function mergePart<P extends PartName>(
   part: P,

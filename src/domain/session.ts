@@ -1,10 +1,21 @@
 /**
- * Session metadata: identity, owner and deadlines.
+ * Session metadata: identity, owner, deadlines, and the largest stamp the
+ * session has seen.
  *
- * Join: `lastActiveAt` and `idleExpiresAt` take the maximum (activity anywhere
- * keeps the session alive), `endedAt` is a tombstone (earliest kept), and the
- * rest is set once at creation.
+ * Join, field by field, so that it is commutative, associative and
+ * idempotent whatever the fields' history:
+ *   - `lastActiveAt`, `idleExpiresAt`, `absoluteExpiresAt`: maximum (activity
+ *     anywhere keeps the session alive);
+ *   - `endedAt`: a tombstone, the earliest kept; an ended session forgets its
+ *     CSRF secret (`csrfSecret` becomes '');
+ *   - `mergedInto`: a redirect to the session of the same user that won a
+ *     concurrent first sign-in in two regions (`user-index.ts`); set once;
+ *   - `t`: the largest HLC stamp of any change joined into the session;
+ *   - the rest is set once at creation (`createdAt` the earliest, `userId`
+ *     whichever is set, `csrfSecret` the same everywhere).
  */
+import { maxHlc, type Hlc } from './hlc.js';
+
 export interface SessionMeta {
   readonly id: string;
   readonly userId: string | null;
@@ -13,19 +24,46 @@ export interface SessionMeta {
   /** Idle deadline: lastActiveAt + idle timeout, capped by the absolute deadline. */
   readonly idleExpiresAt: number;
   readonly absoluteExpiresAt: number;
-  /** Per-session secret from which CSRF tokens are derived. */
+  /** Per-session secret from which CSRF tokens are derived; '' once the session has ended. */
   readonly csrfSecret: string;
   readonly endedAt?: number;
+  /** The session this one was merged into (same user, signed in concurrently in two regions). */
+  readonly mergedInto?: string;
+  /** The largest stamp of any change joined into this session. */
+  readonly t?: Hlc;
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+function smaller(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a <= b ? a : b;
 }
 
 export function mergeMeta(x: SessionMeta, y: SessionMeta): SessionMeta {
+  const endedAt = earliest(x.endedAt, y.endedAt);
+  const mergedInto = smaller(x.mergedInto, y.mergedInto);
+  const t = maxHlc(x.t, y.t);
   const merged: SessionMeta = {
-    ...x,
+    id: x.id,
+    userId: x.userId ?? y.userId,
+    createdAt: Math.min(x.createdAt, y.createdAt),
     lastActiveAt: Math.max(x.lastActiveAt, y.lastActiveAt),
     idleExpiresAt: Math.max(x.idleExpiresAt, y.idleExpiresAt),
+    absoluteExpiresAt: Math.max(x.absoluteExpiresAt, y.absoluteExpiresAt),
+    csrfSecret: endedAt !== undefined ? '' : x.csrfSecret >= y.csrfSecret ? x.csrfSecret : y.csrfSecret,
   };
-  const ended = [x.endedAt, y.endedAt].filter((at): at is number => at !== undefined);
-  return ended.length > 0 ? { ...merged, endedAt: Math.min(...ended) } : merged;
+  return {
+    ...merged,
+    ...(endedAt !== undefined ? { endedAt } : {}),
+    ...(mergedInto !== undefined ? { mergedInto } : {}),
+    ...(t !== undefined ? { t } : {}),
+  };
 }
 
 export function expiresAt(meta: SessionMeta): number {
@@ -35,4 +73,15 @@ export function expiresAt(meta: SessionMeta): number {
 /** A session is served only while it has not ended and neither deadline has passed. */
 export function isSessionLive(meta: SessionMeta, now: number): boolean {
   return meta.endedAt === undefined && now < expiresAt(meta);
+}
+
+/**
+ * When a store may forget the session: its deadline (or, once ended or merged
+ * away, its absolute deadline) plus the replication horizon — the longest a change may
+ * take to arrive from another region. Until then its row stays, ended or
+ * expired, so that a late change cannot bring it (or its tokens) back.
+ */
+export function forgetAt(meta: SessionMeta, horizonMs: number): number {
+  const final = meta.endedAt !== undefined || meta.mergedInto !== undefined;
+  return (final ? meta.absoluteExpiresAt : expiresAt(meta)) + horizonMs;
 }

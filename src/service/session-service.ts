@@ -7,7 +7,7 @@ import { rebaseCart } from '../domain/cart.js';
 import type { DeviceLabel } from '../domain/devices.js';
 import { newDevice } from '../domain/devices.js';
 import { TesseraError } from '../domain/errors.js';
-import type { HybridLogicalClock } from '../domain/hlc.js';
+import type { Hlc, HybridLogicalClock } from '../domain/hlc.js';
 import type { Operation } from '../domain/operations.js';
 import type { ChangeRecord, DataPart } from '../domain/parts.js';
 import type { SessionMeta } from '../domain/session.js';
@@ -23,6 +23,8 @@ export interface ServiceSettings {
   readonly rotationGraceMs: number;
   /** Reads refresh the idle deadline only once this much time has passed since the last refresh. */
   readonly slideAfterMs: number;
+  /** This region: the origin of the change records the service makes itself (a guest's parts at sign-in). */
+  readonly region: string;
 }
 
 /** What the service reports beyond its answers: security events and counters. */
@@ -57,6 +59,17 @@ export interface MutationOptions {
 
 const invalidToken = (): TesseraError => new TesseraError('invalid-token', 'the session token is not valid; sign in again');
 
+/**
+ * The presented CSRF token against the session the token names: a session
+ * merged into another (`alias`) keeps the secret its devices' CSRF tokens were
+ * derived from.
+ */
+function csrfOf(session: LoadedSession, parsed: ParsedToken, presented: string | undefined): CsrfCheck {
+  const secret = session.alias?.id === parsed.sessionId ? session.alias.csrfSecret : session.meta.csrfSecret;
+  const sessionId = session.alias?.id === parsed.sessionId ? parsed.sessionId : session.meta.id;
+  return checkCsrf(presented, secret, sessionId, parsed.deviceId);
+}
+
 export class SessionService {
   constructor(
     private readonly store: SessionStore,
@@ -88,11 +101,12 @@ export class SessionService {
     );
     if (created.status === 'rejected') throw new TesseraError(created.code, created.detail);
     let session = created.session;
+    this.clock.observe(session.meta.t);
     if (guest !== null) session = await this.#absorbGuest(session, guest, now);
     this.events.sessionCreated({ sessionId: session.meta.id, joined: created.status === 'joined', guestMerged: guest !== null });
     return {
       // A device that joined the user's session gets a token naming that session.
-      token: formatToken(session.meta.id, deviceId, secret),
+      token: formatToken(session.meta.id, deviceId, 0, secret),
       csrfToken: csrfToken(session.meta.csrfSecret, session.meta.id, deviceId),
       session: sessionInfo(session, deviceId),
     };
@@ -105,18 +119,16 @@ export class SessionService {
     const now = this.now();
     const session = await this.store.load(parsed.sessionId, parts, now, { credential: parsed });
     if (session === null) throw invalidToken();
+    this.clock.observe(session.meta.t);
     if (!isAccepted(session.credential)) {
       if (session.credential === 'reused') await this.#revokeStolenFamily(parsed);
       throw invalidToken();
     }
-    if (now - session.meta.lastActiveAt >= this.settings.slideAfterMs) {
-      await this.store.touch(parsed.sessionId, parsed.deviceId, now);
+    // Activity is recorded once per slideAfterMs per device (the store checks again, atomically).
+    if (now - (session.credentialActiveAt ?? session.meta.lastActiveAt) >= this.settings.slideAfterMs) {
+      await this.store.touch(session.meta.id, parsed.deviceId, now, this.clock.now());
     }
-    return {
-      session,
-      deviceId: parsed.deviceId,
-      csrf: checkCsrf(csrf, session.meta.csrfSecret, parsed.sessionId, parsed.deviceId),
-    };
+    return { session, deviceId: parsed.deviceId, csrf: csrfOf(session, parsed, csrf) };
   }
 
   /** Applies an operation for the token's device: one store round trip (two with a CSRF header). */
@@ -124,7 +136,7 @@ export class SessionService {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     if (options.csrf !== undefined) await this.#requireCsrf(parsed, options.csrf);
-    const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash };
+    const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash, ...(parsed.gen === undefined ? {} : { gen: parsed.gen }) };
     const result = await this.store.apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));
     return { session: await this.#applied(result, parsed), deviceId: parsed.deviceId, csrf: options.csrf === undefined ? 'absent' : 'valid' };
   }
@@ -139,8 +151,10 @@ export class SessionService {
       { kind: 'device.rotate', deviceId: parsed.deviceId, hash: next.hash, graceMs: this.settings.rotationGraceMs },
       csrf === undefined ? {} : { csrf },
     );
+    const gen = session.devices.devices[parsed.deviceId]?.gen ?? 0;
     return {
-      token: formatToken(parsed.sessionId, parsed.deviceId, next),
+      // A session merged into another answers with that one: the new token names it, and so does its CSRF token.
+      token: formatToken(session.meta.id, parsed.deviceId, gen, next),
       csrfToken: csrfToken(session.meta.csrfSecret, session.meta.id, parsed.deviceId),
       session: sessionInfo(session, parsed.deviceId),
     };
@@ -172,7 +186,7 @@ export class SessionService {
     await this.store.apply(sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
   }
 
-  #applyOptions(ifVersion?: string): { now: number; hlc: string; ifVersion?: string } {
+  #applyOptions(ifVersion?: string): { now: number; hlc: Hlc; ifVersion?: string } {
     const options = { now: this.now(), hlc: this.clock.now() };
     return ifVersion === undefined ? options : { ...options, ifVersion };
   }
@@ -180,6 +194,7 @@ export class SessionService {
   async #applied(result: ApplyResult, parsed: ParsedToken): Promise<LoadedSession> {
     switch (result.status) {
       case 'applied':
+        this.clock.observe(result.hlc);
         return result.session;
       case 'unauthorized':
         await this.#revokeIfReused(parsed);
@@ -200,7 +215,7 @@ export class SessionService {
       if (session?.credential === 'reused') await this.#revokeStolenFamily(parsed);
       throw invalidToken();
     }
-    if (checkCsrf(presented, session.meta.csrfSecret, parsed.sessionId, parsed.deviceId) !== 'valid') {
+    if (csrfOf(session, parsed, presented) !== 'valid') {
       throw new TesseraError('csrf-mismatch', 'the Tessera-CSRF header does not belong to this session and device');
     }
   }
@@ -235,7 +250,7 @@ export class SessionService {
   ): Promise<LoadedSession> {
     const hlc = this.clock.now();
     const sessionId = target.meta.id;
-    const origin = this.clock.origin;
+    const origin = this.settings.region;
     const records: ChangeRecord[] = [];
     if (guest.session.cart) {
       records.push({ sessionId, part: 'cart', state: rebaseCart(guest.session.cart, `guest-${guest.parsed.sessionId}`), hlc, origin });

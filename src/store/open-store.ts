@@ -1,6 +1,5 @@
 /** Opens the engine the configuration names. */
-import type { StoreConfig } from '../config/config.js';
-import type { SessionStore, StoreSettings } from './session-store.js';
+import type { SessionStore, StoreConfig, StoreSettings } from './session-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 export async function openStore(config: StoreConfig, settings: StoreSettings): Promise<SessionStore> {

@@ -4,7 +4,9 @@
  * one conformance suite in `test/store/`.
  *
  * Engines apply every change atomically per session, by joining change records
- * into the stored states (see `domain/parts.ts`), never by overwriting.
+ * into the stored states (see `domain/parts.ts`), never by overwriting; in the
+ * same atomic step they append the change to their feed (`feed.ts`), so that no
+ * committed change can be lost to replication or to event delivery.
  */
 import type { ProblemCode } from '../domain/errors.js';
 import type { Hlc } from '../domain/hlc.js';
@@ -14,22 +16,57 @@ import type { ChangeRecord, DataPart, PartStates } from '../domain/parts.js';
 import type { DeviceState } from '../domain/devices.js';
 import type { TokenMatch } from '../tokens/token-match.js';
 import type { SessionMeta } from '../domain/session.js';
+import type { ChangeFeed } from './feed.js';
 
 export type EngineName = 'sqlite' | 'redis' | 'redis-cluster';
 
+/** Which engine to open, and where it is. */
+export type StoreConfig =
+  | { readonly engine: 'sqlite'; readonly path: string }
+  | { readonly engine: 'redis'; readonly url: string }
+  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[] };
+
 /** What every engine is built with. */
 export interface StoreSettings {
-  /** Idle timeout: each write moves the idle deadline to now + this. */
+  /** Idle timeout, per device and so per session: activity moves the idle deadline to now + this. */
   readonly idleTimeoutMs: number;
+  /**
+   * Activity is recorded — the idle deadline slid, the device's `lastActiveAt`
+   * moved, an activity change emitted — only once this much has passed since
+   * the last time, on reads and writes alike. @default min(idle / 20, 1 h)
+   */
+  readonly slideAfterMs: number;
   readonly limits: Limits;
-  /** This writer's name in per-writer CRDT state (the region). */
+  /** This region: the writer's name in per-writer CRDT state, and the origin of the changes made here. */
   readonly origin: string;
+  /**
+   * The replication horizon: the longest a change may take to arrive from
+   * another region. Ended and expired sessions are kept this long past their
+   * (absolute) deadline, and records parked this long, so that a late change
+   * never brings a session or a token back. @default 24 h
+   */
+  readonly horizonMs: number;
+  /**
+   * Consumers of the change feed (e.g. `replication`, `events`); a change is
+   * trimmed once every one of them has acknowledged it. With none, nothing
+   * is appended to the feed. @default []
+   */
+  readonly feedConsumers: readonly string[];
   /** Told how many bytes of session data each engine call read (for metrics). */
   readonly onBytesRead?: (bytes: number) => void;
 }
 
 /** Versions the caller already holds, per part: an engine may leave such unchanged parts out. */
 export type KnownVersions = Readonly<Partial<Record<DataPart, string>>>;
+
+/** A presented token, as the store checks it (`tokens/token-match.ts`). */
+export interface Credential {
+  readonly deviceId: string;
+  /** SHA-256 of the token's secret. */
+  readonly hash: string;
+  /** The token generation the token names, when it names one. */
+  readonly gen?: number;
+}
 
 export interface LoadOptions {
   /**
@@ -45,13 +82,14 @@ export interface LoadOptions {
    * Unless `devices` is among the parts, the engine then need not return any
    * device: validating a token needs none, and a session may have dozens.
    */
-  readonly credential?: { readonly deviceId: string; readonly hash: string };
+  readonly credential?: Credential;
 }
 
 export type CachedPart = 'cart' | 'prefs' | 'history';
 
 /** A live session as loaded: metadata and devices always, other parts on request. */
 export interface LoadedSession {
+  /** The session's metadata; `meta.id` is the session that answered (see `alias`). */
   readonly meta: SessionMeta;
   /**
    * Every device — or possibly none when the load checked a credential and
@@ -60,10 +98,18 @@ export interface LoadedSession {
   readonly devices: PartStates['devices'];
   /** How the credential of `LoadOptions.credential` relates to its device; set when one was given. */
   readonly credential?: TokenMatch;
+  /** When the credential's device was last recorded active; set with `credential` unless the device is unknown. */
+  readonly credentialActiveAt?: number;
+  /**
+   * Set when the id asked for was merged into another session of its user
+   * (`meta.mergedInto`) and the answer is that session's: the id asked for and
+   * its CSRF secret, which the CSRF tokens of its devices were derived from.
+   */
+  readonly alias?: { readonly id: string; readonly csrfSecret: string };
   readonly cart?: PartStates['cart'];
   readonly prefs?: PartStates['prefs'];
   readonly history?: PartStates['history'];
-  /** Opaque version of every data part. */
+  /** Version of every data part: a digest of its state, the same in every region (`domain/versions.ts`). */
   readonly versions: Readonly<Record<DataPart, string>>;
   /**
    * The public JSON of parts (`domain/part-json.ts`) where it is already at
@@ -73,13 +119,23 @@ export interface LoadedSession {
   readonly rendered?: Readonly<Partial<Record<CachedPart, string>>>;
 }
 
+/** Everything stored of one session — live, expired, ended or merged away — as replication and export see it. */
+export interface SessionSnapshot extends PartStates {
+  readonly versions: Readonly<Record<DataPart, string>>;
+}
+
 /** Who asks for a change: a device proving itself with its token hash, or an operator. */
 export type Caller =
-  | { readonly kind: 'device'; readonly deviceId: string; readonly tokenHash: string }
+  | { readonly kind: 'device'; readonly deviceId: string; readonly tokenHash: string; readonly gen?: number }
   | { readonly kind: 'admin' };
 
 export interface ApplyOptions {
   readonly now: number;
+  /**
+   * The change's stamp. When it is not above every stamp the session holds
+   * (this node's clock lags), the engine stamps the change with the successor
+   * of the session's largest stamp instead, and reports it in the result.
+   */
   readonly hlc: Hlc;
   /** Compare-and-swap: apply only while the part is at this version. */
   readonly ifVersion?: string;
@@ -98,8 +154,9 @@ export type ApplyResult =
    * `session` holds the metadata, every version and the operation's part —
    * unless `knownVersion` let the engine leave it out — and its devices: all
    * of them when the operation is on devices, else at least the caller's.
+   * `records` is the change as appended to the feed, stamped `hlc`.
    */
-  | { readonly status: 'applied'; readonly session: LoadedSession; readonly records: readonly ChangeRecord[] }
+  | { readonly status: 'applied'; readonly session: LoadedSession; readonly records: readonly ChangeRecord[]; readonly hlc: Hlc }
   /** No live session with that id. */
   | { readonly status: 'not-found' }
   /** The caller's token is not (or no longer) accepted. */
@@ -119,6 +176,22 @@ export type CreateResult =
   | { readonly status: 'joined'; readonly session: LoadedSession }
   | { readonly status: 'rejected'; readonly code: ProblemCode; readonly detail: string };
 
+/** What `merge` did with the records of one session. */
+export interface MergeReport {
+  readonly sessionId: string;
+  /**
+   * - `merged`: joined into the stored session (`changed` may be empty: nothing new);
+   * - `created`: the records held the session's metadata, which it had not yet;
+   * - `parked`: no metadata yet: kept aside until it arrives (or the horizon passes);
+   * - `redirected`: the session was merged into `into`, and the records joined there;
+   * - `ignored`: the session ended (only its metadata is joined), or its metadata is past every deadline.
+   */
+  readonly outcome: 'merged' | 'created' | 'parked' | 'redirected' | 'ignored';
+  /** Data parts whose state (and so version) changed. */
+  readonly changed: readonly DataPart[];
+  readonly into?: string;
+}
+
 export interface SessionStore {
   readonly engine: EngineName;
 
@@ -137,17 +210,32 @@ export interface SessionStore {
   /** Checks the caller and the version, then applies the operation atomically. */
   apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<ApplyResult>;
 
-  /** Joins change records into stored sessions (guest merge, replication). */
-  merge(records: readonly ChangeRecord[], now: number): Promise<void>;
+  /**
+   * Joins change records into stored sessions, in any order and any number of
+   * times with the same outcome (guest merge, replication). Records whose
+   * origin is this store's region are appended to the feed; records from other
+   * regions never are (no echo).
+   */
+  merge(records: readonly ChangeRecord[], now: number): Promise<MergeReport[]>;
 
-  /** Slides the idle deadline and the device's activity time, without a version change. */
-  touch(sessionId: string, deviceId: string, now: number): Promise<void>;
+  /**
+   * Records the device's activity — the idle deadlines slid, an activity
+   * change emitted — when `slideAfterMs` has passed since the last time;
+   * otherwise does nothing. Moves no version.
+   */
+  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void>;
 
   /** The id of the user's live session, if any. */
   findUserSession(userId: string, now: number): Promise<string | null>;
 
-  /** Removes up to `limit` expired sessions; engines with native expiry return 0. */
+  /** Everything stored of one session, whatever its state; null when nothing is. */
+  snapshot(sessionId: string): Promise<SessionSnapshot | null>;
+
+  /** Removes up to `limit` sessions past `forgetAt` and expired parked records; engines with native expiry return 0. */
   sweep(now: number, limit: number): Promise<number>;
+
+  /** The change feed, or null when no consumer is configured. */
+  readonly feed: ChangeFeed | null;
 
   /** Throws a `StoreUnavailableError` when the engine cannot serve. */
   ping(): Promise<void>;

@@ -1,10 +1,13 @@
 /**
  * End-user session tokens.
  *
- * Format (version 1): `tss1_<sessionId>.<deviceId>.<secret>`, all base64url.
+ * Format (version 1): `tss1_<sessionId>.<deviceId>.<generation>.<secret>`,
+ * base64url but for the generation (base 36). Tokens issued before the
+ * generation was written, `tss1_<sessionId>.<deviceId>.<secret>`, stay valid.
  * The fixed prefix lets secret scanners recognise leaked tokens; the session id
- * lets a load balancer route by session without a lookup; the 256-bit secret
- * comes from the CSPRNG. Only SHA-256 of the secret is ever stored: with 256
+ * lets a load balancer route by session without a lookup; the generation lets
+ * the store recognise *any* rotated-out token of a device as reuse
+ * (`token-match.ts`); the 256-bit secret comes from the CSPRNG. Only SHA-256 of the secret is ever stored: with 256
  * bits of entropy a server-side key (HMAC) would add nothing against guessing,
  * and plain SHA-256 lets every region verify without sharing a key. The hash
  * does not depend on the session id, so a device can be issued its secret
@@ -14,13 +17,15 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const TOKEN_PREFIX = 'tss1_';
 const SECRET_BYTES = 32;
-const TOKEN_PATTERN = /^tss1_([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+const TOKEN_PATTERN = /^tss1_([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.(?:([0-9a-z]{1,8})\.)?([A-Za-z0-9_-]{43})$/;
 
 export interface ParsedToken {
   readonly sessionId: string;
   readonly deviceId: string;
   /** SHA-256 of the secret, base64url: the only form that is stored. */
   readonly hash: string;
+  /** The device's token generation this token was issued at; absent in tokens issued before it was written. */
+  readonly gen?: number;
 }
 
 export interface TokenSecret {
@@ -48,8 +53,8 @@ export function newTokenSecret(): TokenSecret {
 }
 
 /** The token to hand out once; it is never stored or logged. */
-export function formatToken(sessionId: string, deviceId: string, { secret }: TokenSecret): string {
-  return `${TOKEN_PREFIX}${sessionId}.${deviceId}.${secret}`;
+export function formatToken(sessionId: string, deviceId: string, gen: number, { secret }: TokenSecret): string {
+  return `${TOKEN_PREFIX}${sessionId}.${deviceId}.${gen.toString(36)}.${secret}`;
 }
 
 /** The token's parts, or null when it is not a well-formed v1 token. */
@@ -57,7 +62,9 @@ export function parseToken(token: string | undefined): ParsedToken | null {
   if (token === undefined || token.length > 128) return null;
   const match = TOKEN_PATTERN.exec(token);
   if (!match) return null;
-  return { sessionId: match[1]!, deviceId: match[2]!, hash: hashToken(match[3]!) };
+  const [, sessionId, deviceId, gen, secret] = match;
+  const parsed = { sessionId: sessionId!, deviceId: deviceId!, hash: hashToken(secret!) };
+  return gen === undefined ? parsed : { ...parsed, gen: Number.parseInt(gen, 36) };
 }
 
 /** Constant-time equality of two base64url hashes. */

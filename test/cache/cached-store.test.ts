@@ -14,7 +14,7 @@ import type { Caller } from '../../src/store/session-store.js';
 
 describe('L1 cache in front of a shared store (two nodes on one database)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-l1-'));
-  const settings = { idleTimeoutMs: 3_600_000, limits: DEFAULT_LIMITS, origin: 'local' };
+  const settings = { idleTimeoutMs: 3_600_000, slideAfterMs: 0, limits: DEFAULT_LIMITS, origin: 'local', horizonMs: 60_000, feedConsumers: [] };
   const lookups: string[] = [];
   const nodeA = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, DEFAULT_L1_OPTIONS, {
     lookup: (part, outcome) => lookups.push(`${part}:${outcome}`),

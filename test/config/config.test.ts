@@ -66,6 +66,7 @@ describe('duration bounds', () => {
         TESSERA_SWEEP_INTERVAL: '100ms..1d',
         TESSERA_L1_TTL: '100ms..1d',
         TESSERA_SHUTDOWN_DELAY: '0s..5m',
+        TESSERA_REPLICATION_HORIZON: '0s..30d',
       },
     );
   });
@@ -108,6 +109,7 @@ describe('duration bounds', () => {
           TESSERA_SWEEP_INTERVAL: config.sweepIntervalMs,
           TESSERA_L1_TTL: config.l1.ttlMs,
           TESSERA_SHUTDOWN_DELAY: config.shutdownDelayMs,
+          TESSERA_REPLICATION_HORIZON: config.horizonMs,
         }[variable];
         assert.equal(value, ms, `${variable}=${ms}ms`);
       }

@@ -15,6 +15,9 @@ import { matchToken } from '../../src/tokens/token-match.js';
 import { BASE_TIME, canonical, hlcAt, Region } from './support.js';
 
 const GRACE_MS = 10_000;
+const IDLE_MS = 3_600_000;
+/** The matching context at a time, with an idle timeout no test here reaches. */
+const at = (now: number) => ({ now, idleTimeoutMs: IDLE_MS });
 const device = (): DeviceState => newDevice({ name: 'phone', kind: 'app' }, 'h0', BASE_TIME, hlcAt(BASE_TIME, 'eu'));
 
 function rotations(start: DeviceState, count: number): DeviceState {
@@ -36,9 +39,9 @@ describe('device token rotation', () => {
 
   test('accepts the previous token only inside the grace window, then treats it as reuse', () => {
     const rotated = rotations(device(), 1);
-    assert.equal(matchToken(rotated, 'h1', BASE_TIME + 1_001), 'current');
-    assert.equal(matchToken(rotated, 'h0', BASE_TIME + 1_000 + GRACE_MS - 1), 'grace');
-    assert.equal(matchToken(rotated, 'h0', BASE_TIME + 1_000 + GRACE_MS), 'reused');
+    assert.equal(matchToken(rotated, { hash: 'h1' }, at(BASE_TIME + 1_001)), 'current');
+    assert.equal(matchToken(rotated, { hash: 'h0' }, at(BASE_TIME + 1_000 + GRACE_MS - 1)), 'grace');
+    assert.equal(matchToken(rotated, { hash: 'h0' }, at(BASE_TIME + 1_000 + GRACE_MS)), 'reused');
   });
 
   test('retires older hashes newest first and remembers only the last few', () => {
@@ -46,14 +49,31 @@ describe('device token rotation', () => {
     const n = RETIRED_HASHES_KEPT + 3;
     assert.equal(rotated.prevHash, `h${n - 1}`);
     assert.deepEqual(rotated.retired, Array.from({ length: RETIRED_HASHES_KEPT }, (_, i) => `h${n - 2 - i}`));
-    assert.equal(matchToken(rotated, `h${n - 2}`, BASE_TIME), 'reused');
-    assert.equal(matchToken(rotated, 'h0', BASE_TIME), 'none', 'forgotten beyond the kept hashes');
+    assert.equal(matchToken(rotated, { hash: `h${n - 2}` }, at(BASE_TIME)), 'reused');
+    assert.equal(matchToken(rotated, { hash: 'h0' }, at(BASE_TIME)), 'none', 'a token without a generation, forgotten beyond the kept hashes');
+  });
+
+  test('a token of any earlier generation is reuse, however many rotations ago', () => {
+    const n = RETIRED_HASHES_KEPT + 3;
+    const rotated = rotations(device(), n);
+    for (let gen = 0; gen < n - 1; gen += 1) {
+      assert.equal(matchToken(rotated, { hash: `h${gen}`, gen }, at(BASE_TIME + n * 1_000 + GRACE_MS)), 'reused', `generation ${gen}`);
+    }
+    assert.equal(matchToken(rotated, { hash: `h${n}`, gen: n }, at(BASE_TIME)), 'current');
+    assert.equal(matchToken(rotated, { hash: `h${n}`, gen: n - 1 }, at(BASE_TIME)), 'none', 'the current secret with a forged generation');
+    assert.equal(matchToken(rotated, { hash: 'unknown', gen: n + 1 }, at(BASE_TIME)), 'none', 'a generation the device never issued');
+  });
+
+  test('a device idle past the idle timeout accepts no token, though the session may live on', () => {
+    const d = device();
+    assert.equal(matchToken(d, { hash: 'h0' }, { now: BASE_TIME + 999, idleTimeoutMs: 1_000 }), 'current');
+    assert.equal(matchToken(d, { hash: 'h0' }, { now: BASE_TIME + 1_000, idleTimeoutMs: 1_000 }), 'none');
   });
 
   test('a revoked device accepts no token, and revoking again keeps the first time', () => {
     const revoked = revokeDevice(rotations(device(), 1), BASE_TIME + 5_000);
     assert.equal(isLive(revoked), false);
-    assert.equal(matchToken(revoked, 'h1', BASE_TIME + 5_001), 'none');
+    assert.equal(matchToken(revoked, { hash: 'h1' }, at(BASE_TIME + 5_001)), 'none');
     assert.equal(revokeDevice(revoked, BASE_TIME + 9_000).revokedAt, BASE_TIME + 5_000);
   });
 
@@ -78,7 +98,7 @@ describe('device merge', () => {
     for (const region of [eu, us]) {
       const d0 = region.state.devices.devices.d0!;
       assert.equal(isLive(d0), false, region.origin);
-      assert.equal(matchToken(d0, 'h-new', region.wall), 'none');
+      assert.equal(matchToken(d0, { hash: 'h-new' }, at(region.wall)), 'none');
     }
     assert.deepStrictEqual(canonical(eu.state.devices), canonical(us.state.devices));
   });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { HybridLogicalClock, decodeHlc, encodeHlc, maxHlc } from '../../src/domain/hlc.js';
+import { HybridLogicalClock, decodeHlc, encodeHlc, hlcSuccessor, maxHlc, stampAbove } from '../../src/domain/hlc.js';
 
 test('timestamps increase even when the wall clock stands still or steps back', () => {
   let wall = 1_000;
@@ -21,8 +21,31 @@ test('observing a remote timestamp moves the clock past it', () => {
   assert.ok(clock.now() > remote);
 });
 
-test('an origin outside 1-32 characters of [A-Za-z0-9_-] is refused', () => {
-  for (const origin of ['', 'eu.1', 'x'.repeat(33), 'eu 1']) assert.throws(() => new HybridLogicalClock(origin), TypeError, origin);
+test('an origin is a region, or a region and a node, each 1-32 characters of [A-Za-z0-9_-]', () => {
+  for (const origin of ['', 'eu.', '.n1', 'eu.n1.x', 'x'.repeat(33), `eu.${'n'.repeat(33)}`, 'eu 1']) {
+    assert.throws(() => new HybridLogicalClock(origin), TypeError, origin);
+  }
+  for (const origin of ['eu', 'eu.n1', `${'r'.repeat(32)}.${'n'.repeat(32)}`]) assert.equal(new HybridLogicalClock(origin).origin, origin);
+});
+
+test('a stamp above a floor is the stamp itself when above it, else the next tick of the floor with the stamp’s origin', () => {
+  const floor = encodeHlc({ wall: 5_000, counter: 7, origin: 'us.n2' });
+  const above = encodeHlc({ wall: 6_000, counter: 0, origin: 'eu.n1' });
+  const below = encodeHlc({ wall: 1_000, counter: 0, origin: 'eu.n1' });
+  assert.equal(stampAbove(above, floor), above);
+  assert.equal(stampAbove(above, undefined), above);
+  const lifted = stampAbove(below, floor);
+  assert.deepEqual(decodeHlc(lifted), { wall: 5_000, counter: 8, origin: 'eu.n1' });
+  assert.ok(lifted > floor);
+  assert.deepEqual(decodeHlc(hlcSuccessor(encodeHlc({ wall: 5_000, counter: 0xffff, origin: 'a' }), 'b')), { wall: 5_001, counter: 0, origin: 'b' });
+});
+
+test('a node whose wall clock lags issues stamps above every one it has observed', () => {
+  const slow = new HybridLogicalClock('eu.slow', () => 1_000);
+  const fast = new HybridLogicalClock('us.fast', () => 900_000).now();
+  slow.observe(fast);
+  slow.observe(undefined);
+  assert.ok(slow.now() > fast);
 });
 
 test('65 536 timestamps in one millisecond borrow the next millisecond', () => {

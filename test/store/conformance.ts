@@ -10,6 +10,7 @@ import { lifecycleSuite } from './conformance/lifecycle.js';
 import { mergeSuite } from './conformance/merge.js';
 import { paritySuite } from './conformance/parity.js';
 import { partsSuite } from './conformance/parts.js';
+import { replicationSuite } from './conformance/replication.js';
 import type { StoreFactory } from './conformance/support.js';
 
 export type { StoreFactory } from './conformance/support.js';
@@ -23,5 +24,6 @@ export function conformance(name: string, makeStore: StoreFactory): void {
     authSuite(makeStore);
     mergeSuite(makeStore);
     paritySuite(makeStore);
+    replicationSuite(makeStore);
   });
 }

@@ -12,4 +12,6 @@ after(async () => {
   await cluster.stop();
 });
 
-conformance('redis-cluster', (settings) => RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: cluster.nodes }));
+conformance('redis-cluster', (settings, place) =>
+  RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: cluster.nodes, ...(place === undefined ? {} : { tuning: { keyPrefix: `ts-${place}:` } }) }),
+);

@@ -13,6 +13,9 @@ import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { monitor } from '../support/redis-monitor.js';
 import { applied, loadAll, randomHash, settings, signIn, stamp } from './conformance/support.js';
 
+/** As a single-region deployment runs: no feed to write, activity recorded once per slide interval. */
+const SINGLE_REGION = { feedConsumers: [], slideAfterMs: 3_600_000 };
+
 const THIRTY_DAYS = 30 * 24 * 3600 * 1000;
 
 let server: RedisServer;
@@ -25,7 +28,7 @@ after(async () => {
 
 async function connect(): Promise<SessionStore> {
   // An hour-long expiry step, as production's default, so a user's index follows rarely.
-  return RedisStore.connect({ ...settings({}, THIRTY_DAYS), engine: 'redis', url: server.url, tuning: { expiryStepMs: 3_600_000 } });
+  return RedisStore.connect({ ...settings({}, THIRTY_DAYS, SINGLE_REGION), engine: 'redis', url: server.url, tuning: { expiryStepMs: 3_600_000 } });
 }
 
 describe('Redis round trips', { timeout: 60_000 }, () => {
@@ -55,7 +58,7 @@ describe('Redis round trips', { timeout: 60_000 }, () => {
       // The first call of each script on a server may need a second command (NOSCRIPT, then EVAL).
       await store.load(guest.id, ['cart'], Date.now());
       await applied(store, guest.id, guest.caller, { kind: 'cart.add', sku: 'warm', quantity: 1 });
-      await store.touch(guest.id, guest.deviceId, Date.now());
+      await store.touch(guest.id, guest.deviceId, Date.now(), stamp());
       await log.take();
 
       const counted = async (what: string, call: () => Promise<unknown>): Promise<string[]> => {
@@ -68,7 +71,7 @@ describe('Redis round trips', { timeout: 60_000 }, () => {
       assert.deepEqual(await counted('load (auth only)', () => store.load(guest.id, [], Date.now())), ['EVALSHA']);
       assert.deepEqual(await counted('apply cart.add', () => applied(store, guest.id, guest.caller, { kind: 'cart.add', sku: 'A', quantity: 1 })), ['EVALSHA']);
       assert.deepEqual(await counted('apply prefs.patch', () => applied(store, guest.id, guest.caller, { kind: 'prefs.patch', patch: { a: { b: 1 } } })), ['EVALSHA']);
-      assert.deepEqual(await counted('touch', () => store.touch(guest.id, guest.deviceId, Date.now())), ['EVALSHA']);
+      assert.deepEqual(await counted('touch', () => store.touch(guest.id, guest.deviceId, Date.now(), stamp())), ['EVALSHA']);
       assert.deepEqual(await counted('create (guest)', () => signIn(store)), ['EVALSHA']);
 
       // A user's session also moves its index's deadline, once per expiry step at most.
@@ -149,7 +152,7 @@ async function usedMemory(redis: RedisServer): Promise<number> {
 describe('Redis memory', { timeout: 120_000 }, () => {
   it('a typical 4 KB session takes under 1.6 × its JSON size, under 1.3 × with larger listpack values', async (t) => {
     const redis = await startRedis();
-    const store = await RedisStore.connect({ ...settings({}, THIRTY_DAYS), engine: 'redis', url: redis.url });
+    const store = await RedisStore.connect({ ...settings({}, THIRTY_DAYS, SINGLE_REGION), engine: 'redis', url: redis.url });
     try {
       const sample = await typicalSession(store, 0);
       const loaded = await loadAll(store, sample);

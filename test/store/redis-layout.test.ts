@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
-import type { SessionStore } from '../../src/store/session-store.js';
+import type { SessionStore, StoreSettings } from '../../src/store/session-store.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
-import { admin, applied, settings, signIn, stamp } from './conformance/support.js';
+import { admin, applied, HORIZON_MS, settings, signIn, stamp } from './conformance/support.js';
 
 let server: RedisServer;
 before(async () => {
@@ -19,8 +19,8 @@ after(async () => {
   await server.stop();
 });
 
-async function connect(idleTimeoutMs: number): Promise<SessionStore> {
-  return RedisStore.connect({ ...settings({}, idleTimeoutMs), engine: 'redis', url: server.url });
+async function connect(idleTimeoutMs: number, overrides: Partial<StoreSettings> = {}): Promise<SessionStore> {
+  return RedisStore.connect({ ...settings({}, idleTimeoutMs, overrides), engine: 'redis', url: server.url });
 }
 
 async function keysMatching(pattern: string): Promise<string[]> {
@@ -47,7 +47,7 @@ async function fullSession(store: SessionStore, userId: string, idleMs?: number)
 }
 
 describe('Redis key layout', { timeout: 60_000 }, () => {
-  it('every key of a session carries its hash tag and one shared deadline; the user index carries the same', async () => {
+  it('every key of a session carries its hash tag and one shared deadline, the replication horizon past its own; the user index carries the same', async () => {
     const store = await connect(60_000);
     try {
       const userId = `layout-${Math.random()}`;
@@ -55,14 +55,14 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
       const keys = await keysMatching(`*{${s.id}}*`);
       assert.deepEqual(keys, ['c', 'd', 'h', 'm', 'p'].map((suffix) => `ts:{${s.id}}:${suffix}`));
       const indexKey = `ts:u:{${userId}}`;
-      assert.equal(await server.command('GET', indexKey), s.id);
+      assert.equal(await server.command('GET', indexKey), `${s.meta.createdAt}:${s.id}`);
       const deadlines = await Promise.all([...keys, indexKey].map(expireTime));
       const loaded = await store.load(s.id, [], Date.now());
       assert.ok(loaded);
       for (const deadline of deadlines) {
         assert.equal(deadline, deadlines[0]);
-        assert.ok(deadline >= loaded.meta.idleExpiresAt, 'keys live at least until the idle deadline');
-        assert.ok(deadline <= loaded.meta.idleExpiresAt + 600, 'and at most one expiry step (idle/100) longer');
+        assert.ok(deadline >= loaded.meta.idleExpiresAt + HORIZON_MS, 'keys live at least until the idle deadline plus the horizon');
+        assert.ok(deadline <= loaded.meta.idleExpiresAt + HORIZON_MS + 600, 'and at most one expiry step (idle/100) longer');
       }
     } finally {
       await store.close();
@@ -85,7 +85,7 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
       await check('create');
       const steps: [string, () => Promise<unknown>][] = [
         ['apply', () => applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 })],
-        ['touch', () => store.touch(s.id, s.deviceId, Date.now())],
+        ['touch', () => store.touch(s.id, s.deviceId, Date.now(), stamp())],
         ['merge', () => store.merge([{ sessionId: s.id, part: 'history', state: { items: { [`p${Math.random()}`]: Date.now() } }, hlc: stamp(), origin: 'us' }], Date.now())],
         ['join', () => signIn(store, { userId })],
       ];
@@ -100,9 +100,9 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
     }
   });
 
-  it('leaves no key of an expired session behind, user index included', async () => {
+  it('leaves no key of an expired session behind once the horizon has passed, user index included', async () => {
     const idle = 1_200;
-    const store = await connect(idle);
+    const store = await connect(idle, { horizonMs: 0 });
     try {
       const userId = `expiring-${Math.random()}`;
       const user = await fullSession(store, userId, idle);
@@ -128,16 +128,18 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
     }
   });
 
-  it('ending a session removes its data and its index at once; a metadata tombstone stays until the deadline', async () => {
+  it('ending a session removes its data and its index at once; a metadata tombstone stays until the absolute deadline plus the horizon', async () => {
     const store = await connect(60_000);
     try {
       const userId = `ending-${Math.random()}`;
       const s = await fullSession(store, userId);
-      const before = await expireTime(`ts:{${s.id}}:m`);
       await applied(store, s.id, admin, { kind: 'session.end' });
       assert.deepEqual(await keysMatching(`*{${s.id}}*`), [`ts:{${s.id}}:m`]);
       assert.equal(await server.command('EXISTS', `ts:u:{${userId}}`), 0);
-      assert.ok((await expireTime(`ts:{${s.id}}:m`)) <= before + 600);
+      const tombstone = await expireTime(`ts:{${s.id}}:m`);
+      assert.ok(tombstone >= s.meta.absoluteExpiresAt + HORIZON_MS, 'a late change cannot bring it back while it could still be alive elsewhere');
+      assert.ok(tombstone <= s.meta.absoluteExpiresAt + HORIZON_MS + 600);
+      assert.equal(await server.command('HGET', `ts:{${s.id}}:m`, 's'), '', 'the tombstone keeps no CSRF secret');
     } finally {
       await store.close();
     }

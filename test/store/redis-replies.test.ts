@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readLoadReply } from '../../src/store/redis/replies.js';
+import { readLoadReply as readReply } from '../../src/store/redis/replies.js';
+import type { LoadedSession } from '../../src/store/session-store.js';
+
+/** A load reply that must be a session (or nothing): the redirect and migration answers have tests of their own. */
+function readLoadReply(sessionId: string, reply: unknown): LoadedSession | null {
+  const loaded = readReply(sessionId, reply);
+  if (loaded === 'migrate' || (loaded !== null && 'moved' in loaded)) throw new TypeError('not a session');
+  return loaded;
+}
+
+const V = (n: number): string => n.toString(16).padStart(16, '0');
 
 describe('the load reply of the Redis engines', () => {
-  const head = (user: string, verdict = 'current') => `${verdict} 1764800000000 1764800000001 1767392000000 1796336000000 c2VjcmV0 8 1 0 2 ${user}`;
+  const head = (user: string, verdict = 'current') =>
+    `${verdict} 1764800000000 1764800000001 1767392000000 1796336000000 c2VjcmV0 ${V(8)} ${V(1)} ${V(0)} ${V(2)} ${verdict === '-' ? '-' : '1764800000001'} - ${user}`;
 
   it('reads the head line by position, the user id after its marker whatever it holds', () => {
     const loaded = readLoadReply('sid', [head('=ann marie = x'), null, null, null, null]);
@@ -16,8 +27,9 @@ describe('the load reply of the Redis engines', () => {
       absoluteExpiresAt: 1796336000000,
       csrfSecret: 'c2VjcmV0',
     });
-    assert.deepEqual(loaded?.versions, { cart: 'v8', prefs: 'v1', history: 'v0', devices: 'v2' });
+    assert.deepEqual(loaded?.versions, { cart: V(8), prefs: V(1), history: V(0), devices: V(2) });
     assert.equal(loaded?.credential, 'current');
+    assert.equal(loaded?.credentialActiveAt, 1764800000001);
   });
 
   it('reads a guest and a load without a credential', () => {
@@ -32,5 +44,10 @@ describe('the load reply of the Redis engines', () => {
     assert.throws(() => readLoadReply('sid', [head('-', 'maybe'), null, null, null, null]), TypeError);
     assert.throws(() => readLoadReply('sid', [head('-')]), TypeError);
     assert.equal(readLoadReply('sid', null), null);
+  });
+
+  it('reads a redirect to the session this one was merged into, and a request to migrate', () => {
+    assert.deepEqual(readReply('sid', ['moved', 'winner', 'c2VjcmV0']), { moved: 'winner', csrfSecret: 'c2VjcmV0' });
+    assert.equal(readReply('sid', ['migrate']), 'migrate');
   });
 });

@@ -12,4 +12,6 @@ after(async () => {
   await server.stop();
 });
 
-conformance('redis', (settings) => RedisStore.connect({ ...settings, engine: 'redis', url: server.url }));
+conformance('redis', (settings, place) =>
+  RedisStore.connect({ ...settings, engine: 'redis', url: server.url, ...(place === undefined ? {} : { tuning: { keyPrefix: `ts-${place}:` } }) }),
+);

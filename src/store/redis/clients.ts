@@ -16,6 +16,13 @@ export interface Commands {
   /** SET PXAT. */
   set(key: string, value: string, deadline: number): Promise<void>;
   del(keys: readonly string[]): Promise<void>;
+  /** Any other command, sent to the node that owns `key`. */
+  command(key: string, args: readonly string[]): Promise<unknown>;
+  /**
+   * Listens on shard channels (a cluster's feed bells); resolves once
+   * subscribed. A no-op on one server, which has no bells to ring.
+   */
+  listen(channels: readonly string[], listener: (channel: string) => void): Promise<void>;
   ping(): Promise<void>;
   /**
    * A call failed in a way that hints the connections are out of date: the
@@ -262,6 +269,8 @@ export async function openClient(url: string, tuning: RedisTuning): Promise<Comm
       (await clients.run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
     set: async (key, value, deadline) => void (await clients.run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
     del: async (keys) => void (await clients.run((c) => c.del([...keys]))),
+    command: (_key, args) => clients.run((c) => c.sendCommand([...args])),
+    listen: async () => undefined,
     ping: async () => void (await clients.run((c) => c.ping())),
     recover: () => {
       if (clients.silentFor(tuning.commandTimeoutMs)) clients.replace();

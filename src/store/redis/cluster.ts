@@ -50,6 +50,9 @@ export async function openCluster(seeds: readonly string[], tuning: RedisTuning)
       (await clusters.run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',
     set: async (key, value, deadline) => void (await clusters.run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
     del: async (keys) => void (await clusters.run((c) => c.del([...keys]))),
+    command: (key, args) => clusters.run((c) => c.sendCommand(key, false, [...args])),
+    // On the cluster client of the moment: one that is replaced loses them, and the feed's sweep covers the gap.
+    listen: (channels, listener) => clusters.run((c) => c.sSubscribe([...channels], (_message, channel) => listener(channel))),
     // Ready while any master answers: a master failing over makes only its own slots unavailable.
     ping: () =>
       clusters.run(async (c) => {

@@ -11,10 +11,12 @@
 import type { CartLineState, CartState } from '../../domain/cart.js';
 import type { DeviceState, DevicesState } from '../../domain/devices.js';
 import type { HistoryState } from '../../domain/history.js';
-import type { ChangeRecord, DataPart, PartName, PartStates } from '../../domain/parts.js';
+import type { Change, ChangeRecord, DataPart, PartName, PartStates } from '../../domain/parts.js';
+import type { SessionSnapshot } from '../session-store.js';
 import type { Json, PrefRegister, PrefsState } from '../../domain/prefs.js';
 import type { SessionMeta } from '../../domain/session.js';
 import { setOwn } from '../../domain/own.js';
+import { EMPTY_VERSION } from '../../domain/versions.js';
 
 /** A hash as HGETALL returns it: field, value, field, value… */
 export type FieldList = readonly string[];
@@ -32,7 +34,7 @@ function fieldMap(flat: FieldList): Map<string, string> {
 
 // Metadata ------------------------------------------------------------------
 
-/** Metadata fields (versions `vc vp vh vd` live in the same hash). */
+/** Metadata fields (the versions `dc dp dh dd` live in the same hash; see `lua/session.lua.ts`). */
 export function encodeMeta(meta: SessionMeta): string[] {
   const flat = [
     'c', String(meta.createdAt),
@@ -43,6 +45,8 @@ export function encodeMeta(meta: SessionMeta): string[] {
   ];
   if (meta.userId !== null) flat.push('u', meta.userId);
   if (meta.endedAt !== undefined) flat.push('e', String(meta.endedAt));
+  if (meta.mergedInto !== undefined) flat.push('r', meta.mergedInto);
+  if (meta.t !== undefined) flat.push('t', meta.t);
   return flat;
 }
 
@@ -67,13 +71,21 @@ function metaOf(sessionId: string, m: ReadonlyMap<string, string>): SessionMeta 
     absoluteExpiresAt: number('a'),
     csrfSecret: m.get('s') ?? '',
   };
-  return m.has('e') ? { ...meta, endedAt: number('e') } : meta;
+  const endedAt = m.has('e') ? number('e') : undefined;
+  const mergedInto = m.get('r');
+  const t = m.get('t');
+  return {
+    ...meta,
+    ...(endedAt !== undefined ? { endedAt } : {}),
+    ...(mergedInto !== undefined ? { mergedInto } : {}),
+    ...(t !== undefined ? { t } : {}),
+  };
 }
 
-const VERSION_FIELDS: Readonly<Record<DataPart, string>> = { cart: 'vc', prefs: 'vp', history: 'vh', devices: 'vd' };
+const VERSION_FIELDS: Readonly<Record<DataPart, string>> = { cart: 'dc', prefs: 'dp', history: 'dh', devices: 'dd' };
 
 function versionsOf(m: ReadonlyMap<string, string>): Record<DataPart, string> {
-  const version = (part: DataPart): string => `v${m.get(VERSION_FIELDS[part]) ?? '0'}`;
+  const version = (part: DataPart): string => m.get(VERSION_FIELDS[part]) ?? EMPTY_VERSION;
   return { cart: version('cart'), prefs: version('prefs'), history: version('history'), devices: version('devices') };
 }
 
@@ -241,4 +253,30 @@ export function decodeRecord(
     default:
       throw new TypeError(`unknown session part "${String(part)}"`);
   }
+}
+
+/** A feed entry as the scripts write it (`lua/feed.lua.ts`): cjson of {s, h, o, r: [[part, fields]...]}. */
+export function decodeFeedChange(text: string): Change {
+  const raw = JSON.parse(text) as { s: string; h: string; o: string; r?: unknown };
+  const stamp = { hlc: raw.h, origin: raw.o };
+  // cjson writes an empty Lua table as {}: an empty list either way.
+  const records = (Array.isArray(raw.r) ? (raw.r as unknown[]) : []).map((entry) => {
+    const [part, flat] = entry as [PartName, unknown];
+    return decodeRecord(raw.s, part, Array.isArray(flat) ? (flat as string[]) : [], stamp);
+  });
+  return { sessionId: raw.s, hlc: raw.h, origin: raw.o, records };
+}
+
+/** Everything stored of a session, from the snapshot script's reply lists. */
+export function decodeSnapshot(
+  sessionId: string,
+  [meta, devices, cart, prefs, history]: readonly [FieldList, FieldList, FieldList, FieldList, FieldList],
+): SessionSnapshot {
+  return {
+    ...decodeMeta(sessionId, meta),
+    devices: decodeDevices(devices),
+    cart: decodeCart(cart),
+    prefs: decodePrefs(prefs),
+    history: decodeHistory(history),
+  };
 }

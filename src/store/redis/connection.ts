@@ -110,6 +110,16 @@ export class RedisConnection {
     return this.#call(() => this.#commands.del(keys), { idempotent: true });
   }
 
+  /** Any other command on the node that owns `key`; retried after a lost connection only when idempotent. */
+  command(key: string, args: readonly string[], options: CallOptions): Promise<unknown> {
+    return this.#call(() => this.#commands.command(key, args), options);
+  }
+
+  /** Subscribes to shard channels; no deadline (thousands of channels take a while), and errors stay node-redis's. */
+  listen(channels: readonly string[], listener: (channel: string) => void): Promise<void> {
+    return this.#commands.listen(channels, listener);
+  }
+
   async ping(): Promise<void> {
     await this.#call(() => this.#commands.ping(), { idempotent: true });
   }

@@ -1,37 +1,71 @@
 /**
  * Key layout of the Redis engines.
  *
- * A session is five small hashes that share the hash tag `{sessionId}`, so
- * they live in one cluster slot and one Lua script reads or changes them
- * atomically:
+ * A session is five small hashes and a list that share the hash tag
+ * `{sessionId}`, so they live in one cluster slot and one Lua script reads or
+ * changes them atomically:
  *
  *   <prefix>{<sessionId>}:m   metadata and the version of every part
  *   <prefix>{<sessionId>}:d   devices, one field per device
  *   <prefix>{<sessionId>}:c   cart, one field per SKU
  *   <prefix>{<sessionId>}:p   preferences, one field per top-level key
  *   <prefix>{<sessionId>}:h   history, one field per product
+ *   <prefix>{<sessionId>}:q   records parked until the session's metadata arrives
  *
- * The user index `<prefix>u:{<userId>}` (a string holding the session id)
- * lives in the user's own slot; it carries the same deadline as the keys of
- * the session it names.
+ * The change feed is one stream, `<prefix>feed`, on a single server; on a
+ * cluster one stream per slot, `<prefix>feed:{<tag>}` with a tag of that slot
+ * (`slots.ts`), rung on the shard channel `<prefix>bell:{<tag>}` when written.
+ * Each consumer's positions are the hash `<prefix>feedpos:{<consumer>}`.
+ *
+ * The user index `<prefix>u:{<userId>}` (a string: the indexed session's
+ * creation time and id, `<createdAt>:<sessionId>`) lives in the user's own
+ * slot; it carries the same deadline as the keys of the session it names.
  */
+import { keySlot, slotTag } from './slots.js';
 
-/** The keys of one session, in the order every session script takes them. */
-export type SessionKeys = readonly [meta: string, devices: string, cart: string, prefs: string, history: string];
+/** The keys of one session, in the order every session script takes them (feed keys last, when written). */
+export type SessionKeys = readonly string[];
 
-export interface KeyLayout {
-  session(sessionId: string): SessionKeys;
-  user(userId: string): string;
+export interface FeedShardKeys {
+  readonly stream: string;
+  /** Cluster only: the shard channel rung when the stream is written (`bell:` for `feed:`, same tag). */
+  readonly bell?: string;
 }
 
-export function keyLayout(prefix: string): KeyLayout {
-  return {
-    session(sessionId) {
+export interface KeyLayout {
+  /** The session's five hashes, then its feed shard's stream (with `feed`) and its parked records (with `parked`). */
+  session(sessionId: string, extra?: { readonly feed?: boolean; readonly parked?: boolean }): SessionKeys;
+  user(userId: string): string;
+  /** The feed shard a session's changes go to: '' on one server, the slot on a cluster. */
+  shardOf(sessionId: string): string;
+  feedShard(shard: string): FeedShardKeys;
+  /** A feed consumer's acknowledged positions, by shard. */
+  feedPositions(consumer: string): string;
+}
+
+export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
+  const layout: KeyLayout = {
+    session(sessionId, extra = {}) {
       const base = `${prefix}{${sessionId}}:`;
-      return [`${base}m`, `${base}d`, `${base}c`, `${base}p`, `${base}h`];
+      const keys = [`${base}m`, `${base}d`, `${base}c`, `${base}p`, `${base}h`];
+      if (extra.feed === true) keys.push(layout.feedShard(layout.shardOf(sessionId)).stream);
+      if (extra.parked === true) keys.push(`${base}q`);
+      return keys;
     },
     user(userId) {
       return `${prefix}u:{${userId}}`;
     },
+    shardOf(sessionId) {
+      return cluster ? String(keySlot(sessionId)) : '';
+    },
+    feedShard(shard) {
+      if (!cluster) return { stream: `${prefix}feed` };
+      const tag = slotTag(Number(shard));
+      return { stream: `${prefix}feed:{${tag}}`, bell: `${prefix}bell:{${tag}}` };
+    },
+    feedPositions(consumer) {
+      return `${prefix}feedpos:{${consumer}}`;
+    },
   };
+  return layout;
 }

@@ -1,17 +1,22 @@
 /**
  * The Redis and Redis Cluster engines.
  *
- * A session is five hashes under one hash tag (`keys.ts`); each call that
- * touches it is one Lua script (`lua/`), run atomically by the node that owns
- * the slot: `load` and `apply` are one round trip each. Redis expires the keys
- * by itself (`sweep` has nothing to do). The user index lives in the user's
- * slot and follows the session's deadline; see `create` for how two
- * concurrent sign-ins of one user end up in one session.
+ * A session is five hashes and a list under one hash tag (`keys.ts`); each
+ * call that touches it is one Lua script (`lua/`), run atomically by the node
+ * that owns the slot: `load` and `apply` are one round trip each, and a
+ * script that commits a change appends it to the feed in the same step. Redis
+ * expires the keys by itself (`sweep` has nothing to do). The user index lives
+ * in the user's slot and follows the session's deadline; see `create` for how
+ * two concurrent sign-ins of one user end up in one session, and
+ * `#claimIndex` for two sessions of one user made in two regions.
  */
 import { newDevice, type DeviceLabel } from '../../domain/devices.js';
+import type { Hlc } from '../../domain/hlc.js';
 import type { Operation } from '../../domain/operations.js';
 import { partOf } from '../../domain/operations.js';
 import type { ChangeRecord, DataPart } from '../../domain/parts.js';
+import { isSessionLive } from '../../domain/session.js';
+import { EMPTY_VERSION, partVersion } from '../../domain/versions.js';
 import {
   StoreUnavailableError,
   type ApplyOptions,
@@ -20,14 +25,18 @@ import {
   type CreateResult,
   type LoadOptions,
   type LoadedSession,
+  type MergeReport,
   type NewSession,
+  type SessionSnapshot,
   type SessionStore,
   type StoreSettings,
 } from '../session-store.js';
-import { encodeDevice, encodeMeta, encodePartFields } from './codec.js';
+import { precedes, redirectRecords, snapshotRecords } from '../transition.js';
+import { decodeSnapshot, encodeDevice, encodeMeta, encodePartFields, type FieldList } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { keyLayout, type KeyLayout } from './keys.js';
 import { DEFAULT_REDIS_TUNING, expiryStep, validateRedisOptions, type RedisStoreOptions } from './options.js';
+import { RedisFeed } from './redis-feed.js';
 import { readApplyReply, readLoadReply, readMergeReply, readTouchReply, type Settled } from './replies.js';
 
 export type { RedisStoreOptions, RedisTuning } from './options.js';
@@ -36,9 +45,21 @@ export type { RedisStoreOptions, RedisTuning } from './options.js';
 const CREATE_ATTEMPTS = 8;
 /** Background retries of a user index command that failed (ms after the failure). */
 const INDEX_RETRY_DELAYS = [1000, 3000, 9000];
+/** A merged-away session names the one it went into; chains are followed this far. */
+const REDIRECT_HOPS = 4;
+/** Records kept per session while its metadata has not arrived (as the embedded engine). */
+const PARKED_PER_SESSION = 1000;
+
+/** What the user index holds: the session's creation time and id (a bare id before creation times were kept). */
+function readIndex(value: string | null): { readonly sessionId: string; readonly createdAt: number } | null {
+  if (value === null) return null;
+  const match = /^(\d+):(.+)$/.exec(value);
+  return match ? { sessionId: match[2]!, createdAt: Number(match[1]) } : { sessionId: value, createdAt: 0 };
+}
 
 export class RedisStore implements SessionStore {
   readonly engine: 'redis' | 'redis-cluster';
+  readonly feed: RedisFeed | null;
   readonly #connection: RedisConnection;
   readonly #settings: StoreSettings;
   readonly #keys: KeyLayout;
@@ -47,15 +68,14 @@ export class RedisStore implements SessionStore {
 
   private constructor(options: RedisStoreOptions, connection: RedisConnection, keys: KeyLayout, step: number) {
     this.engine = options.engine;
-    this.#settings = {
-      idleTimeoutMs: options.idleTimeoutMs,
-      limits: options.limits,
-      origin: options.origin,
-      ...(options.onBytesRead ? { onBytesRead: options.onBytesRead } : {}),
-    };
+    this.#settings = options;
     this.#connection = connection;
     this.#keys = keys;
     this.#step = step;
+    this.feed =
+      options.feedConsumers.length > 0
+        ? new RedisFeed(connection, keys, { cluster: options.engine === 'redis-cluster', consumers: options.feedConsumers })
+        : null;
   }
 
   /** Connects (throws `StoreUnavailableError` when Redis cannot be reached within the startup timeout). */
@@ -64,60 +84,76 @@ export class RedisStore implements SessionStore {
     const tuning = { ...DEFAULT_REDIS_TUNING, ...options.tuning };
     const target = options.engine === 'redis' ? { engine: options.engine, url: options.url } : { engine: options.engine, nodes: options.nodes };
     const connection = await RedisConnection.open(target, tuning);
-    return new RedisStore(options, connection, keyLayout(tuning.keyPrefix), expiryStep(options, tuning));
+    const store = new RedisStore(options, connection, keyLayout(tuning.keyPrefix, options.engine === 'redis-cluster'), expiryStep(options, tuning));
+    // In the background: until a slot's stream exists, only a migration of that slot makes its writes wait.
+    void store.feed?.prepare().catch(() => undefined);
+    return store;
+  }
+
+  /** The keys of a script that may commit a change: the session's, and its feed shard's when the feed is on. */
+  #sessionKeys(sessionId: string, parked = false): readonly string[] {
+    return this.#keys.session(sessionId, { feed: this.feed !== null, parked });
   }
 
   async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {}, credential }: LoadOptions = {}): Promise<LoadedSession | null> {
-    // '-': not wanted; '*': wanted; a version number: wanted only if it moved on.
-    const flag = (part: DataPart): string => {
-      if (!parts.includes(part)) return '-';
-      const version = known[part];
-      return version === undefined ? '*' : version.slice(1);
-    };
-    const reply = await this.#connection.script(
-      'tesseraLoad',
-      this.#keys.session(sessionId),
-      [String(now), flag('cart'), flag('prefs'), flag('history'), flag('devices'), credential?.deviceId ?? '', credential?.hash ?? ''],
-      { idempotent: true },
-    );
-    this.#settings.onBytesRead?.(replyLength(reply));
-    return readLoadReply(sessionId, reply);
+    // '-': not wanted; '*': wanted; a version: wanted only if it moved on.
+    const flag = (part: DataPart): string => (parts.includes(part) ? (known[part] ?? '*') : '-');
+    const args = [
+      String(now), flag('cart'), flag('prefs'), flag('history'), flag('devices'),
+      credential?.deviceId ?? '', credential?.hash ?? '', credential?.gen === undefined ? '' : String(credential.gen),
+      String(this.#settings.idleTimeoutMs),
+    ];
+    let id = sessionId;
+    let alias: LoadedSession['alias'];
+    for (let hop = 0; hop <= REDIRECT_HOPS; hop += 1) {
+      const reply = await this.#connection.script('tesseraLoad', this.#keys.session(id), args, { idempotent: true });
+      this.#settings.onBytesRead?.(replyLength(reply));
+      const loaded = readLoadReply(id, reply);
+      if (loaded === 'migrate') {
+        await this.#connection.script('tesseraMigrate', this.#keys.session(id), [], { idempotent: true });
+        continue;
+      }
+      if (loaded !== null && 'moved' in loaded) {
+        alias ??= { id: sessionId, csrfSecret: loaded.csrfSecret };
+        id = loaded.moved;
+        continue;
+      }
+      return loaded === null || alias === undefined ? loaded : { ...loaded, alias };
+    }
+    return null;
   }
 
   /**
    * A guest session is one script. A user's session is found through the
    * index; when there is none (or it names a dead session), this session's
-   * keys are written first and the index claimed after (SET NX, or a swap
-   * of the dead id): the loser of a race joins the winner's session, which
-   * exists by then, and deletes its own.
+   * keys are written first and the index claimed after (a compare-and-set
+   * on what the index held): the loser of a race joins the winner's session,
+   * which exists by then, and ends its own.
    */
-  async create(session: NewSession, { now, hlc }: { readonly now: number; readonly hlc: string }): Promise<CreateResult> {
+  async create(session: NewSession, { now, hlc }: { readonly now: number; readonly hlc: Hlc }): Promise<CreateResult> {
     const { meta } = session;
-    const created: CreateResult = { status: 'created', session: createdView(session) };
+    const created: CreateResult = { status: 'created', session: createdView(session, hlc) };
     if (meta.userId === null) {
-      await this.#insert(session);
+      await this.#insert(session, hlc);
       return created;
     }
     const indexKey = this.#keys.user(meta.userId);
+    const ours = `${meta.createdAt}:${meta.id}`;
     let deadline: number | null = null;
     for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt += 1) {
-      const indexed = await this.#connection.get(indexKey);
-      if (indexed === meta.id) return created;
+      const held = await this.#connection.get(indexKey);
+      const indexed = readIndex(held);
+      if (indexed?.sessionId === meta.id) return created;
       if (indexed !== null) {
-        const joined = await this.apply(indexed, { kind: 'admin' }, deviceAdd(session), { now, hlc });
+        const joined = await this.apply(indexed.sessionId, { kind: 'admin' }, deviceAdd(session), { now, hlc });
         if (joined.status === 'applied' || joined.status === 'rejected') {
-          if (deadline !== null) await this.#connection.del(this.#keys.session(meta.id));
+          // Our own session lost the race: end it, so that its creation (already in the feed) ends everywhere.
+          if (deadline !== null) await this.apply(meta.id, { kind: 'admin' }, { kind: 'session.end' }, { now, hlc });
           return joined.status === 'applied' ? { status: 'joined', session: joined.session } : joined;
         }
-        deadline ??= await this.#insert(session);
-        const replaced = await this.#connection.script('tesseraIndexReplace', [indexKey], [indexed, meta.id, String(deadline)], {
-          idempotent: true,
-        });
-        if (replaced === 1) return created;
-      } else {
-        deadline ??= await this.#insert(session);
-        if (await this.#connection.setIfAbsent(indexKey, meta.id, deadline)) return created;
       }
+      deadline ??= await this.#insert(session, hlc);
+      if (await this.#swapIndex(indexKey, held ?? '', ours, deadline)) return created;
     }
     throw new StoreUnavailableError(this.engine, {
       cause: new Error(`sign-ins of user "${meta.userId}" kept racing; gave up after ${CREATE_ATTEMPTS} attempts`),
@@ -126,58 +162,72 @@ export class RedisStore implements SessionStore {
 
   async apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<ApplyResult> {
     const { now, hlc } = options;
-    const { limits, origin, idleTimeoutMs } = this.#settings;
+    const { limits, origin, idleTimeoutMs, slideAfterMs, horizonMs } = this.#settings;
     const args = [
-      String(now), hlc, String(idleTimeoutMs), String(this.#step), origin,
+      String(now), hlc, String(idleTimeoutMs), String(slideAfterMs), String(this.#step), String(horizonMs), origin,
       String(limits.cartLines), String(limits.maxQuantity), String(limits.prefsBytes), String(limits.historyItems), String(limits.devices),
       caller.kind, caller.kind === 'device' ? caller.deviceId : '', caller.kind === 'device' ? caller.tokenHash : '',
+      caller.kind === 'device' && caller.gen !== undefined ? String(caller.gen) : '',
       options.ifVersion ?? '', options.knownVersion ?? '', op.kind, ...operationArguments(op, now, hlc),
     ];
-    const reply = await this.#connection.script('tesseraApply', this.#keys.session(sessionId), args, { idempotent: false });
-    this.#settings.onBytesRead?.(replyLength(reply));
-    const applied = readApplyReply(sessionId, partOf(op), reply, { hlc, origin });
-    if (applied.result.status === 'applied') {
-      const { meta } = applied.result.session;
-      await this.#followIndex({
-        done: true,
-        created: false,
-        ended: meta.endedAt !== undefined,
-        keyDeadline: applied.keyDeadline ?? 0,
-        deadlineMoved: applied.deadlineMoved,
-        userId: meta.userId,
-      }, sessionId);
+    let id = sessionId;
+    let alias: LoadedSession['alias'];
+    for (let hop = 0; hop <= REDIRECT_HOPS; hop += 1) {
+      const reply = await this.#connection.script('tesseraApply', this.#sessionKeys(id), args, { idempotent: false });
+      this.#settings.onBytesRead?.(replyLength(reply));
+      const applied = readApplyReply(id, partOf(op), reply, origin);
+      if ('moved' in applied) {
+        alias ??= { id: sessionId, csrfSecret: applied.moved.csrfSecret };
+        id = applied.moved.moved;
+        continue;
+      }
+      const { result } = applied;
+      if (result.status !== 'applied') return result;
+      const { meta } = result.session;
+      await this.#followIndex(
+        { done: true, created: false, ended: meta.endedAt !== undefined, keyDeadline: applied.keyDeadline ?? 0, deadlineMoved: applied.deadlineMoved, userId: meta.userId },
+        id,
+      );
+      return alias === undefined ? result : { ...result, session: { ...result.session, alias } };
     }
-    return applied.result;
+    return { status: 'not-found' };
   }
 
-  /** Joins records, one script per session; joins are idempotent, so a lost reply may be retried. */
-  async merge(records: readonly ChangeRecord[], now: number): Promise<void> {
+  async merge(records: readonly ChangeRecord[], now: number): Promise<MergeReport[]> {
     const bySession = new Map<string, ChangeRecord[]>();
-    for (const record of records) bySession.set(record.sessionId, [...(bySession.get(record.sessionId) ?? []), record]);
-    await Promise.all(
-      [...bySession].map(async ([sessionId, sessionRecords]) => {
-        const args = [String(now), String(this.#step), String(this.#settings.limits.historyItems)];
-        for (const record of sessionRecords) {
-          const fields = encodePartFields(record.part, record.state);
-          args.push(record.part, String(fields.length / 2), ...fields);
-        }
-        const reply = await this.#connection.script('tesseraMerge', this.#keys.session(sessionId), args, { idempotent: true });
-        await this.#followIndex(readMergeReply(reply), sessionId);
-      }),
-    );
+    for (const record of records) {
+      const list = bySession.get(record.sessionId);
+      if (list === undefined) bySession.set(record.sessionId, [record]);
+      else list.push(record);
+    }
+    return Promise.all([...bySession].map(([sessionId, sessionRecords]) => this.#mergeSession(sessionId, sessionRecords, now, true, REDIRECT_HOPS)));
   }
 
-  async touch(sessionId: string, deviceId: string, now: number): Promise<void> {
-    const args = [String(now), deviceId, String(this.#settings.idleTimeoutMs), String(this.#step)];
-    // Sliding twice changes nothing: a lost reply may be retried.
-    const reply = await this.#connection.script('tesseraTouch', this.#keys.session(sessionId), args, { idempotent: true });
-    await this.#followIndex(readTouchReply(reply), sessionId);
+  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
+    const { idleTimeoutMs, slideAfterMs, horizonMs, origin } = this.#settings;
+    const args = [String(now), deviceId, hlc, String(idleTimeoutMs), String(slideAfterMs), String(this.#step), String(horizonMs), origin];
+    let id = sessionId;
+    for (let hop = 0; hop <= REDIRECT_HOPS; hop += 1) {
+      // Sliding twice changes nothing, and a change appended twice is joined once: a lost reply may be retried.
+      const reply = readTouchReply(await this.#connection.script('tesseraTouch', this.#sessionKeys(id), args, { idempotent: true }));
+      if ('moved' in reply) {
+        id = reply.moved;
+        continue;
+      }
+      await this.#followIndex(reply, id);
+      return;
+    }
   }
 
   async findUserSession(userId: string, now: number): Promise<string | null> {
-    const sessionId = await this.#connection.get(this.#keys.user(userId));
-    if (sessionId === null) return null;
-    return (await this.load(sessionId, [], now)) === null ? null : sessionId;
+    const indexed = readIndex(await this.#connection.get(this.#keys.user(userId)));
+    if (indexed === null) return null;
+    return (await this.load(indexed.sessionId, [], now))?.meta.id ?? null;
+  }
+
+  async snapshot(sessionId: string): Promise<SessionSnapshot | null> {
+    const reply = await this.#connection.script('tesseraSnapshot', this.#keys.session(sessionId), [], { idempotent: true });
+    return readSnapshot(sessionId, reply);
   }
 
   async sweep(): Promise<number> {
@@ -195,9 +245,10 @@ export class RedisStore implements SessionStore {
   }
 
   /** Writes a new session's keys; returns their deadline. */
-  async #insert({ meta, deviceId, device }: NewSession): Promise<number> {
-    const args = [String(this.#step), deviceId, encodeDevice(device), ...encodeMeta(meta)];
-    const reply = await this.#connection.script('tesseraCreate', this.#keys.session(meta.id), args, { idempotent: false });
+  async #insert({ meta, deviceId, device }: NewSession, hlc: Hlc): Promise<number> {
+    const { horizonMs, origin } = this.#settings;
+    const args = [String(this.#step), String(horizonMs), origin, hlc, deviceId, encodeDevice(device), ...encodeMeta(meta)];
+    const reply = await this.#connection.script('tesseraCreate', this.#sessionKeys(meta.id), args, { idempotent: false });
     const [status, deadline] = Array.isArray(reply) ? reply : [];
     if (status !== 'created') {
       throw new StoreUnavailableError(this.engine, { cause: new Error(`session id "${meta.id}" is already taken`) });
@@ -206,22 +257,103 @@ export class RedisStore implements SessionStore {
   }
 
   /**
+   * One session's records, by the merge script. `emit`: records of this
+   * region go to the feed (not when they are the parts of a session merged
+   * away, which every region moves by itself).
+   */
+  async #mergeSession(sessionId: string, records: readonly ChangeRecord[], now: number, emit: boolean, hops: number): Promise<MergeReport> {
+    const { horizonMs, origin, limits } = this.#settings;
+    const args = [String(now), String(this.#step), String(horizonMs), String(limits.historyItems), emit ? origin : '', String(PARKED_PER_SESSION)];
+    for (const record of records) {
+      const fields = encodePartFields(record.part, record.state);
+      args.push(record.part, record.hlc, record.origin, String(fields.length / 2), ...fields);
+    }
+    // Joins are idempotent and a change appended twice is joined once: a lost reply may be retried.
+    const reply = readMergeReply(await this.#connection.script('tesseraMerge', this.#sessionKeys(sessionId, true), args, { idempotent: true }));
+    switch (reply.kind) {
+      case 'parked':
+      case 'ignored':
+        return { sessionId, outcome: reply.kind, changed: [] };
+      case 'redirect':
+        if (hops > 0) await this.#mergeSession(reply.into, redirectRecords(records, reply.into), now, emit, hops - 1);
+        return { sessionId, outcome: 'redirected', changed: [], into: reply.into };
+      case 'stored': {
+        const { settled } = reply;
+        await this.#followIndex({ ...settled, created: false }, sessionId);
+        if (reply.live && !settled.ended && settled.userId !== null) {
+          await this.#claimIndex({ sessionId, createdAt: reply.createdAt, userId: settled.userId, deadline: settled.keyDeadline }, now);
+        }
+        return { sessionId, outcome: reply.outcome, changed: reply.changed };
+      }
+    }
+  }
+
+  /**
+   * Makes the index name the session, unless it names another live session of
+   * the user; then the one `precedes` picks stays and the other is merged
+   * into it — what every region decides, whichever of the two it saw first.
+   */
+  async #claimIndex(session: { sessionId: string; createdAt: number; userId: string; deadline: number }, now: number): Promise<void> {
+    const indexKey = this.#keys.user(session.userId);
+    const ours = `${session.createdAt}:${session.sessionId}`;
+    for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt += 1) {
+      const held = await this.#connection.get(indexKey);
+      const indexed = readIndex(held);
+      if (indexed?.sessionId === session.sessionId) return;
+      const other = indexed === null ? null : await this.snapshot(indexed.sessionId);
+      if (other === null || other.meta.mergedInto !== undefined || !isSessionLive(other.meta, now)) {
+        if (await this.#swapIndex(indexKey, held ?? '', ours, session.deadline)) return;
+        continue;
+      }
+      if (precedes({ createdAt: session.createdAt, id: session.sessionId }, other.meta)) {
+        if (!(await this.#swapIndex(indexKey, held!, ours, session.deadline))) continue;
+        await this.#mergeAway(other.meta.id, session.sessionId, now);
+      } else {
+        await this.#mergeAway(session.sessionId, other.meta.id, now);
+      }
+      return;
+    }
+  }
+
+  /**
+   * Moves a session's parts into the winner, across slots, in steps that a
+   * crash at any point leaves safe: copy its parts over; mark it merged (from
+   * then on it redirects) and take its parts as they were at that moment; copy
+   * those; only then drop them. Every copy is a join, so repeating one is harmless.
+   */
+  async #mergeAway(loser: string, winner: string, now: number): Promise<void> {
+    const first = await this.snapshot(loser);
+    if (first === null) return;
+    const stamp = { hlc: first.meta.t ?? '', origin: this.#settings.origin };
+    await this.#mergeSession(winner, redirectRecords(snapshotRecords(first, stamp), winner), now, false, REDIRECT_HOPS);
+    const keys = this.#keys.session(loser);
+    const final = readSnapshot(loser, await this.#connection.script('tesseraMarkMerged', keys, [winner], { idempotent: true }));
+    if (final === null) return;
+    await this.#mergeSession(winner, redirectRecords(snapshotRecords(final, stamp), winner), now, false, REDIRECT_HOPS);
+    await this.#connection.script('tesseraWipeMerged', keys, [String(this.#step), String(this.#settings.horizonMs)], { idempotent: true });
+  }
+
+  /** Sets the index to `value` if it holds `expected` ('' for nothing). */
+  async #swapIndex(indexKey: string, expected: string, value: string, deadline: number): Promise<boolean> {
+    if (expected === '') return this.#connection.setIfAbsent(indexKey, value, deadline);
+    // A lost reply is not retried: the retry would find its own value and answer "not swapped".
+    return (await this.#connection.script('tesseraIndexSwap', [indexKey], [expected, value, String(deadline)], { idempotent: false })) === 1;
+  }
+
+  /**
    * Keeps the user index in step with the session: same deadline (moved only
-   * up), set for a session created from replicated records, gone when the
-   * session ends. The session's own change is stored by then, so a failure
-   * here does not fail the call: the index command is retried in the background.
+   * up), gone when the session ends. The session's own change is stored by
+   * then, so a failure here does not fail the call: the index command is
+   * retried in the background.
    */
   async #followIndex(settled: Settled, sessionId: string): Promise<void> {
     const { userId } = settled;
     if (!settled.done || userId === null) return;
     const indexKey = this.#keys.user(userId);
-    const deadline = String(settled.keyDeadline);
     if (settled.ended) {
       await this.#indexCommand(() => this.#connection.script('tesseraIndexDrop', [indexKey], [sessionId], { idempotent: true }));
-    } else if (settled.created) {
-      // As the embedded engine: a session created from replicated records becomes the user's.
-      await this.#indexCommand(() => this.#connection.set(indexKey, sessionId, settled.keyDeadline));
     } else if (settled.deadlineMoved) {
+      const deadline = String(settled.keyDeadline);
       await this.#indexCommand(() => this.#connection.script('tesseraIndexRefresh', [indexKey], [sessionId, deadline], { idempotent: true }));
     }
   }
@@ -242,11 +374,18 @@ export class RedisStore implements SessionStore {
   }
 }
 
-function createdView({ meta, deviceId, device }: NewSession): LoadedSession {
+function readSnapshot(sessionId: string, reply: unknown): SessionSnapshot | null {
+  if (!Array.isArray(reply)) return null;
+  return decodeSnapshot(sessionId, reply as [FieldList, FieldList, FieldList, FieldList, FieldList]);
+}
+
+/** The session as `create` stored it (as `newStoredSession`): the first device, every other part empty. */
+function createdView({ meta, deviceId, device }: NewSession, hlc: Hlc): LoadedSession {
+  const devices = { devices: { [deviceId]: device } };
   return {
-    meta,
-    devices: { devices: { [deviceId]: device } },
-    versions: { cart: 'v0', prefs: 'v0', history: 'v0', devices: 'v1' },
+    meta: { ...meta, t: meta.t !== undefined && meta.t > hlc ? meta.t : hlc },
+    devices,
+    versions: { cart: EMPTY_VERSION, prefs: EMPTY_VERSION, history: EMPTY_VERSION, devices: partVersion('devices', devices) },
   };
 }
 
@@ -272,7 +411,7 @@ function operationArguments(op: Operation, now: number, hlc: string): string[] {
     case 'history.add':
       return [op.productId, String(op.viewedAt)];
     case 'device.add':
-      // The new device is built here, as applyOperation builds it; the script checks the limit and joins it.
+      // The new device is built here, as applyOperation builds it; the script checks the limit, stamps and joins it.
       return [op.deviceId, encodeDevice(newDevice(op.label, op.hash, now, hlc))];
     case 'device.rotate':
       return [op.deviceId, op.hash, String(op.graceMs)];

@@ -6,6 +6,7 @@ import type { ProblemCode } from '../../domain/errors.js';
 import type { ChangeRecord, DataPart, PartName } from '../../domain/parts.js';
 import type { TokenMatch } from '../../tokens/token-match.js';
 import type { ApplyResult, LoadedSession } from '../session-store.js';
+import type { SessionMeta } from '../../domain/session.js';
 import {
   decodeCart,
   decodeDevices,
@@ -59,43 +60,56 @@ function timestamp(value: unknown, field: string): number {
 }
 
 /** Fields of the load reply's head line before the user id (see `LOAD_LUA`). */
-const HEAD_FIELDS = 10;
+const HEAD_FIELDS = 12;
+
+/** The load reply when the session was merged into another: where to, and its CSRF secret. */
+export interface Moved {
+  readonly moved: string;
+  readonly csrfSecret: string;
+}
 
 /**
  * The load script's reply: one head line with the verdict and the metadata by
  * position, then flat lists (see `LOAD_LUA`). Read by position, not through a
- * field map: this runs on every request.
+ * field map: this runs on every request. 'migrate' when the session's versions
+ * predate digests.
  */
-export function readLoadReply(sessionId: string, reply: unknown): LoadedSession | null {
+export function readLoadReply(sessionId: string, reply: unknown): LoadedSession | Moved | 'migrate' | null {
   if (reply === null || reply === undefined) return null;
   const r = list(reply, 'load');
   const [head, devices, cart, prefs, history] = r;
+  if (head === 'moved') return { moved: String(devices), csrfSecret: String(cart ?? '') };
+  if (head === 'migrate') return 'migrate';
   if (r.length !== 5 || typeof head !== 'string') throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head)}`);
-  // The user id comes last, after the tenth space, and may itself hold spaces.
+  // The user id comes last, after the twelfth space, and may itself hold spaces.
   let userStart = -1;
   for (let n = 0; n < HEAD_FIELDS; n++) {
     userStart = head.indexOf(' ', userStart + 1);
     if (userStart === -1) break;
   }
-  const [verdict, c, l, i, a, s, vc, vp, vh, vd] = head.slice(0, userStart).split(' ');
+  const [verdict, c, l, i, a, s, vc, vp, vh, vd, activeAt, t] = head.slice(0, userStart).split(' ');
   const user = head.slice(userStart + 1);
-  if (userStart === -1 || vd === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
+  if (userStart === -1 || t === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
     throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head.slice(0, 16))}`);
   }
-  const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
-    meta: {
-      id: sessionId,
-      userId: user.startsWith('=') ? user.slice(1) : null,
-      createdAt: timestamp(c, 'c'),
-      lastActiveAt: timestamp(l, 'l'),
-      idleExpiresAt: timestamp(i, 'i'),
-      absoluteExpiresAt: timestamp(a, 'a'),
-      csrfSecret: s!,
-    },
-    devices: Array.isArray(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
-    versions: { cart: `v${vc}`, prefs: `v${vp}`, history: `v${vh}`, devices: `v${vd}` },
+  const meta: SessionMeta = {
+    id: sessionId,
+    userId: user.startsWith('=') ? user.slice(1) : null,
+    createdAt: timestamp(c, 'c'),
+    lastActiveAt: timestamp(l, 'l'),
+    idleExpiresAt: timestamp(i, 'i'),
+    absoluteExpiresAt: timestamp(a, 'a'),
+    csrfSecret: s!,
   };
-  if (verdict !== '-') view.credential = verdict as TokenMatch;
+  const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
+    meta: t === '-' ? meta : { ...meta, t },
+    devices: Array.isArray(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
+    versions: { cart: vc!, prefs: vp!, history: vh!, devices: vd! },
+  };
+  if (verdict !== '-') {
+    view.credential = verdict as TokenMatch;
+    if (activeAt !== '-') view.credentialActiveAt = timestamp(activeAt, 'credential device l');
+  }
   // A part the script did not send (null) is either not wanted or unchanged since a known version.
   if (Array.isArray(cart)) view.cart = decodeCart(fields(cart, 'cart'));
   if (Array.isArray(prefs)) view.prefs = decodePrefs(fields(prefs, 'prefs'));
@@ -103,21 +117,20 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   return view;
 }
 
-export interface Applied {
-  readonly result: ApplyResult;
-  /** Set when the session's keys got a later deadline, which the user index must follow. */
-  readonly keyDeadline?: number;
-  readonly deadlineMoved: boolean;
-}
+export type Applied =
+  | { readonly moved: Moved }
+  | {
+      readonly result: ApplyResult;
+      /** Set when the session's keys got a later deadline, which the user index must follow. */
+      readonly keyDeadline?: number;
+      readonly deadlineMoved: boolean;
+    };
 
-export function readApplyReply(
-  sessionId: string,
-  part: DataPart,
-  reply: unknown,
-  stamp: { readonly hlc: string; readonly origin: string },
-): Applied {
+export function readApplyReply(sessionId: string, part: DataPart, reply: unknown, origin: string): Applied {
   const [status, ...rest] = list(reply, 'apply');
   switch (status) {
+    case 'moved':
+      return { moved: { moved: String(rest[0]), csrfSecret: String(rest[1] ?? '') } };
     case 'not-found':
     case 'unauthorized':
       return { result: { status }, deadlineMoved: false };
@@ -126,12 +139,13 @@ export function readApplyReply(
     case 'rejected':
       return { result: { status, code: String(rest[0]) as ProblemCode, detail: String(rest[1]) }, deadlineMoved: false };
     case 'applied': {
-      const [meta, devices, partFields, records, keyDeadline, moved] = rest;
+      const [meta, devices, partFields, records, keyDeadline, moved, stamp] = rest;
+      const hlc = String(stamp);
       // No part fields: the caller knew the version the change started from and joins the records itself.
       const sent = part !== 'devices' && partFields !== null && partFields !== undefined;
       const session = sessionView(sessionId, fields(meta, 'meta'), fields(devices, 'devices'), sent ? { [part]: fields(partFields, part) } : {});
       return {
-        result: { status: 'applied', session, records: readRecords(sessionId, records, stamp) },
+        result: { status: 'applied', session, records: readRecords(sessionId, records, { hlc, origin }), hlc },
         keyDeadline: integer(keyDeadline),
         deadlineMoved: integer(moved) === 1,
       };
@@ -159,8 +173,9 @@ export interface Settled {
   readonly userId: string | null;
 }
 
-export function readTouchReply(reply: unknown): Settled {
+export function readTouchReply(reply: unknown): Settled | Moved {
   const [live, keyDeadline, moved, userId] = list(reply, 'touch');
+  if (live === 'moved') return { moved: String(keyDeadline), csrfSecret: '' };
   return {
     done: integer(live) === 1,
     created: false,
@@ -171,14 +186,38 @@ export function readTouchReply(reply: unknown): Settled {
   };
 }
 
-export function readMergeReply(reply: unknown): Settled {
-  const [status, keyDeadline, moved, ended, userId] = list(reply, 'merge');
+/** What the merge script did with one session's records. */
+export type MergeReply =
+  | { readonly kind: 'parked' | 'ignored' }
+  | { readonly kind: 'redirect'; readonly into: string }
+  | {
+      readonly kind: 'stored';
+      readonly outcome: 'merged' | 'created' | 'ignored';
+      readonly settled: Settled;
+      readonly createdAt: number;
+      readonly live: boolean;
+      readonly changed: DataPart[];
+    };
+
+export function readMergeReply(reply: unknown): MergeReply {
+  const [status, ...rest] = list(reply, 'merge');
+  if (status === 'parked' || (status === 'ignored' && rest.length === 0)) return { kind: status };
+  if (status === 'redirect') return { kind: 'redirect', into: String(rest[0]) };
+  if (status !== 'merged' && status !== 'created' && status !== 'ignored') throw new TypeError(`unexpected merge status ${JSON.stringify(status)}`);
+  const [keyDeadline, moved, ended, userId, createdAt, live, ...changed] = rest;
   return {
-    done: status !== 'ignored',
-    created: status === 'created',
-    ended: integer(ended ?? 0) === 1,
-    keyDeadline: integer(keyDeadline ?? 0),
-    deadlineMoved: integer(moved ?? 0) === 1,
-    userId: typeof userId === 'string' ? userId : null,
+    kind: 'stored',
+    outcome: status,
+    settled: {
+      done: true,
+      created: status === 'created',
+      ended: integer(ended) === 1,
+      keyDeadline: integer(keyDeadline),
+      deadlineMoved: integer(moved) === 1,
+      userId: typeof userId === 'string' ? userId : null,
+    },
+    createdAt: integer(createdAt),
+    live: integer(live) === 1,
+    changed: changed.map(String) as DataPart[],
   };
 }

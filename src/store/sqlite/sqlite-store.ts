@@ -4,22 +4,30 @@
  * better-sqlite3 is synchronous, so every operation runs start to finish
  * without yielding to the event loop: within one process nothing interleaves,
  * and `BEGIN IMMEDIATE` serialises writers of other processes on the same file.
+ * Every change is written with its feed entry in one transaction; the rules
+ * are those of `transition.ts`, which this engine runs as they are.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { EMPTY_PARTS, type ChangeRecord, type DataPart } from '../../domain/parts.js';
-import { expiresAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
 import type { Operation } from '../../domain/operations.js';
 import type { DeviceLabel } from '../../domain/devices.js';
-import { matchToken } from '../../tokens/token-match.js';
-import { SCHEMA, SCHEMA_VERSION, type SessionRow } from './schema.js';
+import type { Hlc } from '../../domain/hlc.js';
+import { EMPTY_PARTS, type Change, type ChangeRecord, type DataPart } from '../../domain/parts.js';
+import { forgetAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
+import { migrate, type SessionRow } from './schema.js';
+import { SqliteFeed } from './sqlite-feed.js';
 import {
-  formatVersion,
-  INITIAL_VERSIONS,
+  checkCredential,
+  creationRecords,
+  EMPTY_VERSIONS,
   loadedView,
-  mergeIntoStored,
-  slide,
+  mergeTransition,
+  newStoredSession,
+  precedes,
+  redirectRecords,
+  snapshotRecords,
+  touchTransition,
   transition,
   type StoredSession,
 } from '../transition.js';
@@ -31,6 +39,7 @@ import {
   type LoadOptions,
   type CreateResult,
   type LoadedSession,
+  type MergeReport,
   type NewSession,
   type SessionStore,
   type StoreSettings,
@@ -42,16 +51,25 @@ export interface SqliteStoreOptions extends StoreSettings {
 }
 
 const OPTIONAL_PARTS = ['cart', 'prefs', 'history'] as const;
+/** Records kept per session while its metadata has not arrived; the oldest go first. */
+export const PARKED_PER_SESSION = 1000;
+/** A merged-away session names the one it went into; chains are followed this far. */
+const REDIRECT_HOPS = 4;
 
 export class SqliteStore implements SessionStore {
   readonly engine = 'sqlite' as const;
+  readonly feed: SqliteFeed | null;
   readonly #db: Database.Database;
   readonly #settings: StoreSettings;
   readonly #selects = new Map<string, Database.Statement<[string], SessionRow>>();
   readonly #insert: Database.Statement;
   readonly #update: Database.Statement;
-  readonly #userSession: Database.Statement<[string], { session_id: string }>;
-  readonly #indexUser: Database.Statement;
+  readonly #userSession: Database.Statement<[string], { session_id: string; created_at: number }>;
+  readonly #indexUser: Database.Statement<[string, string, number]>;
+  readonly #park: Database.Statement<[string, string, number]>;
+  readonly #parked: Database.Statement<[string, number], { record: string }>;
+  readonly #unpark: Database.Statement<[string]>;
+  readonly #trimParked: Database.Statement<[string, string, number]>;
 
   constructor(options: SqliteStoreOptions) {
     this.#settings = options;
@@ -64,110 +82,112 @@ export class SqliteStore implements SessionStore {
     // Zero freed and unused page space: removed sessions leave no token hashes behind, and pages
     // never carry stray heap bytes (which may once have held request headers) to disk.
     this.#db.pragma('secure_delete = FAST');
-    this.#db.exec(SCHEMA);
-    this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    migrate(this.#db, options.horizonMs);
     this.#insert = this.#db.prepare(
-      `INSERT INTO sessions (id, user_id, expires_at, meta, devices, devices_v, cart, cart_v, prefs, prefs_v, history, history_v)
-       VALUES (@id, @user_id, @expires_at, @meta, @devices, @devices_v, @cart, @cart_v, @prefs, @prefs_v, @history, @history_v)`,
+      `INSERT INTO sessions (id, user_id, forget_at, meta, devices, devices_v, cart, cart_v, prefs, prefs_v, history, history_v)
+       VALUES (@id, @user_id, @forget_at, @meta, @devices, @devices_v, @cart, @cart_v, @prefs, @prefs_v, @history, @history_v)`,
     );
     this.#update = this.#db.prepare(
-      `UPDATE sessions SET expires_at = @expires_at, meta = @meta, devices = @devices, devices_v = @devices_v,
+      `UPDATE sessions SET forget_at = @forget_at, meta = @meta, devices = @devices, devices_v = @devices_v,
          cart = @cart, cart_v = @cart_v, prefs = @prefs, prefs_v = @prefs_v, history = @history, history_v = @history_v
        WHERE id = @id`,
     );
-    this.#userSession = this.#db.prepare('SELECT session_id FROM users WHERE user_id = ?');
-    this.#indexUser = this.#db.prepare('INSERT OR REPLACE INTO users (user_id, session_id) VALUES (?, ?)');
+    this.#userSession = this.#db.prepare('SELECT session_id, created_at FROM users WHERE user_id = ?');
+    this.#indexUser = this.#db.prepare('INSERT OR REPLACE INTO users (user_id, session_id, created_at) VALUES (?, ?, ?)');
+    this.#park = this.#db.prepare('INSERT INTO parked (session_id, record, forget_at) VALUES (?, ?, ?)');
+    this.#parked = this.#db.prepare('SELECT record FROM parked WHERE session_id = ? AND forget_at > ? ORDER BY seq');
+    this.#unpark = this.#db.prepare('DELETE FROM parked WHERE session_id = ?');
+    this.#trimParked = this.#db.prepare(
+      'DELETE FROM parked WHERE session_id = ? AND seq NOT IN (SELECT seq FROM parked WHERE session_id = ? ORDER BY seq DESC LIMIT ?)',
+    );
+    this.feed = options.feedConsumers.length > 0 ? new SqliteFeed(this.#db, options.feedConsumers) : null;
   }
 
   async load(sessionId: string, parts: readonly DataPart[], now: number, { known = {}, credential }: LoadOptions = {}): Promise<LoadedSession | null> {
     return this.#guard(() => {
       const wanted = OPTIONAL_PARTS.filter((p) => parts.includes(p));
-      const row = this.#select(wanted).get(sessionId);
-      if (row === undefined) return null;
+      const found = this.#resolve(sessionId, (id) => this.#select(wanted).get(id));
+      if (found === null) return null;
+      const { row, alias } = found;
       // Parts the caller already holds at their current version are neither decoded nor returned.
-      const stale = wanted.filter((p) => known[p] !== formatVersion(row[`${p}_v`]));
+      const stale = wanted.filter((p) => known[p] !== row[`${p}_v`]);
       const stored = decodeRow(row, stale);
       if (!isSessionLive(stored.meta, now)) return null;
-      const loaded = loadedView(stored, stale);
+      const loaded: LoadedSession = alias === undefined ? loadedView(stored, stale) : { ...loadedView(stored, stale), alias };
       if (credential === undefined) return loaded;
-      return { ...loaded, credential: matchToken(stored.devices.devices[credential.deviceId], credential.hash, now) };
+      return { ...loaded, ...checkCredential(stored, credential, now, this.#settings) };
     });
   }
 
-  async create(session: NewSession, { now, hlc }: { now: number; hlc: string }): Promise<CreateResult> {
-    return this.#guard(() =>
-      this.#db
-        .transaction((): CreateResult => {
-          const { userId } = session.meta;
-          if (userId !== null) {
-            const existing = this.#liveUserSession(userId, now);
-            if (existing !== null) {
-              const { label, hash } = labelOf(session);
-              const op: Operation = { kind: 'device.add', deviceId: session.deviceId, label, hash };
-              const result = this.#applyInTransaction(existing, { kind: 'admin' }, op, { now, hlc });
-              if (result.status === 'applied') return { status: 'joined', session: result.session };
-              if (result.status === 'rejected') return result;
-              // The indexed session vanished between the two reads: fall through and create.
-            }
-          }
-          const stored: StoredSession = {
-            meta: session.meta,
-            ...EMPTY_PARTS,
-            devices: { devices: { [session.deviceId]: session.device } },
-            versions: { ...INITIAL_VERSIONS, devices: 1 },
-          };
-          this.#insert.run(encodeRow(stored));
-          if (userId !== null) this.#indexUser.run(userId, session.meta.id);
-          return { status: 'created', session: loadedView(stored, []) };
-        })
-        .immediate(),
-    );
+  async create(session: NewSession, { now, hlc }: { now: number; hlc: Hlc }): Promise<CreateResult> {
+    return this.#write(() => {
+      const { userId } = session.meta;
+      if (userId !== null) {
+        const existing = this.#liveUserSession(userId, now);
+        if (existing !== null) {
+          const op: Operation = { kind: 'device.add', deviceId: session.deviceId, ...labelOf(session) };
+          const result = this.#applyInTransaction(existing, { kind: 'admin' }, op, { now, hlc });
+          if (result.status === 'applied') return { status: 'joined', session: result.session };
+          if (result.status === 'rejected') return result;
+          // The indexed session vanished between the two reads: fall through and create.
+        }
+      }
+      const stored = newStoredSession({ ...session.meta, t: hlc }, session.deviceId, session.device);
+      this.#insert.run(encodeRow(stored, this.#settings.horizonMs));
+      if (userId !== null) this.#indexUser.run(userId, stored.meta.id, stored.meta.createdAt);
+      this.#append(creationRecords(stored, { hlc, origin: this.#settings.origin }));
+      return { status: 'created', session: loadedView(stored, []) };
+    });
   }
 
   async apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<ApplyResult> {
-    return this.#guard(() =>
-      this.#db.transaction(() => this.#applyInTransaction(sessionId, caller, op, options)).immediate(),
-    );
+    return this.#write(() => this.#applyInTransaction(sessionId, caller, op, options));
   }
 
-  async merge(records: readonly ChangeRecord[], now: number): Promise<void> {
+  async merge(records: readonly ChangeRecord[], now: number): Promise<MergeReport[]> {
     const bySession = new Map<string, ChangeRecord[]>();
-    for (const record of records) bySession.set(record.sessionId, [...(bySession.get(record.sessionId) ?? []), record]);
-    this.#guard(() =>
-      this.#db
-        .transaction(() => {
-          for (const [sessionId, sessionRecords] of bySession) this.#mergeInTransaction(sessionId, sessionRecords, now);
-        })
-        .immediate(),
-    );
+    for (const record of records) {
+      const list = bySession.get(record.sessionId);
+      if (list === undefined) bySession.set(record.sessionId, [record]);
+      else list.push(record);
+    }
+    return this.#write(() => {
+      const reports: MergeReport[] = [];
+      for (const [sessionId, sessionRecords] of bySession) {
+        const local = sessionRecords.filter((r) => r.origin === this.#settings.origin);
+        if (local.length > 0) this.#appendGrouped(local);
+        reports.push(this.#mergeSession(sessionId, sessionRecords, now, REDIRECT_HOPS));
+      }
+      return reports;
+    });
   }
 
-  async touch(sessionId: string, deviceId: string, now: number): Promise<void> {
-    this.#guard(() =>
-      this.#db
-        .transaction(() => {
-          const stored = this.#read(sessionId);
-          if (stored === null || !isSessionLive(stored.meta, now)) return;
-          const device = stored.devices.devices[deviceId];
-          const devices = device
-            ? { devices: { ...stored.devices.devices, [deviceId]: { ...device, lastActiveAt: Math.max(device.lastActiveAt, now) } } }
-            : stored.devices;
-          this.#update.run(encodeRow({ ...stored, devices, meta: slide(stored.meta, now, this.#settings.idleTimeoutMs) }));
-        })
-        .immediate(),
-    );
+  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
+    this.#write(() => {
+      const found = this.#resolve(sessionId, (id) => this.#select(OPTIONAL_PARTS).get(id));
+      if (found === null) return;
+      const touched = touchTransition(decodeRow(found.row), deviceId, now, hlc, this.#settings);
+      if (touched === null) return;
+      this.#update.run(encodeRow(touched.next, this.#settings.horizonMs));
+      this.#append(touched.records);
+    });
   }
 
   async findUserSession(userId: string, now: number): Promise<string | null> {
     return this.#guard(() => this.#liveUserSession(userId, now));
   }
 
+  async snapshot(sessionId: string): Promise<StoredSession | null> {
+    return this.#guard(() => this.#read(sessionId));
+  }
+
   async sweep(now: number, limit: number): Promise<number> {
     return this.#guard(() =>
       this.#db
         .transaction(() => {
+          this.#db.prepare('DELETE FROM parked WHERE forget_at <= ?').run(now);
           const ids = this.#db
-            .prepare<[number, number], { id: string }>('SELECT id FROM sessions WHERE expires_at <= ? LIMIT ?')
+            .prepare<[number, number], { id: string }>('SELECT id FROM sessions WHERE forget_at <= ? LIMIT ?')
             .all(now, limit)
             .map((r) => r.id);
           if (ids.length === 0) return 0;
@@ -187,31 +207,125 @@ export class SqliteStore implements SessionStore {
     if (this.#db.open) this.#db.close();
   }
 
-  #applyInTransaction(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): ApplyResult {
-    const outcome = transition(this.#read(sessionId), caller, op, options, this.#settings);
-    if ('next' in outcome) this.#update.run(encodeRow(outcome.next));
-    return outcome.result;
+  /** A write transaction; readers of the feed are woken once it has committed. */
+  #write<T>(work: () => T): T {
+    const result = this.#guard(() => this.#db.transaction(work).immediate());
+    this.feed?.appended();
+    return result;
   }
 
-  #mergeInTransaction(sessionId: string, records: readonly ChangeRecord[], now: number): void {
+  #applyInTransaction(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): ApplyResult {
+    const found = this.#resolve(sessionId, (id) => this.#select(OPTIONAL_PARTS).get(id));
+    const outcome = transition(found === null ? null : decodeRow(found.row), caller, op, options, this.#settings);
+    if (!('next' in outcome)) return outcome.result;
+    this.#update.run(encodeRow(outcome.next, this.#settings.horizonMs));
+    this.#append(outcome.result.records);
+    if (outcome.next.meta.endedAt !== undefined) this.#dropIndex(outcome.next.meta);
+    return found?.alias === undefined ? outcome.result : { ...outcome.result, session: { ...outcome.result.session, alias: found.alias } };
+  }
+
+  /** Joins one session's records (see `mergeTransition`); records redirected to a session it was merged into are not appended again. */
+  #mergeSession(sessionId: string, records: readonly ChangeRecord[], now: number, hops: number): MergeReport {
     const stored = this.#read(sessionId);
-    if (stored === null) {
-      // Without its metadata a session cannot be created from a record; replication sends meta first.
-      const meta = records.find((r) => r.part === 'meta')?.state as SessionMeta | undefined;
-      if (meta === undefined || !isSessionLive(meta, now)) return;
-      const fresh: StoredSession = { meta, ...EMPTY_PARTS, versions: INITIAL_VERSIONS };
-      this.#insert.run(encodeRow(mergeIntoStored(fresh, records, this.#settings)));
-      if (meta.userId !== null) this.#indexUser.run(meta.userId, sessionId);
+    const parked = stored === null ? this.#parked.all(sessionId, now).map((r) => JSON.parse(r.record) as ChangeRecord) : [];
+    const outcome = mergeTransition(stored, [...parked, ...records], now, this.#settings);
+    switch (outcome.kind) {
+      case 'park': {
+        const until = now + this.#settings.horizonMs;
+        for (const record of records) this.#park.run(sessionId, JSON.stringify(record), until);
+        this.#trimParked.run(sessionId, sessionId, PARKED_PER_SESSION);
+        return { sessionId, outcome: 'parked', changed: [] };
+      }
+      case 'drop':
+        this.#unpark.run(sessionId);
+        return { sessionId, outcome: 'ignored', changed: [] };
+      case 'redirect': {
+        if (hops > 0) this.#mergeSession(outcome.into, redirectRecords(records, outcome.into), now, hops - 1);
+        return { sessionId, outcome: 'redirected', changed: [], into: outcome.into };
+      }
+      case 'store': {
+        const row = encodeRow(outcome.next, this.#settings.horizonMs);
+        if (stored === null) {
+          this.#insert.run(row);
+          this.#unpark.run(sessionId);
+        } else {
+          this.#update.run(row);
+        }
+        const { meta } = outcome.next;
+        if (meta.endedAt !== undefined) this.#dropIndex(meta);
+        else if (meta.userId !== null && isSessionLive(meta, now)) this.#claimIndex(outcome.next, now);
+        return outcome.report;
+      }
+    }
+  }
+
+  /**
+   * The user index names one live session per user. When another live session
+   * of the user is indexed — both regions signed the user in before either saw
+   * the other's session — the one `precedes` picks stays, and the other is
+   * merged into it (every region does the same, so all end alike).
+   */
+  #claimIndex(session: StoredSession, now: number): void {
+    const { meta } = session;
+    const indexed = this.#userSession.get(meta.userId!);
+    if (indexed?.session_id === meta.id) return;
+    const other = indexed === undefined ? null : this.#read(indexed.session_id);
+    if (other === null || other.meta.mergedInto !== undefined || !isSessionLive(other.meta, now)) {
+      this.#indexUser.run(meta.userId!, meta.id, meta.createdAt);
       return;
     }
-    this.#update.run(encodeRow(mergeIntoStored(stored, records, this.#settings)));
+    const [winner, loser] = precedes(meta, other.meta) ? [session, other] : [other, session];
+    this.#indexUser.run(meta.userId!, winner.meta.id, winner.meta.createdAt);
+    this.#mergeAway(loser, winner.meta.id, now);
+  }
+
+  /** Moves a session's parts into the winner and leaves it a redirect, so its devices' tokens keep working. */
+  #mergeAway(loser: StoredSession, into: string, now: number): void {
+    const records = redirectRecords(snapshotRecords(loser, { hlc: loser.meta.t ?? '', origin: this.#settings.origin }), into);
+    this.#mergeSession(into, records, now, REDIRECT_HOPS);
+    const redirect: StoredSession = { ...loser, ...EMPTY_PARTS, meta: { ...loser.meta, mergedInto: into }, versions: EMPTY_VERSIONS };
+    this.#update.run(encodeRow(redirect, this.#settings.horizonMs));
+  }
+
+  #dropIndex(meta: SessionMeta): void {
+    if (meta.userId === null) return;
+    this.#db.prepare('DELETE FROM users WHERE user_id = ? AND session_id = ?').run(meta.userId, meta.id);
+  }
+
+  /** The row of a session, or of the session it was merged into (with the id asked for as `alias`). */
+  #resolve(sessionId: string, select: (id: string) => SessionRow | undefined): { row: SessionRow; alias?: LoadedSession['alias'] } | null {
+    let row = select(sessionId);
+    let alias: LoadedSession['alias'];
+    for (let hop = 0; row !== undefined && hop < REDIRECT_HOPS; hop += 1) {
+      const meta = JSON.parse(row.meta) as SessionMeta;
+      if (meta.mergedInto === undefined) break;
+      alias ??= { id: sessionId, csrfSecret: meta.csrfSecret };
+      row = select(meta.mergedInto);
+    }
+    if (row === undefined) return null;
+    return alias === undefined ? { row } : { row, alias };
+  }
+
+  /** Appends a change made here to the feed. */
+  #append(records: readonly ChangeRecord[]): void {
+    const first = records[0];
+    if (this.feed === null || first === undefined) return;
+    const change: Change = { sessionId: first.sessionId, hlc: first.hlc, origin: this.#settings.origin, records };
+    this.feed.append(change);
+  }
+
+  /** Local records handed to `merge` (a guest's cart at sign-in): one change per stamp. */
+  #appendGrouped(records: readonly ChangeRecord[]): void {
+    const byStamp = new Map<string, ChangeRecord[]>();
+    for (const record of records) byStamp.set(record.hlc, [...(byStamp.get(record.hlc) ?? []), record]);
+    for (const group of byStamp.values()) this.#append(group);
   }
 
   #liveUserSession(userId: string, now: number): string | null {
     const indexed = this.#userSession.get(userId);
     if (indexed === undefined) return null;
     const stored = this.#read(indexed.session_id);
-    return stored !== null && isSessionLive(stored.meta, now) ? indexed.session_id : null;
+    return stored !== null && stored.meta.mergedInto === undefined && isSessionLive(stored.meta, now) ? indexed.session_id : null;
   }
 
   #read(sessionId: string): StoredSession | null {
@@ -223,7 +337,7 @@ export class SqliteStore implements SessionStore {
     const key = parts.join(',');
     let statement = this.#selects.get(key);
     if (statement === undefined) {
-      const columns = ['id', 'user_id', 'expires_at', 'meta', 'devices', 'devices_v', 'cart_v', 'prefs_v', 'history_v', ...parts];
+      const columns = ['id', 'user_id', 'forget_at', 'meta', 'devices', 'devices_v', 'cart_v', 'prefs_v', 'history_v', ...parts];
       statement = this.#db.prepare<[string], SessionRow>(`SELECT ${columns.join(', ')} FROM sessions WHERE id = ?`);
       this.#selects.set(key, statement);
     }
@@ -262,12 +376,12 @@ function decodeRow(row: SessionRow, parts: readonly string[] = OPTIONAL_PARTS): 
   };
 }
 
-function encodeRow(stored: StoredSession): SessionRow {
+function encodeRow(stored: StoredSession, horizonMs: number): SessionRow {
   const { meta } = stored;
   return {
     id: meta.id,
     user_id: meta.userId,
-    expires_at: meta.endedAt ?? expiresAt(meta),
+    forget_at: forgetAt(meta, horizonMs),
     meta: JSON.stringify(meta),
     devices: JSON.stringify(stored.devices),
     devices_v: stored.versions.devices,

@@ -216,7 +216,7 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       assert.equal(await store().load(s.id, [], t0 + IDLE_MS), null);
       const late = await store().apply(s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 }, { now: t0 + IDLE_MS, hlc: stamp() });
       assert.deepEqual(late, { status: 'not-found' });
-      await store().touch(s.id, s.deviceId, t0 + IDLE_MS + 1);
+      await store().touch(s.id, s.deviceId, t0 + IDLE_MS + 1, stamp());
       assert.equal(await store().load(s.id, [], t0 + IDLE_MS + 1), null);
       assert.equal(await store().findUserSession(userId, t0 + IDLE_MS), null);
     });
@@ -235,14 +235,14 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       const t0 = Date.now();
       const s = await signIn(store(), { now: t0 });
       const before = await loadAll(store(), s.id, t0);
-      await store().touch(s.id, s.deviceId, t0 + 40_000);
+      await store().touch(s.id, s.deviceId, t0 + 40_000, stamp());
       const after = await loadAll(store(), s.id, t0 + IDLE_MS + 10_000);
       assert.equal(after.meta.lastActiveAt, t0 + 40_000);
       assert.equal(after.meta.idleExpiresAt, t0 + 40_000 + IDLE_MS);
       assert.equal(after.devices.devices[s.deviceId]?.lastActiveAt, t0 + 40_000);
       assert.deepEqual(after.versions, before.versions);
       // Touching with an older time moves nothing back.
-      await store().touch(s.id, s.deviceId, t0 + 10_000);
+      await store().touch(s.id, s.deviceId, t0 + 10_000, stamp());
       assert.equal((await loadAll(store(), s.id, t0 + 50_000)).meta.idleExpiresAt, t0 + 40_000 + IDLE_MS);
     });
 
@@ -252,7 +252,7 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       const s = await signIn(store(), { now: t0, absoluteMs });
       const result = await applied(store(), s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 }, t0 + 30_000);
       assert.equal(result.session.meta.idleExpiresAt, t0 + absoluteMs);
-      await store().touch(s.id, s.deviceId, t0 + 40_000);
+      await store().touch(s.id, s.deviceId, t0 + 40_000, stamp());
       assert.ok(await store().load(s.id, [], t0 + absoluteMs - 1));
       assert.equal(await store().load(s.id, [], t0 + absoluteMs), null);
     });

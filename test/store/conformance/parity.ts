@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { newDevice } from '../../../src/domain/devices.js';
 import type { Json, JsonObject } from '../../../src/domain/prefs.js';
 import type { Operation } from '../../../src/domain/operations.js';
-import { EMPTY_PARTS } from '../../../src/domain/parts.js';
-import { INITIAL_VERSIONS, loadedView, mergeIntoStored, slide, transition, type StoredSession } from '../../../src/store/transition.js';
+import { EMPTY_VERSION } from '../../../src/domain/versions.js';
+import { loadedView, mergeTransition, newStoredSession, touchTransition, transition, type StoredSession } from '../../../src/store/transition.js';
 import type { CartLineState, CartState } from '../../../src/domain/cart.js';
 import type { ChangeRecord } from '../../../src/domain/parts.js';
 import type { Caller, StoreSettings } from '../../../src/store/session-store.js';
@@ -58,9 +58,7 @@ export function paritySuite(makeStore: StoreFactory): void {
         const hlc = stamp();
         const device = newDevice({ name: 'first' }, firstHash, now, hlc);
         await store().create({ meta, deviceId: firstDevice, device }, { now, hlc });
-        let model: StoredSession = {
-          meta, ...EMPTY_PARTS, devices: { devices: { [firstDevice]: device } }, versions: { ...INITIAL_VERSIONS, devices: 1 },
-        };
+        let model: StoredSession = newStoredSession({ ...meta, t: hlc }, firstDevice, device);
         const deviceIds = [firstDevice, 'ghost-device'];
 
         for (let step = 0; step < STEPS; step += 1) {
@@ -68,22 +66,27 @@ export function paritySuite(makeStore: StoreFactory): void {
           const caller = chooseCaller(next, model, deviceIds);
           if (next() < 0.05) {
             const deviceId = pick(next, deviceIds);
-            await store().touch(sessionId, deviceId, now);
-            model = referenceTouch(model, deviceId, now, storeSettings);
+            const touchStamp = stamp();
+            await store().touch(sessionId, deviceId, now, touchStamp);
+            model = touchTransition(model, deviceId, now, touchStamp, storeSettings)?.next ?? model;
             continue;
           }
           if (next() < 0.06) {
             // A guest's cart signing in: lines of other writers, which later decreases must retract alike.
             const record: ChangeRecord = { sessionId, part: 'cart', state: guestCart(next, now), hlc: stamp(), origin: 'local' };
-            await store().merge([record], now);
-            const live = model.meta.endedAt === undefined && now < Math.min(model.meta.idleExpiresAt, model.meta.absoluteExpiresAt);
-            if (live) model = mergeIntoStored(model, [record], storeSettings);
+            const [report] = await store().merge([record], now);
+            const outcome = mergeTransition(model, [record], now, storeSettings);
+            assert.equal(outcome.kind, 'store');
+            if (outcome.kind === 'store') {
+              assert.deepEqual(report, outcome.report, `step ${step}: merge report`);
+              model = outcome.next;
+            }
             continue;
           }
           const op = chooseOperation(next, model, deviceIds, now, step);
           if (op.kind === 'device.add') deviceIds.push(op.deviceId);
           const versions = loadedView(model, []).versions;
-          const ifVersion = next() < 0.1 ? pick(next, [versions.cart, versions.prefs, 'v0', 'v3']) : undefined;
+          const ifVersion = next() < 0.1 ? pick(next, [versions.cart, versions.prefs, EMPTY_VERSION, 'ffffffffffffffff']) : undefined;
           const options = { now, hlc: stamp(), ...(ifVersion === undefined ? {} : { ifVersion }) };
           const outcome = transition(model, caller, op, options, storeSettings);
           const result = await store().apply(sessionId, caller, op, options);
@@ -136,14 +139,4 @@ function chooseOperation(next: () => number, model: StoredSession, deviceIds: re
   if (r < 0.96) return { kind: 'device.rotate', deviceId: pick(next, deviceIds), hash: randomHash(), graceMs: 500 + Math.floor(next() * 1500) };
   if (r < 0.985 || step < 250) return { kind: 'device.revoke', deviceId: pick(next, [...deviceIds, 'missing']) };
   return Object.keys(model.devices.devices).length > 0 ? { kind: 'session.end' } : { kind: 'cart.clear' };
-}
-
-/** What `touch` does, per the embedded engine. */
-function referenceTouch(model: StoredSession, deviceId: string, now: number, storeSettings: StoreSettings): StoredSession {
-  if (model.meta.endedAt !== undefined || now >= Math.min(model.meta.idleExpiresAt, model.meta.absoluteExpiresAt)) return model;
-  const device = model.devices.devices[deviceId];
-  const devices = device
-    ? { devices: { ...model.devices.devices, [deviceId]: { ...device, lastActiveAt: Math.max(device.lastActiveAt, now) } } }
-    : model.devices;
-  return { ...model, devices, meta: slide(model.meta, now, storeSettings.idleTimeoutMs) };
 }

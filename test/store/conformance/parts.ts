@@ -67,9 +67,12 @@ export function partsSuite(makeStore: StoreFactory): void {
     it('removing a line that does not exist changes nothing', async () => {
       const s = await signIn(store());
       await applied(store(), s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 });
+      const before = await loadAll(store(), s.id);
       const result = await applied(store(), s.id, s.caller, { kind: 'cart.remove', sku: 'nope' });
-      assert.deepEqual(result.records, []);
+      // Only activity (the suite records it on every call) — no cart record, no new cart version.
+      assert.deepEqual(result.records.filter((r) => r.part === 'cart'), []);
       assert.deepEqual(Object.keys(result.session.cart!.lines), ['A']);
+      assert.equal(result.session.versions.cart, before.versions.cart);
     });
 
     it('rejects a quantity above the limit and writes nothing', async () => {

@@ -21,7 +21,12 @@ import type {
 } from '../../../src/store/session-store.js';
 import { newDeviceId, newSessionId } from '../../../src/tokens/session-token.js';
 
-export type StoreFactory = (settings: StoreSettings) => Promise<SessionStore>;
+/**
+ * Opens a store. Stores opened with the same `place` share their data — a
+ * node restarted, or two nodes of one region — and stores of different places
+ * are different regions; without a place, a store of its own.
+ */
+export type StoreFactory = (settings: StoreSettings, place?: string) => Promise<SessionStore>;
 
 export const IDLE_MS = 60_000;
 export const ABSOLUTE_MS = 3_600_000;
@@ -36,15 +41,29 @@ export const SMALL_LIMITS: Limits = {
   devices: 3,
 };
 
-export function settings(limits: Partial<Limits> = {}, idleTimeoutMs = IDLE_MS): StoreSettings {
-  return { idleTimeoutMs, limits: { ...DEFAULT_LIMITS, ...limits }, origin: ORIGIN };
+/** The replication horizon of the suite: how long ended and expired sessions are kept. */
+export const HORIZON_MS = 60_000;
+/** The feed consumer every suite's store is built with (the feed is on). */
+export const CONSUMER = 'replication';
+
+/** Settings of a suite's store; activity is recorded on every call unless `slideAfterMs` says otherwise. */
+export function settings(limits: Partial<Limits> = {}, idleTimeoutMs = IDLE_MS, overrides: Partial<StoreSettings> = {}): StoreSettings {
+  return {
+    idleTimeoutMs,
+    slideAfterMs: 0,
+    limits: { ...DEFAULT_LIMITS, ...limits },
+    origin: ORIGIN,
+    horizonMs: HORIZON_MS,
+    feedConsumers: [CONSUMER],
+    ...overrides,
+  };
 }
 
 /** Opens a store before the enclosing suite's tests and closes it after them. */
-export function useStore(makeStore: StoreFactory, storeSettings: StoreSettings = settings()): () => SessionStore {
+export function useStore(makeStore: StoreFactory, storeSettings: StoreSettings = settings(), place?: string): () => SessionStore {
   let store: SessionStore | undefined;
   before(async () => {
-    store = await makeStore(storeSettings);
+    store = await makeStore(storeSettings, place);
   });
   after(async () => {
     await store?.close();
@@ -99,7 +118,8 @@ export async function signIn(store: SessionStore, options: SignInOptions = {}): 
   const hlc = stamp();
   const result = await store.create({ meta, deviceId, device: newDevice(options.label ?? {}, hash, now, hlc) }, { now, hlc });
   const id = result.status === 'rejected' ? meta.id : result.session.meta.id;
-  return { id, deviceId, hash, caller: { kind: 'device', deviceId, tokenHash: hash }, meta, result };
+  // The store stamps the session with the largest stamp it has seen: the creation's.
+  return { id, deviceId, hash, caller: { kind: 'device', deviceId, tokenHash: hash }, meta: { ...meta, t: hlc }, result };
 }
 
 export async function applied(

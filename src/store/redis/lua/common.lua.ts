@@ -1,17 +1,28 @@
 /**
- * Lua shared by every session script: the key roles, hash helpers, session
- * metadata (liveness, sliding, versions) and key expiry.
+ * Lua shared by every session script: the key roles, and small helpers on
+ * strings, integers and hashes.
  *
- * Every session script is called with the five keys of one session, in this
- * order; they share the hash tag `{sessionId}`, so the script runs on the node
- * that owns the session and sees it atomically.
+ * Every session script is called with the keys of one session (`../keys.ts`):
+ * metadata, devices, cart, preferences, history, then as the script needs
+ * them the list of parked records and the feed stream of the session's slot.
+ * They share the hash tag `{sessionId}` or a tag of the same slot, so the
+ * script runs on the node that owns the session and sees it atomically. Keys
+ * that may not exist (parked records) are passed only to the merge, which may
+ * wait out a slot migration: a script whose keys are partly missing in a
+ * migrating slot gets TRYAGAIN.
  */
 export const COMMON_LUA = String.raw`
 local META, DEVICES, CART, PREFS, HISTORY = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- Then, when a script needs them, the parked records (':q') and the feed stream of
+-- the session's slot; on a cluster the stream's bell is the channel of the same tag.
+local PARKED, FEED, BELL = nil, nil, nil
+for i = 6, #KEYS do
+  if string.sub(KEYS[i], -2) == ':q' then PARKED = KEYS[i] else FEED = KEYS[i] end
+end
+if FEED ~= nil and string.find(FEED, '{', 1, true) then BELL = string.gsub(FEED, 'feed:{', 'bell:{', 1) end
 local DATA_KEYS = { DEVICES, CART, PREFS, HISTORY }
+local DATA_PARTS = { 'cart', 'prefs', 'history', 'devices' }
 local PART_KEY = { devices = DEVICES, cart = CART, prefs = PREFS, history = HISTORY }
-local VERSION_FIELD = { cart = 'vc', prefs = 'vp', history = 'vh', devices = 'vd' }
-local META_NUMBERS = { 'c', 'l', 'i', 'a', 'e', 'vc', 'vp', 'vh', 'vd' }
 
 -- Every part hash holds this field from the session's creation, so that all five
 -- keys always exist: a script over a slot in mid-migration whose keys are partly
@@ -35,6 +46,11 @@ local function bytesLess(a, b)
     if x ~= y then return x < y end
   end
   return #a < #b
+end
+
+-- The session id inside a key's hash tag.
+local function sessionIdOf(key)
+  return string.match(key, '{([^}]*)}')
 end
 
 local function toMap(flat)
@@ -73,95 +89,5 @@ end
 local function hsetMap(key, map)
   local args = toFlat(map)
   if #args > 0 then redis.call('HSET', key, unpack(args)) end
-end
-
--- Session metadata: strings in the hash, numbers here.
-local function metaFromFlat(flat)
-  if #flat == 0 then return nil end
-  local m = toMap(flat)
-  for _, field in ipairs(META_NUMBERS) do
-    if m[field] ~= nil then m[field] = tonumber(m[field]) end
-  end
-  return m
-end
-
-local function readMeta()
-  return metaFromFlat(redis.call('HGETALL', META))
-end
-
-local function metaToFlat(m)
-  local flat = {}
-  for field, value in pairs(m) do
-    flat[#flat + 1] = field
-    flat[#flat + 1] = type(value) == 'number' and int(value) or value
-  end
-  return flat
-end
-
--- As matchToken(): how a presented token hash relates to a decoded device's
--- family — 'current', 'grace', 'reused' or 'none'. Lua strings are interned,
--- so == compares pointers: its time does not depend on how many leading bytes match.
-local function tokenMatch(d, hash, now)
-  if d == nil or d.x ~= nil then return 'none' end
-  if d.h == hash then return 'current' end
-  if d.p == hash then return (d.u ~= nil and now < d.u) and 'grace' or 'reused' end
-  local verdict = 'none'
-  if type(d.r) == 'table' then
-    for _, retired in ipairs(d.r) do
-      if retired == hash then verdict = 'reused' end
-    end
-  end
-  return verdict
-end
-
-local function deadline(m)
-  return math.min(m.i, m.a)
-end
-
--- As isSessionLive(): not ended and neither deadline passed.
-local function isLive(m, now)
-  return m ~= nil and m.e == nil and now < deadline(m)
-end
-
--- As slide(): activity moves the idle deadline, never past the absolute one.
-local function slide(m, now, idle)
-  m.l = math.max(m.l, now)
-  m.i = math.max(m.i, math.min(now + idle, m.a))
-end
-
--- As mergeMeta(): activity times take the maximum, the end is a tombstone
--- (earliest kept), the rest is set once at creation.
-local function mergeMeta(x, y)
-  x.l = math.max(x.l, y.l)
-  x.i = math.max(x.i, y.i)
-  if y.e ~= nil and (x.e == nil or y.e < x.e) then x.e = y.e end
-end
-
-local function versionOf(m, part)
-  return 'v' .. int(m[VERSION_FIELD[part]] or 0)
-end
-
--- Keys expire on a grid of step milliseconds past the session's deadline
--- (never past the absolute one), so the deadline of the keys — and of the
--- user index that must outlive them — moves once per step, not on every
--- write. Loads check the deadline in the metadata, so the slack is never served.
-local function keyDeadline(m, step)
-  local k = math.ceil(deadline(m) / step) * step
-  return math.min(k, m.a)
-end
-
--- Gives every key of the session the same deadline. Keys written by this
--- script may be new (without a TTL), so they are always set; the others only
--- when the deadline moved. Returns the deadline and whether it moved.
-local function settleExpiry(m, step, written)
-  local k = keyDeadline(m, step)
-  local before = redis.call('PEXPIRETIME', META)
-  if before ~= k then
-    redis.call('PEXPIREAT', META, k)
-    for _, key in ipairs(DATA_KEYS) do redis.call('PEXPIREAT', key, k) end
-  else
-    for key in pairs(written) do redis.call('PEXPIREAT', key, k) end
-  end
-  return k, before ~= k
 end
 `;

@@ -80,14 +80,31 @@ parseValue = function(s, i)
   return { raw = string.sub(s, i, e - 1) }, e
 end
 
+-- The array index a key's JSON text names, if it names one ("0", "17", not "07"
+-- or "4294967295"): JavaScript objects put such keys first, in ascending order,
+-- and the rest in insertion order; JSON.stringify follows, and so must this.
+local function arrayIndex(keyText)
+  local digits = string.match(keyText, '^"(%d+)"$')
+  if digits == nil or #digits > 10 or (#digits > 1 and string.byte(digits, 1) == 48) then return nil end
+  local n = tonumber(digits)
+  if n >= 4294967295 then return nil end
+  return n
+end
+
 local function encodeNode(node)
   if node.raw ~= nil then return node.raw end
-  local parts = {}
+  local indices, named = {}, {}
   for _, key in ipairs(node.keys) do
-    local value = node.values[key]
     -- A key deleted by the patch stays in the list with no value.
-    if value ~= nil then parts[#parts + 1] = key .. ':' .. encodeNode(value) end
+    if node.values[key] ~= nil then
+      local index = arrayIndex(key)
+      if index ~= nil then indices[#indices + 1] = { index, key } else named[#named + 1] = key end
+    end
   end
+  table.sort(indices, function(p, q) return p[1] < q[1] end)
+  local parts = {}
+  for _, entry in ipairs(indices) do parts[#parts + 1] = entry[2] .. ':' .. encodeNode(node.values[entry[2]]) end
+  for _, key in ipairs(named) do parts[#parts + 1] = key .. ':' .. encodeNode(node.values[key]) end
   return '{' .. table.concat(parts, ',') .. '}'
 end
 

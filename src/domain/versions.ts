@@ -1,0 +1,138 @@
+/**
+ * Part versions: a digest of the part's state, the same in every region and
+ * every engine that holds the same state.
+ *
+ * A version is the XOR of one 64-bit hash per entry of the part (a cart line,
+ * a preference key, a viewed product, a device), each hash taken over the
+ * part's name, the entry's key and a canonical text of its value. XOR makes
+ * it independent of entry order, and lets a store keep it up to date in O(1)
+ * per entry a change touches: XOR out the entry's old hash, XOR in its new one.
+ *
+ * Because every part is a join-semilattice whose states only grow (counters
+ * rise, stamps move forward, tombstones stay), a part never returns to an
+ * earlier state: equal versions mean "nothing changed", which is what
+ * `If-Match` asks, and a version read in one region means the same in any
+ * other. (A 64-bit XOR hash resists accidents, not an adversary; a caller who
+ * forges a collision only fools its own compare-and-swap.)
+ *
+ * Device versions leave activity (`lastActiveAt`) out: using a device does
+ * not move the devices part's version.
+ *
+ * The Redis engines keep the same digest in Lua (`lua/versions.lua.ts`), over
+ * the same canonical texts; a parity test holds the two to each other.
+ */
+import { hash } from 'node:crypto';
+import type { CartLineState, CartState } from './cart.js';
+import type { DeviceState, DevicesState } from './devices.js';
+import type { HistoryState } from './history.js';
+import type { DataPart, PartStates } from './parts.js';
+import type { PrefRegister, PrefsState } from './prefs.js';
+import type { SessionMeta } from './session.js';
+
+/** The version of an empty part. */
+export const EMPTY_VERSION = '0000000000000000';
+
+/** A cart line as text: first add, counters per writer in byte order, attributes' stamp and JSON. */
+export function canonicalCartLine(line: CartLineState): string {
+  const writers = Object.keys(line.n).sort(byteOrder);
+  const counters = writers.map((w) => `${w}:${line.n[w]![0]}:${line.n[w]![1]}`).join(',');
+  return `${line.at}|${counters}|${line.a === undefined ? '' : `${line.a.t} ${JSON.stringify(line.a.v)}`}`;
+}
+
+/** A preference register as the Redis engines store it: "<stamp> <JSON>". */
+export function canonicalRegister(register: PrefRegister): string {
+  return `${register.t} ${JSON.stringify(register.v)}`;
+}
+
+/** What identifies a device's token state: generation, stamp, revocation. */
+export function canonicalDevice(device: DeviceState): string {
+  return `${device.gen}|${device.t}|${device.revokedAt ?? ''}`;
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Two 32-bit halves of the first 64 bits of SHA-1("<part>\n<key>\n<value>"). */
+function entryHash(part: DataPart, key: string, value: string): [number, number] {
+  const hex = hash('sha1', `${part}\n${key}\n${value}`, 'hex');
+  return [Number.parseInt(hex.slice(0, 8), 16), Number.parseInt(hex.slice(8, 16), 16)];
+}
+
+function parse(version: string): [number, number] {
+  return [Number.parseInt(version.slice(0, 8), 16) >>> 0, Number.parseInt(version.slice(8, 16), 16) >>> 0];
+}
+
+function format([hi, lo]: [number, number]): string {
+  return (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The canonical text of each entry of a part, by key. */
+function entries<P extends DataPart>(part: P, state: PartStates[P]): Iterable<[string, string]> {
+  switch (part) {
+    case 'cart':
+      return mapEntries((state as CartState).lines, canonicalCartLine);
+    case 'prefs':
+      return mapEntries((state as PrefsState).keys, canonicalRegister);
+    case 'history':
+      return mapEntries((state as HistoryState).items, String);
+    case 'devices':
+      return mapEntries((state as DevicesState).devices, canonicalDevice);
+    default:
+      throw new TypeError(`unknown data part "${String(part)}"`);
+  }
+}
+
+function* mapEntries<T>(record: Readonly<Record<string, T>>, text: (value: T) => string): Iterable<[string, string]> {
+  for (const key of Object.keys(record)) yield [key, text(record[key]!)];
+}
+
+/** The version of a part's state, computed from every entry. */
+export function partVersion<P extends DataPart>(part: P, state: PartStates[P]): string {
+  let hi = 0;
+  let lo = 0;
+  for (const [key, value] of entries(part, state)) {
+    const [h, l] = entryHash(part, key, value);
+    hi ^= h;
+    lo ^= l;
+  }
+  return format([hi, lo]);
+}
+
+/**
+ * The version after a change, from the version before it: only the entries
+ * whose canonical text differs are hashed. `before` and `after` are the
+ * whole states; entries absent from `after` (history trimmed) are XORed out.
+ */
+export function nextVersion<P extends DataPart>(part: P, version: string, before: PartStates[P], after: PartStates[P]): string {
+  const old = new Map(entries(part, before));
+  let [hi, lo] = parse(version);
+  const flip = (key: string, value: string): void => {
+    const [h, l] = entryHash(part, key, value);
+    hi ^= h;
+    lo ^= l;
+  };
+  for (const [key, value] of entries(part, after)) {
+    const was = old.get(key);
+    old.delete(key);
+    if (was === value) continue;
+    if (was !== undefined) flip(key, was);
+    flip(key, value);
+  }
+  for (const [key, was] of old) flip(key, was);
+  return format([hi, lo]);
+}
+
+/**
+ * A digest of everything stored of a session — its metadata and the versions
+ * of its parts — equal wherever the session's state is equal: what regions
+ * compare to find sessions that diverged (and tests, to check convergence).
+ */
+export function sessionDigest(meta: SessionMeta, versions: Readonly<Record<DataPart, string>>): string {
+  const fields = [
+    meta.id, meta.userId ?? '', meta.createdAt, meta.lastActiveAt, meta.idleExpiresAt, meta.absoluteExpiresAt,
+    meta.csrfSecret, meta.endedAt ?? '', meta.mergedInto ?? '', meta.t ?? '',
+    versions.cart, versions.prefs, versions.history, versions.devices,
+  ];
+  return hash('sha1', fields.join('\n'), 'hex').slice(0, 16);
+}
