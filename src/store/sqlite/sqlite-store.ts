@@ -12,6 +12,7 @@ import { EMPTY_PARTS, type ChangeRecord, type DataPart } from '../../domain/part
 import { expiresAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
 import type { Operation } from '../../domain/operations.js';
 import type { DeviceLabel } from '../../domain/devices.js';
+import { ownValue } from '../../domain/own.js';
 import { matchToken } from '../../tokens/token-match.js';
 import { SCHEMA, SCHEMA_VERSION, type SessionRow } from './schema.js';
 import {
@@ -90,7 +91,7 @@ export class SqliteStore implements SessionStore {
       if (!isSessionLive(stored.meta, now)) return null;
       const loaded = loadedView(stored, stale);
       if (credential === undefined) return loaded;
-      return { ...loaded, credential: matchToken(stored.devices.devices[credential.deviceId], credential.hash, now) };
+      return { ...loaded, credential: matchToken(ownValue(stored.devices.devices, credential.deviceId), credential.hash, now) };
     });
   }
 
@@ -148,7 +149,7 @@ export class SqliteStore implements SessionStore {
         .transaction(() => {
           const stored = this.#read(sessionId);
           if (stored === null || !isSessionLive(stored.meta, now)) return;
-          const device = stored.devices.devices[deviceId];
+          const device = ownValue(stored.devices.devices, deviceId);
           const devices = device
             ? { devices: { ...stored.devices.devices, [deviceId]: { ...device, lastActiveAt: Math.max(device.lastActiveAt, now) } } }
             : stored.devices;
