@@ -223,7 +223,13 @@ export class SessionService {
     const parsed = parseToken(guestToken);
     if (parsed === null) return null;
     const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now, { credential: parsed });
-    if (session === null || session.meta.userId !== null) return null;
+    if (session === null) return null;
+    // A guest cookie is a presentation of the token like any other: a rotated-out one is theft.
+    if (session.credential === 'reused') {
+      await this.#revokeStolenFamily(parsed);
+      return null;
+    }
+    if (session.meta.userId !== null) return null;
     return isAccepted(session.credential) ? { parsed, session } : null;
   }
 
