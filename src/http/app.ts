@@ -56,7 +56,8 @@ function writeClientError(this: FastifyInstance, error: Error & { code?: string 
   if (socket.writable) {
     const body = JSON.stringify(problemBody('validation-failed', detail));
     socket.write(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();
@@ -104,6 +105,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   // Hooks on the hot path are callback-style: an async hook costs a promise and a microtask turn per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('tessera-node', nodeId);
+    // Answers carry tokens, CSRF tokens and a user's cart and devices: no cache may keep them,
+    // and no browser may guess another media type than the one declared (docs/security.md).
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
     const hostless = missingHost(request);
     // A node that is stopping still serves, but sends keep-alive clients to a new connection (elsewhere).
     if (draining() || hostless !== undefined) reply.header('connection', 'close');
