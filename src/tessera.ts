@@ -81,6 +81,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     nodeId: config.nodeId,
     now,
     admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight },
+    timeouts: config.timeouts,
   });
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
 

@@ -61,7 +61,30 @@ export interface Config {
    * that load balancers and keep-alive clients move away first; 0 to 5 min. @default 2 s
    */
   readonly shutdownDelayMs: number;
+  /** How long the API listener waits for callers; see `HttpTimeouts`. */
+  readonly timeouts: HttpTimeouts;
 }
+
+/**
+ * Time limits of the API listener's connections, so that a caller that sends
+ * slowly (or not at all) cannot hold a connection or a request open for as
+ * long as it likes.
+ */
+export interface HttpTimeouts {
+  /** The request head (request line and headers) must arrive within this; 100 ms to 10 min. @default 10 s */
+  readonly headersMs: number;
+  /** The whole request, head and body, must arrive within this; at least `headersMs`, up to 1 h. @default 30 s */
+  readonly requestMs: number;
+  /** A connection with a request open and no bytes moving either way is closed after this; 1 s to 1 h. @default 60 s */
+  readonly connectionMs: number;
+  /**
+   * An idle keep-alive connection is closed after this; 1 s to 1 h. Keep it above the idle timeout
+   * of the load balancer in front (often 60 s), so the balancer closes first. @default 72 s
+   */
+  readonly keepAliveMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, connectionMs: 60_000, keepAliveMs: 72_000 };
 
 export class ConfigError extends Error {
   constructor(
@@ -111,6 +134,10 @@ export const DURATION_BOUNDS = {
   TESSERA_SWEEP_INTERVAL: [100, DAY],
   TESSERA_L1_TTL: [100, DAY],
   TESSERA_SHUTDOWN_DELAY: [0, 5 * MINUTE],
+  TESSERA_HEADERS_TIMEOUT: [100, 10 * MINUTE],
+  TESSERA_REQUEST_TIMEOUT: [100, HOUR],
+  TESSERA_CONNECTION_TIMEOUT: [SECOND, HOUR],
+  TESSERA_KEEP_ALIVE_TIMEOUT: [SECOND, HOUR],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type DurationVariable = keyof typeof DURATION_BOUNDS;
@@ -167,6 +194,14 @@ export function loadConfig(env: Env = process.env): Config {
       `${formatDuration(slideAfterMs)} must be shorter than TESSERA_IDLE_TIMEOUT (${formatDuration(idleTimeoutMs)}), or reads would never extend a session`,
     );
   }
+  const headersMs = duration('TESSERA_HEADERS_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.headersMs);
+  const requestMs = duration('TESSERA_REQUEST_TIMEOUT', Math.max(DEFAULT_HTTP_TIMEOUTS.requestMs, headersMs));
+  if (headersMs > requestMs) {
+    throw new ConfigError(
+      'TESSERA_HEADERS_TIMEOUT',
+      `${formatDuration(headersMs)} must not exceed TESSERA_REQUEST_TIMEOUT (${formatDuration(requestMs)}): the head is part of the request`,
+    );
+  }
   const store = parseStore(read);
   const l1Text = read('TESSERA_L1') ?? (store.engine === 'sqlite' ? 'off' : 'on');
   if (l1Text !== 'on' && l1Text !== 'off') throw new ConfigError('TESSERA_L1', `"${l1Text}" must be on or off`);
@@ -202,6 +237,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxInFlight: integer('TESSERA_MAX_IN_FLIGHT', 4096, 1, 1_000_000),
     nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
     shutdownDelayMs: duration('TESSERA_SHUTDOWN_DELAY', 2 * SECOND),
+    timeouts: {
+      headersMs,
+      requestMs,
+      connectionMs: duration('TESSERA_CONNECTION_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.connectionMs),
+      keepAliveMs: duration('TESSERA_KEEP_ALIVE_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.keepAliveMs),
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from '../config/config.js';
 import type { Limits } from '../domain/limits.js';
 import type { SessionService } from '../service/session-service.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -38,7 +39,18 @@ export interface HttpAppOptions {
   readonly nodeId: string;
   /** The clock of the rate limiter. @default Date.now */
   readonly now?: () => number;
+  /** How long the listener waits for callers. @default DEFAULT_HTTP_TIMEOUTS */
+  readonly timeouts?: HttpTimeouts;
 }
+
+/**
+ * How often Node looks for requests past their head or request timeout (its
+ * default, 30 s, would let a 10 s head timeout run to 40 s): a tenth of the
+ * shorter timeout, between 50 ms and 1 s. The check walks the open connections
+ * in C++, so once a second costs nothing that shows.
+ */
+const timeoutCheckInterval = ({ headersMs, requestMs }: HttpTimeouts): number =>
+  Math.max(50, Math.min(1_000, Math.floor(Math.min(headersMs, requestMs) / 10)));
 
 /**
  * Answers a connection whose request never became a Fastify request. Only the
@@ -67,6 +79,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const { service, store, keys, limits, metrics, logger, draining, nodeId, admission } = options;
   const buckets = admission.rateLimitPerKey > 0 ? new TokenBuckets(admission.rateLimitPerKey, options.now) : null;
   const inFlight = new InFlightLimit(admission.maxInFlight);
+  const timeouts = options.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
@@ -82,8 +95,17 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     },
     // Bytes that are not an HTTP request Fastify can route (headers over the limit, a malformed request line).
     clientErrorHandler: writeClientError,
-    // Node answers a Host-less HTTP/1.1 request with an empty 400; our onRequest hook answers with a problem (missingHost).
-    http: { requireHostHeader: false },
+    // A caller that sends slowly cannot keep a request or a connection open for as long as it likes
+    // (Fastify's default request timeout, 0, also turns off Node's); a late request gets writeClientError's 400.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.connectionMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      // Node answers a Host-less HTTP/1.1 request with an empty 400; our onRequest hook answers with a problem (missingHost).
+      requireHostHeader: false,
+      headersTimeout: timeouts.headersMs,
+      connectionsCheckingInterval: timeoutCheckInterval(timeouts),
+    },
     // One log line per request comes from our onResponse hook, at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     // No child logger per request (1 µs each): the lines about a request name its reqId themselves.
@@ -167,6 +189,16 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
       try {
         request.apiKey = requireApiKey(request, keys, 'sessions');
         buckets?.take(request.apiKey.name);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      done();
+    });
+    // The in-flight slot is for work: it is taken once the body has arrived and passed validation,
+    // so requests still uploading (or trickling) hold none.
+    v1.addHook('preHandler', (request, _reply, done) => {
+      try {
         inFlight.admit();
       } catch (error) {
         done(error as Error);

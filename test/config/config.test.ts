@@ -66,12 +66,18 @@ describe('duration bounds', () => {
         TESSERA_SWEEP_INTERVAL: '100ms..1d',
         TESSERA_L1_TTL: '100ms..1d',
         TESSERA_SHUTDOWN_DELAY: '0s..5m',
+        TESSERA_HEADERS_TIMEOUT: '100ms..10m',
+        TESSERA_REQUEST_TIMEOUT: '100ms..1h',
+        TESSERA_CONNECTION_TIMEOUT: '1s..1h',
+        TESSERA_KEEP_ALIVE_TIMEOUT: '1s..1h',
       },
     );
   });
 
   // TESSERA_SLIDE_AFTER must also stay below the idle timeout: test its upper bound with the longest idle.
-  const context = (variable: string): Record<string, string> => (variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' } : {});
+  // The head timeout must not exceed the request timeout: test the request timeout's bounds with the shortest head timeout.
+  const context = (variable: string): Record<string, string> =>
+    variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' } : variable === 'TESSERA_REQUEST_TIMEOUT' ? { TESSERA_HEADERS_TIMEOUT: '100ms' } : {};
 
   const tooLong = variables.flatMap((variable) => {
     const max = DURATION_BOUNDS[variable][1];
@@ -108,11 +114,22 @@ describe('duration bounds', () => {
           TESSERA_SWEEP_INTERVAL: config.sweepIntervalMs,
           TESSERA_L1_TTL: config.l1.ttlMs,
           TESSERA_SHUTDOWN_DELAY: config.shutdownDelayMs,
+          TESSERA_HEADERS_TIMEOUT: config.timeouts.headersMs,
+          TESSERA_REQUEST_TIMEOUT: config.timeouts.requestMs,
+          TESSERA_CONNECTION_TIMEOUT: config.timeouts.connectionMs,
+          TESSERA_KEEP_ALIVE_TIMEOUT: config.timeouts.keepAliveMs,
         }[variable];
         assert.equal(value, ms, `${variable}=${ms}ms`);
       }
     });
   }
+
+  test('the head timeout may not exceed the request timeout; unset, the request timeout follows a longer head timeout', () => {
+    refused({ TESSERA_HEADERS_TIMEOUT: '20s', TESSERA_REQUEST_TIMEOUT: '10s' }, 'TESSERA_HEADERS_TIMEOUT', /20s must not exceed TESSERA_REQUEST_TIMEOUT \(10s\)/);
+    assert.deepEqual(loadConfig(BASE).timeouts, { headersMs: 10_000, requestMs: 30_000, connectionMs: 60_000, keepAliveMs: 72_000 });
+    assert.equal(loadConfig({ ...BASE, TESSERA_HEADERS_TIMEOUT: '2m' }).timeouts.requestMs, 120_000);
+    assert.equal(loadConfig({ ...BASE, TESSERA_HEADERS_TIMEOUT: '10s', TESSERA_REQUEST_TIMEOUT: '10s' }).timeouts.requestMs, 10_000);
+  });
 
   test('a value that is not a duration still says what a duration looks like, and the range', () => {
     refused({ TESSERA_IDLE_TIMEOUT: 'abc' }, 'TESSERA_IDLE_TIMEOUT', /"abc" is not a duration; use e\.g\. 30d.*\(a duration from 1s to 3650d\)/);

@@ -186,7 +186,8 @@ describe('secrets never reach disk or logs; API keys and CSRF bind exactly', () 
       `app:${APP_KEY}`,
     ];
     for (const key of wrong) {
-      secrets.add(key);
+      // 'app' is a key name, not a secret, and names a source file in every stack trace logged.
+      if (key !== 'app') secrets.add(key);
       const reply = await server.request('POST', '/v1/sessions', { key, body: {} });
       assert.equal(reply.status, 401, key);
       assert.equal(reply.body.type, '/problems/invalid-api-key');
