@@ -15,7 +15,7 @@ import { openStore } from './store/open-store.js';
 import type { SessionStore } from './store/session-store.js';
 import { Sweeper } from './sweeper.js';
 import { CachedStore } from './cache/cached-store.js';
-import { ApiKeyRing, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
+import { ApiKeyRing, SCOPE_ALIASES, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
 
 export interface Tessera {
   readonly app: FastifyInstance;
@@ -73,7 +73,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   );
 
   const generatedApiKey = config.apiKeys.length === 0 ? generateApiKeySecret() : null;
-  const specs = generatedApiKey === null ? config.apiKeys : [{ name: 'generated', secret: generatedApiKey, admin: true }];
+  const specs = generatedApiKey === null ? config.apiKeys : [{ name: 'generated', secret: generatedApiKey, scopes: SCOPE_ALIASES.admin }];
   const keys = new ApiKeyRing(specs.map(apiKey));
 
   let draining = false;

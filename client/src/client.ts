@@ -381,7 +381,7 @@ export class TesseraClient {
     );
   }
 
-  // ── Administration (API key with the `admin` scope) ─────────────────────
+  // ── Administration (API key with the `users` scope) ─────────────────────
 
   /**
    * Lists a user's devices; throws `NotFoundError` when the user has no live session.

@@ -3,7 +3,7 @@
  * stops the process with a message that names the variable.
  */
 import { DEFAULT_LIMITS, type Limits } from '../domain/limits.js';
-import type { ApiKeySpec } from '../tokens/api-keys.js';
+import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/api-keys.js';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { StoreUnavailableError } from '../store/session-store.js';
@@ -23,7 +23,7 @@ export interface Config {
   /** @default "0.0.0.0", or "127.0.0.1" when no API key is configured */
   readonly host: string;
   readonly store: StoreConfig;
-  /** Caller API keys; empty means "generate one at start-up and listen on loopback only". */
+  /** Caller API keys and their scopes; empty means "generate one at start-up and listen on loopback only". */
   readonly apiKeys: readonly ApiKeySpec[];
   /**
    * 1 s to 10 years. May exceed the absolute timeout: the idle deadline is always capped
@@ -306,13 +306,17 @@ function parseApiKeys(text: string | undefined): ApiKeySpec[] {
   return text.split(',').map((entry, index) => {
     // Never echo the entry or a secret: only names and entry numbers.
     const parts = entry.trim().split(':');
-    const [name, secret, scope] = parts;
+    const [name, secret, scopeList] = parts;
     const number = index + 1;
     if (parts.length < 2 || parts.length > 3 || !name || !secret) {
-      throw new ConfigError('TESSERA_API_KEYS', `entry ${number} must be name:secret or name:secret:admin`);
+      throw new ConfigError('TESSERA_API_KEYS', `entry ${number} must be name:secret or name:secret:scopes (e.g. app:<secret>:sign-in+token)`);
     }
-    if (scope !== undefined && scope !== 'admin') {
-      throw new ConfigError('TESSERA_API_KEYS', `entry ${number} ("${name}") has scope "${scope}"; the only scope suffix is "admin"`);
+    const parsed = scopeList === undefined ? { scopes: [...DEFAULT_SCOPES] } : parseScopes(scopeList);
+    if ('unknown' in parsed) {
+      throw new ConfigError(
+        'TESSERA_API_KEYS',
+        `entry ${number} ("${name}") has scope "${parsed.unknown}"; use ${SCOPES.join(', ')} or the aliases sessions (sign-in+token) and admin (all three), joined by +`,
+      );
     }
     const sameName = byName.get(name);
     if (sameName !== undefined) {
@@ -330,7 +334,7 @@ function parseApiKeys(text: string | undefined): ApiKeySpec[] {
     }
     byName.set(name, number);
     bySecret.set(secret, number);
-    return { name, secret, admin: scope === 'admin' };
+    return { name, secret, scopes: parsed.scopes };
   });
 }
 

@@ -16,13 +16,13 @@ import { registerJsonParser } from './json-body.js';
 import type { Metrics } from './metrics.js';
 import { PROBLEM_CONTENT_TYPE, classify, errorHandler, problemBody, problemType, sendProblem } from './problem.js';
 import { InFlightLimit, TokenBuckets } from './rate-limit.js';
-import { missingHost, requireApiKey } from './request-context.js';
+import { apiKeyOf, invalidApiKey, missingHost, scopeHook } from './request-context.js';
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
 import { historyRoutes } from './routes/history.js';
 import { operationsRoutes } from './routes/operations.js';
 import { prefsRoutes } from './routes/prefs.js';
-import { sessionRoutes } from './routes/sessions.js';
+import { sessionRoutes, signInRoutes } from './routes/sessions.js';
 import { Problem } from './schemas.js';
 
 export interface HttpAppOptions {
@@ -187,7 +187,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(async (v1) => {
     v1.addHook('onRequest', (request, _reply, done) => {
       try {
-        request.apiKey = requireApiKey(request, keys, 'sessions');
+        request.apiKey = apiKeyOf(request, keys);
+        if (request.apiKey === null) throw invalidApiKey();
         buckets?.take(request.apiKey.name);
       } catch (error) {
         done(error as Error);
@@ -213,10 +214,15 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     };
     v1.addHook('onResponse', release);
     v1.addHook('onRequestAbort', (request, done) => release(request, null, done));
-    sessionRoutes(v1, context);
-    cartRoutes(v1, context);
-    prefsRoutes(v1, context);
-    historyRoutes(v1, context);
+    // Scopes (docs/security.md): sign-in checks its own, by body; token routes and admin routes by plugin.
+    signInRoutes(v1, context);
+    await v1.register(async (token) => {
+      token.addHook('onRequest', scopeHook('token'));
+      sessionRoutes(token, context);
+      cartRoutes(token, context);
+      prefsRoutes(token, context);
+      historyRoutes(token, context);
+    });
     await v1.register(async (admin) => adminRoutes(admin, context));
   });
   operationsRoutes(app, { store, metrics, draining });

@@ -129,8 +129,8 @@ export function problemResponses(codes: readonly ProblemCode[]): Record<number, 
   );
 }
 
-/** What every /v1 route may answer: bad query or parameters, API key, admission control, store down. */
-export const CALLER_PROBLEMS: readonly ProblemCode[] = ['validation-failed', 'invalid-api-key', 'rate-limited', 'unavailable'];
+/** What every /v1 route may answer: bad query or parameters, API key or its scopes, admission control, store down. */
+export const CALLER_PROBLEMS: readonly ProblemCode[] = ['validation-failed', 'invalid-api-key', 'forbidden', 'rate-limited', 'unavailable'];
 /** Routes that need the end-user token. */
 export const TOKEN_PROBLEMS: readonly ProblemCode[] = [...CALLER_PROBLEMS, 'invalid-token'];
 /** Routes whose request is parsed for a body (even one that must be empty). */

@@ -256,10 +256,20 @@ describe('TESSERA_API_KEYS', () => {
     },
     {
       keys: 'app:no-scope-secret-0123456789:root',
-      message: /entry 1 \("app"\) has scope "root"; the only scope suffix is "admin"/,
+      message: /entry 1 \("app"\) has scope "root"; use sign-in, token, users or the aliases sessions \(sign-in\+token\) and admin \(all three\), joined by \+$/,
       secrets: ['no-scope-secret-0123456789'],
     },
-    { keys: 'no-secret-here', message: /entry 1 must be name:secret or name:secret:admin/, secrets: ['no-secret-here'] },
+    {
+      keys: 'app:a-scope-secret-0123456789:sign-in+',
+      message: /entry 1 \("app"\) has scope ""; use sign-in/,
+      secrets: ['a-scope-secret-0123456789'],
+    },
+    {
+      keys: 'app:b-scope-secret-0123456789:',
+      message: /entry 1 \("app"\) has scope ""/,
+      secrets: ['b-scope-secret-0123456789'],
+    },
+    { keys: 'no-secret-here', message: /entry 1 must be name:secret or name:secret:scopes \(e\.g\. app:<secret>:sign-in\+token\)/, secrets: ['no-secret-here'] },
   ];
   for (const { keys, message, secrets } of cases) {
     test(`${keys.replace(/:[^:,]+/g, ':…')} is refused without echoing a secret`, () => {
@@ -271,13 +281,31 @@ describe('TESSERA_API_KEYS', () => {
   test('distinct names and secrets are accepted, scopes included', () => {
     const config = loadConfig({ ...BASE, TESSERA_API_KEYS: 'app:secret-one-0123456789, ops:secret-two-0123456789:admin' });
     assert.deepEqual(
-      config.apiKeys.map((k) => [k.name, k.admin]),
+      config.apiKeys.map((k) => [k.name, k.scopes]),
       [
-        ['app', false],
-        ['ops', true],
+        ['app', ['sign-in', 'token']],
+        ['ops', ['sign-in', 'token', 'users']],
       ],
     );
   });
+
+  const scopeForms: Array<[string, string[]]> = [
+    ['', ['sign-in', 'token']], // name:secret, the v1 default: `sessions`
+    [':sessions', ['sign-in', 'token']],
+    [':admin', ['sign-in', 'token', 'users']],
+    [':sign-in', ['sign-in']],
+    [':token', ['token']],
+    [':users', ['users']],
+    [':users+token', ['token', 'users']],
+    [':token+sign-in+token', ['sign-in', 'token']],
+    [':sessions+users', ['sign-in', 'token', 'users']],
+  ];
+  for (const [suffix, scopes] of scopeForms) {
+    test(`name:secret${suffix} grants ${scopes.join(', ')}`, () => {
+      const [key] = loadConfig({ ...BASE, TESSERA_API_KEYS: `k:secret-0123456789abcdef${suffix}` }).apiKeys;
+      assert.deepEqual(key!.scopes, scopes);
+    });
+  }
 });
 
 describe('store start-up failures name the variable', () => {
