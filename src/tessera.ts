@@ -80,7 +80,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining,
     nodeId: config.nodeId,
     now,
-    admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight },
+    admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight, authFailuresPerMinute: config.authFailuresPerMinute },
     timeouts: config.timeouts,
   });
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;

@@ -53,6 +53,8 @@ export interface Config {
   readonly rateLimitPerKey: number;
   /** Requests in flight on this node before new ones get 429. @default 4096 */
   readonly maxInFlight: number;
+  /** Failed API-key authentications per minute per client address (IPv6: per /64) before 429; 0 means unlimited. @default 60 */
+  readonly authFailuresPerMinute: number;
   /** Sent as `Tessera-Node` on every answer, to see where a load balancer sent a request. @default hostname:pid */
   readonly nodeId: string;
   /**
@@ -235,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     rateLimitPerKey: integer('TESSERA_RATE_LIMIT', 0, 0, 10_000_000),
     maxInFlight: integer('TESSERA_MAX_IN_FLIGHT', 4096, 1, 1_000_000),
+    authFailuresPerMinute: integer('TESSERA_AUTH_FAILURE_LIMIT', 60, 0, 1_000_000),
     nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
     shutdownDelayMs: duration('TESSERA_SHUTDOWN_DELAY', 2 * SECOND),
     timeouts: {

@@ -15,7 +15,7 @@ import type { ApiKeyRing } from '../tokens/api-keys.js';
 import { registerJsonParser } from './json-body.js';
 import type { Metrics } from './metrics.js';
 import { PROBLEM_CONTENT_TYPE, classify, errorHandler, problemBody, problemType, sendProblem } from './problem.js';
-import { InFlightLimit, TokenBuckets } from './rate-limit.js';
+import { AuthFailureLimit, InFlightLimit, TokenBuckets } from './rate-limit.js';
 import { apiKeyOf, invalidApiKey, missingHost, scopeHook } from './request-context.js';
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
@@ -33,8 +33,11 @@ export interface HttpAppOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly draining: () => boolean;
-  /** Requests per second per API key (0: unlimited) and requests in flight per node. */
-  readonly admission: { readonly rateLimitPerKey: number; readonly maxInFlight: number };
+  /**
+   * Requests per second per API key (0: unlimited), requests in flight per node, and failed
+   * API-key authentications per minute per client address (0: unlimited; default 0 here, 60 in config).
+   */
+  readonly admission: { readonly rateLimitPerKey: number; readonly maxInFlight: number; readonly authFailuresPerMinute?: number };
   /** Sent as `Tessera-Node` so operators can see where a load balancer sent a request. */
   readonly nodeId: string;
   /** The clock of the rate limiter. @default Date.now */
@@ -79,6 +82,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const { service, store, keys, limits, metrics, logger, draining, nodeId, admission } = options;
   const buckets = admission.rateLimitPerKey > 0 ? new TokenBuckets(admission.rateLimitPerKey, options.now) : null;
   const inFlight = new InFlightLimit(admission.maxInFlight);
+  const authFailures = (admission.authFailuresPerMinute ?? 0) > 0 ? new AuthFailureLimit(admission.authFailuresPerMinute!, options.now) : null;
   const timeouts = options.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -185,10 +189,14 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const context = { service, limits, keys };
   const admitted = new WeakSet<object>();
   await app.register(async (v1) => {
-    v1.addHook('onRequest', (request, _reply, done) => {
+    v1.addHook('onRequest', (request, reply, done) => {
       try {
+        authFailures?.check(request.ip, (seconds) => reply.header('retry-after', String(seconds)));
         request.apiKey = apiKeyOf(request, keys);
-        if (request.apiKey === null) throw invalidApiKey();
+        if (request.apiKey === null) {
+          authFailures?.fail(request.ip);
+          throw invalidApiKey();
+        }
         buckets?.take(request.apiKey.name);
       } catch (error) {
         done(error as Error);
