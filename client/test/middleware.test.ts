@@ -227,6 +227,25 @@ for (const [framework, start] of frameworks) {
       assert.equal(await tessera.validateSession(token), null);
     });
 
+    it('logs out every other device, keeping this visitor signed in (ASVS 7.4.3)', async () => {
+      const user = `${framework}-dave`;
+      const a = new Visitor(app.url);
+      const b = new Visitor(app.url);
+      const c = new Visitor(app.url);
+      await a.post('/signin', { form: { userId: user } });
+      const bIn = await b.post('/signin', { form: { userId: user } });
+      await c.post('/signin', { form: { userId: user } });
+      const done = await b.post('/logout-others', { form: { _csrf: bIn.json.state.csrfToken } });
+      assert.equal(done.status, 200, done.text);
+      assert.deepEqual(done.setCookies, [], 'this visitor keeps its cookie');
+      assert.equal((await a.get('/state')).json.exists, false);
+      assert.equal((await c.get('/state')).json.exists, false);
+      const page = await b.get('/state');
+      assert.equal(page.json.userId, user);
+      const devices = (await b.get('/devices')).json as { current: boolean }[];
+      assert.deepEqual(devices.map((d) => d.current), [true]);
+    });
+
     it('logs out every device', async () => {
       const user = `${framework}-carol`;
       const a = new Visitor(app.url);

@@ -227,8 +227,19 @@ export const PartsQuery = Type.Object(
 
 export const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 128 }) });
 
+/** `DELETE /v1/session/devices`: `except=current` keeps the caller's device (and the session). */
+export const LogoutDevicesQuery = Type.Object(
+  {
+    except: Type.Optional(
+      Type.Literal('current', { description: 'Keep this device signed in (and the session alive): log out every other device.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export type SignInBody = Static<ReturnType<typeof signInBody>>;
 export type AddItemBody = Static<ReturnType<typeof addItemBody>>;
 export type SetItemBody = Static<ReturnType<typeof setItemBody>>;
 export type HistoryBody = Static<ReturnType<typeof historyBody>>;
 export type PartsQueryT = Static<typeof PartsQuery>;
+export type LogoutDevicesQueryT = Static<typeof LogoutDevicesQuery>;

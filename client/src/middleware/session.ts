@@ -335,6 +335,18 @@ export class TesseraSession {
   }
 
   /**
+   * Logs every other device of this session out and keeps this one signed in,
+   * e.g. after the user changed their password (ASVS 7.4.3).
+   * @example
+   * await req.tessera.logoutOtherDevices();
+   */
+  async logoutOtherDevices(): Promise<void> {
+    if (!this.#token) return;
+    await this.#guard(() => this.#client.logoutOtherDevices(this.#token!));
+    if (this.#parts.devices) this.#parts.devices = this.#parts.devices.filter((d) => d.current);
+  }
+
+  /**
    * The session's live devices, `current` marking this one.
    * @example
    * const devices = await req.tessera.devices();

@@ -12,6 +12,7 @@ import {
   CsrfHeaders,
   Device,
   DeviceParams,
+  LogoutDevicesQuery,
   MUTATION_PROBLEMS,
   MutationHeaders,
   NoQuery,
@@ -22,6 +23,7 @@ import {
   problemResponses,
   signInBody,
   withETag,
+  type LogoutDevicesQueryT,
   type PartsQueryT,
   type SignInBody,
 } from '../schemas.js';
@@ -164,20 +166,23 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
     },
   );
 
-  app.delete(
+  app.delete<{ Querystring: LogoutDevicesQueryT }>(
     '/v1/session/devices',
     {
       schema: {
         tags: ['devices'],
-        summary: 'Log out every device: the session ends',
-        querystring: NoQuery,
+        summary: 'Log out every device (the session ends), or every device but this one',
+        description:
+          'Without `except`, every device is logged out and the session ends. With `except=current` (ASVS 7.4.3, e.g. after a password change), every other device is logged out at once — rotated-out tokens in their grace window included — and this device, the session and its data stay. Idempotent.',
+        querystring: LogoutDevicesQuery,
         documentedHeaders: MutationHeaders,
         response: { 204: NoContent, ...problemResponses(MUTATION_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
     async (request, reply) => {
-      await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request));
+      if (request.query.except === 'current') await service.logoutOtherDevices(sessionToken(request), mutationOptions(request));
+      else await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request));
       return reply.code(204).send();
     },
   );
