@@ -65,6 +65,11 @@ export interface Config {
   readonly shutdownDelayMs: number;
   /** How long the API listener waits for callers; see `HttpTimeouts`. */
   readonly timeouts: HttpTimeouts;
+  /**
+   * The management listener: `/metrics`, `/openapi.json`, `/docs` (and `/healthz`, `/readyz`
+   * again). Loopback by default, whatever `host` is: expose it deliberately. @default 127.0.0.1:8081
+   */
+  readonly admin: { readonly host: string; readonly port: number };
 }
 
 /**
@@ -187,7 +192,9 @@ export function loadConfig(env: Env = process.env): Config {
   const region = read('TESSERA_REGION') ?? 'local';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(region)) throw new ConfigError('TESSERA_REGION', `"${region}" must be 1-32 characters of [A-Za-z0-9_-]`);
   const hostText = read('TESSERA_HOST');
-  const host = hostText === undefined ? (apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1') : parseHost(hostText);
+  const host = hostText === undefined ? (apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1') : parseHost(hostText, 'TESSERA_HOST');
+  const adminHostText = read('TESSERA_ADMIN_HOST');
+  const adminHost = adminHostText === undefined ? '127.0.0.1' : parseHost(adminHostText, 'TESSERA_ADMIN_HOST');
   // Idle above absolute is allowed: every engine caps the idle deadline at the absolute one.
   const slideAfterMs = duration('TESSERA_SLIDE_AFTER', Math.min(Math.floor(idleTimeoutMs / 20), HOUR));
   if (slideAfterMs >= idleTimeoutMs) {
@@ -208,8 +215,14 @@ export function loadConfig(env: Env = process.env): Config {
   const l1Text = read('TESSERA_L1') ?? (store.engine === 'sqlite' ? 'off' : 'on');
   if (l1Text !== 'on' && l1Text !== 'off') throw new ConfigError('TESSERA_L1', `"${l1Text}" must be on or off`);
 
+  const port = integer('TESSERA_PORT', 8080, 0, 65_535);
+  const adminPort = integer('TESSERA_ADMIN_PORT', 8081, 0, 65_535);
+  if (adminPort === port && adminPort !== 0) {
+    throw new ConfigError('TESSERA_ADMIN_PORT', `${adminPort} is also TESSERA_PORT; the management listener needs a port of its own`);
+  }
+
   return {
-    port: integer('TESSERA_PORT', 8080, 0, 65_535),
+    port,
     host,
     store,
     apiKeys,
@@ -240,6 +253,7 @@ export function loadConfig(env: Env = process.env): Config {
     authFailuresPerMinute: integer('TESSERA_AUTH_FAILURE_LIMIT', 60, 0, 1_000_000),
     nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
     shutdownDelayMs: duration('TESSERA_SHUTDOWN_DELAY', 2 * SECOND),
+    admin: { host: adminHost, port: adminPort },
     timeouts: {
       headersMs,
       requestMs,
@@ -280,11 +294,11 @@ function parseStore(read: (name: string) => string | undefined): StoreConfig {
  * names), none starting or ending with a hyphen, at most 63 characters each and
  * 253 in all, the last one not all digits (that is a mistyped IPv4 address).
  */
-function parseHost(text: string): string {
+function parseHost(text: string, variable: 'TESSERA_HOST' | 'TESSERA_ADMIN_HOST'): string {
   if (isIP(text) !== 0) return text;
   const bracketed = /^\[(.*)\]$/.exec(text);
   if (bracketed !== null && isIP(bracketed[1]!) === 6) {
-    throw new ConfigError('TESSERA_HOST', `"${text}": write the IPv6 address without brackets (${bracketed[1]})`);
+    throw new ConfigError(variable, `"${text}": write the IPv6 address without brackets (${bracketed[1]})`);
   }
   const name = text.endsWith('.') ? text.slice(0, -1) : text;
   const labels = name.split('.');
@@ -295,7 +309,7 @@ function parseHost(text: string): string {
     !/^\d+$/.test(labels[labels.length - 1]!);
   if (!valid) {
     throw new ConfigError(
-      'TESSERA_HOST',
+      variable,
       `"${text}" is neither an IP address nor a valid host name; use e.g. 0.0.0.0 (all IPv4 interfaces), :: (all interfaces), 127.0.0.1 or a name such as tessera.internal`,
     );
   }
@@ -408,36 +422,49 @@ export function explainStoreError(store: StoreConfig, error: unknown): StartupEr
   );
 }
 
-/** What a failure to listen means, naming TESSERA_HOST and TESSERA_PORT. */
-export function explainListenError(target: { readonly host: string; readonly port: number }, error: unknown): StartupError {
+/** The variables that configure a listener. */
+export interface ListenerVariables {
+  readonly host: string;
+  readonly port: string;
+}
+
+export const API_LISTENER: ListenerVariables = { host: 'TESSERA_HOST', port: 'TESSERA_PORT' };
+export const ADMIN_LISTENER: ListenerVariables = { host: 'TESSERA_ADMIN_HOST', port: 'TESSERA_ADMIN_PORT' };
+
+/** What a failure to listen means, naming the listener's host and port variables (TESSERA_HOST and TESSERA_PORT by default). */
+export function explainListenError(
+  target: { readonly host: string; readonly port: number },
+  error: unknown,
+  names: ListenerVariables = API_LISTENER,
+): StartupError {
   const e = details(error);
   const code = typeof e.code === 'string' ? e.code : undefined;
   const host = typeof e.hostname === 'string' ? e.hostname : typeof e.address === 'string' ? e.address : target.host;
   const port = typeof e.port === 'number' ? e.port : target.port;
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let variables = ['TESSERA_HOST', 'TESSERA_PORT'];
+  let variables = [names.host, names.port];
   let reason: string;
   switch (code) {
     case 'EADDRINUSE':
-      reason = `port ${port} is already in use; choose another TESSERA_PORT or stop the process that holds it`;
+      reason = `port ${port} is already in use; choose another ${names.port} or stop the process that holds it`;
       break;
     case 'EACCES':
     case 'EPERM':
-      reason = `permission denied (ports below 1024 need privileges); choose a TESSERA_PORT of 1024 or more`;
+      reason = `permission denied (ports below 1024 need privileges); choose a ${names.port} of 1024 or more`;
       break;
     case 'EADDRNOTAVAIL':
-      variables = ['TESSERA_HOST'];
-      reason = `${host} is not an address of this machine; set TESSERA_HOST to one of its addresses, or 0.0.0.0 / :: for all`;
+      variables = [names.host];
+      reason = `${host} is not an address of this machine; set ${names.host} to one of its addresses, or 0.0.0.0 / :: for all`;
       break;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_FAIL':
     case 'EAI_NONAME':
-      variables = ['TESSERA_HOST'];
-      reason = `the host name "${host}" does not resolve; set TESSERA_HOST to an address of this machine or a name that resolves to one`;
+      variables = [names.host];
+      reason = `the host name "${host}" does not resolve; set ${names.host} to an address of this machine or a name that resolves to one`;
       break;
     default:
-      reason = 'check TESSERA_HOST and TESSERA_PORT';
+      reason = `check ${names.host} and ${names.port}`;
   }
   return new StartupError(variables, `cannot listen on ${where}: ${reason} (${e.message})`, { cause: error });
 }

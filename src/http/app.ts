@@ -1,10 +1,10 @@
 /**
- * The Fastify application: routes, validation, problem+json errors, API keys,
- * metrics and the generated OpenAPI document.
+ * The Fastify application of the API listener: routes, validation,
+ * problem+json errors, API keys, and the route schemas the OpenAPI document is
+ * generated from (served, with metrics, by the management listener: admin-app.ts).
  */
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from '../config/config.js';
@@ -20,7 +20,7 @@ import { apiKeyOf, invalidApiKey, missingHost, scopeHook } from './request-conte
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
 import { historyRoutes } from './routes/history.js';
-import { operationsRoutes } from './routes/operations.js';
+import { healthRoutes, problemRoutes } from './routes/operations.js';
 import { prefsRoutes } from './routes/prefs.js';
 import { sessionRoutes, signInRoutes } from './routes/sessions.js';
 import { Problem } from './schemas.js';
@@ -52,14 +52,14 @@ export interface HttpAppOptions {
  * shorter timeout, between 50 ms and 1 s. The check walks the open connections
  * in C++, so once a second costs nothing that shows.
  */
-const timeoutCheckInterval = ({ headersMs, requestMs }: HttpTimeouts): number =>
+export const timeoutCheckInterval = ({ headersMs, requestMs }: HttpTimeouts): number =>
   Math.max(50, Math.min(1_000, Math.floor(Math.min(headersMs, requestMs) / 10)));
 
 /**
  * Answers a connection whose request never became a Fastify request. Only the
  * error code is logged: Node attaches the raw bytes, which may hold tokens and keys.
  */
-function writeClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
+export function writeClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const detail =
     error.code === 'HPE_HEADER_OVERFLOW'
@@ -182,7 +182,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
       return document;
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
   // Referenced by every route's error answers (one component in OpenAPI, not a copy per answer).
   app.addSchema(Problem);
 
@@ -233,7 +232,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     });
     await v1.register(async (admin) => adminRoutes(admin, context));
   });
-  operationsRoutes(app, { store, metrics, draining });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  healthRoutes(app, { store, draining });
+  problemRoutes(app);
   return app;
 }

@@ -226,6 +226,15 @@ describe('TESSERA_HOST', () => {
     });
   }
 
+  test('the management listener defaults to 127.0.0.1:8081, takes its own host and port, and not the API port', () => {
+    assert.deepEqual(loadConfig(BASE).admin, { host: '127.0.0.1', port: 8081 });
+    assert.deepEqual(loadConfig({ ...BASE, TESSERA_ADMIN_HOST: '::', TESSERA_ADMIN_PORT: '9464' }).admin, { host: '::', port: 9464 });
+    refused({ TESSERA_PORT: '9000', TESSERA_ADMIN_PORT: '9000' }, 'TESSERA_ADMIN_PORT', /9000 is also TESSERA_PORT; the management listener needs a port of its own/);
+    refused({ TESSERA_ADMIN_HOST: '[::1]' }, 'TESSERA_ADMIN_HOST', /write the IPv6 address without brackets/);
+    refused({ TESSERA_ADMIN_PORT: '70000' }, 'TESSERA_ADMIN_PORT', /must be an integer from 0 to 65535/);
+    assert.equal(loadConfig({ ...BASE, TESSERA_PORT: '0', TESSERA_ADMIN_PORT: '0' }).admin.port, 0, 'both on any free port (tests)');
+  });
+
   test('unset, the host defaults to all interfaces with keys and to loopback without', () => {
     assert.equal(loadConfig(BASE).host, '0.0.0.0');
     assert.equal(loadConfig({ TESSERA_SQLITE_PATH: ':memory:' }).host, '127.0.0.1');

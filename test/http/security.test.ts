@@ -288,7 +288,7 @@ describe('rotation, theft detection and the uniform invalid-token answer', () =>
   after(() => server.close());
 
   const reuseCount = async (): Promise<number> => {
-    const metrics = await server.request('GET', '/metrics', { key: null });
+    const metrics = await server.request('GET', '/metrics', { key: null, admin: true });
     const match = /^tessera_token_reuse_total (\d+)$/m.exec(metrics.text);
     assert.ok(match, 'tessera_token_reuse_total is exported');
     return Number(match[1]);
