@@ -190,7 +190,11 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(async (v1) => {
     v1.addHook('onRequest', (request, reply, done) => {
       try {
-        authFailures?.check(request.ip, (seconds) => reply.header('retry-after', String(seconds)));
+        const wait = authFailures === null ? 0 : authFailures.retryAfter(request.ip);
+        if (wait > 0) {
+          reply.header('retry-after', String(wait));
+          throw authFailures!.refusal();
+        }
         request.apiKey = apiKeyOf(request, keys);
         if (request.apiKey === null) {
           authFailures?.fail(request.ip);

@@ -92,21 +92,23 @@ export class AuthFailureLimit {
   ) {}
 
   /**
-   * Throws `rate-limited` when `address` has no failure left; `onRetryAfter`
-   * gets the seconds until it has one. Costs a map lookup for an address that
-   * never failed.
+   * 0 when `address` may fail again; otherwise the seconds until it may (then
+   * refuse with `refusal()`). An address that never failed costs a `Map.size` read.
    */
-  check(address: string, onRetryAfter: (seconds: number) => void): void {
-    if (this.#buckets.size === 0) return;
+  retryAfter(address: string): number {
+    if (this.#buckets.size === 0) return 0;
     const key = clientAddressKey(address);
     const bucket = this.#buckets.get(key);
-    if (bucket === undefined) return;
+    if (bucket === undefined) return 0;
     const tokens = this.#refill(bucket);
     // Full again: the failures are forgotten, and so is the address (the map stays small, the check cheap).
     if (tokens >= this.perMinute) this.#buckets.delete(key);
-    if (tokens >= 1) return;
-    onRetryAfter(Math.max(1, Math.ceil(((1 - tokens) * 60) / this.perMinute)));
-    throw new TesseraError('rate-limited', 'too many requests with a missing or unknown API key from this address; retry later with a configured key');
+    if (tokens >= 1) return 0;
+    return Math.max(1, Math.ceil(((1 - tokens) * 60) / this.perMinute));
+  }
+
+  refusal(): TesseraError {
+    return new TesseraError('rate-limited', 'too many requests with a missing or unknown API key from this address; retry later with a configured key');
   }
 
   /** Counts one failed authentication from `address`. */

@@ -32,7 +32,6 @@ export function healthRoutes(app: FastifyInstance, { store, draining }: Operatio
       return { status: 'ready', engine: store.engine };
     },
   );
-
 }
 
 /** `/metrics` (Prometheus text format), for the management listener only. */
