@@ -62,6 +62,7 @@ describe('API key scopes, per route', () => {
     ['POST /v1/session/history', 'token', (key, u) => server.request('POST', '/v1/session/history', { key, token: u.token, body: { productId: 'P' } })],
     ['POST /v1/session/rotate', 'token', (key, u) => server.request('POST', '/v1/session/rotate', { key, token: u.token })],
     ['DELETE /v1/session/devices/{id}', 'token', (key, u) => server.request('DELETE', `/v1/session/devices/${u.deviceId}`, { key, token: u.token })],
+    ['DELETE /v1/session/devices?except=current', 'token', (key, u) => server.request('DELETE', '/v1/session/devices?except=current', { key, token: u.token })],
     ['DELETE /v1/session/devices', 'token', (key, u) => server.request('DELETE', '/v1/session/devices', { key, token: u.token })],
     ['DELETE /v1/session', 'token', (key, u) => server.request('DELETE', '/v1/session', { key, token: u.token })],
     ['GET /v1/users/{id}/devices', 'users', (key, u) => server.request('GET', `/v1/users/${u.userId}/devices`, { key })],
