@@ -60,7 +60,7 @@ async function seed(node: TesseraProcess, index: number, kb: 4 | 16): Promise<st
 }
 
 async function readBytes(node: TesseraProcess): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const text = await (await fetch(`${node.adminUrl}/metrics`)).text();
   const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(name))?.split(' ').pop() ?? 0);
   return { sum: value('tessera_store_read_bytes_sum'), count: value('tessera_store_read_bytes_count') };
 }

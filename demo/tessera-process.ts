@@ -36,6 +36,8 @@ export async function startEmbeddedTessera(sqlitePath: string): Promise<Embedded
       ...process.env,
       TESSERA_PORT: String(port),
       TESSERA_HOST: '127.0.0.1',
+      // The demo reads no metrics: its management listener takes any free port.
+      TESSERA_ADMIN_PORT: '0',
       TESSERA_SQLITE_PATH: sqlitePath,
       TESSERA_API_KEYS: `storefront:${apiKey}`,
       TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'warn',

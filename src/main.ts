@@ -2,7 +2,7 @@
  * `npm start`: runs Tessera as a process. SIGTERM or SIGINT drains in-flight
  * requests, closes the store and exits 0.
  */
-import { ConfigError, explainListenError, explainStoreError, loadConfig, type Config } from './config/config.js';
+import { ConfigError, StartupError, explainListenError, explainStoreError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './logging.js';
 import { createTessera, type Tessera } from './tessera.js';
 
@@ -34,11 +34,13 @@ async function main(): Promise<void> {
   try {
     address = await tessera.listen();
   } catch (error) {
+    // The management listener's failures come explained already.
+    if (error instanceof StartupError) throw error;
     // Without configured keys Tessera listens on loopback whatever TESSERA_HOST says.
     const host = tessera.generatedApiKey === null ? config.host : '127.0.0.1';
     throw explainListenError({ host, port: config.port }, error);
   }
-  logger.info({ address, store: config.store.engine, region: config.region }, 'tessera listening');
+  logger.info({ address, admin: tessera.adminAddress, store: config.store.engine, region: config.region }, 'tessera listening');
   if (tessera.generatedApiKey !== null) {
     // Printed once, on purpose, to the terminal only: there was no key to use otherwise.
     process.stdout.write(

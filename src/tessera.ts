@@ -5,9 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Config } from './config/config.js';
 import { randomBytes } from 'node:crypto';
+import { ADMIN_LISTENER, explainListenError, type Config } from './config/config.js';
 import { HybridLogicalClock, nodeOrigin } from './domain/hlc.js';
+import { buildAdminApp } from './http/admin-app.js';
 import { buildHttpApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import { createLogger } from './logging.js';
@@ -16,18 +17,26 @@ import { openStore } from './store/open-store.js';
 import type { SessionStore } from './store/session-store.js';
 import { Sweeper } from './sweeper.js';
 import { CachedStore } from './cache/cached-store.js';
-import { ApiKeyRing, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
+import { ApiKeyRing, SCOPE_ALIASES, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
 
 export interface Tessera {
+  /** The API listener's app: `/v1`, `/healthz`, `/readyz`, `/problems/…`. */
   readonly app: FastifyInstance;
+  /** The management listener's app: `/metrics`, `/openapi.json`, `/docs`, `/healthz`, `/readyz`. */
+  readonly adminApp: FastifyInstance;
   readonly store: SessionStore;
   readonly service: SessionService;
   readonly metrics: Metrics;
   readonly sweeper: Sweeper | null;
   /** Set when no API key was configured: the one generated for this run. */
   readonly generatedApiKey: string | null;
-  /** Starts listening; resolves to the address. */
+  /**
+   * Starts both listeners; resolves to the API listener's address. A failure of the
+   * management listener is a `StartupError` naming TESSERA_ADMIN_HOST/TESSERA_ADMIN_PORT.
+   */
   listen(): Promise<string>;
+  /** The management listener's address, once listening. */
+  readonly adminAddress: string | null;
   /** Stops taking requests, lets in-flight ones finish, closes the store. */
   close(): Promise<void>;
 }
@@ -79,19 +88,36 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   );
 
   const generatedApiKey = config.apiKeys.length === 0 ? generateApiKeySecret() : null;
-  const specs = generatedApiKey === null ? config.apiKeys : [{ name: 'generated', secret: generatedApiKey, admin: true }];
+  const specs = generatedApiKey === null ? config.apiKeys : [{ name: 'generated', secret: generatedApiKey, scopes: SCOPE_ALIASES.admin }];
   const keys = new ApiKeyRing(specs.map(apiKey));
 
   let draining = false;
   const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining,
     nodeId: config.nodeId,
     now,
-    admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight },
+    admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight, authFailuresPerMinute: config.authFailuresPerMinute },
+    timeouts: config.timeouts,
   });
+  // Every route is registered: the OpenAPI document is complete, for the management listener to serve.
+  await app.ready();
+  const adminApp = await buildAdminApp({
+    store,
+    metrics,
+    logger,
+    draining: () => draining,
+    nodeId: config.nodeId,
+    openapi: app.swagger() as unknown as Readonly<Record<string, unknown>>,
+    timeouts: config.timeouts,
+  });
+  let adminAddress: string | null = null;
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
 
   return {
     app,
+    adminApp,
+    get adminAddress() {
+      return adminAddress;
+    },
     store,
     service,
     metrics,
@@ -101,6 +127,12 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       // Without configured keys the generated one is printed once: never expose that beyond loopback.
       const host = generatedApiKey === null ? config.host : '127.0.0.1';
       const address = await app.listen({ port: config.port, host });
+      try {
+        adminAddress = await adminApp.listen({ port: config.admin.port, host: config.admin.host });
+      } catch (error) {
+        await app.close();
+        throw explainListenError(config.admin, error, ADMIN_LISTENER);
+      }
       sweeper?.start();
       return address;
     },
@@ -109,7 +141,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       // Readiness now fails and every answer closes its connection: give balancers and clients time to move.
       if (config.shutdownDelayMs > 0) await sleep(config.shutdownDelayMs);
       await sweeper?.stop();
-      await app.close();
+      await Promise.all([app.close(), adminApp.close()]);
       await store.close();
     },
   };

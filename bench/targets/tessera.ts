@@ -29,9 +29,11 @@ async function readRuntimeStats(origin: string): Promise<RuntimeStats | null> {
 export async function startTessera(engine: Engine, ctx: TargetContext): Promise<Target> {
   const id: TargetId = engine === 'sqlite' ? 'tessera-sqlite' : engine === 'redis' ? 'tessera-redis' : 'tessera-cluster';
   const port = await freePort();
+  const adminPort = await freePort();
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     TESSERA_PORT: String(port),
+    TESSERA_ADMIN_PORT: String(adminPort),
     TESSERA_HOST: '127.0.0.1',
     TESSERA_STORE: engine,
     TESSERA_API_KEYS: `bench:${ctx.apiKey}`,
@@ -105,7 +107,8 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     seed: (count, dataSeed, onProgress) => seedTessera({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
     footprint,
     exitReport: () => server.exitReport(),
-    runtimeStats: () => readRuntimeStats(origin),
+    // Metrics are on the management listener.
+    runtimeStats: () => readRuntimeStats(`http://127.0.0.1:${adminPort}`),
     store,
     ...(commandStats ? { commandStats } : {}),
     ...(settle ? { settle } : {}),

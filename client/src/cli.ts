@@ -17,7 +17,7 @@ const USAGE = `usage: tessera-admin <command>
   status             liveness and readiness of the endpoint
 
 environment: TESSERA_URL (default http://127.0.0.1:8080, comma-separated for failover),
-             TESSERA_ADMIN_KEY (an API key with the admin scope)`;
+             TESSERA_ADMIN_KEY (an API key with the users scope, e.g. name:secret:users)`;
 
 export async function runAdmin(argv: readonly string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
   const [command, argument] = argv;
@@ -28,7 +28,7 @@ export async function runAdmin(argv: readonly string[], env: NodeJS.ProcessEnv, 
     return 2;
   }
   if (needsUser && !env.TESSERA_ADMIN_KEY) {
-    out('tessera-admin: set TESSERA_ADMIN_KEY to an API key with the admin scope');
+    out('tessera-admin: set TESSERA_ADMIN_KEY to an API key with the users scope (name:secret:users, or the v1 form name:secret:admin)');
     return 2;
   }
   const client = new TesseraClient({ endpoints, ...(env.TESSERA_ADMIN_KEY ? { apiKey: env.TESSERA_ADMIN_KEY } : {}) });

@@ -241,6 +241,22 @@ export class TesseraClient {
     );
   }
 
+  /**
+   * Logs out every device of the session but this one
+   * (`DELETE /v1/session/devices?except=current`), e.g. after a password change
+   * (ASVS 7.4.3). This token, the session and its data stay. Idempotent, so
+   * retried when safe. A Tessera older than this call refuses it with
+   * `ValidationError` (it does not know `except`) and logs nobody out.
+   * @example
+   * await tessera.logoutOtherDevices(token, { csrfToken });
+   */
+  async logoutOtherDevices(token: string, options?: WriteOptions): Promise<void> {
+    await this.#send(
+      { method: 'DELETE', path: '/v1/session/devices?except=current', token, ...writeHeaders(options), idempotent: true },
+      options,
+    );
+  }
+
   // ── Cart ────────────────────────────────────────────────────────────────
 
   /**
@@ -381,7 +397,7 @@ export class TesseraClient {
     );
   }
 
-  // ── Administration (API key with the `admin` scope) ─────────────────────
+  // ── Administration (API key with the `users` scope) ─────────────────────
 
   /**
    * Lists a user's devices; throws `NotFoundError` when the user has no live session.

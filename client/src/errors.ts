@@ -77,7 +77,7 @@ export class InvalidApiKeyError extends TesseraError {}
  * expired, rotated out or revoked. Treat the user as signed out.
  */
 export class InvalidTokenError extends TesseraError {}
-/** 403 `forbidden`: the API key lacks the scope (admin endpoints need `admin`). */
+/** 403 `forbidden`: the API key lacks the scope the route needs (`sign-in`, `token` or `users`). */
 export class ForbiddenError extends TesseraError {}
 /** 403 `csrf-mismatch`: the `csrfToken` passed does not belong to this session and device. */
 export class CsrfMismatchError extends TesseraError {}

@@ -176,6 +176,23 @@ describe('TesseraClient against a real Tessera', () => {
     assert.equal(await tessera.validateSession(c.token), null);
   });
 
+  it('logs out every other device, keeping this one and the session (ASVS 7.4.3)', async () => {
+    const phone = await tessera.signIn('password-changer', { device: { name: 'Phone' } });
+    const laptop = await tessera.signIn('password-changer', { device: { name: 'Laptop' } });
+    const tablet = await tessera.signIn('password-changer', { device: { name: 'Tablet' } });
+    await tessera.addToCart(phone.token, { sku: 'kept' });
+    await assert.rejects(tessera.logoutOtherDevices(laptop.token, { csrfToken: phone.csrfToken }), CsrfMismatchError);
+    assert.ok(await tessera.validateSession(phone.token), 'a refused call logs nobody out');
+    await tessera.logoutOtherDevices(laptop.token, { csrfToken: laptop.csrfToken });
+    assert.equal(await tessera.validateSession(phone.token), null);
+    assert.equal(await tessera.validateSession(tablet.token), null);
+    const view = await tessera.getSession(laptop.token, { parts: ['cart', 'devices'] });
+    assert.deepEqual(view.devices.map((d) => [d.name, d.current]), [['Laptop', true]]);
+    assert.deepEqual(view.cart.items.map((i) => i.sku), ['kept']);
+    await tessera.logoutOtherDevices(laptop.token); // nothing left to end: still fine
+    await assert.rejects(tessera.logoutOtherDevices(phone.token), InvalidTokenError);
+  });
+
   it('lets an admin key list and log out a user’s devices, and refuses an ordinary key', async () => {
     const phone = await tessera.signIn('support-case', { device: { name: 'Phone' } });
     await tessera.signIn('support-case', { device: { name: 'Laptop' } });

@@ -159,6 +159,34 @@ for (const [framework, start] of frameworks) {
       assert.equal((await visitor.get('/state')).json.userId, `${framework}-alice`);
     });
 
+    // Regression (issue 15, defect 5): signing in again used to rotate, leaving the old token valid for the grace window.
+    it('ends the old token at once when the same user signs in again on this device (ASVS 7.2.4)', async () => {
+      const user = `${framework}-reauth`;
+      const visitor = new Visitor(app.url);
+      const first = await visitor.post('/signin', { form: { userId: user } });
+      assert.equal(first.status, 200, first.text);
+      await visitor.post('/cart/add', { form: { sku: 'kept', _csrf: first.json.state.csrfToken } });
+      const oldToken = decodeURIComponent(visitor.cookies.get(COOKIE)!).split('~')[0]!;
+
+      const again = await visitor.post('/signin', { form: { userId: user, _csrf: first.json.state.csrfToken } });
+      assert.equal(again.status, 200, again.text);
+      const newToken = decodeURIComponent(visitor.cookies.get(COOKIE)!).split('~')[0]!;
+      assert.notEqual(newToken, oldToken);
+      assert.notEqual(again.json.state.csrfToken, first.json.state.csrfToken, 'a new CSRF token too');
+      // Over HTTP, straight away (well inside the default 30 s rotation grace window).
+      const oldAnswer = await fetch(`${server.url}/v1/session`, { headers: { authorization: `Bearer ${APP_KEY}`, 'tessera-token': oldToken } });
+      assert.equal(oldAnswer.status, 401, 'the old token is ended at once');
+      // Presenting the old token is not theft: the new one keeps working, in the same session with the same cart.
+      const page = await visitor.get('/state');
+      assert.equal(page.json.userId, user);
+      assert.deepEqual(page.json.cart, [['kept', 1]]);
+      assert.equal(page.json.csrf, 'valid');
+      const view = await tessera.validateSession(newToken, { parts: ['devices'] });
+      assert.ok(view !== null, 'the new token works');
+      assert.equal(view.session.id, first.json.result.id, 'the same session');
+      assert.equal(view.devices.length, 1, 'the old device entry is gone, not piled up');
+    });
+
     it('shows a second device the same cart and lets it revoke the first, which is then signed out', async () => {
       const user = `${framework}-bob`;
       const phone = new Visitor(app.url, 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Mobile/15E148 Safari/604.1');
@@ -197,6 +225,25 @@ for (const [framework, start] of frameworks) {
       assert.equal((await visitor.post('/logout', { form: { _csrf: csrfToken } })).status, 200);
       assert.equal(visitor.cookies.has(COOKIE), false);
       assert.equal(await tessera.validateSession(token), null);
+    });
+
+    it('logs out every other device, keeping this visitor signed in (ASVS 7.4.3)', async () => {
+      const user = `${framework}-dave`;
+      const a = new Visitor(app.url);
+      const b = new Visitor(app.url);
+      const c = new Visitor(app.url);
+      await a.post('/signin', { form: { userId: user } });
+      const bIn = await b.post('/signin', { form: { userId: user } });
+      await c.post('/signin', { form: { userId: user } });
+      const done = await b.post('/logout-others', { form: { _csrf: bIn.json.state.csrfToken } });
+      assert.equal(done.status, 200, done.text);
+      assert.deepEqual(done.setCookies, [], 'this visitor keeps its cookie');
+      assert.equal((await a.get('/state')).json.exists, false);
+      assert.equal((await c.get('/state')).json.exists, false);
+      const page = await b.get('/state');
+      assert.equal(page.json.userId, user);
+      const devices = (await b.get('/devices')).json as { current: boolean }[];
+      assert.deepEqual(devices.map((d) => d.current), [true]);
     });
 
     it('logs out every device', async () => {

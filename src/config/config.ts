@@ -3,7 +3,7 @@
  * stops the process with a message that names the variable.
  */
 import { DEFAULT_LIMITS, type Limits } from '../domain/limits.js';
-import type { ApiKeySpec } from '../tokens/api-keys.js';
+import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/api-keys.js';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { StoreUnavailableError, type StoreConfig } from '../store/session-store.js';
@@ -20,7 +20,7 @@ export interface Config {
   /** @default "0.0.0.0", or "127.0.0.1" when no API key is configured */
   readonly host: string;
   readonly store: StoreConfig;
-  /** Caller API keys; empty means "generate one at start-up and listen on loopback only". */
+  /** Caller API keys and their scopes; empty means "generate one at start-up and listen on loopback only". */
   readonly apiKeys: readonly ApiKeySpec[];
   /**
    * 1 s to 10 years. May exceed the absolute timeout: the idle deadline is always capped
@@ -56,6 +56,8 @@ export interface Config {
   readonly rateLimitPerKey: number;
   /** Requests in flight on this node before new ones get 429. @default 4096 */
   readonly maxInFlight: number;
+  /** Failed API-key authentications per minute per client address (IPv6: per /64) before 429; 0 means unlimited. @default 60 */
+  readonly authFailuresPerMinute: number;
   /** Sent as `Tessera-Node` on every answer, to see where a load balancer sent a request. @default hostname:pid */
   readonly nodeId: string;
   /**
@@ -64,7 +66,35 @@ export interface Config {
    * that load balancers and keep-alive clients move away first; 0 to 5 min. @default 2 s
    */
   readonly shutdownDelayMs: number;
+  /** How long the API listener waits for callers; see `HttpTimeouts`. */
+  readonly timeouts: HttpTimeouts;
+  /**
+   * The management listener: `/metrics`, `/openapi.json`, `/docs` (and `/healthz`, `/readyz`
+   * again). Loopback by default, whatever `host` is: expose it deliberately. @default 127.0.0.1:8081
+   */
+  readonly admin: { readonly host: string; readonly port: number };
 }
+
+/**
+ * Time limits of the API listener's connections, so that a caller that sends
+ * slowly (or not at all) cannot hold a connection or a request open for as
+ * long as it likes.
+ */
+export interface HttpTimeouts {
+  /** The request head (request line and headers) must arrive within this; 100 ms to 10 min. @default 10 s */
+  readonly headersMs: number;
+  /** The whole request, head and body, must arrive within this; at least `headersMs`, up to 1 h. @default 30 s */
+  readonly requestMs: number;
+  /** A connection with a request open and no bytes moving either way is closed after this; 1 s to 1 h. @default 60 s */
+  readonly connectionMs: number;
+  /**
+   * An idle keep-alive connection is closed after this; 1 s to 1 h. Keep it above the idle timeout
+   * of the load balancer in front (often 60 s), so the balancer closes first. @default 72 s
+   */
+  readonly keepAliveMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, connectionMs: 60_000, keepAliveMs: 72_000 };
 
 export class ConfigError extends Error {
   constructor(
@@ -115,6 +145,10 @@ export const DURATION_BOUNDS = {
   TESSERA_L1_TTL: [100, DAY],
   TESSERA_SHUTDOWN_DELAY: [0, 5 * MINUTE],
   TESSERA_REPLICATION_HORIZON: [0, 30 * DAY],
+  TESSERA_HEADERS_TIMEOUT: [100, 10 * MINUTE],
+  TESSERA_REQUEST_TIMEOUT: [100, HOUR],
+  TESSERA_CONNECTION_TIMEOUT: [SECOND, HOUR],
+  TESSERA_KEEP_ALIVE_TIMEOUT: [SECOND, HOUR],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type DurationVariable = keyof typeof DURATION_BOUNDS;
@@ -162,7 +196,9 @@ export function loadConfig(env: Env = process.env): Config {
   const region = read('TESSERA_REGION') ?? 'local';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(region)) throw new ConfigError('TESSERA_REGION', `"${region}" must be 1-32 characters of [A-Za-z0-9_-]`);
   const hostText = read('TESSERA_HOST');
-  const host = hostText === undefined ? (apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1') : parseHost(hostText);
+  const host = hostText === undefined ? (apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1') : parseHost(hostText, 'TESSERA_HOST');
+  const adminHostText = read('TESSERA_ADMIN_HOST');
+  const adminHost = adminHostText === undefined ? '127.0.0.1' : parseHost(adminHostText, 'TESSERA_ADMIN_HOST');
   // Idle above absolute is allowed: every engine caps the idle deadline at the absolute one.
   const slideAfterMs = duration('TESSERA_SLIDE_AFTER', Math.min(Math.floor(idleTimeoutMs / 20), HOUR));
   if (slideAfterMs >= idleTimeoutMs) {
@@ -171,12 +207,26 @@ export function loadConfig(env: Env = process.env): Config {
       `${formatDuration(slideAfterMs)} must be shorter than TESSERA_IDLE_TIMEOUT (${formatDuration(idleTimeoutMs)}), or reads would never extend a session`,
     );
   }
+  const headersMs = duration('TESSERA_HEADERS_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.headersMs);
+  const requestMs = duration('TESSERA_REQUEST_TIMEOUT', Math.max(DEFAULT_HTTP_TIMEOUTS.requestMs, headersMs));
+  if (headersMs > requestMs) {
+    throw new ConfigError(
+      'TESSERA_HEADERS_TIMEOUT',
+      `${formatDuration(headersMs)} must not exceed TESSERA_REQUEST_TIMEOUT (${formatDuration(requestMs)}): the head is part of the request`,
+    );
+  }
   const store = parseStore(read);
   const l1Text = read('TESSERA_L1') ?? (store.engine === 'sqlite' ? 'off' : 'on');
   if (l1Text !== 'on' && l1Text !== 'off') throw new ConfigError('TESSERA_L1', `"${l1Text}" must be on or off`);
 
+  const port = integer('TESSERA_PORT', 8080, 0, 65_535);
+  const adminPort = integer('TESSERA_ADMIN_PORT', 8081, 0, 65_535);
+  if (adminPort === port && adminPort !== 0) {
+    throw new ConfigError('TESSERA_ADMIN_PORT', `${adminPort} is also TESSERA_PORT; the management listener needs a port of its own`);
+  }
+
   return {
-    port: integer('TESSERA_PORT', 8080, 0, 65_535),
+    port,
     host,
     store,
     apiKeys,
@@ -205,8 +255,16 @@ export function loadConfig(env: Env = process.env): Config {
     },
     rateLimitPerKey: integer('TESSERA_RATE_LIMIT', 0, 0, 10_000_000),
     maxInFlight: integer('TESSERA_MAX_IN_FLIGHT', 4096, 1, 1_000_000),
+    authFailuresPerMinute: integer('TESSERA_AUTH_FAILURE_LIMIT', 60, 0, 1_000_000),
     nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
     shutdownDelayMs: duration('TESSERA_SHUTDOWN_DELAY', 2 * SECOND),
+    admin: { host: adminHost, port: adminPort },
+    timeouts: {
+      headersMs,
+      requestMs,
+      connectionMs: duration('TESSERA_CONNECTION_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.connectionMs),
+      keepAliveMs: duration('TESSERA_KEEP_ALIVE_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.keepAliveMs),
+    },
   };
 }
 
@@ -241,11 +299,11 @@ function parseStore(read: (name: string) => string | undefined): StoreConfig {
  * names), none starting or ending with a hyphen, at most 63 characters each and
  * 253 in all, the last one not all digits (that is a mistyped IPv4 address).
  */
-function parseHost(text: string): string {
+function parseHost(text: string, variable: 'TESSERA_HOST' | 'TESSERA_ADMIN_HOST'): string {
   if (isIP(text) !== 0) return text;
   const bracketed = /^\[(.*)\]$/.exec(text);
   if (bracketed !== null && isIP(bracketed[1]!) === 6) {
-    throw new ConfigError('TESSERA_HOST', `"${text}": write the IPv6 address without brackets (${bracketed[1]})`);
+    throw new ConfigError(variable, `"${text}": write the IPv6 address without brackets (${bracketed[1]})`);
   }
   const name = text.endsWith('.') ? text.slice(0, -1) : text;
   const labels = name.split('.');
@@ -256,7 +314,7 @@ function parseHost(text: string): string {
     !/^\d+$/.test(labels[labels.length - 1]!);
   if (!valid) {
     throw new ConfigError(
-      'TESSERA_HOST',
+      variable,
       `"${text}" is neither an IP address nor a valid host name; use e.g. 0.0.0.0 (all IPv4 interfaces), :: (all interfaces), 127.0.0.1 or a name such as tessera.internal`,
     );
   }
@@ -270,13 +328,17 @@ function parseApiKeys(text: string | undefined): ApiKeySpec[] {
   return text.split(',').map((entry, index) => {
     // Never echo the entry or a secret: only names and entry numbers.
     const parts = entry.trim().split(':');
-    const [name, secret, scope] = parts;
+    const [name, secret, scopeList] = parts;
     const number = index + 1;
     if (parts.length < 2 || parts.length > 3 || !name || !secret) {
-      throw new ConfigError('TESSERA_API_KEYS', `entry ${number} must be name:secret or name:secret:admin`);
+      throw new ConfigError('TESSERA_API_KEYS', `entry ${number} must be name:secret or name:secret:scopes (e.g. app:<secret>:sign-in+token)`);
     }
-    if (scope !== undefined && scope !== 'admin') {
-      throw new ConfigError('TESSERA_API_KEYS', `entry ${number} ("${name}") has scope "${scope}"; the only scope suffix is "admin"`);
+    const parsed = scopeList === undefined ? { scopes: [...DEFAULT_SCOPES] } : parseScopes(scopeList);
+    if ('unknown' in parsed) {
+      throw new ConfigError(
+        'TESSERA_API_KEYS',
+        `entry ${number} ("${name}") has scope "${parsed.unknown}"; use ${SCOPES.join(', ')} or the aliases sessions (sign-in+token) and admin (all three), joined by +`,
+      );
     }
     const sameName = byName.get(name);
     if (sameName !== undefined) {
@@ -294,7 +356,7 @@ function parseApiKeys(text: string | undefined): ApiKeySpec[] {
     }
     byName.set(name, number);
     bySecret.set(secret, number);
-    return { name, secret, admin: scope === 'admin' };
+    return { name, secret, scopes: parsed.scopes };
   });
 }
 
@@ -365,36 +427,49 @@ export function explainStoreError(store: StoreConfig, error: unknown): StartupEr
   );
 }
 
-/** What a failure to listen means, naming TESSERA_HOST and TESSERA_PORT. */
-export function explainListenError(target: { readonly host: string; readonly port: number }, error: unknown): StartupError {
+/** The variables that configure a listener. */
+export interface ListenerVariables {
+  readonly host: string;
+  readonly port: string;
+}
+
+export const API_LISTENER: ListenerVariables = { host: 'TESSERA_HOST', port: 'TESSERA_PORT' };
+export const ADMIN_LISTENER: ListenerVariables = { host: 'TESSERA_ADMIN_HOST', port: 'TESSERA_ADMIN_PORT' };
+
+/** What a failure to listen means, naming the listener's host and port variables (TESSERA_HOST and TESSERA_PORT by default). */
+export function explainListenError(
+  target: { readonly host: string; readonly port: number },
+  error: unknown,
+  names: ListenerVariables = API_LISTENER,
+): StartupError {
   const e = details(error);
   const code = typeof e.code === 'string' ? e.code : undefined;
   const host = typeof e.hostname === 'string' ? e.hostname : typeof e.address === 'string' ? e.address : target.host;
   const port = typeof e.port === 'number' ? e.port : target.port;
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let variables = ['TESSERA_HOST', 'TESSERA_PORT'];
+  let variables = [names.host, names.port];
   let reason: string;
   switch (code) {
     case 'EADDRINUSE':
-      reason = `port ${port} is already in use; choose another TESSERA_PORT or stop the process that holds it`;
+      reason = `port ${port} is already in use; choose another ${names.port} or stop the process that holds it`;
       break;
     case 'EACCES':
     case 'EPERM':
-      reason = `permission denied (ports below 1024 need privileges); choose a TESSERA_PORT of 1024 or more`;
+      reason = `permission denied (ports below 1024 need privileges); choose a ${names.port} of 1024 or more`;
       break;
     case 'EADDRNOTAVAIL':
-      variables = ['TESSERA_HOST'];
-      reason = `${host} is not an address of this machine; set TESSERA_HOST to one of its addresses, or 0.0.0.0 / :: for all`;
+      variables = [names.host];
+      reason = `${host} is not an address of this machine; set ${names.host} to one of its addresses, or 0.0.0.0 / :: for all`;
       break;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_FAIL':
     case 'EAI_NONAME':
-      variables = ['TESSERA_HOST'];
-      reason = `the host name "${host}" does not resolve; set TESSERA_HOST to an address of this machine or a name that resolves to one`;
+      variables = [names.host];
+      reason = `the host name "${host}" does not resolve; set ${names.host} to an address of this machine or a name that resolves to one`;
       break;
     default:
-      reason = 'check TESSERA_HOST and TESSERA_PORT';
+      reason = `check ${names.host} and ${names.port}`;
   }
   return new StartupError(variables, `cannot listen on ${where}: ${reason} (${e.message})`, { cause: error });
 }

@@ -21,7 +21,8 @@ export const PROBLEMS = {
   forbidden: {
     status: 403,
     title: 'The API key lacks the scope this needs',
-    description: 'Administration endpoints need an API key with the `admin` scope (`name:secret:admin`).',
+    description:
+      'Each API key has scopes (`TESSERA_API_KEYS`, `name:secret:scopes`): `sign-in` to sign users in, `token` for the routes that act on a session by its token (and guest sessions), `users` for the administration endpoints. `detail` names the one missing.',
   },
   'csrf-mismatch': {
     status: 403,

@@ -1,12 +1,13 @@
 /**
- * The Fastify application: routes, validation, problem+json errors, API keys,
- * metrics and the generated OpenAPI document.
+ * The Fastify application of the API listener: routes, validation,
+ * problem+json errors, API keys, and the route schemas the OpenAPI document is
+ * generated from (served, with metrics, by the management listener: admin-app.ts).
  */
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from '../config/config.js';
 import type { Limits } from '../domain/limits.js';
 import type { SessionService } from '../service/session-service.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -14,14 +15,14 @@ import type { ApiKeyRing } from '../tokens/api-keys.js';
 import { registerJsonParser } from './json-body.js';
 import type { Metrics } from './metrics.js';
 import { PROBLEM_CONTENT_TYPE, classify, errorHandler, problemBody, problemType, sendProblem } from './problem.js';
-import { InFlightLimit, TokenBuckets } from './rate-limit.js';
-import { missingHost, requireApiKey } from './request-context.js';
+import { AuthFailureLimit, InFlightLimit, TokenBuckets } from './rate-limit.js';
+import { apiKeyOf, invalidApiKey, missingHost, scopeHook } from './request-context.js';
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
 import { historyRoutes } from './routes/history.js';
-import { operationsRoutes } from './routes/operations.js';
+import { healthRoutes, problemRoutes } from './routes/operations.js';
 import { prefsRoutes } from './routes/prefs.js';
-import { sessionRoutes } from './routes/sessions.js';
+import { sessionRoutes, signInRoutes } from './routes/sessions.js';
 import { Problem } from './schemas.js';
 
 export interface HttpAppOptions {
@@ -32,19 +33,33 @@ export interface HttpAppOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly draining: () => boolean;
-  /** Requests per second per API key (0: unlimited) and requests in flight per node. */
-  readonly admission: { readonly rateLimitPerKey: number; readonly maxInFlight: number };
+  /**
+   * Requests per second per API key (0: unlimited), requests in flight per node, and failed
+   * API-key authentications per minute per client address (0: unlimited; default 0 here, 60 in config).
+   */
+  readonly admission: { readonly rateLimitPerKey: number; readonly maxInFlight: number; readonly authFailuresPerMinute?: number };
   /** Sent as `Tessera-Node` so operators can see where a load balancer sent a request. */
   readonly nodeId: string;
   /** The clock of the rate limiter. @default Date.now */
   readonly now?: () => number;
+  /** How long the listener waits for callers. @default DEFAULT_HTTP_TIMEOUTS */
+  readonly timeouts?: HttpTimeouts;
 }
+
+/**
+ * How often Node looks for requests past their head or request timeout (its
+ * default, 30 s, would let a 10 s head timeout run to 40 s): a tenth of the
+ * shorter timeout, between 50 ms and 1 s. The check walks the open connections
+ * in C++, so once a second costs nothing that shows.
+ */
+export const timeoutCheckInterval = ({ headersMs, requestMs }: HttpTimeouts): number =>
+  Math.max(50, Math.min(1_000, Math.floor(Math.min(headersMs, requestMs) / 10)));
 
 /**
  * Answers a connection whose request never became a Fastify request. Only the
  * error code is logged: Node attaches the raw bytes, which may hold tokens and keys.
  */
-function writeClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
+export function writeClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const detail =
     error.code === 'HPE_HEADER_OVERFLOW'
@@ -56,7 +71,8 @@ function writeClientError(this: FastifyInstance, error: Error & { code?: string 
   if (socket.writable) {
     const body = JSON.stringify(problemBody('validation-failed', detail));
     socket.write(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();
@@ -66,6 +82,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const { service, store, keys, limits, metrics, logger, draining, nodeId, admission } = options;
   const buckets = admission.rateLimitPerKey > 0 ? new TokenBuckets(admission.rateLimitPerKey, options.now) : null;
   const inFlight = new InFlightLimit(admission.maxInFlight);
+  const authFailures = (admission.authFailuresPerMinute ?? 0) > 0 ? new AuthFailureLimit(admission.authFailuresPerMinute!, options.now) : null;
+  const timeouts = options.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
@@ -81,8 +99,17 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     },
     // Bytes that are not an HTTP request Fastify can route (headers over the limit, a malformed request line).
     clientErrorHandler: writeClientError,
-    // Node answers a Host-less HTTP/1.1 request with an empty 400; our onRequest hook answers with a problem (missingHost).
-    http: { requireHostHeader: false },
+    // A caller that sends slowly cannot keep a request or a connection open for as long as it likes
+    // (Fastify's default request timeout, 0, also turns off Node's); a late request gets writeClientError's 400.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.connectionMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      // Node answers a Host-less HTTP/1.1 request with an empty 400; our onRequest hook answers with a problem (missingHost).
+      requireHostHeader: false,
+      headersTimeout: timeouts.headersMs,
+      connectionsCheckingInterval: timeoutCheckInterval(timeouts),
+    },
     // One log line per request comes from our onResponse hook, at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     // No child logger per request (1 µs each): the lines about a request name its reqId themselves.
@@ -104,6 +131,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   // Hooks on the hot path are callback-style: an async hook costs a promise and a microtask turn per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('tessera-node', nodeId);
+    // Answers carry tokens, CSRF tokens and a user's cart and devices: no cache may keep them,
+    // and no browser may guess another media type than the one declared (docs/security.md).
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
     const hostless = missingHost(request);
     // A node that is stopping still serves, but sends keep-alive clients to a new connection (elsewhere).
     if (draining() || hostless !== undefined) reply.header('connection', 'close');
@@ -151,17 +182,35 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
       return document;
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
   // Referenced by every route's error answers (one component in OpenAPI, not a copy per answer).
   app.addSchema(Problem);
 
   const context = { service, limits, keys };
   const admitted = new WeakSet<object>();
   await app.register(async (v1) => {
-    v1.addHook('onRequest', (request, _reply, done) => {
+    v1.addHook('onRequest', (request, reply, done) => {
       try {
-        request.apiKey = requireApiKey(request, keys, 'sessions');
+        const wait = authFailures === null ? 0 : authFailures.retryAfter(request.ip);
+        if (wait > 0) {
+          reply.header('retry-after', String(wait));
+          throw authFailures!.refusal();
+        }
+        request.apiKey = apiKeyOf(request, keys);
+        if (request.apiKey === null) {
+          authFailures?.fail(request.ip);
+          throw invalidApiKey();
+        }
         buckets?.take(request.apiKey.name);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      done();
+    });
+    // The in-flight slot is for work: it is taken once the body has arrived and passed validation,
+    // so requests still uploading (or trickling) hold none.
+    v1.addHook('preHandler', (request, _reply, done) => {
+      try {
         inFlight.admit();
       } catch (error) {
         done(error as Error);
@@ -176,13 +225,18 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     };
     v1.addHook('onResponse', release);
     v1.addHook('onRequestAbort', (request, done) => release(request, null, done));
-    sessionRoutes(v1, context);
-    cartRoutes(v1, context);
-    prefsRoutes(v1, context);
-    historyRoutes(v1, context);
+    // Scopes (docs/security.md): sign-in checks its own, by body; token routes and admin routes by plugin.
+    signInRoutes(v1, context);
+    await v1.register(async (token) => {
+      token.addHook('onRequest', scopeHook('token'));
+      sessionRoutes(token, context);
+      cartRoutes(token, context);
+      prefsRoutes(token, context);
+      historyRoutes(token, context);
+    });
     await v1.register(async (admin) => adminRoutes(admin, context));
   });
-  operationsRoutes(app, { store, metrics, draining });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  healthRoutes(app, { store, draining });
+  problemRoutes(app);
   return app;
 }

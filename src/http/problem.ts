@@ -26,7 +26,8 @@ export function problemBody(code: ProblemCode, detail: string): ProblemBody {
 
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string): FastifyReply {
   const body = problemBody(code, detail);
-  if (code === 'unavailable' || code === 'rate-limited') reply.header('retry-after', '1');
+  // A limiter that knows better sets its own Retry-After before it throws.
+  if ((code === 'unavailable' || code === 'rate-limited') && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 

@@ -1,7 +1,7 @@
 /**
  * Reading what callers send: API key, end-user token, CSRF, If-Match and Host headers.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { TesseraError } from '../domain/errors.js';
 import type { ApiKey, ApiKeyRing, Scope } from '../tokens/api-keys.js';
 
@@ -42,14 +42,34 @@ export function etag(version: string): string {
   return `"${version}"`;
 }
 
-/** Authenticates the caller's API key; throws `invalid-api-key` or `forbidden`. */
-export function requireApiKey(request: FastifyRequest, keys: ApiKeyRing, scope: Scope): ApiKey {
+/** The caller's API key, or null when the request carries none that is configured. */
+export function apiKeyOf(request: FastifyRequest, keys: ApiKeyRing): ApiKey | null {
   const authorization = header(request, 'authorization');
   const match = authorization === undefined ? null : /^Bearer\s+(\S{1,512})$/i.exec(authorization);
-  const key = match ? keys.authenticate(match[1]!) : null;
-  if (key === null) throw new TesseraError('invalid-api-key', 'send Authorization: Bearer <api-key> with a configured key');
+  return match ? keys.authenticate(match[1]!) : null;
+}
+
+export const invalidApiKey = (): TesseraError =>
+  new TesseraError('invalid-api-key', 'send Authorization: Bearer <api-key> with a configured key');
+
+/** Throws `forbidden` unless the request's (authenticated) key has `scope`; `invalid-api-key` without a key. */
+export function requireScope(request: FastifyRequest, scope: Scope): void {
+  const key = request.apiKey;
+  if (key === null) throw invalidApiKey();
   if (!key.scopes.includes(scope)) throw new TesseraError('forbidden', `this API key lacks the "${scope}" scope`);
-  return key;
+}
+
+/** An `onRequest` hook (callback-style: no promise per request) that requires `scope` of every route it guards. */
+export function scopeHook(scope: Scope): (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
+  return (request, _reply, done) => {
+    try {
+      requireScope(request, scope);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
+  };
 }
 
 /**

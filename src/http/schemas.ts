@@ -129,8 +129,8 @@ export function problemResponses(codes: readonly ProblemCode[]): Record<number, 
   );
 }
 
-/** What every /v1 route may answer: bad query or parameters, API key, admission control, store down. */
-export const CALLER_PROBLEMS: readonly ProblemCode[] = ['validation-failed', 'invalid-api-key', 'rate-limited', 'unavailable'];
+/** What every /v1 route may answer: bad query or parameters, API key or its scopes, admission control, store down. */
+export const CALLER_PROBLEMS: readonly ProblemCode[] = ['validation-failed', 'invalid-api-key', 'forbidden', 'rate-limited', 'unavailable'];
 /** Routes that need the end-user token. */
 export const TOKEN_PROBLEMS: readonly ProblemCode[] = [...CALLER_PROBLEMS, 'invalid-token'];
 /** Routes whose request is parsed for a body (even one that must be empty). */
@@ -227,8 +227,19 @@ export const PartsQuery = Type.Object(
 
 export const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 128 }) });
 
+/** `DELETE /v1/session/devices`: `except=current` keeps the caller's device (and the session). */
+export const LogoutDevicesQuery = Type.Object(
+  {
+    except: Type.Optional(
+      Type.Literal('current', { description: 'Keep this device signed in (and the session alive): log out every other device.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export type SignInBody = Static<ReturnType<typeof signInBody>>;
 export type AddItemBody = Static<ReturnType<typeof addItemBody>>;
 export type SetItemBody = Static<ReturnType<typeof setItemBody>>;
 export type HistoryBody = Static<ReturnType<typeof historyBody>>;
 export type PartsQueryT = Static<typeof PartsQuery>;
+export type LogoutDevicesQueryT = Static<typeof LogoutDevicesQuery>;

@@ -5,7 +5,7 @@
  */
 import { rebaseCart } from '../domain/cart.js';
 import type { DeviceLabel } from '../domain/devices.js';
-import { newDevice } from '../domain/devices.js';
+import { isLive, newDevice } from '../domain/devices.js';
 import { TesseraError } from '../domain/errors.js';
 import type { Hlc, HybridLogicalClock } from '../domain/hlc.js';
 import type { Operation } from '../domain/operations.js';
@@ -166,6 +166,38 @@ export class SessionService {
     await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId }, csrf === undefined ? {} : { csrf });
   }
 
+  /**
+   * Logs out every device of the token's session but the caller's own (ASVS
+   * 7.4.3: "end all other sessions", e.g. after a password change). The
+   * session, its data and the caller's token live on. `ifVersion` (of the
+   * devices part) and `csrf` are checked before any device is touched. Each
+   * device is revoked by its own atomic store step, which checks the caller's
+   * token again; a device that signs in meanwhile is a new authentication and
+   * stays. Idempotent: with no other device, nothing changes.
+   */
+  async logoutOtherDevices(token: string | undefined, options: MutationOptions = {}): Promise<void> {
+    const { session, deviceId, csrf } = await this.authenticate(token, ['devices'], options.csrf);
+    if (options.csrf !== undefined && csrf !== 'valid') {
+      throw new TesseraError('csrf-mismatch', 'the Tessera-CSRF header does not belong to this session and device');
+    }
+    if (options.ifVersion !== undefined && options.ifVersion !== session.versions.devices) {
+      throw new TesseraError('version-mismatch', `the part is at version ${session.versions.devices}; read it again and retry`);
+    }
+    const devices = session.devices.devices;
+    const others = Object.keys(devices).filter((id) => id !== deviceId && isLive(devices[id]));
+    // The first step also holds the store to If-Match, in case the devices moved since the read.
+    let ifVersion = options.ifVersion;
+    for (const other of others) {
+      try {
+        await this.mutate(token, { kind: 'device.revoke', deviceId: other }, ifVersion === undefined ? {} : { ifVersion });
+      } catch (error) {
+        // Logged out meanwhile (by itself or another caller): that is the outcome wanted.
+        if (!(error instanceof TesseraError && error.code === 'not-found')) throw error;
+      }
+      ifVersion = undefined;
+    }
+  }
+
   /** The sessions's devices as an operator sees them, for a user. */
   async userDevices(userId: string): Promise<LoadedSession> {
     const now = this.now();
@@ -238,7 +270,13 @@ export class SessionService {
     const parsed = parseToken(guestToken);
     if (parsed === null) return null;
     const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now, { credential: parsed });
-    if (session === null || session.meta.userId !== null) return null;
+    if (session === null) return null;
+    // A guest cookie is a presentation of the token like any other: a rotated-out one is theft.
+    if (session.credential === 'reused') {
+      await this.#revokeStolenFamily(parsed);
+      return null;
+    }
+    if (session.meta.userId !== null) return null;
     return isAccepted(session.credential) ? { parsed, session } : null;
   }
 

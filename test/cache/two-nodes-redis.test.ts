@@ -41,7 +41,7 @@ async function settled(attempt: () => Promise<Reply>): Promise<Reply> {
 }
 
 async function metric(node: TesseraProcess, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const text = await (await fetch(`${node.adminUrl}/metrics`)).text();
   return text
     .split('\n')
     .filter((line) => pattern.test(line))

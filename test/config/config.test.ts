@@ -67,12 +67,18 @@ describe('duration bounds', () => {
         TESSERA_L1_TTL: '100ms..1d',
         TESSERA_SHUTDOWN_DELAY: '0s..5m',
         TESSERA_REPLICATION_HORIZON: '0s..30d',
+        TESSERA_HEADERS_TIMEOUT: '100ms..10m',
+        TESSERA_REQUEST_TIMEOUT: '100ms..1h',
+        TESSERA_CONNECTION_TIMEOUT: '1s..1h',
+        TESSERA_KEEP_ALIVE_TIMEOUT: '1s..1h',
       },
     );
   });
 
   // TESSERA_SLIDE_AFTER must also stay below the idle timeout: test its upper bound with the longest idle.
-  const context = (variable: string): Record<string, string> => (variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' } : {});
+  // The head timeout must not exceed the request timeout: test the request timeout's bounds with the shortest head timeout.
+  const context = (variable: string): Record<string, string> =>
+    variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' } : variable === 'TESSERA_REQUEST_TIMEOUT' ? { TESSERA_HEADERS_TIMEOUT: '100ms' } : {};
 
   const tooLong = variables.flatMap((variable) => {
     const max = DURATION_BOUNDS[variable][1];
@@ -110,11 +116,22 @@ describe('duration bounds', () => {
           TESSERA_L1_TTL: config.l1.ttlMs,
           TESSERA_SHUTDOWN_DELAY: config.shutdownDelayMs,
           TESSERA_REPLICATION_HORIZON: config.horizonMs,
+          TESSERA_HEADERS_TIMEOUT: config.timeouts.headersMs,
+          TESSERA_REQUEST_TIMEOUT: config.timeouts.requestMs,
+          TESSERA_CONNECTION_TIMEOUT: config.timeouts.connectionMs,
+          TESSERA_KEEP_ALIVE_TIMEOUT: config.timeouts.keepAliveMs,
         }[variable];
         assert.equal(value, ms, `${variable}=${ms}ms`);
       }
     });
   }
+
+  test('the head timeout may not exceed the request timeout; unset, the request timeout follows a longer head timeout', () => {
+    refused({ TESSERA_HEADERS_TIMEOUT: '20s', TESSERA_REQUEST_TIMEOUT: '10s' }, 'TESSERA_HEADERS_TIMEOUT', /20s must not exceed TESSERA_REQUEST_TIMEOUT \(10s\)/);
+    assert.deepEqual(loadConfig(BASE).timeouts, { headersMs: 10_000, requestMs: 30_000, connectionMs: 60_000, keepAliveMs: 72_000 });
+    assert.equal(loadConfig({ ...BASE, TESSERA_HEADERS_TIMEOUT: '2m' }).timeouts.requestMs, 120_000);
+    assert.equal(loadConfig({ ...BASE, TESSERA_HEADERS_TIMEOUT: '10s', TESSERA_REQUEST_TIMEOUT: '10s' }).timeouts.requestMs, 10_000);
+  });
 
   test('a value that is not a duration still says what a duration looks like, and the range', () => {
     refused({ TESSERA_IDLE_TIMEOUT: 'abc' }, 'TESSERA_IDLE_TIMEOUT', /"abc" is not a duration; use e\.g\. 30d.*\(a duration from 1s to 3650d\)/);
@@ -211,6 +228,15 @@ describe('TESSERA_HOST', () => {
     });
   }
 
+  test('the management listener defaults to 127.0.0.1:8081, takes its own host and port, and not the API port', () => {
+    assert.deepEqual(loadConfig(BASE).admin, { host: '127.0.0.1', port: 8081 });
+    assert.deepEqual(loadConfig({ ...BASE, TESSERA_ADMIN_HOST: '::', TESSERA_ADMIN_PORT: '9464' }).admin, { host: '::', port: 9464 });
+    refused({ TESSERA_PORT: '9000', TESSERA_ADMIN_PORT: '9000' }, 'TESSERA_ADMIN_PORT', /9000 is also TESSERA_PORT; the management listener needs a port of its own/);
+    refused({ TESSERA_ADMIN_HOST: '[::1]' }, 'TESSERA_ADMIN_HOST', /write the IPv6 address without brackets/);
+    refused({ TESSERA_ADMIN_PORT: '70000' }, 'TESSERA_ADMIN_PORT', /must be an integer from 0 to 65535/);
+    assert.equal(loadConfig({ ...BASE, TESSERA_PORT: '0', TESSERA_ADMIN_PORT: '0' }).admin.port, 0, 'both on any free port (tests)');
+  });
+
   test('unset, the host defaults to all interfaces with keys and to loopback without', () => {
     assert.equal(loadConfig(BASE).host, '0.0.0.0');
     assert.equal(loadConfig({ TESSERA_SQLITE_PATH: ':memory:' }).host, '127.0.0.1');
@@ -241,10 +267,20 @@ describe('TESSERA_API_KEYS', () => {
     },
     {
       keys: 'app:no-scope-secret-0123456789:root',
-      message: /entry 1 \("app"\) has scope "root"; the only scope suffix is "admin"/,
+      message: /entry 1 \("app"\) has scope "root"; use sign-in, token, users or the aliases sessions \(sign-in\+token\) and admin \(all three\), joined by \+$/,
       secrets: ['no-scope-secret-0123456789'],
     },
-    { keys: 'no-secret-here', message: /entry 1 must be name:secret or name:secret:admin/, secrets: ['no-secret-here'] },
+    {
+      keys: 'app:a-scope-secret-0123456789:sign-in+',
+      message: /entry 1 \("app"\) has scope ""; use sign-in/,
+      secrets: ['a-scope-secret-0123456789'],
+    },
+    {
+      keys: 'app:b-scope-secret-0123456789:',
+      message: /entry 1 \("app"\) has scope ""/,
+      secrets: ['b-scope-secret-0123456789'],
+    },
+    { keys: 'no-secret-here', message: /entry 1 must be name:secret or name:secret:scopes \(e\.g\. app:<secret>:sign-in\+token\)/, secrets: ['no-secret-here'] },
   ];
   for (const { keys, message, secrets } of cases) {
     test(`${keys.replace(/:[^:,]+/g, ':…')} is refused without echoing a secret`, () => {
@@ -256,13 +292,31 @@ describe('TESSERA_API_KEYS', () => {
   test('distinct names and secrets are accepted, scopes included', () => {
     const config = loadConfig({ ...BASE, TESSERA_API_KEYS: 'app:secret-one-0123456789, ops:secret-two-0123456789:admin' });
     assert.deepEqual(
-      config.apiKeys.map((k) => [k.name, k.admin]),
+      config.apiKeys.map((k) => [k.name, k.scopes]),
       [
-        ['app', false],
-        ['ops', true],
+        ['app', ['sign-in', 'token']],
+        ['ops', ['sign-in', 'token', 'users']],
       ],
     );
   });
+
+  const scopeForms: Array<[string, string[]]> = [
+    ['', ['sign-in', 'token']], // name:secret, the v1 default: `sessions`
+    [':sessions', ['sign-in', 'token']],
+    [':admin', ['sign-in', 'token', 'users']],
+    [':sign-in', ['sign-in']],
+    [':token', ['token']],
+    [':users', ['users']],
+    [':users+token', ['token', 'users']],
+    [':token+sign-in+token', ['sign-in', 'token']],
+    [':sessions+users', ['sign-in', 'token', 'users']],
+  ];
+  for (const [suffix, scopes] of scopeForms) {
+    test(`name:secret${suffix} grants ${scopes.join(', ')}`, () => {
+      const [key] = loadConfig({ ...BASE, TESSERA_API_KEYS: `k:secret-0123456789abcdef${suffix}` }).apiKeys;
+      assert.deepEqual(key!.scopes, scopes);
+    });
+  }
 });
 
 describe('store start-up failures name the variable', () => {

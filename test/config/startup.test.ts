@@ -53,6 +53,12 @@ const cases: Case[] = [
     message: /invalid configuration: TESSERA_HOST: "not a host!!" is neither an IP address nor a valid host name/,
   },
   {
+    name: 'a management host that is not a host',
+    env: { TESSERA_ADMIN_HOST: 'not a host!!' },
+    code: 2,
+    message: /invalid configuration: TESSERA_ADMIN_HOST: "not a host!!" is neither an IP address nor a valid host name/,
+  },
+  {
     name: 'two API keys with one name',
     env: { TESSERA_API_KEYS: `a:${SECRET}-1,a:${SECRET}-2` },
     code: 2,
@@ -89,6 +95,7 @@ const cases: Case[] = [
 
 const base = (): Record<string, string> => ({
   TESSERA_API_KEYS: `app:${SECRET}`,
+  TESSERA_ADMIN_PORT: '0',
   TESSERA_SQLITE_PATH: join(dir, 'never.db'),
   TESSERA_LOG_LEVEL: 'silent',
 });
@@ -111,6 +118,23 @@ test('a port in use: exit 1, naming TESSERA_PORT', async () => {
     const result = await runTessera({ ...base(), TESSERA_HOST: '127.0.0.1', TESSERA_PORT: String(port) });
     assert.equal(result.code, 1, `stderr: ${result.stderr}`);
     assert.match(result.stderr, new RegExp(`failed to start: TESSERA_HOST, TESSERA_PORT: cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is already in use; choose another TESSERA_PORT`));
+  } finally {
+    holder.close();
+  }
+});
+
+test('a management port in use: exit 1, naming TESSERA_ADMIN_PORT', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const adminPort = (holder.address() as { port: number }).port;
+  const port = await freePort();
+  try {
+    const result = await runTessera({ ...base(), TESSERA_HOST: '127.0.0.1', TESSERA_PORT: String(port), TESSERA_ADMIN_PORT: String(adminPort) });
+    assert.equal(result.code, 1, `stderr: ${result.stderr}`);
+    assert.match(
+      result.stderr,
+      new RegExp(`failed to start: TESSERA_ADMIN_HOST, TESSERA_ADMIN_PORT: cannot listen on 127\\.0\\.0\\.1:${adminPort}: port ${adminPort} is already in use; choose another TESSERA_ADMIN_PORT`),
+    );
   } finally {
     holder.close();
   }

@@ -257,7 +257,7 @@ describe('Tessera as a process', () => {
       while (rows() > 0 && Date.now() - capped < 2_000) await sleep(50);
       assert.equal(rows(), 0, 'the capped session was swept');
 
-      const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
+      const metrics = await fetch(`${server.adminUrl}/metrics`).then((r) => r.text());
       assert.match(metrics, /^tessera_swept_sessions_total 2$/m);
       // A user whose session expired starts a new one.
       const again = await call(server, 'POST', '/v1/sessions', { body: { userId: 'u-active' } });

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN_KEY, startTessera, type TestServer } from '../support/tessera-server.js';
+import { clientAddressKey } from '../../src/http/rate-limit.js';
+import { ADMIN_KEY, APP_KEY, startTessera, type TestServer } from '../support/tessera-server.js';
 
 describe('admission control', () => {
   let server: TestServer;
@@ -45,4 +46,54 @@ describe('in-flight cap', () => {
     for (const status of statuses) assert.ok(status === 201 || status === 429, `status ${status}`);
     for (let i = 0; i < 3; i++) assert.equal((await server.request('POST', '/v1/sessions', { body: {} })).status, 201);
   });
+});
+
+// Issue 15: guesses with invalid API keys were never limited.
+describe('failed API-key authentications per client address', () => {
+  let server: TestServer;
+  let now = Date.now();
+  before(async () => {
+    server = await startTessera({ TESSERA_AUTH_FAILURE_LIMIT: '5' }, { now: () => now });
+  });
+  after(() => server.close());
+
+  test('after the limit of failures an address gets 429 with Retry-After, for any key, until the bucket refills', async () => {
+    for (let i = 0; i < 5; i++) {
+      const reply = await server.request('GET', '/v1/session', { key: `guess-${i}-0123456789abcdef` });
+      assert.equal(reply.status, 401, `guess ${i}`);
+      assert.equal(reply.body.type, '/problems/invalid-api-key');
+    }
+    assert.equal((await server.request('GET', '/v1/session', { key: null })).status, 429, 'a missing key counts as a failure too');
+    const limited = await server.request('GET', '/v1/session', { key: 'guess-6-0123456789abcdef' });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.type, '/problems/rate-limited');
+    assert.match(limited.body.detail, /API key/);
+    // 5 failures a minute: one more after 12 s.
+    assert.equal(limited.headers.get('retry-after'), '12');
+    // While blocked, no key is looked at, so a right guess cannot be told from a wrong one.
+    const right = await server.request('POST', '/v1/sessions', { key: APP_KEY, body: {} });
+    assert.equal(right.status, 429);
+
+    now += 12_000;
+    assert.equal((await server.request('POST', '/v1/sessions', { key: APP_KEY, body: {} })).status, 201);
+    assert.equal((await server.request('GET', '/v1/session', { key: 'guess-7-0123456789abcdef' })).status, 401);
+    assert.equal((await server.request('GET', '/v1/session', { key: 'guess-8-0123456789abcdef' })).status, 429);
+  });
+
+  test('successful requests never use up the allowance', async () => {
+    now += 60_000;
+    for (let i = 0; i < 20; i++) assert.equal((await server.request('POST', '/v1/sessions', { body: {} })).status, 201);
+    for (let i = 0; i < 5; i++) assert.equal((await server.request('GET', '/v1/session', { key: `wrong-${i}-0123456789abcd` })).status, 401);
+  });
+});
+
+test('addresses are limited one by one for IPv4 and by /64 for IPv6', () => {
+  assert.equal(clientAddressKey('203.0.113.7'), '203.0.113.7');
+  assert.equal(clientAddressKey('::ffff:203.0.113.7'), '203.0.113.7');
+  assert.equal(clientAddressKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(clientAddressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
+  assert.equal(clientAddressKey('2001:0db8:0001:0002::'), '2001:db8:1:2::/64');
+  assert.equal(clientAddressKey('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(clientAddressKey('::1'), '0:0:0:0::/64');
+  assert.equal(clientAddressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
 });

@@ -32,6 +32,8 @@ export interface TesseraProcess {
   readonly port: number;
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
+  /** The management listener (`/metrics`, `/openapi.json`, `/docs`): `http://127.0.0.1:<admin port>`. */
+  readonly adminUrl: string;
   stdout(): string;
   stderr(): string;
   /** Parsed JSON log lines written so far (stdout). */
@@ -71,12 +73,13 @@ export async function runTessera(env: Record<string, string>, timeoutMs = 20_000
 }
 
 /**
- * Starts Tessera on a free port and resolves once it logs that it is listening.
- * `TESSERA_PORT` in `env` overrides the free port.
+ * Starts Tessera on free ports (API and management) and resolves once it logs
+ * that it is listening. `TESSERA_PORT` and `TESSERA_ADMIN_PORT` in `env` override them.
  */
 export async function startTesseraProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<TesseraProcess> {
   const port = env.TESSERA_PORT !== undefined ? Number(env.TESSERA_PORT) : await freePort();
-  const { child, out, err, exited } = launch({ TESSERA_PORT: String(port), ...env });
+  // Port 0 (any free one, read back from the log) leaves no window for another process to take it.
+  const { child, out, err, exited } = launch({ TESSERA_PORT: String(port), TESSERA_ADMIN_PORT: '0', ...env });
   const stdout = () => out.join('');
   const logLines = () =>
     stdout()
@@ -84,8 +87,13 @@ export async function startTesseraProcess(env: Record<string, string>, timeoutMs
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, any>);
   const started = Date.now();
+  let adminUrl = '';
   for (;;) {
-    if (logLines().some((l) => l.msg === 'tessera listening')) break;
+    const listening = logLines().find((l) => l.msg === 'tessera listening');
+    if (listening !== undefined) {
+      adminUrl = String(listening.admin);
+      break;
+    }
     const done = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 25, null))]);
     if (done !== null) throw new Error(`tessera exited before listening (${JSON.stringify(done)}): ${err.join('')}${stdout()}`);
     if (Date.now() - started > timeoutMs) {
@@ -97,6 +105,7 @@ export async function startTesseraProcess(env: Record<string, string>, timeoutMs
     child,
     port,
     url: `http://127.0.0.1:${port}`,
+    adminUrl,
     stdout,
     stderr: () => err.join(''),
     logLines,

@@ -29,10 +29,14 @@ export interface RequestOptions {
   readonly headers?: Record<string, string>;
   /** API key to send; `null` sends none. @default APP_KEY */
   readonly key?: string | null;
+  /** Send to the management listener (`/metrics`, `/openapi.json`, `/docs`) instead of the API. */
+  readonly admin?: boolean;
 }
 
 export interface TestServer {
   readonly url: string;
+  /** The management listener (`/metrics`, `/openapi.json`, `/docs`). */
+  readonly adminUrl: string;
   readonly tessera: Tessera;
   readonly config: Config;
   readonly dir: string;
@@ -49,6 +53,7 @@ export async function startTessera(env: Record<string, string> = {}, options: { 
   const config = loadConfig({
     TESSERA_PORT: '0',
     TESSERA_HOST: '127.0.0.1',
+    TESSERA_ADMIN_PORT: '0',
     TESSERA_SQLITE_PATH: join(dir, 'tessera.db'),
     TESSERA_API_KEYS: `app:${APP_KEY},ops:${ADMIN_KEY}:admin`,
     TESSERA_LOG_LEVEL: 'trace',
@@ -75,7 +80,8 @@ export async function startTessera(env: Record<string, string> = {}, options: { 
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const base = opts.admin === true ? tessera.adminAddress! : url;
+    const response = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
     const text = await response.text();
     let parsed: unknown = undefined;
     try {
@@ -88,6 +94,7 @@ export async function startTessera(env: Record<string, string> = {}, options: { 
 
   return {
     url,
+    adminUrl: tessera.adminAddress!,
     tessera,
     config,
     dir,

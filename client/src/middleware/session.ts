@@ -270,19 +270,17 @@ export class TesseraSession {
   }
 
   /**
-   * Signs `userId` in on this device with a fresh token (rotation at login).
-   * A guest's cart and history merge into the user's session and the guest
-   * token stops working; a different user's session on this device is logged
-   * out first.
+   * Signs `userId` in on this device with a new token and CSRF token. A
+   * guest's cart and history merge into the user's session and the guest
+   * token stops working. A signed-in token on this device — another user's, or
+   * this user's when they authenticate again — is logged out first, so it
+   * stops working at once (ASVS 7.2.4; a rotation would leave it valid for the
+   * grace window).
    * @example
    * await req.tessera.signIn(user.id);
    * res.redirect(303, '/');
    */
   async signIn(userId: string, device?: DeviceLabel): Promise<SessionInfo> {
-    if (this.#info?.userId === userId) {
-      await this.rotate();
-      return this.#info;
-    }
     let guestToken: string | undefined;
     if (this.#token && this.isGuest) guestToken = this.#token;
     else if (this.#token) await this.#client.logout(this.#token);
@@ -334,6 +332,18 @@ export class TesseraSession {
       }
     }
     this.#forget();
+  }
+
+  /**
+   * Logs every other device of this session out and keeps this one signed in,
+   * e.g. after the user changed their password (ASVS 7.4.3).
+   * @example
+   * await req.tessera.logoutOtherDevices();
+   */
+  async logoutOtherDevices(): Promise<void> {
+    if (!this.#token) return;
+    await this.#guard(() => this.#client.logoutOtherDevices(this.#token!));
+    if (this.#parts.devices) this.#parts.devices = this.#parts.devices.filter((d) => d.current);
   }
 
   /**

@@ -45,6 +45,7 @@ const routes: Record<string, (session: TesseraSession, body: Body) => Promise<un
   '/rotate': async (s) => s.rotate(),
   '/logout': async (s) => s.logout(),
   '/logout-everywhere': async (s) => s.logoutEverywhere(),
+  '/logout-others': async (s) => s.logoutOtherDevices(),
   '/devices/revoke': async (s, b) => s.revokeDevice(b.deviceId!),
 };
 

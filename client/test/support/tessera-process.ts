@@ -70,6 +70,8 @@ async function startOnce(options: StartOptions): Promise<TesseraProcess> {
       ...process.env,
       TESSERA_PORT: String(port),
       TESSERA_HOST: '127.0.0.1',
+      // The management listener (metrics, docs) on any free port: SDK tests do not read it.
+      TESSERA_ADMIN_PORT: '0',
       TESSERA_SQLITE_PATH: join(dir, 't.db'),
       TESSERA_API_KEYS: `app:${APP_KEY},ops:${ADMIN_KEY}:admin`,
       TESSERA_LOG_LEVEL: 'silent',

@@ -1,15 +1,13 @@
-/** Administration (scope `admin`): a user's devices, and logging a user out everywhere. */
+/** Administration (scope `users`, which the v1 alias `admin` includes): a user's devices, and logging a user out everywhere. */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { devicesView } from '../../service/views.js';
-import { requireApiKey } from '../request-context.js';
+import { scopeHook } from '../request-context.js';
 import { BODY_PROBLEMS, CALLER_PROBLEMS, Device, Id, NoQuery, problemResponses } from '../schemas.js';
 import { ADMIN_SECURITY, type RouteContext } from './context.js';
 
-export function adminRoutes(app: FastifyInstance, { service, limits, keys }: RouteContext): void {
-  app.addHook('onRequest', async (request) => {
-    requireApiKey(request, keys, 'admin');
-  });
+export function adminRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
+  app.addHook('onRequest', scopeHook('users'));
   const params = Type.Object({ userId: Id('The user.', limits) });
 
   app.get<{ Params: { userId: string } }>(

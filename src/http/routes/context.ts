@@ -9,5 +9,8 @@ export interface RouteContext {
   readonly keys: ApiKeyRing;
 }
 
-export const TOKEN_SECURITY = [{ apiKey: [], sessionToken: [] }];
-export const ADMIN_SECURITY = [{ apiKey: [] }];
+/** OpenAPI security requirements; for an `http` scheme the list names the roles (here: API key scopes) needed. */
+export const TOKEN_SECURITY = [{ apiKey: ['token'], sessionToken: [] }];
+export const ADMIN_SECURITY = [{ apiKey: ['users'] }];
+/** `POST /v1/sessions`: `sign-in` with a userId, `token` for a guest session. */
+export const SIGN_IN_SECURITY = [{ apiKey: ['sign-in'] }, { apiKey: ['token'] }];

@@ -1,4 +1,7 @@
-/** Operations endpoints (no API key): health, readiness, metrics, problem documentation. */
+/**
+ * Operations endpoints (no API key): health and readiness (on both listeners),
+ * problem documentation (API listener), metrics (management listener).
+ */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { PROBLEMS, type ProblemCode } from '../../domain/errors.js';
@@ -8,12 +11,12 @@ import { problemType, sendProblem } from '../problem.js';
 
 export interface OperationsContext {
   readonly store: SessionStore;
-  readonly metrics: Metrics;
   /** True once shutdown has begun: readiness fails so load balancers drain the node. */
   readonly draining: () => boolean;
 }
 
-export function operationsRoutes(app: FastifyInstance, { store, metrics, draining }: OperationsContext): void {
+/** `/healthz` and `/readyz`: load balancers probe them on the API port. */
+export function healthRoutes(app: FastifyInstance, { store, draining }: OperationsContext): void {
   const Status = Type.Object({ status: Type.String(), engine: Type.Optional(Type.String()) });
 
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Status } } }, async () => ({
@@ -29,11 +32,17 @@ export function operationsRoutes(app: FastifyInstance, { store, metrics, drainin
       return { status: 'ready', engine: store.engine };
     },
   );
+}
 
+/** `/metrics` (Prometheus text format), for the management listener only. */
+export function metricsRoutes(app: FastifyInstance, { metrics }: { readonly metrics: Metrics }): void {
   app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
+}
 
+/** `/problems/<code>`: what a problem type means; problem documents link here. */
+export function problemRoutes(app: FastifyInstance): void {
   app.get<{ Params: { code: string } }>(
     '/problems/:code',
     { schema: { tags: ['operations'], summary: 'What a problem type means', params: Type.Object({ code: Type.String({ maxLength: 64 }) }) } },

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { DataPart } from '../../domain/parts.js';
 import { devicesView } from '../../service/views.js';
 import { sendRendered, sessionJson } from '../render.js';
-import { csrfHeader, etag, ifMatch, sessionToken } from '../request-context.js';
+import { csrfHeader, etag, ifMatch, requireScope, sessionToken } from '../request-context.js';
 import type { MutationOptions } from '../../service/session-service.js';
 import {
   BODY_PROBLEMS,
@@ -12,6 +12,7 @@ import {
   CsrfHeaders,
   Device,
   DeviceParams,
+  LogoutDevicesQuery,
   MUTATION_PROBLEMS,
   MutationHeaders,
   NoQuery,
@@ -22,16 +23,18 @@ import {
   problemResponses,
   signInBody,
   withETag,
+  type LogoutDevicesQueryT,
   type PartsQueryT,
   type SignInBody,
 } from '../schemas.js';
-import { TOKEN_SECURITY, type RouteContext } from './context.js';
+import { SIGN_IN_SECURITY, TOKEN_SECURITY, type RouteContext } from './context.js';
 
 const NoContent = Type.Null({ description: 'No content' });
 /** Rotation and logout check CSRF but take no If-Match: the service applies them unconditionally. */
 const DEVICE_PROBLEMS = [...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 'csrf-mismatch'] as const;
 
-export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
+/** `POST /v1/sessions`: its scope depends on the body (`sign-in` with a userId, `token` for a guest). */
+export function signInRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
   app.post<{ Body: SignInBody }>(
     '/v1/sessions',
     {
@@ -39,12 +42,12 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
         tags: ['sessions'],
         summary: 'Sign in (with userId) or start a guest session',
         description:
-          'With a userId that already has a live session, adds a device to that session. With guestToken, the guest cart and history are merged into the user session and the guest token stops working.',
+          'With a userId that already has a live session, adds a device to that session. With guestToken, the guest cart and history are merged into the user session and the guest token stops working. A userId needs an API key with the `sign-in` scope; a guest session, the `token` scope.',
         querystring: NoQuery,
         body: signInBody(limits),
         'x-optional-body': true,
         response: { 201: SignedIn, ...problemResponses([...CALLER_PROBLEMS, ...BODY_PROBLEMS]) },
-        security: [{ apiKey: [] }],
+        security: SIGN_IN_SECURITY,
       },
       // Every field is optional, so no body at all (no content-type, or an empty one) starts a guest session.
       preValidation: (request, _reply, done) => {
@@ -55,6 +58,8 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
     },
     async (request, reply) => {
       const { userId, device, guestToken } = request.body;
+      // Signing a user in makes the caller that user: a scope of its own (docs/security.md).
+      requireScope(request, userId !== undefined ? 'sign-in' : 'token');
       const signedIn = await service.signIn({
         ...(userId !== undefined ? { userId } : {}),
         ...(device !== undefined ? { device } : {}),
@@ -63,7 +68,10 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
       return reply.code(201).send(signedIn);
     },
   );
+}
 
+/** Every route that acts on a session presented by its token (scope `token`, checked by the caller's hook). */
+export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): void {
   app.get<{ Querystring: PartsQueryT }>(
     '/v1/session',
     {
@@ -158,20 +166,23 @@ export function sessionRoutes(app: FastifyInstance, { service, limits }: RouteCo
     },
   );
 
-  app.delete(
+  app.delete<{ Querystring: LogoutDevicesQueryT }>(
     '/v1/session/devices',
     {
       schema: {
         tags: ['devices'],
-        summary: 'Log out every device: the session ends',
-        querystring: NoQuery,
+        summary: 'Log out every device (the session ends), or every device but this one',
+        description:
+          'Without `except`, every device is logged out and the session ends. With `except=current` (ASVS 7.4.3, e.g. after a password change), every other device is logged out at once — rotated-out tokens in their grace window included — and this device, the session and its data stay. Idempotent.',
+        querystring: LogoutDevicesQuery,
         documentedHeaders: MutationHeaders,
         response: { 204: NoContent, ...problemResponses(MUTATION_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
     async (request, reply) => {
-      await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request));
+      if (request.query.except === 'current') await service.logoutOtherDevices(sessionToken(request), mutationOptions(request));
+      else await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request));
       return reply.code(204).send();
     },
   );
