@@ -2,7 +2,8 @@
  * `npm start`: runs Tessera as a process. SIGTERM or SIGINT drains in-flight
  * requests, closes the store and exits 0.
  */
-import { ConfigError, StartupError, explainListenError, explainStoreError, loadConfig, type Config } from './config/config.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { StartupError, explainListenError, explainStoreError } from './config/diagnostics.js';
 import { createLogger } from './logging.js';
 import { createTessera, type Tessera } from './tessera.js';
 

@@ -6,11 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
-import { ADMIN_LISTENER, explainListenError, type Config } from './config/config.js';
+import type { Config } from './config/config.js';
+import { ADMIN_LISTENER, explainListenError } from './config/diagnostics.js';
 import { HybridLogicalClock, nodeOrigin } from './domain/hlc.js';
 import { buildAdminApp } from './http/admin-app.js';
 import { buildHttpApp } from './http/app.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics } from './metrics.js';
 import { createLogger } from './logging.js';
 import { SessionService } from './service/session-service.js';
 import { openStore } from './store/open-store.js';
@@ -74,6 +75,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       rotationGraceMs: config.rotationGraceMs,
       slideAfterMs: config.slideAfterMs,
       region: config.region,
+      limits: config.limits,
     },
     {
       tokenReuse: ({ sessionId, deviceId }) => {

@@ -1,67 +1,24 @@
 /**
- * The catalog of problems Tessera reports. Each `code` is stable: it is the
- * last segment of the problem `type` (`/problems/<code>`) that clients switch on.
+ * The problems Tessera reports, by stable code: the last segment of the
+ * problem `type` (`/problems/<code>`) that clients switch on. The domain
+ * names them; how each is answered over HTTP (status, title, description)
+ * is the HTTP layer's catalog (`http/problems.ts`).
  */
-export const PROBLEMS = {
-  'validation-failed': {
-    status: 400,
-    title: 'The request is not valid',
-    description: 'A parameter, header or body field is missing, of the wrong type, or outside its limits. Nothing was written. `detail` names the field.',
-  },
-  'invalid-api-key': {
-    status: 401,
-    title: 'Missing or unknown API key',
-    description: 'Send `Authorization: Bearer <api-key>` with a key from `TESSERA_API_KEYS`.',
-  },
-  'invalid-token': {
-    status: 401,
-    title: 'Invalid session token',
-    description: 'The `Tessera-Token` is missing, malformed, unknown, expired, rotated out or revoked. The answer is the same for each so that nothing leaks which; sign in again.',
-  },
-  forbidden: {
-    status: 403,
-    title: 'The API key lacks the scope this needs',
-    description:
-      'Each API key has scopes (`TESSERA_API_KEYS`, `name:secret:scopes`): `sign-in` to sign users in, `token` for the routes that act on a session by its token (and guest sessions), `users` for the administration endpoints. `detail` names the one missing.',
-  },
-  'csrf-mismatch': {
-    status: 403,
-    title: 'CSRF token does not match',
-    description: 'The `Tessera-CSRF` header does not belong to this session and device. Use the `csrfToken` returned by sign-in or rotation.',
-  },
-  'not-found': {
-    status: 404,
-    title: 'Not found',
-    description: 'The resource (route, device or user session) does not exist.',
-  },
-  'version-mismatch': {
-    status: 412,
-    title: 'The part has changed since that version',
-    description: 'The `If-Match` version is not the current one. Nothing was written; read the part again and retry.',
-  },
-  'payload-too-large': {
-    status: 413,
-    title: 'Payload too large',
-    description: 'The body, the cart, the preferences or an attribute object would exceed its size limit. Nothing was written.',
-  },
-  'unsupported-media-type': {
-    status: 415,
-    title: 'Unsupported media type',
-    description: 'Send `application/json` (or `application/merge-patch+json` for preferences).',
-  },
-  'rate-limited': {
-    status: 429,
-    title: 'Too many requests',
-    description: 'Slow down and retry after the `Retry-After` interval.',
-  },
-  unavailable: {
-    status: 503,
-    title: 'Service unavailable',
-    description: 'The session store cannot be reached or is shutting down. Retrying later is safe for reads and idempotent writes.',
-  },
-} as const satisfies Record<string, { status: number; title: string; description: string }>;
+export const PROBLEM_CODES = [
+  'validation-failed',
+  'invalid-api-key',
+  'invalid-token',
+  'forbidden',
+  'csrf-mismatch',
+  'not-found',
+  'version-mismatch',
+  'payload-too-large',
+  'unsupported-media-type',
+  'rate-limited',
+  'unavailable',
+] as const;
 
-export type ProblemCode = keyof typeof PROBLEMS;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 /** An expected failure with a catalogued code; the HTTP layer renders it as problem+json. */
 export class TesseraError extends Error {
@@ -72,9 +29,5 @@ export class TesseraError extends Error {
   ) {
     super(detail, options);
     this.name = 'TesseraError';
-  }
-
-  get status(): number {
-    return PROBLEMS[this.code].status;
   }
 }

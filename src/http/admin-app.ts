@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from '../config/config.js';
 import type { SessionStore } from '../store/session-store.js';
 import { timeoutCheckInterval, writeClientError } from './app.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { healthRoutes, metricsRoutes } from './routes/operations.js';
 

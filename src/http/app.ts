@@ -13,7 +13,7 @@ import type { SessionService } from '../service/session-service.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { ApiKeyRing } from '../tokens/api-keys.js';
 import { registerJsonParser } from './json-body.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics.js';
 import { PROBLEM_CONTENT_TYPE, classify, errorHandler, problemBody, problemType, sendProblem } from './problem.js';
 import { AuthFailureLimit, InFlightLimit, TokenBuckets } from './rate-limit.js';
 import { apiKeyOf, invalidApiKey, missingHost, scopeHook } from './request-context.js';

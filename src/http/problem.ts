@@ -3,7 +3,8 @@
  * `application/problem+json` with a stable `type` from the catalog.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEMS, TesseraError, type ProblemCode } from '../domain/errors.js';
+import { TesseraError, type ProblemCode } from '../domain/errors.js';
+import { PROBLEMS } from './problems.js';
 import { StoreUnavailableError } from '../store/session-store.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';

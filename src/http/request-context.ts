@@ -3,6 +3,7 @@
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { TesseraError } from '../domain/errors.js';
+import type { MutationOptions } from '../service/session-service.js';
 import type { ApiKey, ApiKeyRing, Scope } from '../tokens/api-keys.js';
 
 declare module 'fastify' {
@@ -81,4 +82,11 @@ export function scopeHook(scope: Scope): (request: FastifyRequest, reply: Fastif
 export function missingHost(request: FastifyRequest): TesseraError | undefined {
   if (request.headers.host !== undefined || request.raw.httpVersion !== '1.1') return undefined;
   return new TesseraError('validation-failed', 'an HTTP/1.1 request must carry a Host header');
+}
+
+/** CSRF and If-Match of a mutation request, as the service takes them. */
+export function mutationOptions(request: FastifyRequest): MutationOptions {
+  const csrf = csrfHeader(request);
+  const ifVersion = ifMatch(request);
+  return { ...(csrf !== undefined ? { csrf } : {}), ...(ifVersion !== undefined ? { ifVersion } : {}) };
 }

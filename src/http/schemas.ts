@@ -3,7 +3,9 @@
  * responses with them, and `/openapi.json` is generated from them.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { PROBLEMS, type ProblemCode } from '../domain/errors.js';
+import type { ProblemCode } from '../domain/errors.js';
+import { MAX_ATTRIBUTE_KEYS, PRINTABLE_ID as PRINTABLE_ID_RULE } from '../domain/validate.js';
+import { PROBLEMS } from './problems.js';
 import { DATA_PARTS } from '../domain/parts.js';
 import type { Limits } from '../domain/limits.js';
 
@@ -20,8 +22,8 @@ declare module 'fastify' {
   }
 }
 
-/** Printable ASCII, no leading or trailing space. */
-const PRINTABLE_ID = '^[\\x21-\\x7E](?:[\\x20-\\x7E]*[\\x21-\\x7E])?$';
+/** Printable ASCII, no leading or trailing space (the domain's rule, `validateOperation`, as a schema pattern). */
+const PRINTABLE_ID = PRINTABLE_ID_RULE.source;
 
 export const Id = (description: string, limits: Limits) =>
   Type.String({ minLength: 1, maxLength: limits.idLength, pattern: PRINTABLE_ID, description });
@@ -62,7 +64,7 @@ export const Device = Type.Object(
 
 );
 
-export const Attributes = Type.Object({}, { additionalProperties: true, maxProperties: 32 });
+export const Attributes = Type.Object({}, { additionalProperties: true, maxProperties: MAX_ATTRIBUTE_KEYS });
 
 export const CartItem = Type.Object({
   sku: Type.String(),

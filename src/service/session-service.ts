@@ -7,6 +7,8 @@ import { rebaseCart } from '../domain/cart.js';
 import type { DeviceLabel } from '../domain/devices.js';
 import { isLive, newDevice } from '../domain/devices.js';
 import { TesseraError } from '../domain/errors.js';
+import type { Limits } from '../domain/limits.js';
+import { validateOperation } from '../domain/validate.js';
 import type { Hlc, HybridLogicalClock } from '../domain/hlc.js';
 import type { Operation } from '../domain/operations.js';
 import type { ChangeRecord, DataPart } from '../domain/parts.js';
@@ -25,6 +27,8 @@ export interface ServiceSettings {
   readonly slideAfterMs: number;
   /** This region: the origin of the change records the service makes itself (a guest's parts at sign-in). */
   readonly region: string;
+  /** Input limits every operation is held to (`domain/validate.ts`). */
+  readonly limits: Limits;
 }
 
 /** What the service reports beyond its answers: security events and counters. */
@@ -135,6 +139,8 @@ export class SessionService {
   async mutate(token: string | undefined, op: Operation, options: MutationOptions = {}): Promise<Authenticated> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
+    const invalid = validateOperation(op, this.settings.limits);
+    if (invalid !== null) throw new TesseraError(invalid.code, invalid.detail);
     if (options.csrf !== undefined) await this.#requireCsrf(parsed, options.csrf);
     const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash, ...(parsed.gen === undefined ? {} : { gen: parsed.gen }) };
     const result = await this.store.apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));

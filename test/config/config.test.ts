@@ -9,15 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ConfigError,
-  DURATION_BOUNDS,
-  StartupError,
-  explainListenError,
-  explainStoreError,
-  formatDuration,
-  loadConfig,
-} from '../../src/config/config.js';
+import { ConfigError, DURATION_BOUNDS, formatDuration, loadConfig } from '../../src/config/config.js';
+import { StartupError, explainListenError, explainStoreError } from '../../src/config/diagnostics.js';
 import { createTessera } from '../../src/tessera.js';
 import { createLogger } from '../../src/logging.js';
 import { StoreUnavailableError } from '../../src/store/session-store.js';

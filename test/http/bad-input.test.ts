@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { PROBLEMS, type ProblemCode } from '../../src/domain/errors.js';
+import type { ProblemCode } from '../../src/domain/errors.js';
+import { PROBLEMS } from '../../src/http/problems.js';
 import { ADMIN_KEY, APP_KEY, startTessera, type Reply, type TestServer } from '../support/tessera-server.js';
 
 interface Victim {

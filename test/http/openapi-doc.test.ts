@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { generateOpenApi } from '../../scripts/openapi.js';
-import { PROBLEMS } from '../../src/domain/errors.js';
+import { PROBLEMS } from '../../src/http/problems.js';
 import { startTessera, type TestServer } from '../support/tessera-server.js';
 
 test('docs/openapi.json matches the route schemas (run `npm run openapi` after changing a route)', async () => {

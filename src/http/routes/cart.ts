@@ -1,10 +1,9 @@
 /** The cart: `/v1/session/cart`. Every change touches only the cart. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { TesseraError } from '../../domain/errors.js';
 import type { Operation } from '../../domain/operations.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { cartJson, sendRendered } from '../render.js';
-import { sessionToken } from '../request-context.js';
+import { mutationOptions, sessionToken } from '../request-context.js';
 import {
   Cart,
   MUTATION_PROBLEMS,
@@ -20,7 +19,6 @@ import {
   type SetItemBody,
 } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
-import { mutationOptions } from './sessions.js';
 
 export function cartRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
   const read = (summary: string) => ({
@@ -37,11 +35,6 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     ...extra,
   });
   const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, cartJson(session), session.versions.cart);
-  const checkAttributes = (attributes: Record<string, unknown> | undefined): void => {
-    if (attributes !== undefined && Buffer.byteLength(JSON.stringify(attributes)) > limits.attributesBytes) {
-      throw new TesseraError('payload-too-large', `attributes take more than ${limits.attributesBytes} bytes`);
-    }
-  };
 
   app.get('/v1/session/cart', { schema: read('Read the cart') }, async (request, reply) =>
     send(reply, await service.authenticate(sessionToken(request), ['cart'])),
@@ -52,7 +45,6 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     { schema: change('Add to a line (concurrent adds all count)', { body: addItemBody(limits) }) },
     async (request, reply) => {
       const { sku, quantity = 1, attributes } = request.body;
-      checkAttributes(attributes);
       const op: Operation = { kind: 'cart.add', sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
       return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
     },
@@ -63,7 +55,6 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     { schema: change('Set the quantity of a line', { params: skuParams(limits), body: setItemBody(limits) }) },
     async (request, reply) => {
       const { quantity, attributes } = request.body;
-      checkAttributes(attributes);
       const op: Operation = { kind: 'cart.set', sku: request.params.sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
       return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
     },

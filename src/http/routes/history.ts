@@ -3,10 +3,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TesseraError } from '../../domain/errors.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { historyJson, sendRendered } from '../render.js';
-import { sessionToken } from '../request-context.js';
+import { mutationOptions, sessionToken } from '../request-context.js';
 import { History, MUTATION_PROBLEMS, MutationHeaders, NoQuery, TOKEN_PROBLEMS, historyBody, problemResponses, withETag, type HistoryBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
-import { mutationOptions } from './sessions.js';
 
 /** Clients' clocks drift; a view further ahead than this is refused rather than pinned to the top. */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;

@@ -4,9 +4,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { PROBLEMS, type ProblemCode } from '../../domain/errors.js';
+import type { ProblemCode } from '../../domain/errors.js';
+import { PROBLEMS } from '../problems.js';
 import type { SessionStore } from '../../store/session-store.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics } from '../../metrics.js';
 import { problemType, sendProblem } from '../problem.js';
 
 export interface OperationsContext {

@@ -4,11 +4,10 @@ import { Type } from '@sinclair/typebox';
 import type { JsonObject } from '../../domain/prefs.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { prefsDocumentJson, sendRendered } from '../render.js';
-import { sessionToken } from '../request-context.js';
+import { mutationOptions, sessionToken } from '../request-context.js';
 import { JSON_MEDIA_TYPES } from '../json-body.js';
 import { MUTATION_PROBLEMS, MutationHeaders, NoQuery, Prefs, TOKEN_PROBLEMS, problemResponses, withETag } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
-import { mutationOptions } from './sessions.js';
 
 export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
   const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, prefsDocumentJson(session), session.versions.prefs);

@@ -1,11 +1,10 @@
 /** Sign-in, validation, rotation, logout and devices: `/v1/sessions`, `/v1/session`, `/v1/session/devices`. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { DataPart } from '../../domain/parts.js';
 import { devicesView } from '../../service/views.js';
 import { sendRendered, sessionJson } from '../render.js';
-import { csrfHeader, etag, ifMatch, requireScope, sessionToken } from '../request-context.js';
-import type { MutationOptions } from '../../service/session-service.js';
+import { csrfHeader, etag, mutationOptions, requireScope, sessionToken } from '../request-context.js';
 import {
   BODY_PROBLEMS,
   CALLER_PROBLEMS,
@@ -186,11 +185,4 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
       return reply.code(204).send();
     },
   );
-}
-
-/** CSRF and If-Match of a mutation request, as the service takes them. */
-export function mutationOptions(request: FastifyRequest): MutationOptions {
-  const csrf = csrfHeader(request);
-  const ifVersion = ifMatch(request);
-  return { ...(csrf !== undefined ? { csrf } : {}), ...(ifVersion !== undefined ? { ifVersion } : {}) };
 }
