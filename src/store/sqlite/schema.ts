@@ -103,13 +103,17 @@ function fromVersion1(db: Database.Database, horizonMs: number): void {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const version = <P extends DataPart>(part: P, text: string): string => partVersion(part, JSON.parse(text) as PartStates[P]);
-  for (const row of db.prepare<[], Version1Row>('SELECT id, user_id, meta, devices, cart, prefs, history FROM sessions_v1').iterate()) {
-    const meta = JSON.parse(row.meta) as SessionMeta;
-    insert.run(
-      row.id, row.user_id, forgetAt(meta, horizonMs), row.meta,
-      row.devices, version('devices', row.devices), row.cart, version('cart', row.cart),
-      row.prefs, version('prefs', row.prefs), row.history, version('history', row.history),
-    );
+  // In pages (a statement cannot be iterated while another writes on the same connection).
+  const page = db.prepare<[string], Version1Row>('SELECT id, user_id, meta, devices, cart, prefs, history FROM sessions_v1 WHERE id > ? ORDER BY id LIMIT 1000');
+  for (let rows = page.all(''); rows.length > 0; rows = page.all(rows.at(-1)!.id)) {
+    for (const row of rows) {
+      const meta = JSON.parse(row.meta) as SessionMeta;
+      insert.run(
+        row.id, row.user_id, forgetAt(meta, horizonMs), row.meta,
+        row.devices, version('devices', row.devices), row.cart, version('cart', row.cart),
+        row.prefs, version('prefs', row.prefs), row.history, version('history', row.history),
+      );
+    }
   }
   db.exec(`INSERT INTO users (user_id, session_id, created_at)
            SELECT u.user_id, u.session_id, COALESCE(json_extract(s.meta, '$.createdAt'), 0)
