@@ -303,6 +303,22 @@ export class CachedStore implements SessionStore {
     return this.inner.feed;
   }
 
+  scan(cursor: string, limit: number): ReturnType<SessionStore['scan']> {
+    return this.inner.scan(cursor, limit);
+  }
+
+  readMark(name: string): Promise<string | null> {
+    return this.inner.readMark(name);
+  }
+
+  writeMark(name: string, value: string): Promise<void> {
+    return this.inner.writeMark(name, value);
+  }
+
+  lease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.inner.lease(name, holder, ttlMs, now);
+  }
+
   findUserSession(userId: string, now: number): Promise<string | null> {
     return this.inner.findUserSession(userId, now);
   }

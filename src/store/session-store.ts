@@ -124,6 +124,12 @@ export interface SessionSnapshot extends PartStates {
   readonly versions: Readonly<Record<DataPart, string>>;
 }
 
+export interface ScannedSession {
+  readonly id: string;
+  /** `sessionDigest` of its metadata and versions. */
+  readonly digest: string;
+}
+
 /** Who asks for a change: a device proving itself with its token hash, or an operator. */
 export type Caller =
   | { readonly kind: 'device'; readonly deviceId: string; readonly tokenHash: string; readonly gen?: number }
@@ -230,6 +236,26 @@ export interface SessionStore {
 
   /** Everything stored of one session, whatever its state; null when nothing is. */
   snapshot(sessionId: string): Promise<SessionSnapshot | null>;
+
+  /**
+   * Every session stored (live, ended, expired, merged away), in an order of
+   * the engine's, a page at a time, each with its digest (`sessionDigest`):
+   * what regions compare to find the sessions that differ. Start with
+   * `cursor` ''; `next` is null after the last page. Sessions written during
+   * a scan may or may not be in it.
+   */
+  scan(cursor: string, limit: number): Promise<{ readonly sessions: readonly ScannedSession[]; readonly next: string | null }>;
+
+  /** A small named value kept with the data it describes (replication's applied positions). */
+  readMark(name: string): Promise<string | null>;
+  writeMark(name: string, value: string): Promise<void>;
+
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`; false
+   * while another holder's lease runs. What makes one node of a region run
+   * its replication at a time.
+   */
+  lease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
 
   /** Removes up to `limit` sessions past `forgetAt` and expired parked records; engines with native expiry return 0. */
   sweep(now: number, limit: number): Promise<number>;

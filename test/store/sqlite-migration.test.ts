@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
+import type { CartState } from '../../src/domain/cart.js';
 import { newDevice } from '../../src/domain/devices.js';
 import { partVersion } from '../../src/domain/versions.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -39,7 +40,7 @@ test('a schema 1 file is migrated in place: data, tokens and the user index carr
     id: 'old-session-0000000000', userId: 'old-user', createdAt: now, lastActiveAt: now,
     idleExpiresAt: now + IDLE_MS, absoluteExpiresAt: now + 10 * IDLE_MS, csrfSecret: 'secret',
   };
-  const cart = { lines: { A: { n: { local: [2, 0] }, at: now } } };
+  const cart: CartState = { lines: { A: { n: { local: [2, 0] }, at: now } } };
   const old = new Database(path);
   old.exec(SCHEMA_1);
   old.prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, 3, ?, 7, ?, 0, ?, 0)').run(

@@ -19,6 +19,11 @@ export interface Commands {
   /** Any other command, sent to the node that owns `key`. */
   command(key: string, args: readonly string[]): Promise<unknown>;
   /**
+   * One SCAN step over every key matching `match` — on a cluster, master after
+   * master (the cursor says which). Start with '0'; '0' comes back at the end.
+   */
+  scanKeys(cursor: string, match: string, count: number): Promise<{ readonly keys: readonly string[]; readonly cursor: string }>;
+  /**
    * Listens on shard channels (a cluster's feed bells); resolves once
    * subscribed. A no-op on one server, which has no bells to ring.
    */
@@ -270,6 +275,11 @@ export async function openClient(url: string, tuning: RedisTuning): Promise<Comm
     set: async (key, value, deadline) => void (await clients.run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
     del: async (keys) => void (await clients.run((c) => c.del([...keys]))),
     command: (_key, args) => clients.run((c) => c.sendCommand([...args])),
+    scanKeys: (cursor, match, count) =>
+      clients.run(async (c) => {
+        const reply = await c.scan(cursor, { MATCH: match, COUNT: count });
+        return { keys: reply.keys, cursor: reply.cursor };
+      }),
     listen: async () => undefined,
     ping: async () => void (await clients.run((c) => c.ping())),
     recover: () => {

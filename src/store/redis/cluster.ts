@@ -51,6 +51,17 @@ export async function openCluster(seeds: readonly string[], tuning: RedisTuning)
     set: async (key, value, deadline) => void (await clusters.run((c) => c.set(key, value, { expiration: { type: 'PXAT', value: deadline } }))),
     del: async (keys) => void (await clusters.run((c) => c.del([...keys]))),
     command: (key, args) => clusters.run((c) => c.sendCommand(key, false, [...args])),
+    // The cursor is "<master index>:<that master's cursor>"; a topology change during a scan may
+    // repeat or skip keys, which its callers (anti-entropy, export) tolerate.
+    scanKeys: (cursor, match, count) =>
+      clusters.run(async (c) => {
+        const [index = 0, nodeCursor = '0'] = cursor === '0' ? [0, '0'] : [Number(cursor.split(':')[0]), cursor.split(':')[1]];
+        const master = c.masters[index];
+        if (master === undefined) return { keys: [], cursor: '0' };
+        const reply = await (await c.nodeClient(master)).scan(nodeCursor, { MATCH: match, COUNT: count });
+        const next = reply.cursor !== '0' ? `${index}:${reply.cursor}` : index + 1 < c.masters.length ? `${index + 1}:0` : '0';
+        return { keys: reply.keys, cursor: next };
+      }),
     // On the cluster client of the moment: one that is replaced loses them, and the feed's sweep covers the gap.
     listen: (channels, listener) => clusters.run((c) => c.sSubscribe([...channels], (_message, channel) => listener(channel))),
     // Ready while any master answers: a master failing over makes only its own slots unavailable.

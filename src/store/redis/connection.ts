@@ -115,6 +115,10 @@ export class RedisConnection {
     return this.#call(() => this.#commands.command(key, args), options);
   }
 
+  scanKeys(cursor: string, match: string, count: number): Promise<{ readonly keys: readonly string[]; readonly cursor: string }> {
+    return this.#call(() => this.#commands.scanKeys(cursor, match, count), { idempotent: true });
+  }
+
   /** Subscribes to shard channels; no deadline (thousands of channels take a while), and errors stay node-redis's. */
   listen(channels: readonly string[], listener: (channel: string) => void): Promise<void> {
     return this.#commands.listen(channels, listener);

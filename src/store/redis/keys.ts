@@ -41,6 +41,12 @@ export interface KeyLayout {
   feedShard(shard: string): FeedShardKeys;
   /** A feed consumer's acknowledged positions, by shard. */
   feedPositions(consumer: string): string;
+  /** The pattern of every session's metadata key (for SCAN), and the session id in one such key. */
+  readonly metaPattern: string;
+  sessionOfMetaKey(key: string): string;
+  /** Replication's marks (one hash) and a lease's key. */
+  readonly marks: string;
+  lease(name: string): string;
 }
 
 export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
@@ -65,6 +71,14 @@ export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
     },
     feedPositions(consumer) {
       return `${prefix}feedpos:{${consumer}}`;
+    },
+    metaPattern: `${prefix}{*}:m`,
+    sessionOfMetaKey(key) {
+      return key.slice(prefix.length + 1, -3);
+    },
+    marks: `${prefix}marks`,
+    lease(name) {
+      return `${prefix}lease:{${name}}`;
     },
   };
   return layout;

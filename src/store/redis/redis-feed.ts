@@ -72,6 +72,15 @@ export class RedisFeed implements ChangeFeed {
     this.#shards = options.cluster ? Array.from({ length: SLOTS }, (_, slot) => String(slot)) : [''];
   }
 
+  /**
+   * A script of this process wrote the shard's stream: its readers in this
+   * process look there at their next read (bells reach other processes, and
+   * this one a little later).
+   */
+  written(shard: string): void {
+    for (const dirty of this.#dirty.values()) dirty.add(shard);
+  }
+
   /** Cluster: gives every slot its (empty) stream, so that no session script meets a missing key while its slot migrates. */
   async prepare(): Promise<void> {
     if (!this.#options.cluster) return;

@@ -16,7 +16,7 @@ import type { Operation } from '../../domain/operations.js';
 import { partOf } from '../../domain/operations.js';
 import type { ChangeRecord, DataPart } from '../../domain/parts.js';
 import { isSessionLive } from '../../domain/session.js';
-import { EMPTY_VERSION, partVersion } from '../../domain/versions.js';
+import { EMPTY_VERSION, partVersion, sessionDigest } from '../../domain/versions.js';
 import {
   StoreUnavailableError,
   type ApplyOptions,
@@ -27,6 +27,7 @@ import {
   type LoadedSession,
   type MergeReport,
   type NewSession,
+  type ScannedSession,
   type SessionSnapshot,
   type SessionStore,
   type StoreSettings,
@@ -183,6 +184,7 @@ export class RedisStore implements SessionStore {
       }
       const { result } = applied;
       if (result.status !== 'applied') return result;
+      this.#wroteFeed(id);
       const { meta } = result.session;
       await this.#followIndex(
         { done: true, created: false, ended: meta.endedAt !== undefined, keyDeadline: applied.keyDeadline ?? 0, deadlineMoved: applied.deadlineMoved, userId: meta.userId },
@@ -214,6 +216,7 @@ export class RedisStore implements SessionStore {
         id = reply.moved;
         continue;
       }
+      if (reply.done) this.#wroteFeed(id);
       await this.#followIndex(reply, id);
       return;
     }
@@ -230,8 +233,46 @@ export class RedisStore implements SessionStore {
     return readSnapshot(sessionId, reply);
   }
 
+  async scan(cursor: string, limit: number): Promise<{ sessions: ScannedSession[]; next: string | null }> {
+    let position = cursor === '' ? '0' : cursor;
+    const sessions: ScannedSession[] = [];
+    // SCAN's count is a hint and a step may find nothing: step on until something is found or the end.
+    do {
+      const { keys, cursor: next } = await this.#connection.scanKeys(position, this.#keys.metaPattern, limit);
+      const found = await Promise.all(keys.map((key) => this.#digestOf(this.#keys.sessionOfMetaKey(key))));
+      for (const session of found) if (session !== null) sessions.push(session);
+      position = next;
+    } while (sessions.length === 0 && position !== '0');
+    return { sessions, next: position === '0' ? null : position };
+  }
+
+  async readMark(name: string): Promise<string | null> {
+    const value = await this.#connection.command(this.#keys.marks, ['HGET', this.#keys.marks, name], { idempotent: true });
+    return typeof value === 'string' ? value : null;
+  }
+
+  async writeMark(name: string, value: string): Promise<void> {
+    await this.#connection.command(this.#keys.marks, ['HSET', this.#keys.marks, name, value], { idempotent: true });
+  }
+
+  /** On Redis's clock: `now` is not used. */
+  async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    // A lost reply is retried: the holder renewing its own lease is idempotent.
+    return (await this.#connection.script('tesseraLease', [this.#keys.lease(name)], [holder, String(ttlMs)], { idempotent: true })) === 1;
+  }
+
   async sweep(): Promise<number> {
     return 0;
+  }
+
+  /** A script may have written the session's feed shard: readers in this process look there next. */
+  #wroteFeed(sessionId: string): void {
+    this.feed?.written(this.#keys.shardOf(sessionId));
+  }
+
+  async #digestOf(sessionId: string): Promise<ScannedSession | null> {
+    const snapshot = await this.snapshot(sessionId);
+    return snapshot === null ? null : { id: sessionId, digest: sessionDigest(snapshot.meta, snapshot.versions) };
   }
 
   async ping(): Promise<void> {
@@ -249,6 +290,7 @@ export class RedisStore implements SessionStore {
     const { horizonMs, origin } = this.#settings;
     const args = [String(this.#step), String(horizonMs), origin, hlc, deviceId, encodeDevice(device), ...encodeMeta(meta)];
     const reply = await this.#connection.script('tesseraCreate', this.#sessionKeys(meta.id), args, { idempotent: false });
+    this.#wroteFeed(meta.id);
     const [status, deadline] = Array.isArray(reply) ? reply : [];
     if (status !== 'created') {
       throw new StoreUnavailableError(this.engine, { cause: new Error(`session id "${meta.id}" is already taken`) });
@@ -270,6 +312,7 @@ export class RedisStore implements SessionStore {
     }
     // Joins are idempotent and a change appended twice is joined once: a lost reply may be retried.
     const reply = readMergeReply(await this.#connection.script('tesseraMerge', this.#sessionKeys(sessionId, true), args, { idempotent: true }));
+    if (emit) this.#wroteFeed(sessionId);
     switch (reply.kind) {
       case 'parked':
       case 'ignored':

@@ -2,8 +2,8 @@
  * The embedded engine's schema: one row per session, one JSON column and one
  * version per part, so a read selects only the parts it needs and a write is
  * one row update inside one transaction; beside it the user index, the change
- * feed with its consumers' positions, and records parked until their session's
- * metadata arrives.
+ * feed with its consumers' positions, records parked until their session's
+ * metadata arrives, replication's marks and leases.
  *
  * Version 2 (this one) replaced per-part counters by digests (`domain/versions.ts`),
  * `expires_at` by `forget_at` (when the sweeper may remove the row: tombstones
@@ -52,6 +52,15 @@ CREATE TABLE IF NOT EXISTS parked (
 );
 CREATE INDEX IF NOT EXISTS parked_by_session ON parked (session_id);
 CREATE INDEX IF NOT EXISTS parked_by_forget ON parked (forget_at);
+CREATE TABLE IF NOT EXISTS marks (
+  name        TEXT PRIMARY KEY,
+  value       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+  name        TEXT PRIMARY KEY,
+  holder      TEXT NOT NULL,
+  until       INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 /** A session row as stored: JSON text per part. */

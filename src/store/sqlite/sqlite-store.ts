@@ -15,6 +15,7 @@ import type { DeviceLabel } from '../../domain/devices.js';
 import type { Hlc } from '../../domain/hlc.js';
 import { EMPTY_PARTS, type Change, type ChangeRecord, type DataPart } from '../../domain/parts.js';
 import { forgetAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
+import { sessionDigest } from '../../domain/versions.js';
 import { migrate, type SessionRow } from './schema.js';
 import { SqliteFeed } from './sqlite-feed.js';
 import {
@@ -41,6 +42,7 @@ import {
   type LoadedSession,
   type MergeReport,
   type NewSession,
+  type ScannedSession,
   type SessionStore,
   type StoreSettings,
 } from '../session-store.js';
@@ -179,6 +181,42 @@ export class SqliteStore implements SessionStore {
 
   async snapshot(sessionId: string): Promise<StoredSession | null> {
     return this.#guard(() => this.#read(sessionId));
+  }
+
+  async scan(cursor: string, limit: number): Promise<{ sessions: ScannedSession[]; next: string | null }> {
+    return this.#guard(() => {
+      const rows = this.#db
+        .prepare<[string, number], Pick<SessionRow, 'id' | 'meta' | 'cart_v' | 'prefs_v' | 'history_v' | 'devices_v'>>(
+          'SELECT id, meta, cart_v, prefs_v, history_v, devices_v FROM sessions WHERE id > ? ORDER BY id LIMIT ?',
+        )
+        .all(cursor, limit);
+      const sessions = rows.map((row) => ({
+        id: row.id,
+        digest: sessionDigest(JSON.parse(row.meta) as SessionMeta, { cart: row.cart_v, prefs: row.prefs_v, history: row.history_v, devices: row.devices_v }),
+      }));
+      return { sessions, next: rows.length < limit ? null : rows.at(-1)!.id };
+    });
+  }
+
+  async readMark(name: string): Promise<string | null> {
+    return this.#guard(() => this.#db.prepare<[string], { value: string }>('SELECT value FROM marks WHERE name = ?').get(name)?.value ?? null);
+  }
+
+  async writeMark(name: string, value: string): Promise<void> {
+    this.#guard(() => this.#db.prepare('INSERT OR REPLACE INTO marks (name, value) VALUES (?, ?)').run(name, value));
+  }
+
+  async lease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.#guard(() =>
+      this.#db
+        .transaction(() => {
+          const held = this.#db.prepare<[string], { holder: string; until: number }>('SELECT holder, until FROM leases WHERE name = ?').get(name);
+          if (held !== undefined && held.holder !== holder && held.until > now) return false;
+          this.#db.prepare('INSERT OR REPLACE INTO leases (name, holder, until) VALUES (?, ?, ?)').run(name, holder, now + ttlMs);
+          return true;
+        })
+        .immediate(),
+    );
   }
 
   async sweep(now: number, limit: number): Promise<number> {

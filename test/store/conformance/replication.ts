@@ -361,6 +361,52 @@ export function replicationSuite(makeStore: StoreFactory): void {
     });
   });
 
+  describe('what replication keeps in the store', () => {
+    it('scan visits every stored session once — live, ended, merged away — with the digest of its snapshot', async () => {
+      const store = await makeStore(settings(), freshPlace());
+      try {
+        const live = await signIn(store, { userId: `scan-${Math.random()}` });
+        await applied(store, live.id, live.caller, { kind: 'cart.add', sku: 'A', quantity: 1 });
+        const ended = await signIn(store);
+        await applied(store, ended.id, admin, { kind: 'session.end' });
+        const guests = await Promise.all(Array.from({ length: 25 }, () => signIn(store)));
+        const seen = new Map<string, string>();
+        let cursor: string | null = '';
+        for (let pages = 0; cursor !== null; pages += 1) {
+          assert.ok(pages < 100, 'the scan ends');
+          const page: Awaited<ReturnType<SessionStore['scan']>> = await store.scan(cursor, 7);
+          for (const { id, digest } of page.sessions) seen.set(id, digest);
+          cursor = page.next;
+        }
+        for (const id of [live.id, ended.id, ...guests.map((g) => g.id)]) {
+          assert.equal(seen.get(id), digestOf(await store.snapshot(id)), id);
+        }
+        assert.equal(seen.size, 27);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('keeps marks, and gives a lease to one holder at a time until it runs out', async () => {
+      const store = await makeStore(settings(), freshPlace());
+      try {
+        assert.equal(await store.readMark('applied.us.g.0'), null);
+        await store.writeMark('applied.us.g.0', '42');
+        await store.writeMark('applied.us.g.0', '43');
+        assert.equal(await store.readMark('applied.us.g.0'), '43');
+        const name = `relay-${Math.random()}`;
+        assert.equal(await store.lease(name, 'node-a', 300, Date.now()), true);
+        assert.equal(await store.lease(name, 'node-b', 300, Date.now()), false);
+        assert.equal(await store.lease(name, 'node-a', 300, Date.now()), true, 'the holder renews');
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        assert.equal(await store.lease(name, 'node-b', 300, Date.now()), true, 'taken once it ran out');
+        assert.equal(await store.lease(name, 'node-a', 300, Date.now()), false);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   describe('one session per user', () => {
     it('two regions that signed a user in at once end with the same session, the other merged into it', async () => {
       const [eu, us] = [await makeStore(settings(), freshPlace()), await makeStore(settings(), freshPlace())];
