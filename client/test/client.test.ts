@@ -156,6 +156,16 @@ describe('TesseraClient against a real Tessera', () => {
     assert.equal((await tessera.getSession(rotated.token, { csrfToken: rotated.csrfToken })).csrf, 'valid');
   });
 
+  it('treats a token two rotations old as stolen when it is read with: the device is signed out, its newest token too', async () => {
+    const first = await tessera.createSession();
+    const second = await tessera.rotate(first.token);
+    const third = await tessera.rotate(second.token);
+    assert.deepEqual((await tessera.getCart(third.token)).items, []);
+    await assert.rejects(tessera.getCart(first.token), InvalidTokenError);
+    await assert.rejects(tessera.getCart(third.token), InvalidTokenError, 'reuse of a retired token revokes the device');
+    assert.equal(await tessera.validateSession(third.token), null);
+  });
+
   it('refuses a mutation whose CSRF token is wrong and writes nothing', async () => {
     const guest = await tessera.createSession();
     await assert.rejects(tessera.addToCart(guest.token, { sku: 'x' }, { csrfToken: 'forged' }), CsrfMismatchError);
