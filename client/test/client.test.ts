@@ -12,6 +12,7 @@ import {
   ValidationError,
   VersionMismatchError,
 } from '../src/index.js';
+import { nextMillisecond } from '../../test/support/clock.js';
 import { ADMIN_KEY, APP_KEY, startTesseraProcess, type TesseraProcess } from './support/tessera-process.js';
 
 let server: TesseraProcess;
@@ -129,6 +130,7 @@ describe('TesseraClient against a real Tessera', () => {
 
   it('shares one session between the devices of a user, each with its own token', async () => {
     const phone = await tessera.signIn('two-devices', { device: { name: 'Phone' } });
+    await nextMillisecond(); // devices are listed oldest first
     const laptop = await tessera.signIn('two-devices', { device: { name: 'Laptop' } });
     assert.equal(phone.session.id, laptop.session.id);
     assert.notEqual(phone.session.deviceId, laptop.session.deviceId);

@@ -13,13 +13,10 @@ import Database from 'better-sqlite3';
 import { RETIRED_HASHES_KEPT } from '../../src/domain/devices.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { ADMIN_KEY, APP_KEY, startTessera, type TestServer } from '../support/tessera-server.js';
+import { flip, withWrongSecret } from '../support/wrong-secrets.js';
 
 const secretOf = (token: string): string => token.slice(token.lastIndexOf('.') + 1);
 const hashOf = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
-const flip = (text: string, at: number): string => {
-  const i = at < 0 ? text.length + at : at;
-  return `${text.slice(0, i)}${text[i] === 'Z' ? 'Y' : 'Z'}${text.slice(i + 1)}`;
-};
 
 /** The text of every serialized Buffer (`{ type: 'Buffer', data: [...] }`) inside a parsed log line. */
 function buffersIn(value: unknown): string[] {
@@ -210,9 +207,9 @@ describe('secrets never reach disk or logs; API keys and CSRF bind exactly', () 
     await send('POST', '/v1/session/cart/items', { token: user.token, headers: { 'tessera-csrf': user.csrfToken }, body: { sku: 'L' } });
     await send('GET', '/v1/users/u-logs/devices', { key: ADMIN_KEY });
     // Failures: wrong key, wrong token, wrong CSRF, bad JSON, too large, guest token in a body that fails validation.
-    const badToken = `${user.token.slice(0, -43)}${'Q'.repeat(43)}`;
+    const badToken = withWrongSecret(user.token);
     secrets.add(badToken);
-    secrets.add('Q'.repeat(43));
+    secrets.add(secretOf(badToken));
     await send('GET', '/v1/session', { token: user.token, key: 'wrong-key-0123456789abcd' });
     secrets.add('wrong-key-0123456789abcd');
     await send('GET', '/v1/session', { token: badToken });
@@ -346,7 +343,8 @@ describe('rotation, theft detection and the uniform invalid-token answer', () =>
     assert.equal((await server.request('POST', '/v1/session/rotate', { token: rotatedOut.token })).status, 200);
     advance(1_500);
     const unknown = `tss1_${'A'.repeat(22)}.${'B'.repeat(16)}.${'C'.repeat(43)}`;
-    const wrongSecret = `${revoked.token.slice(0, -43)}${'D'.repeat(43)}`;
+    // The session and device of a live token, with a secret that differs in every character.
+    const wrongSecret = withWrongSecret((await server.signIn()).token);
     const expiring = await server.signIn();
     assert.equal(await status(expiring.token), 200);
 
