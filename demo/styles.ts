@@ -20,7 +20,7 @@ nav.main { display: flex; gap: 16px; margin-left: 12px; color: var(--muted); fon
 .who { color: var(--muted); font-size: 14px; display: flex; align-items: center; gap: 10px; }
 .who strong { color: var(--ink); }
 .badge { display: inline-flex; align-items: center; justify-content: center; min-width: 22px; height: 22px; padding: 0 7px; border-radius: 999px; background: var(--brand); color: #fff; font-size: 12px; font-weight: 700; }
-.pill { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 12px; font-weight: 600; background: #eef2ff; color: var(--brand); }
+.pill { display: inline-block; white-space: nowrap; padding: 2px 10px; border-radius: 999px; font-size: 12px; font-weight: 600; background: #eef2ff; color: var(--brand); }
 .pill.guest { background: #f3f4f6; color: var(--muted); }
 main { max-width: 1100px; margin: 0 auto; padding: 28px 20px 64px; }
 h1 { font-size: 28px; letter-spacing: -.02em; margin: 0 0 6px; }
@@ -90,6 +90,16 @@ footer { color: var(--muted); font-size: 13px; text-align: center; padding: 24px
   .card .body { padding: 10px 12px 12px; }
   .card .row { flex-wrap: wrap; }
   .card .row form, .card .row button { width: 100%; }
+  /* The cart's lines as cards: product and subtotal, then quantity and remove. A table of four
+     columns does not fit 390 px. */
+  table.lines, table.lines tbody, table.lines td { display: block; }
+  table.lines thead { display: none; }
+  table.lines tr { display: grid; grid-template-columns: minmax(0, 1fr) auto; align-items: center; gap: 10px 12px; padding: 12px 14px; border-bottom: 1px solid var(--line); }
+  table.lines tr:last-child { border-bottom: 0; }
+  table.lines td, table.lines tr:last-child td { padding: 0; border: 0; }
+  table.lines td:nth-child(3) { grid-row: 2; grid-column: 1; }
+  table.lines td:nth-child(4) { grid-row: 1; grid-column: 2; text-align: right; }
+  table.lines td:nth-child(5) { grid-row: 2; grid-column: 2; text-align: right; }
   table.lines th:nth-child(2), table.lines td:nth-child(2) { display: none; }
 }
 `;

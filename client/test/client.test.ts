@@ -12,6 +12,7 @@ import {
   ValidationError,
   VersionMismatchError,
 } from '../src/index.js';
+import { nextMillisecond } from '../../test/support/clock.js';
 import { ADMIN_KEY, APP_KEY, startTesseraProcess, type TesseraProcess } from './support/tessera-process.js';
 
 let server: TesseraProcess;
@@ -129,6 +130,7 @@ describe('TesseraClient against a real Tessera', () => {
 
   it('shares one session between the devices of a user, each with its own token', async () => {
     const phone = await tessera.signIn('two-devices', { device: { name: 'Phone' } });
+    await nextMillisecond(); // devices are listed oldest first
     const laptop = await tessera.signIn('two-devices', { device: { name: 'Laptop' } });
     assert.equal(phone.session.id, laptop.session.id);
     assert.notEqual(phone.session.deviceId, laptop.session.deviceId);
@@ -154,6 +156,16 @@ describe('TesseraClient against a real Tessera', () => {
     assert.notEqual(rotated.token, first.token);
     assert.equal(rotated.session.id, first.session.id);
     assert.equal((await tessera.getSession(rotated.token, { csrfToken: rotated.csrfToken })).csrf, 'valid');
+  });
+
+  it('treats a token two rotations old as stolen when it is read with: the device is signed out, its newest token too', async () => {
+    const first = await tessera.createSession();
+    const second = await tessera.rotate(first.token);
+    const third = await tessera.rotate(second.token);
+    assert.deepEqual((await tessera.getCart(third.token)).items, []);
+    await assert.rejects(tessera.getCart(first.token), InvalidTokenError);
+    await assert.rejects(tessera.getCart(third.token), InvalidTokenError, 'reuse of a retired token revokes the device');
+    assert.equal(await tessera.validateSession(third.token), null);
   });
 
   it('refuses a mutation whose CSRF token is wrong and writes nothing', async () => {

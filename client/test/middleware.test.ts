@@ -9,6 +9,7 @@ import express from 'express';
 import expressSession from 'express-session';
 import type { AddressInfo } from 'node:net';
 import { tesseraSession } from '../src/express.js';
+import { nextMillisecond } from '../../test/support/clock.js';
 import { startExpressApp, startFastifyApp, type RunningApp } from './support/apps.js';
 import { APP_KEY, startTesseraProcess, type TesseraProcess } from './support/tessera-process.js';
 import { Visitor } from './support/visitor.js';
@@ -193,6 +194,7 @@ for (const [framework, start] of frameworks) {
       const phoneCsrf = (await phone.post('/cart/add', { form: { sku: 'shoes' } })).json.state.csrfToken;
       const phoneIn = await phone.post('/signin', { form: { userId: user, _csrf: phoneCsrf } });
       const phoneDevice = phoneIn.json.state.deviceId;
+      await nextMillisecond(); // devices are listed oldest first
 
       const laptop = new Visitor(app.url);
       const laptopIn = await laptop.post('/signin', { form: { userId: user } });

@@ -8,9 +8,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { TesseraClient } from '../../client/src/index.js';
 import { APP_KEY, startTesseraProcess, type TesseraProcess } from '../../client/test/support/tessera-process.js';
+import { formatPrice, PRODUCTS } from '../../demo/catalog.js';
 import { createShop } from '../../demo/shop.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -70,6 +71,20 @@ async function cartCount(page: Page): Promise<number> {
 /** Waits for the cart badge, which the page's script updates after an enhanced add. */
 function waitForCartCount(page: Page, count: number): Promise<unknown> {
   return page.waitForFunction(`document.querySelector('[data-testid="cart-count"]')?.textContent === '${count}'`);
+}
+
+/** The page is as wide as the screen: nothing sticks out sideways, so nothing needs a sideways scroll. */
+async function assertFits(page: Page, width: number, what: string): Promise<void> {
+  const [layout, content] = (await page.evaluate('[window.innerWidth, document.documentElement.scrollWidth]')) as [number, number];
+  assert.equal(layout, width, `${what}: the layout viewport is the screen (a wider page makes a phone zoom out)`);
+  assert.ok(content <= width, `${what}: ${content} px of content on a ${width} px screen`);
+}
+
+/** Rendered, and horizontally inside the screen. */
+async function assertOnScreen(locator: Locator, width: number, what: string): Promise<void> {
+  const box = await locator.boundingBox();
+  assert.ok(box, `${what}: not rendered`);
+  assert.ok(box.x >= 0 && box.x + box.width <= width, `${what}: from ${box.x} to ${box.x + box.width} px on a ${width} px screen`);
 }
 
 describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser at ${CHROMIUM}` }, () => {
@@ -170,16 +185,48 @@ describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser 
     assert.equal(await cartCount(phonePage), 0);
   });
 
-  it('renders a storefront worth showing (screenshot in test-artifacts/storefront.png)', async () => {
+  it('shows a shopper products with prices, the cart count and their name, at desktop and at 390 px without sideways scrolling (screenshots in test-artifacts/)', async () => {
+    // The phone was signed out from the laptop: it signs in again, and joins the same cart.
+    await phonePage.goto(`${shop}/signin`);
+    await phonePage.getByTestId('user-id').fill('dana');
+    await phonePage.getByTestId('sign-in').click();
+    await phonePage.waitForURL(`${shop}/?welcome=1`);
     await laptopPage.goto(`${shop}/products/lamp-desk`);
-    await laptopPage.goto(`${shop}/`);
     mkdirSync('test-artifacts', { recursive: true });
-    await laptopPage.screenshot({ path: 'test-artifacts/storefront.png', fullPage: true });
-    await laptopPage.goto(`${shop}/cart`);
-    await laptopPage.screenshot({ path: 'test-artifacts/storefront-cart.png', fullPage: true });
+
+    for (const [size, page, width] of [['desktop', laptopPage, 1280], ['phone', phonePage, 390]] as const) {
+      await page.goto(`${shop}/`);
+      assert.equal(await page.getByTestId('user').textContent(), 'dana', `${size}: the signed-in name`);
+      await assertOnScreen(page.getByTestId('user'), width, `${size}: the name`);
+      assert.equal(await cartCount(page), 2, `${size}: the cart count`);
+      await assertOnScreen(page.getByTestId('cart-count'), width, `${size}: the cart count`);
+      for (const product of PRODUCTS) {
+        const card = page.getByTestId(`product-${product.id}`);
+        const price = formatPrice(product.priceCents, 'EUR');
+        assert.equal(await card.locator('.name').textContent(), product.name, `${size}: ${product.id}`);
+        assert.equal(await card.locator('.price').textContent(), price, `${size}: the price of ${product.name}`);
+        await assertOnScreen(card.getByTestId(`add-${product.id}`), width, `${size}: add ${product.name}`);
+      }
+      const viewed = (await page.getByTestId('recently-viewed').textContent()) ?? '';
+      assert.match(viewed, /Desk Lamp\s*€64\.00/, `${size}: recently viewed, with its price`);
+      await assertFits(page, width, `${size} home page`);
+      await page.screenshot({ path: `test-artifacts/storefront-${size}.png`, fullPage: true });
+
+      await page.goto(`${shop}/cart`);
+      for (const [sku, name, price] of [['shoe-runner', 'Trail Runner', '€119.00'], ['mug-ceramic', 'Ceramic Mug', '€18.00']] as const) {
+        const line = page.getByTestId(`line-${sku}`);
+        const text = (await line.textContent()) ?? '';
+        assert.ok(text.includes(name) && text.includes(price), `${size}: the cart line of ${name} at ${price}: ${text}`);
+        assert.equal(await page.getByTestId(`qty-${sku}`).inputValue(), '1');
+        await assertOnScreen(page.getByTestId(`qty-${sku}`), width, `${size}: the quantity of ${name}`);
+        await assertOnScreen(line.getByRole('button', { name: 'Remove' }), width, `${size}: remove ${name}`);
+      }
+      assert.equal(await page.getByTestId('cart-total').textContent(), 'Total €137.00', `${size}: the total`);
+      await assertOnScreen(page.getByTestId('cart-total'), width, `${size}: the total`);
+      await assertFits(page, width, `${size} cart`);
+      await page.screenshot({ path: `test-artifacts/storefront-${size}-cart.png`, fullPage: true });
+    }
     await laptopPage.goto(`${shop}/account/devices`);
     await laptopPage.screenshot({ path: 'test-artifacts/storefront-devices.png' });
-    await phonePage.goto(`${shop}/`);
-    await phonePage.screenshot({ path: 'test-artifacts/storefront-phone.png' });
   });
 });

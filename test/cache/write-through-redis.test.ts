@@ -88,6 +88,32 @@ describe('L1 write-through on Redis', () => {
     });
   }
 
+  test('change records merged through another store (a guest merge, replication) are seen by the next read through a node holding the parts', async () => {
+    const s = await signIn(bypass);
+    const parts: DataPart[] = ['cart', 'prefs', 'history'];
+    await nodeA.apply(s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 }, { now: Date.now(), hlc: stamp() });
+    const held = await nodeA.load(s.id, parts, Date.now());
+    assert.ok(held);
+    const now = Date.now();
+    const base = { sessionId: s.id, hlc: stamp(), origin: 'us' };
+    await bypass.merge(
+      [
+        { ...base, part: 'cart', state: { lines: { G: { n: { 'guest-x/us': [2, 0] }, at: now } } } },
+        { ...base, part: 'prefs', state: { keys: { theme: { v: 'dark', t: stamp() } } } },
+        { ...base, part: 'history', state: { items: { 'p-merged': now } } },
+      ],
+      now,
+    );
+    const stored = await bypass.load(s.id, parts, Date.now());
+    const read = await nodeA.load(s.id, parts, Date.now());
+    for (const part of parts) {
+      assert.notEqual(stored?.versions[part], held.versions[part], `the merge moved the ${part} version`);
+      assert.deepEqual(read?.[part], stored?.[part], `node A serves the merged ${part}, not its copy`);
+      assert.equal(read?.versions[part], stored?.versions[part]);
+    }
+    assert.deepEqual(Object.keys(read!.cart!.lines).sort(), ['A', 'G']);
+  });
+
   test('a write to a part the node holds at its current version does not read the part back', async () => {
     const s = await signIn(bypass);
     for (let i = 0; i < 40; i += 1) {

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { nextMillisecond } from '../support/clock.js';
 import { ADMIN_KEY, startTessera, type TestServer } from '../support/tessera-server.js';
 
 describe('administration and operations endpoints', () => {
@@ -11,6 +12,7 @@ describe('administration and operations endpoints', () => {
 
   test("an admin key lists a user's devices; a sessions key is forbidden", async () => {
     const phone = await server.signIn({ userId: 'u-admin', device: { name: 'phone' } });
+    await nextMillisecond(); // devices are listed oldest first
     await server.signIn({ userId: 'u-admin', device: { name: 'laptop' } });
     const listed = await server.request('GET', '/v1/users/u-admin/devices', { key: ADMIN_KEY });
     assert.equal(listed.status, 200);

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { nextMillisecond } from '../support/clock.js';
 import { startTessera, type TestServer } from '../support/tessera-server.js';
 
 describe('cart', () => {
@@ -14,6 +15,7 @@ describe('cart', () => {
   test('add, set, remove and clear each touch only the named lines, in the order first added', async () => {
     const { token } = await server.signIn();
     await server.request('POST', '/v1/session/cart/items', { token, body: { sku: 'B', quantity: 2, attributes: { size: 'M' } } });
+    await nextMillisecond(); // in one millisecond, A would come first (ties go by SKU)
     await server.request('POST', '/v1/session/cart/items', { token, body: { sku: 'A' } });
     const added = await server.request('POST', '/v1/session/cart/items', { token, body: { sku: 'B', quantity: 3 } });
     assert.deepEqual(items(added), [['B', 5], ['A', 1]]);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { runTessera, startTesseraProcess, type TesseraProcess } from '../support/process.js';
+import { flip } from '../support/wrong-secrets.js';
 
 const KEY = 'lifecycle-key-0123456789';
 const dirs: string[] = [];
@@ -210,7 +211,7 @@ describe('Tessera as a process', () => {
 
     assert.equal((await call(server, 'POST', '/v1/sessions', { key, body: {} })).status, 201);
     assert.equal((await call(server, 'GET', '/v1/users/nobody/devices', { key })).status, 404, 'the generated key has the admin scope');
-    assert.equal((await call(server, 'POST', '/v1/sessions', { key: `${key.slice(0, -1)}x`, body: {} })).status, 401);
+    assert.equal((await call(server, 'POST', '/v1/sessions', { key: flip(key, -1), body: {} })).status, 401, 'a key one character off');
     assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
   });
 

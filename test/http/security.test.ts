@@ -10,14 +10,13 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { RETIRED_HASHES_KEPT } from '../../src/domain/devices.js';
+import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { ADMIN_KEY, APP_KEY, startTessera, type TestServer } from '../support/tessera-server.js';
+import { flip, withWrongSecret } from '../support/wrong-secrets.js';
 
 const secretOf = (token: string): string => token.slice(token.lastIndexOf('.') + 1);
 const hashOf = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
-const flip = (text: string, at: number): string => {
-  const i = at < 0 ? text.length + at : at;
-  return `${text.slice(0, i)}${text[i] === 'Z' ? 'Y' : 'Z'}${text.slice(i + 1)}`;
-};
 
 /** The text of every serialized Buffer (`{ type: 'Buffer', data: [...] }`) inside a parsed log line. */
 function buffersIn(value: unknown): string[] {
@@ -209,9 +208,9 @@ describe('secrets never reach disk or logs; API keys and CSRF bind exactly', () 
     await send('POST', '/v1/session/cart/items', { token: user.token, headers: { 'tessera-csrf': user.csrfToken }, body: { sku: 'L' } });
     await send('GET', '/v1/users/u-logs/devices', { key: ADMIN_KEY });
     // Failures: wrong key, wrong token, wrong CSRF, bad JSON, too large, guest token in a body that fails validation.
-    const badToken = `${user.token.slice(0, -43)}${'Q'.repeat(43)}`;
+    const badToken = withWrongSecret(user.token);
     secrets.add(badToken);
-    secrets.add('Q'.repeat(43));
+    secrets.add(secretOf(badToken));
     await send('GET', '/v1/session', { token: user.token, key: 'wrong-key-0123456789abcd' });
     secrets.add('wrong-key-0123456789abcd');
     await send('GET', '/v1/session', { token: badToken });
@@ -345,7 +344,8 @@ describe('rotation, theft detection and the uniform invalid-token answer', () =>
     assert.equal((await server.request('POST', '/v1/session/rotate', { token: rotatedOut.token })).status, 200);
     advance(1_500);
     const unknown = `tss1_${'A'.repeat(22)}.${'B'.repeat(16)}.${'C'.repeat(43)}`;
-    const wrongSecret = `${revoked.token.slice(0, -43)}${'D'.repeat(43)}`;
+    // The session and device of a live token, with a secret that differs in every character.
+    const wrongSecret = withWrongSecret((await server.signIn()).token);
     const expiring = await server.signIn();
     assert.equal(await status(expiring.token), 200);
 
@@ -384,3 +384,60 @@ describe('rotation, theft detection and the uniform invalid-token answer', () =>
     assert.equal(body.status, 401);
   });
 });
+
+for (const engine of ['sqlite', 'redis'] as const) {
+  describe(`theft detection over a whole token family (${engine})`, () => {
+    let redis: RedisServer | undefined;
+    let server: TestServer;
+    let skew = 0;
+
+    before(async () => {
+      if (engine === 'redis') redis = await startRedis();
+      const env: Record<string, string> = redis === undefined ? {} : { TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url };
+      server = await startTessera({ ...env, TESSERA_ROTATION_GRACE: '1s' }, { now: () => Date.now() + skew });
+    });
+    after(async () => {
+      await server?.close();
+      await redis?.stop();
+    });
+
+    const reuseCount = async (): Promise<number> => {
+      const metrics = await server.request('GET', '/metrics', { key: null });
+      return Number(/^tessera_token_reuse_total (\d+)$/m.exec(metrics.text)?.[1]);
+    };
+    const status = async (token: string): Promise<number> => (await server.request('GET', '/v1/session', { token })).status;
+
+    test('five rotations, then each older token reused on a read: every one revokes the device, is logged and counted', async () => {
+      // Reuse revokes the whole family, so each older token is tried on a family of its own, rotated five times.
+      const reads = ['/v1/session', '/v1/session/cart', '/v1/session/prefs', '/v1/session/history', '/v1/session/devices'];
+      const rotations = 5;
+      assert.ok(RETIRED_HASHES_KEPT + 1 <= rotations, 'five rotations retire every token the family remembers');
+      for (let age = 1; age <= rotations; age += 1) {
+        const userId = `u-five-${age}-${engine}`;
+        const laptop = await server.signIn({ userId, device: { name: 'laptop' } });
+        const family: string[] = [(await server.signIn({ userId, device: { name: 'phone' } })).token];
+        for (let i = 0; i < rotations; i += 1) {
+          const rotated = await server.request('POST', '/v1/session/rotate', { token: family.at(-1) });
+          assert.equal(rotated.status, 200, rotated.text);
+          family.push(rotated.body.token);
+        }
+        const current = family[rotations]!;
+        const old = family[rotations - age]!;
+        // The token just rotated out is still in its grace window; past it, it is as stolen as the retired ones.
+        if (age === 1) skew += 1_500;
+        assert.equal(await status(current), 200);
+        const countBefore = await reuseCount();
+        const logsBefore = server.logs.length;
+        const path = reads[age - 1]!;
+        const reused = await server.request('GET', path, { token: old });
+        assert.equal(reused.status, 401, `${age} rotation(s) old on GET ${path}`);
+        assert.equal(reused.body.type, '/problems/invalid-token');
+        assert.equal(await status(current), 401, `${age} rotation(s) old: the family is revoked, its newest token too`);
+        assert.equal(await reuseCount(), countBefore + 1, `${age} rotation(s) old: counted once`);
+        const events = server.logs.slice(logsBefore).map((l) => JSON.parse(l)).filter((l) => l.event === 'token.reuse');
+        assert.equal(events.length, 1, `${age} rotation(s) old: logged once`);
+        assert.equal(await status(laptop.token), 200, 'the other device of the session is untouched');
+      }
+    });
+  });
+}

@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { nextMillisecond } from '../support/clock.js';
 import { startTessera, type TestServer } from '../support/tessera-server.js';
+import { withWrongSecret } from '../support/wrong-secrets.js';
 
 describe('sessions and devices', () => {
   let server: TestServer;
@@ -24,6 +26,7 @@ describe('sessions and devices', () => {
   test('a second device of the same user joins the same session and shares its cart', async () => {
     const phone = await server.signIn({ userId: 'u-join', device: { name: 'phone' } });
     await server.request('POST', '/v1/session/cart/items', { token: phone.token, body: { sku: 'SKU-1', quantity: 2 } });
+    await nextMillisecond(); // devices are listed oldest first
     const laptop = await server.signIn({ userId: 'u-join', device: { name: 'laptop' } });
     assert.equal(laptop.session.id, phone.session.id);
     assert.notEqual(laptop.session.deviceId, phone.session.deviceId);
@@ -52,10 +55,51 @@ describe('sessions and devices', () => {
     assert.equal(old.body.type, '/problems/invalid-token');
   });
 
+  test("a guest merge at sign-in moves the versions of the user's cart and history: an If-Match from before it is refused", async () => {
+    const user = await server.signIn({ userId: 'u-merge-version' });
+    await server.request('POST', '/v1/session/cart/items', { token: user.token, body: { sku: 'A', quantity: 1 } });
+    const cartBefore = await server.request('GET', '/v1/session/cart', { token: user.token });
+    const historyBefore = await server.request('GET', '/v1/session/history', { token: user.token });
+    const guest = await server.signIn();
+    await server.request('POST', '/v1/session/cart/items', { token: guest.token, body: { sku: 'B', quantity: 2 } });
+    await server.request('POST', '/v1/session/history', { token: guest.token, body: { productId: 'P-guest' } });
+    await server.signIn({ userId: 'u-merge-version', guestToken: guest.token });
+
+    const cartAfter = await server.request('GET', '/v1/session/cart', { token: user.token });
+    assert.deepEqual(cartAfter.body.items.map((i: any) => [i.sku, i.quantity]), [['A', 1], ['B', 2]]);
+    assert.notEqual(cartAfter.body.version, cartBefore.body.version, 'the merge changed the cart, so its version moved');
+    assert.notEqual(cartAfter.headers.get('etag'), cartBefore.headers.get('etag'));
+    const historyAfter = await server.request('GET', '/v1/session/history', { token: user.token });
+    assert.notEqual(historyAfter.body.version, historyBefore.body.version);
+    // A client holding the cart from before the merge must read again before it overwrites it.
+    const stale = await server.request('PUT', '/v1/session/cart/items/B', {
+      token: user.token,
+      body: { quantity: 5 },
+      headers: { 'if-match': `"${cartBefore.body.version}"` },
+    });
+    assert.equal(stale.status, 412, stale.text);
+    assert.equal(stale.body.type, '/problems/version-mismatch');
+    const stillMerged = await server.request('GET', '/v1/session/cart', { token: user.token });
+    assert.deepEqual(stillMerged.body.items.map((i: any) => [i.sku, i.quantity]), [['A', 1], ['B', 2]]);
+  });
+
+  test('a guest session ends at sign-in: its cart goes to one account only, and the session itself is over', async () => {
+    const guest = await server.signIn();
+    await server.request('POST', '/v1/session/cart/items', { token: guest.token, body: { sku: 'ONCE', quantity: 1 } });
+    const first = await server.signIn({ userId: 'u-first-taker', guestToken: guest.token });
+    const second = await server.signIn({ userId: 'u-second-taker', guestToken: guest.token });
+    const cartOf = async (token: string) => (await server.request('GET', '/v1/session/cart', { token })).body.items.map((i: any) => i.sku);
+    assert.deepEqual(await cartOf(first.token), ['ONCE']);
+    assert.deepEqual(await cartOf(second.token), [], 'a guest token replayed at a second sign-in brings nothing');
+    // Not only the guest's token: the guest session is ended in the store.
+    assert.equal(await server.tessera.store.load(guest.session.id, ['cart'], Date.now()), null);
+  });
+
   test('an unknown, malformed or revoked guest token is ignored at sign-in', async () => {
     const revoked = await server.signIn();
     await server.request('DELETE', '/v1/session', { token: revoked.token });
-    for (const guestToken of ['tss1_nope', revoked.token, `${revoked.token.slice(0, -2)}xx`]) {
+    const live = await server.signIn();
+    for (const guestToken of ['tss1_nope', revoked.token, withWrongSecret(revoked.token), withWrongSecret(live.token)]) {
       const reply = await server.request('POST', '/v1/sessions', { body: { userId: 'u-ignore', guestToken } });
       assert.equal(reply.status, 201, guestToken);
     }

@@ -32,7 +32,12 @@ describe('sticky routing through HAProxy (deploy/haproxy.cfg)', () => {
     const port = await freePort();
     const config = readFileSync(new URL('../../deploy/haproxy.cfg', import.meta.url), 'utf8')
       .replace('bind 127.0.0.1:8080', `bind 127.0.0.1:${port}`)
+      // Checks every 100 ms, and a node is down at its first failed check: a stopped node is seen at once.
+      // But a check may take up to 2 s (it would time out after `inter`): the three nodes share this
+      // process, and one pause of its event loop on a loaded machine failed all three checks at once,
+      // leaving no node to answer a sign-in (HAProxy's 503 page).
       .replace('inter 1s fall 2 rise 2', 'inter 100ms fall 1 rise 1')
+      .replace('option httpchk GET /readyz', 'option httpchk GET /readyz\n    timeout check 2s')
       .replace(/server (node\d) 127\.0\.0\.1:\d+/g, (_m, name: string) => `server ${name} ${new URL(nodes[Number(name.slice(4)) - 1]!.url).host}`);
     writeFileSync(join(dir, 'haproxy.cfg'), config);
     haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });

@@ -1,8 +1,11 @@
 /** The Redis Cluster engine, on a 6-node cluster of its own, against the conformance suite. */
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { keySlot } from '../support/key-slot.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-harness.js';
 import { conformance } from './conformance.js';
+import { admin, applied, loadAll, settings, signIn, stamp } from './conformance/support.js';
 
 let cluster: RedisCluster;
 before(async () => {
@@ -15,3 +18,52 @@ after(async () => {
 conformance('redis-cluster', (settings, place) =>
   RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: cluster.nodes, ...(place === undefined ? {} : { tuning: { keyPrefix: `ts-${place}:` } }) }),
 );
+
+describe('Redis Cluster: what an ended session leaves on its node', { timeout: 60_000 }, () => {
+  /** Which of the keys exist, asked of the master that owns their slot. */
+  async function existing(keys: readonly string[]): Promise<string[]> {
+    const slot = keySlot(keys[0]!);
+    const owner = (await cluster.topology()).find((n) => n.role === 'master' && n.slotRanges.some(([from, to]) => slot >= from && slot <= to));
+    assert.ok(owner, `a master owns slot ${slot}`);
+    const found: string[] = [];
+    for (const key of keys) if ((await cluster.command(owner.port, 'EXISTS', key)) === 1) found.push(key);
+    return found;
+  }
+  const sessionKeys = (id: string) => ['m', 'd', 'c', 'p', 'h'].map((suffix) => `ts:{${id}}:${suffix}`);
+
+  it('an end, by a device or by replication, deletes the data keys and the user index at once; only the metadata tombstone stays', async () => {
+    const store = await RedisStore.connect({ ...settings(), engine: 'redis-cluster', nodes: cluster.nodes });
+    try {
+      const withData = async (userId: string) => {
+        const s = await signIn(store, { userId });
+        await applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 });
+        await applied(store, s.id, s.caller, { kind: 'prefs.patch', patch: { theme: 'dark' } });
+        await applied(store, s.id, s.caller, { kind: 'history.add', productId: 'p1', viewedAt: Date.now() });
+        assert.deepEqual(await existing(sessionKeys(s.id)), sessionKeys(s.id));
+        return s;
+      };
+
+      // Logout everywhere from one of the user's own devices.
+      const byDevice = await withData(`cluster-end-${Math.random()}`);
+      await applied(store, byDevice.id, byDevice.caller, { kind: 'session.end' });
+      assert.deepEqual(await existing(sessionKeys(byDevice.id)), [`ts:{${byDevice.id}}:m`]);
+      assert.deepEqual(await existing([`ts:u:{${byDevice.meta.userId}}`]), []);
+
+      // The end another region made, arriving as a metadata record.
+      const replicated = await withData(`cluster-replicated-end-${Math.random()}`);
+      const { meta } = await loadAll(store, replicated.id);
+      await store.merge([{ sessionId: replicated.id, part: 'meta', state: { ...meta, endedAt: Date.now() }, hlc: stamp(), origin: 'us' }], Date.now());
+      assert.deepEqual(await existing(sessionKeys(replicated.id)), [`ts:{${replicated.id}}:m`]);
+      assert.deepEqual(await existing([`ts:u:{${replicated.meta.userId}}`]), []);
+      assert.equal(await store.load(replicated.id, [], Date.now()), null);
+
+      // Ended by an operator, a guest's session too.
+      const guest = await signIn(store);
+      await applied(store, guest.id, guest.caller, { kind: 'cart.add', sku: 'G', quantity: 1 });
+      await applied(store, guest.id, admin, { kind: 'session.end' });
+      assert.deepEqual(await existing(sessionKeys(guest.id)), [`ts:{${guest.id}}:m`]);
+    } finally {
+      await store.close();
+    }
+  });
+});

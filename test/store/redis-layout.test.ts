@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { INDEX_REFRESH_LUA } from '../../src/store/redis/lua/index.lua.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { SessionStore, StoreSettings } from '../../src/store/session-store.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
@@ -64,6 +65,59 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
         assert.ok(deadline >= loaded.meta.idleExpiresAt + HORIZON_MS, 'keys live at least until the idle deadline plus the horizon');
         assert.ok(deadline <= loaded.meta.idleExpiresAt + HORIZON_MS + 600, 'and at most one expiry step (idle/100) longer');
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a part written long ago moves with the session: after a touch every key shares the new deadline', async () => {
+    const store = await connect(60_000);
+    try {
+      const t0 = Date.now();
+      const s = await signIn(store, { userId: `moved-${Math.random()}`, now: t0 });
+      // Each part written once, history first, so that no write leaves them all on one deadline by chance.
+      await applied(store, s.id, s.caller, { kind: 'history.add', productId: 'p1', viewedAt: t0 }, t0);
+      await applied(store, s.id, s.caller, { kind: 'prefs.patch', patch: { theme: 'dark' } }, t0 + 1_000);
+      await applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 }, t0 + 2_000);
+      const keys = await keysMatching(`*{${s.id}}*`);
+      assert.equal(keys.length, 5);
+      const before = await Promise.all(keys.map(expireTime));
+      await store.touch(s.id, s.deviceId, t0 + 30_000, stamp());
+      const after = await Promise.all(keys.map(expireTime));
+      const loaded = await store.load(s.id, [], t0 + 30_000);
+      assert.ok(loaded);
+      assert.equal(loaded.meta.idleExpiresAt, t0 + 30_000 + 60_000);
+      for (const [i, key] of keys.entries()) {
+        assert.ok(after[i]! >= loaded.meta.idleExpiresAt, `${key} lives until the moved idle deadline (was ${before[i]}, now ${after[i]})`);
+        assert.equal(after[i], after[0], `${key} shares the session's deadline`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a user index refresh that arrives late, with an earlier deadline than one already set, never shortens the index', async () => {
+    // Refreshes race: concurrent requests, and background retries 1, 3 and 9 s after a failure.
+    // An index that expired before its session would split the user's next sign-in into two sessions.
+    const store = await connect(60_000);
+    try {
+      const userId = `late-refresh-${Math.random()}`;
+      const s = await signIn(store, { userId });
+      const indexKey = `ts:u:{${userId}}`;
+      const refresh = (sessionId: string, deadline: number) => server.command('EVAL', INDEX_REFRESH_LUA, 1, indexKey, sessionId, deadline);
+      const start = await expireTime(indexKey);
+      const later = start + 120_000;
+      assert.equal(await refresh(s.id, later), 1);
+      assert.equal(await expireTime(indexKey), later);
+      assert.equal(await refresh(s.id, later - 60_000), 0, 'an earlier deadline is refused');
+      assert.equal(await expireTime(indexKey), later, 'the index keeps the later deadline');
+      assert.equal(await refresh(s.id, start), 0);
+      assert.equal(await expireTime(indexKey), later);
+      // A refresh for another session (the index moved on) changes nothing either.
+      assert.equal(await refresh('some-other-session-id', later + 60_000), 0);
+      assert.equal(await expireTime(indexKey), later);
+      assert.equal(await server.command('GET', indexKey), `${s.meta.createdAt}:${s.id}`);
+      assert.equal(await store.findUserSession(userId, Date.now()), s.id);
     } finally {
       await store.close();
     }

@@ -1,7 +1,10 @@
 /** Sessions: creation, partial loads, the user index, ending, expiry and sliding. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { quantityOf } from '../../../src/domain/cart.js';
+import { RETIRED_HASHES_KEPT } from '../../../src/domain/devices.js';
+import { historyItems } from '../../../src/domain/history.js';
 import {
   ABSOLUTE_MS,
   admin,
@@ -101,6 +104,30 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       assert.equal(await verdict(randomHash(), t0 + 40), 'none');
       await applied(store(), s.id, admin, { kind: 'device.revoke', deviceId: s.deviceId }, t0 + 50);
       assert.equal(await verdict(third, t0 + 60), 'none', 'a revoked device accepts nothing');
+    });
+
+    it('every retired token of the family is reuse, the oldest kept as much as the newest, and none is accepted', async () => {
+      const t0 = Date.now();
+      const s = await signIn(store(), { now: t0 });
+      const hashes = [s.hash];
+      for (let i = 1; i <= RETIRED_HASHES_KEPT + 1; i += 1) {
+        const next = randomHash();
+        const caller = { kind: 'device', deviceId: s.deviceId, tokenHash: hashes.at(-1)! } as const;
+        await applied(store(), s.id, caller, { kind: 'device.rotate', deviceId: s.deviceId, hash: next, graceMs: 5_000 }, t0 + i);
+        hashes.push(next);
+      }
+      const at = t0 + 100;
+      const verdicts: (string | undefined)[] = [];
+      for (const hash of hashes) verdicts.push((await store().load(s.id, [], at, { credential: { deviceId: s.deviceId, hash } }))?.credential);
+      assert.deepEqual(verdicts, [...Array<string>(RETIRED_HASHES_KEPT).fill('reused'), 'grace', 'current']);
+      const before = await loadAll(store(), s.id, at);
+      for (const [age, hash] of hashes.slice(0, RETIRED_HASHES_KEPT).entries()) {
+        const result = await store().apply(s.id, { kind: 'device', deviceId: s.deviceId, tokenHash: hash }, { kind: 'cart.add', sku: 'A', quantity: 1 }, { now: at, hlc: stamp() });
+        assert.deepEqual(result, { status: 'unauthorized' }, `the token retired ${RETIRED_HASHES_KEPT + 1 - age} rotations ago`);
+      }
+      const after = await loadAll(store(), s.id, at);
+      assert.deepEqual(after.cart, before.cart);
+      assert.deepEqual(after.versions, before.versions);
     });
 
     it('returns null for a session that does not exist', async () => {
@@ -257,6 +284,20 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       assert.equal(await store().load(s.id, [], t0 + absoluteMs), null);
     });
 
+    it('an absolute deadline caps every slide: touch, write and read near it leave idleExpiresAt at the cap', async () => {
+      const t0 = Date.now();
+      const absoluteMs = 50_000;
+      const s = await signIn(store(), { now: t0, absoluteMs });
+      await store().touch(s.id, s.deviceId, t0 + 20_000, stamp());
+      assert.equal((await loadAll(store(), s.id, t0 + 20_000)).meta.idleExpiresAt, t0 + absoluteMs, 'a touch slides to the cap, not past it');
+      const written = await applied(store(), s.id, s.caller, { kind: 'prefs.patch', patch: { late: true } }, t0 + 45_000);
+      assert.equal(written.session.meta.idleExpiresAt, t0 + absoluteMs, 'a write slides to the cap, not past it');
+      const loaded = await loadAll(store(), s.id, t0 + 49_000);
+      assert.equal(loaded.meta.lastActiveAt, t0 + 45_000);
+      assert.equal(loaded.meta.idleExpiresAt, t0 + absoluteMs);
+      assert.ok(loaded.meta.idleExpiresAt <= loaded.meta.absoluteExpiresAt);
+    });
+
     it('a sign-in of a user whose session expired creates a new session', async () => {
       const t0 = Date.now();
       const userId = `expired-${Math.random()}`;
@@ -266,6 +307,40 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       assert.equal(fresh.result.status, 'created');
       assert.notEqual(fresh.id, old.id);
       assert.equal(await store().findUserSession(userId, later), fresh.id);
+    });
+  });
+
+  describe('deadline of the data', () => {
+    // Real waits: the Redis engines hand every key a deadline that Redis enforces by its own clock.
+    const IDLE = 2_000;
+    const store = useStore(makeStore, settings({}, IDLE));
+
+    it('cart, prefs and history written once outlive an idle timeout while other activity keeps the session alive', async () => {
+      // Regression: a part whose key kept the deadline of its own last write vanished one idle
+      // timeout later, although touches (or writes to other parts) kept the session alive.
+      const touched = await signIn(store(), { idleMs: IDLE });
+      const busy = await signIn(store(), { idleMs: IDLE });
+      for (const s of [touched, busy]) {
+        await applied(store(), s.id, s.caller, { kind: 'history.add', productId: 'seen-once', viewedAt: Date.now() });
+        await applied(store(), s.id, s.caller, { kind: 'prefs.patch', patch: { theme: 'dark' } });
+        await applied(store(), s.id, s.caller, { kind: 'cart.add', sku: 'KEPT', quantity: 2 });
+      }
+      const writtenAt = Date.now();
+      // `touched` is only touched; `busy` gets writes to its devices (a rotation each time), never to its data.
+      let busyCaller = busy.caller;
+      for (let round = 0; Date.now() < writtenAt + IDLE + 400; round += 1) {
+        await sleep(IDLE / 8);
+        await store().touch(touched.id, touched.deviceId, Date.now(), stamp());
+        const hash = randomHash();
+        await applied(store(), busy.id, busyCaller, { kind: 'device.rotate', deviceId: busy.deviceId, hash, graceMs: 1_000 });
+        busyCaller = { kind: 'device', deviceId: busy.deviceId, tokenHash: hash };
+      }
+      for (const [name, s] of [['touched', touched], ['busy', busy]] as const) {
+        const loaded = await loadAll(store(), s.id);
+        assert.equal(quantityOf(loaded.cart!.lines.KEPT), 2, `${name}: the cart outlived its write by an idle timeout`);
+        assert.deepEqual(loaded.prefs!.keys.theme?.v, 'dark', `${name}: the prefs outlived their write by an idle timeout`);
+        assert.deepEqual(historyItems(loaded.history!).map((item) => item.productId), ['seen-once'], `${name}: the history outlived its write`);
+      }
     });
   });
 }
