@@ -103,9 +103,13 @@ describe('deploy/kubernetes', () => {
   test('resources: CPU and memory requests, a memory limit above the L1 bound', () => {
     const { requests, limits } = container.resources;
     assert.ok(requests.cpu && requests.memory && limits.memory);
-    const mebibytes = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number(/^(\d+)Gi$/.exec(q)?.[1]) * 1024);
+    const bytes = (quantity: string) => {
+      const [, amount, unit] = /^(\d+)(Mi|Gi)$/.exec(quantity) ?? [];
+      assert.ok(amount !== undefined, `memory quantity ${quantity} in Mi or Gi`);
+      return Number(amount) * 2 ** (unit === 'Gi' ? 30 : 20);
+    };
     const l1 = loadConfig({ TESSERA_API_KEYS: 'a:0123456789abcdef', TESSERA_STORE: 'redis', TESSERA_REDIS_URL: 'redis://x:6379' }).l1.maxBytes;
-    assert.ok(mebibytes(limits.memory) * 2 ** 20 > 2 * l1, `limit ${limits.memory} leaves room beside ${l1 / 2 ** 20} MiB of L1`);
+    assert.ok(bytes(limits.memory) > 2 * l1, `limit ${limits.memory} leaves room beside ${l1 / 2 ** 20} MiB of L1`);
   });
 
   test('the pod runs as the image\'s non-root user, read-only, without privileges', () => {
