@@ -2,12 +2,10 @@
  * `npm start`: runs Tessera as a process. SIGTERM or SIGINT drains in-flight
  * requests, closes the store and exits 0.
  */
-import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { ConfigError, DRAIN_DEADLINE_MS, loadConfig, type Config } from './config/config.js';
 import { StartupError, explainListenError, explainStoreError } from './config/diagnostics.js';
 import { createLogger } from './logging.js';
 import { createTessera, type Tessera } from './tessera.js';
-
-const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -55,10 +53,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
+    // The drain's deadline runs from the end of the shutdown delay: a delay longer than it must not cut the drain off.
     setTimeout(() => {
       logger.error('shutdown deadline passed; exiting');
       process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
+    }, config.shutdownDelayMs + DRAIN_DEADLINE_MS).unref();
     tessera.close().then(
       () => {
         logger.info('stopped');

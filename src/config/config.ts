@@ -138,6 +138,13 @@ export const DURATION_BOUNDS = {
 
 type DurationVariable = keyof typeof DURATION_BOUNDS;
 
+/**
+ * On SIGTERM, how long the drain (after the shutdown delay) may take before the
+ * process gives up and exits 1. Orchestrators' grace periods must cover the
+ * shutdown delay plus this (deploy/kubernetes/deployment.yaml).
+ */
+export const DRAIN_DEADLINE_MS = 10_000;
+
 /** `3650d`, `1h`, `100ms`: the largest unit that expresses the value exactly. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';

@@ -169,6 +169,16 @@ describe('Tessera as a process', () => {
     }
   });
 
+  test('a shutdown delay longer than the drain deadline still ends in a drain and exit 0 (regression: the 10 s deadline counted from SIGTERM and cut the delay off with exit 1)', async () => {
+    const server = await start({ TESSERA_SQLITE_PATH: join(tempDir(), 'long-delay.db'), TESSERA_SHUTDOWN_DELAY: '11s' });
+    const signedIn = await call(server, 'POST', '/v1/sessions', { body: { userId: 'u-long-delay' } });
+    assert.equal(signedIn.status, 201);
+    const exit = await server.stop('SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null }, server.stdout());
+    assert.ok(server.logLines().some((l) => l.msg === 'stopped'), 'logged a clean stop');
+    assert.ok(!server.logLines().some((l) => l.msg === 'shutdown deadline passed; exiting'));
+  });
+
   test('data survives a restart: the same token reads the same cart, prefs and history from the same file', async () => {
     const path = join(tempDir(), 'restart.db');
     const first = await start({ TESSERA_SQLITE_PATH: path });
