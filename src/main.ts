@@ -5,6 +5,7 @@
 import { ConfigError, DRAIN_DEADLINE_MS, loadConfig, type Config } from './config/config.js';
 import { StartupError, explainListenError, explainStoreError } from './config/diagnostics.js';
 import { createLogger } from './logging.js';
+import { ReplicationSetupError } from './replication/streams.js';
 import { createTessera, type Tessera } from './tessera.js';
 
 async function main(): Promise<void> {
@@ -19,13 +20,13 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  if (config.natsUrl !== null) logger.warn('TESSERA_NATS_URL is set, but the global (multi-region) mode is not part of this release; running single-region');
   if (config.apiKeys.some((k) => k.secret.length < 16)) logger.warn('an API key in TESSERA_API_KEYS is shorter than 16 characters; use long random secrets in production');
 
   let tessera: Tessera;
   try {
     tessera = await createTessera(config, { logger });
   } catch (error) {
+    if (error instanceof ReplicationSetupError) throw new StartupError(['TESSERA_NATS_URL', 'TESSERA_REGIONS'], error.message, { cause: error });
     // Opening the store is what fails here in practice: say which variable points at it.
     throw explainStoreError(config.store, error) ?? error;
   }

@@ -2,7 +2,8 @@
  * Prometheus metrics. Labels carry routes and outcomes only — never tokens,
  * keys, user ids or session ids.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReplicationObserver } from './replication/replicator.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -65,8 +66,98 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Global mode ------------------------------------------------------------------
+
+  readonly replicationLagSeconds = new Gauge({
+    name: 'tessera_replication_lag_seconds',
+    help: 'Age of the last change applied from another region\'s stream (0 when caught up), by source region and stream.',
+    labelNames: ['source_region', 'stream'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicationLagChanges = new Gauge({
+    name: 'tessera_replication_lag_changes',
+    help: 'Changes in another region\'s stream not yet applied here, by source region and stream.',
+    labelNames: ['source_region', 'stream'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicationApplied = new Counter({
+    name: 'tessera_replication_applied_total',
+    help: 'Changes from other regions joined into this region\'s store, by source region.',
+    labelNames: ['source_region'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicationMerges = new Counter({
+    name: 'tessera_replication_merges_total',
+    help: 'What joining other regions\' changes did, per session and batch: merged, created, parked (waiting for its metadata), redirected, ignored (ended), unchanged (duplicates).',
+    labelNames: ['source_region', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicationPublished = new Counter({
+    name: 'tessera_replication_published_total',
+    help: 'Writes published by the node that made them, by durability class and outcome (ok, timeout, error).',
+    labelNames: ['class', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicationRelayed = new Counter({
+    name: 'tessera_replication_relayed_total',
+    help: 'Changes of the store\'s feed shipped to this region\'s streams by the relay.',
+    registers: [this.registry],
+  });
+
+  readonly replicationLease = new Gauge({
+    name: 'tessera_replication_lease',
+    help: '1 while this node holds its region\'s replication lease (runs the relay, the appliers and the checks).',
+    registers: [this.registry],
+  });
+
+  readonly replicaBehind = new Gauge({
+    name: 'tessera_replication_replica_behind_messages',
+    help: 'How many messages a stream replica is behind its leader, by stream and server (this region\'s streams).',
+    labelNames: ['stream', 'server'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicationRepaired = new Counter({
+    name: 'tessera_replication_repaired_sessions_total',
+    help: 'Sessions that differed from another region\'s and were exchanged by the repair, by peer region.',
+    labelNames: ['peer'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replicationRebuild = new Gauge({
+    name: 'tessera_replication_repair_progress_ratio',
+    help: 'Progress of the current repair round with a peer region (buckets repaired / buckets that differed).',
+    labelNames: ['peer'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
+  }
+
+  /** What the global mode reports, as metrics. */
+  replicationObserver(): ReplicationObserver {
+    return {
+      published: (durability, outcome) => this.replicationPublished.inc({ class: durability, outcome }),
+      relayed: (changes) => this.replicationRelayed.inc(changes),
+      applied: (source, _stream, { changes, outcomes }) => {
+        this.replicationApplied.inc({ source_region: source }, changes);
+        for (const [outcome, count] of Object.entries(outcomes)) this.replicationMerges.inc({ source_region: source, outcome }, count);
+      },
+      lag: (source, stream, seconds, changes) => {
+        this.replicationLagSeconds.set({ source_region: source, stream }, seconds);
+        this.replicationLagChanges.set({ source_region: source, stream }, changes);
+      },
+      lease: (held) => this.replicationLease.set(held ? 1 : 0),
+      replicaBehind: (stream, server, messages) => this.replicaBehind.set({ stream, server }, messages),
+      repaired: (peer, sessions) => this.replicationRepaired.inc({ peer }, sessions),
+      rebuildProgress: (peer, done, total) => this.replicationRebuild.set({ peer }, total === 0 ? 1 : done / total),
+    };
   }
 
   /** One answered request; `route` is the route template (never the URL: no ids in labels). */

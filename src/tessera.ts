@@ -13,6 +13,8 @@ import { buildAdminApp } from './http/admin-app.js';
 import { buildHttpApp } from './http/app.js';
 import { Metrics } from './metrics.js';
 import { createLogger } from './logging.js';
+import { FEED_CONSUMER } from './replication/relay.js';
+import { Replicator } from './replication/replicator.js';
 import { SessionService } from './service/session-service.js';
 import { openStore } from './store/open-store.js';
 import type { SessionStore } from './store/session-store.js';
@@ -29,6 +31,8 @@ export interface Tessera {
   readonly service: SessionService;
   readonly metrics: Metrics;
   readonly sweeper: Sweeper | null;
+  /** The global mode, when configured (`TESSERA_NATS_URL`). */
+  readonly replicator: Replicator | null;
   /** Set when no API key was configured: the one generated for this run. */
   readonly generatedApiKey: string | null;
   /**
@@ -57,7 +61,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     limits: config.limits,
     origin: config.region,
     horizonMs: config.horizonMs,
-    feedConsumers: [],
+    // The global mode ships the feed; single-region nothing reads it, so nothing is appended.
+    feedConsumers: config.replication === null ? [] : [FEED_CONSUMER],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
   });
   const store = config.l1.enabled
@@ -65,6 +70,15 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     : engine;
   // Stamps carry the node, so no two nodes issue equal ones; the region stays the writer in CRDT state.
   const clock = new HybridLogicalClock(nodeOrigin(config.region, randomBytes(6).toString('base64url')), now);
+  let replicator: Replicator | null = null;
+  if (config.replication !== null) {
+    try {
+      replicator = await Replicator.start({ ...config.replication, nodeId: config.nodeId }, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver());
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
   const security = logger.child({ channel: 'security' });
   const service = new SessionService(
     store,
@@ -86,7 +100,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
         metrics.sessionsCreated.inc({ kind: joined ? 'joined' : 'created', guest_merged: String(guestMerged) });
       },
     },
-    now,
+    { now, replication: replicator },
   );
 
   const generatedApiKey = config.apiKeys.length === 0 ? generateApiKeySecret() : null;
@@ -124,6 +138,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     service,
     metrics,
     sweeper,
+    replicator,
     generatedApiKey,
     async listen() {
       // Without configured keys the generated one is printed once: never expose that beyond loopback.
@@ -144,6 +159,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       if (config.shutdownDelayMs > 0) await sleep(config.shutdownDelayMs);
       await sweeper?.stop();
       await Promise.all([app.close(), adminApp.close()]);
+      // In-flight writes have published; the relay stops after its current batch (the rest waits in the feed).
+      await replicator?.close();
       await store.close();
     },
   };

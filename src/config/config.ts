@@ -7,6 +7,7 @@ import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { StoreConfig } from '../store/session-store.js';
+import { DEFAULT_REPLICATION, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 
@@ -46,7 +47,12 @@ export interface Config {
   readonly horizonMs: number;
   /** This region's name, also the writer name in CRDT state. @default "local" */
   readonly region: string;
-  readonly natsUrl: string | null;
+  /**
+   * The global mode (several regions over NATS JetStream), or null: without
+   * `TESSERA_NATS_URL` Tessera runs single-region. The node id is filled in
+   * from `nodeId`.
+   */
+  readonly replication: Omit<ReplicationSettings, 'nodeId'> | null;
   /** @default "info" */
   readonly logLevel: LogLevel;
   readonly limits: Limits;
@@ -130,6 +136,9 @@ export const DURATION_BOUNDS = {
   TESSERA_L1_TTL: [100, DAY],
   TESSERA_SHUTDOWN_DELAY: [0, 5 * MINUTE],
   TESSERA_REPLICATION_HORIZON: [0, 30 * DAY],
+  TESSERA_CONSISTENCY_WAIT: [0, 10 * SECOND],
+  TESSERA_REPAIR_INTERVAL: [SECOND, DAY],
+  TESSERA_REPLICA_CHECK_INTERVAL: [SECOND, HOUR],
   TESSERA_HEADERS_TIMEOUT: [100, 10 * MINUTE],
   TESSERA_REQUEST_TIMEOUT: [100, HOUR],
   TESSERA_CONNECTION_TIMEOUT: [SECOND, HOUR],
@@ -229,7 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: duration('TESSERA_SWEEP_INTERVAL', MINUTE),
     horizonMs: duration('TESSERA_REPLICATION_HORIZON', DAY),
     region,
-    natsUrl: read('TESSERA_NATS_URL') ?? null,
+    replication: parseReplication(read, region, duration, integer),
     logLevel,
     limits: {
       ...DEFAULT_LIMITS,
@@ -257,6 +266,56 @@ export function loadConfig(env: Env = process.env): Config {
       connectionMs: duration('TESSERA_CONNECTION_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.connectionMs),
       keepAliveMs: duration('TESSERA_KEEP_ALIVE_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.keepAliveMs),
     },
+  };
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,32}$/;
+const GLOBAL_PARTS = ['cart', 'prefs', 'history'] as const;
+
+/** A comma-separated list, trimmed, empty entries dropped. */
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+function parseReplication(
+  read: (name: string) => string | undefined,
+  region: string,
+  duration: (name: DurationVariable, fallback: number) => number,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+): Omit<ReplicationSettings, 'nodeId'> | null {
+  const natsUrls = list(read('TESSERA_NATS_URL'));
+  if (natsUrls.length === 0) return null;
+  for (const url of natsUrls) {
+    if (!/^(nats|tls):\/\/[^/\s]+$|^[^/:\s]+:\d+$/.test(url)) {
+      throw new ConfigError('TESSERA_NATS_URL', `"${url}" is not a NATS server address; use host:port or nats://host:port, comma-separated, this region's servers first`);
+    }
+  }
+  const regions = list(read('TESSERA_REGIONS'));
+  if (regions.length < 2) throw new ConfigError('TESSERA_REGIONS', 'must name every region, comma-separated (at least two), when TESSERA_NATS_URL is set');
+  const bad = regions.find((r) => !NAME.test(r));
+  if (bad !== undefined) throw new ConfigError('TESSERA_REGIONS', `"${bad}" must be 1-32 characters of [A-Za-z0-9_-]`);
+  if (new Set(regions).size < regions.length) throw new ConfigError('TESSERA_REGIONS', 'names a region twice');
+  if (!regions.includes(region)) throw new ConfigError('TESSERA_REGION', `"${region}" is not one of TESSERA_REGIONS (${regions.join(', ')})`);
+  const globalParts = list(read('TESSERA_GLOBAL_PARTS'));
+  const unknown = globalParts.find((p) => !(GLOBAL_PARTS as readonly string[]).includes(p));
+  if (unknown !== undefined) throw new ConfigError('TESSERA_GLOBAL_PARTS', `"${unknown}" is not one of ${GLOBAL_PARTS.join(', ')} (devices and the session itself are always global)`);
+  const monitorUrls = list(read('TESSERA_NATS_MONITOR_URLS'));
+  for (const url of monitorUrls) {
+    if (!/^https?:\/\/[^/\s]+$/.test(url)) throw new ConfigError('TESSERA_NATS_MONITOR_URLS', `"${url}" must be http://host:port of a NATS server's monitoring port`);
+  }
+  return {
+    ...DEFAULT_REPLICATION,
+    region,
+    regions,
+    natsUrls: natsUrls.map((url) => (url.includes('://') ? url : `nats://${url}`)),
+    natsMonitorUrls: monitorUrls,
+    globalParts: globalParts as (typeof GLOBAL_PARTS)[number][],
+    shards: integer('TESSERA_STREAM_SHARDS', DEFAULT_REPLICATION.shards, 1, 64),
+    regionalReplicas: integer('TESSERA_NATS_REGIONAL_REPLICAS', DEFAULT_REPLICATION.regionalReplicas, 1, 5),
+    retentionMs: Math.max(duration('TESSERA_REPLICATION_HORIZON', DEFAULT_REPLICATION.retentionMs), 60_000),
+    consistencyWaitMs: duration('TESSERA_CONSISTENCY_WAIT', DEFAULT_REPLICATION.consistencyWaitMs),
+    repairIntervalMs: duration('TESSERA_REPAIR_INTERVAL', DEFAULT_REPLICATION.repairIntervalMs),
+    replicaCheckIntervalMs: duration('TESSERA_REPLICA_CHECK_INTERVAL', DEFAULT_REPLICATION.replicaCheckIntervalMs),
   };
 }
 

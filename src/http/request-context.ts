@@ -90,3 +90,19 @@ export function mutationOptions(request: FastifyRequest): MutationOptions {
   const ifVersion = ifMatch(request);
   return { ...(csrf !== undefined ? { csrf } : {}), ...(ifVersion !== undefined ? { ifVersion } : {}) };
 }
+
+/** A read's `Tessera-Consistency` header: the token of a write made in another region (global mode). */
+export function consistencyOf(request: FastifyRequest): string | undefined {
+  const value = request.headers['tessera-consistency'];
+  return typeof value === 'string' && value.length > 0 && value.length <= 128 ? value : undefined;
+}
+
+/**
+ * Tells the caller where its write went (`Tessera-Consistency`: send it with
+ * the next reads, in any region), or that a read may not yet show a write it
+ * asked for (`Tessera-Stale: true`).
+ */
+export function announce(reply: FastifyReply, answer: { readonly consistency?: string | undefined; readonly stale?: boolean | undefined }): void {
+  if (answer.consistency !== undefined) reply.header('tessera-consistency', answer.consistency);
+  if (answer.stale === true) reply.header('tessera-stale', 'true');
+}

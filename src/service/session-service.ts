@@ -10,8 +10,8 @@ import { TesseraError } from '../domain/errors.js';
 import type { Limits } from '../domain/limits.js';
 import { validateOperation } from '../domain/validate.js';
 import type { Hlc, HybridLogicalClock } from '../domain/hlc.js';
-import type { Operation } from '../domain/operations.js';
-import type { ChangeRecord, DataPart } from '../domain/parts.js';
+import { partOf, type Operation } from '../domain/operations.js';
+import type { Change, ChangeRecord, DataPart, PartName } from '../domain/parts.js';
 import type { SessionMeta } from '../domain/session.js';
 import type { ApplyResult, Caller, LoadedSession, SessionStore } from '../store/session-store.js';
 import { checkCsrf, csrfToken, newCsrfSecret, type CsrfCheck } from '../tokens/csrf.js';
@@ -47,12 +47,33 @@ export interface SignedIn {
   readonly token: string;
   readonly csrfToken: string;
   readonly session: SessionInfo;
+  /** Global mode: where the change was stored, for a read elsewhere to wait for (`Tessera-Consistency`). */
+  readonly consistency?: string;
 }
 
 export interface Authenticated {
   readonly session: LoadedSession;
   readonly deviceId: string;
   readonly csrf: CsrfCheck;
+  /** After a write, in the global mode: where its change was stored (`Tessera-Consistency`). */
+  readonly consistency?: string;
+  /** A read that presented a consistency token this region had not caught up with in time (`Tessera-Stale`). */
+  readonly stale?: boolean;
+}
+
+/**
+ * What the service needs of the global mode (`replication/replicator.ts`):
+ * to publish a committed change, and to know whether this region has caught
+ * up with a change another region made.
+ */
+export interface ChangeSink {
+  /**
+   * Publishes the change; the part decides its durability class. Resolves to
+   * a consistency token (or null); rejects when a global-class change could
+   * not be made durable across regions in time.
+   */
+  publish(change: Change, part: PartName): Promise<string | null>;
+  caughtUp(token: string): Promise<boolean>;
 }
 
 export interface MutationOptions {
@@ -74,14 +95,27 @@ function csrfOf(session: LoadedSession, parsed: ParsedToken, presented: string |
   return checkCsrf(presented, secret, sessionId, parsed.deviceId);
 }
 
+export interface ServiceOptions {
+  /** The clock sessions' times come from. @default Date.now */
+  readonly now?: () => number;
+  /** The global mode; null (the default) runs single-region. */
+  readonly replication?: ChangeSink | null;
+}
+
 export class SessionService {
+  private readonly now: () => number;
+  private readonly replication: ChangeSink | null;
+
   constructor(
     private readonly store: SessionStore,
     private readonly clock: HybridLogicalClock,
     private readonly settings: ServiceSettings,
     private readonly events: ServiceEvents,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: ServiceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.replication = options.replication ?? null;
+  }
 
   async signIn(request: SignInRequest): Promise<SignedIn> {
     const now = this.now();
@@ -106,21 +140,34 @@ export class SessionService {
     if (created.status === 'rejected') throw new TesseraError(created.code, created.detail);
     let session = created.session;
     this.clock.observe(session.meta.t);
-    if (guest !== null) session = await this.#absorbGuest(session, guest, now);
+    // Signing in is an auth change: durable across regions before it answers.
+    let consistency = await this.#publish(created.records, created.hlc, 'devices');
+    if (guest !== null) {
+      const absorbed = await this.#absorbGuest(session, guest, now);
+      session = absorbed.session;
+      consistency = absorbed.consistency ?? consistency;
+    }
     this.events.sessionCreated({ sessionId: session.meta.id, joined: created.status === 'joined', guestMerged: guest !== null });
     return {
       // A device that joined the user's session gets a token naming that session.
       token: formatToken(session.meta.id, deviceId, 0, secret),
       csrfToken: csrfToken(session.meta.csrfSecret, session.meta.id, deviceId),
       session: sessionInfo(session, deviceId),
+      ...(consistency === null ? {} : { consistency }),
     };
   }
 
-  /** The session behind a token, with the named parts. Throws `invalid-token`. */
-  async authenticate(token: string | undefined, parts: readonly DataPart[], csrf?: string): Promise<Authenticated> {
+  /**
+   * The session behind a token, with the named parts. Throws `invalid-token`.
+   * With a consistency token from a write made in another region, waits a
+   * bounded time for this region to have applied it; the answer then says
+   * whether it is `stale`.
+   */
+  async authenticate(token: string | undefined, parts: readonly DataPart[], csrf?: string, consistency?: string): Promise<Authenticated> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const now = this.now();
+    const stale = consistency !== undefined && this.replication !== null && !(await this.replication.caughtUp(consistency));
     const session = await this.store.load(parsed.sessionId, parts, now, { credential: parsed });
     if (session === null) throw invalidToken();
     this.clock.observe(session.meta.t);
@@ -132,7 +179,8 @@ export class SessionService {
     if (now - (session.credentialActiveAt ?? session.meta.lastActiveAt) >= this.settings.slideAfterMs) {
       await this.store.touch(session.meta.id, parsed.deviceId, now, this.clock.now());
     }
-    return { session, deviceId: parsed.deviceId, csrf: csrfOf(session, parsed, csrf) };
+    const answer: Authenticated = { session, deviceId: parsed.deviceId, csrf: csrfOf(session, parsed, csrf) };
+    return stale ? { ...answer, stale } : answer;
   }
 
   /** Applies an operation for the token's device: one store round trip (two with a CSRF header). */
@@ -144,7 +192,10 @@ export class SessionService {
     if (options.csrf !== undefined) await this.#requireCsrf(parsed, options.csrf);
     const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash, ...(parsed.gen === undefined ? {} : { gen: parsed.gen }) };
     const result = await this.store.apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));
-    return { session: await this.#applied(result, parsed), deviceId: parsed.deviceId, csrf: options.csrf === undefined ? 'absent' : 'valid' };
+    const session = await this.#applied(result, parsed);
+    const consistency = result.status === 'applied' ? await this.#publish(result.records, result.hlc, partOf(op)) : null;
+    const answer: Authenticated = { session, deviceId: parsed.deviceId, csrf: options.csrf === undefined ? 'absent' : 'valid' };
+    return consistency === null ? answer : { ...answer, consistency };
   }
 
   /** A new token for the same device; the old one works for the grace window. */
@@ -152,7 +203,7 @@ export class SessionService {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const next = newTokenSecret();
-    const { session } = await this.mutate(
+    const { session, consistency } = await this.mutate(
       token,
       { kind: 'device.rotate', deviceId: parsed.deviceId, hash: next.hash, graceMs: this.settings.rotationGraceMs },
       csrf === undefined ? {} : { csrf },
@@ -163,13 +214,16 @@ export class SessionService {
       token: formatToken(session.meta.id, parsed.deviceId, gen, next),
       csrfToken: csrfToken(session.meta.csrfSecret, session.meta.id, parsed.deviceId),
       session: sessionInfo(session, parsed.deviceId),
+      ...(consistency === undefined ? {} : { consistency }),
     };
   }
 
-  async logout(token: string | undefined, csrf?: string): Promise<void> {
+  /** Logs this device out; resolves to where the change went (global mode). */
+  async logout(token: string | undefined, csrf?: string): Promise<{ consistency?: string }> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
-    await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId }, csrf === undefined ? {} : { csrf });
+    const { consistency } = await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId }, csrf === undefined ? {} : { csrf });
+    return consistency === undefined ? {} : { consistency };
   }
 
   /**
@@ -221,7 +275,38 @@ export class SessionService {
     const now = this.now();
     const sessionId = await this.store.findUserSession(userId, now);
     if (sessionId === null) return;
-    await this.store.apply(sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
+    await this.#adminApply(sessionId, { kind: 'session.end' });
+  }
+
+  /** An operator's (or the service's own) change to a session, published like any other. */
+  async #adminApply(sessionId: string, op: Operation): Promise<ApplyResult> {
+    const result = await this.store.apply(sessionId, { kind: 'admin' }, op, this.#applyOptions());
+    if (result.status === 'applied') {
+      this.clock.observe(result.hlc);
+      await this.#publish(result.records, result.hlc, partOf(op));
+    }
+    return result;
+  }
+
+  /**
+   * Publishes a committed change (global mode). Global-class changes that
+   * could not be made durable across regions answer 503: the change is
+   * stored here and will still travel (the relay ships the whole feed), but
+   * the caller must not take it as done everywhere.
+   */
+  async #publish(records: readonly ChangeRecord[], hlc: Hlc, part: PartName): Promise<string | null> {
+    const first = records[0];
+    if (this.replication === null || first === undefined) return null;
+    const change: Change = { sessionId: first.sessionId, hlc, origin: this.settings.region, records };
+    try {
+      return await this.replication.publish(change, part);
+    } catch (error) {
+      throw new TesseraError(
+        'unavailable',
+        'the change is stored in this region, but a majority of regions did not acknowledge it in time; it will reach them, and retrying is safe',
+        { cause: error },
+      );
+    }
   }
 
   #applyOptions(ifVersion?: string): { now: number; hlc: Hlc; ifVersion?: string } {
@@ -268,8 +353,8 @@ export class SessionService {
 
   /** A rotated-out token came back after its grace window: treat the family as stolen. */
   async #revokeStolenFamily(parsed: ParsedToken): Promise<void> {
-    await this.store.apply(parsed.sessionId, { kind: 'admin' }, { kind: 'device.revoke', deviceId: parsed.deviceId }, this.#applyOptions());
     this.events.tokenReuse({ sessionId: parsed.sessionId, deviceId: parsed.deviceId });
+    await this.#adminApply(parsed.sessionId, { kind: 'device.revoke', deviceId: parsed.deviceId });
   }
 
   async #liveGuest(guestToken: string, now: number): Promise<{ parsed: ParsedToken; session: LoadedSession } | null> {
@@ -291,7 +376,7 @@ export class SessionService {
     target: LoadedSession,
     guest: { parsed: ParsedToken; session: LoadedSession },
     now: number,
-  ): Promise<LoadedSession> {
+  ): Promise<{ session: LoadedSession; consistency: string | null }> {
     const hlc = this.clock.now();
     const sessionId = target.meta.id;
     const origin = this.settings.region;
@@ -301,7 +386,8 @@ export class SessionService {
     }
     if (guest.session.history) records.push({ sessionId, part: 'history', state: guest.session.history, hlc, origin });
     await this.store.merge(records, now);
-    await this.store.apply(guest.parsed.sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
-    return (await this.store.load(sessionId, [], now)) ?? target;
+    const consistency = await this.#publish(records, hlc, 'cart');
+    await this.#adminApply(guest.parsed.sessionId, { kind: 'session.end' });
+    return { session: (await this.store.load(sessionId, [], now)) ?? target, consistency };
   }
 }

@@ -177,9 +177,10 @@ export interface NewSession {
 }
 
 export type CreateResult =
-  | { readonly status: 'created'; readonly session: LoadedSession }
+  /** `records`: the change as appended to the feed (the creation, or the device joining), stamped `hlc`. */
+  | { readonly status: 'created'; readonly session: LoadedSession; readonly records: readonly ChangeRecord[]; readonly hlc: Hlc }
   /** The user already had a live session: the device joined it. */
-  | { readonly status: 'joined'; readonly session: LoadedSession }
+  | { readonly status: 'joined'; readonly session: LoadedSession; readonly records: readonly ChangeRecord[]; readonly hlc: Hlc }
   | { readonly status: 'rejected'; readonly code: ProblemCode; readonly detail: string };
 
 /** What `merge` did with the records of one session. */

@@ -64,14 +64,24 @@ describe('duration bounds', () => {
         TESSERA_REQUEST_TIMEOUT: '100ms..1h',
         TESSERA_CONNECTION_TIMEOUT: '1s..1h',
         TESSERA_KEEP_ALIVE_TIMEOUT: '1s..1h',
+        TESSERA_CONSISTENCY_WAIT: '0s..10s',
+        TESSERA_REPAIR_INTERVAL: '1s..1d',
+        TESSERA_REPLICA_CHECK_INTERVAL: '1s..1h',
       },
     );
   });
 
   // TESSERA_SLIDE_AFTER must also stay below the idle timeout: test its upper bound with the longest idle.
   // The head timeout must not exceed the request timeout: test the request timeout's bounds with the shortest head timeout.
+  const GLOBAL_MODE = { TESSERA_NATS_URL: 'nats://127.0.0.1:4222', TESSERA_REGIONS: 'local,us' };
   const context = (variable: string): Record<string, string> =>
-    variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' } : variable === 'TESSERA_REQUEST_TIMEOUT' ? { TESSERA_HEADERS_TIMEOUT: '100ms' } : {};
+    variable === 'TESSERA_SLIDE_AFTER'
+      ? { TESSERA_IDLE_TIMEOUT: '3650d' }
+      : variable === 'TESSERA_REQUEST_TIMEOUT'
+        ? { TESSERA_HEADERS_TIMEOUT: '100ms' }
+        : ['TESSERA_CONSISTENCY_WAIT', 'TESSERA_REPAIR_INTERVAL', 'TESSERA_REPLICA_CHECK_INTERVAL'].includes(variable)
+          ? GLOBAL_MODE
+          : {};
 
   const tooLong = variables.flatMap((variable) => {
     const max = DURATION_BOUNDS[variable][1];
@@ -113,6 +123,9 @@ describe('duration bounds', () => {
           TESSERA_REQUEST_TIMEOUT: config.timeouts.requestMs,
           TESSERA_CONNECTION_TIMEOUT: config.timeouts.connectionMs,
           TESSERA_KEEP_ALIVE_TIMEOUT: config.timeouts.keepAliveMs,
+          TESSERA_CONSISTENCY_WAIT: config.replication?.consistencyWaitMs,
+          TESSERA_REPAIR_INTERVAL: config.replication?.repairIntervalMs,
+          TESSERA_REPLICA_CHECK_INTERVAL: config.replication?.replicaCheckIntervalMs,
         }[variable];
         assert.equal(value, ms, `${variable}=${ms}ms`);
       }

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Operation } from '../../domain/operations.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { cartJson, sendRendered } from '../render.js';
-import { mutationOptions, sessionToken } from '../request-context.js';
+import { announce, consistencyOf, mutationOptions, sessionToken } from '../request-context.js';
 import {
   Cart,
   MUTATION_PROBLEMS,
@@ -34,10 +34,13 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     response: { 200: withETag(Cart, 'The cart after the change'), ...problemResponses(MUTATION_PROBLEMS) },
     ...extra,
   });
-  const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, cartJson(session), session.versions.cart);
+  const send = (reply: FastifyReply, answer: Authenticated) => {
+    announce(reply, answer);
+    return sendRendered(reply, cartJson(answer.session), answer.session.versions.cart);
+  };
 
   app.get('/v1/session/cart', { schema: read('Read the cart') }, async (request, reply) =>
-    send(reply, await service.authenticate(sessionToken(request), ['cart'])),
+    send(reply, await service.authenticate(sessionToken(request), ['cart'], undefined, consistencyOf(request))),
   );
 
   app.post<{ Body: AddItemBody }>(

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TesseraError } from '../../domain/errors.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { historyJson, sendRendered } from '../render.js';
-import { mutationOptions, sessionToken } from '../request-context.js';
+import { announce, consistencyOf, mutationOptions, sessionToken } from '../request-context.js';
 import { History, MUTATION_PROBLEMS, MutationHeaders, NoQuery, TOKEN_PROBLEMS, historyBody, problemResponses, withETag, type HistoryBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
@@ -11,7 +11,10 @@ import { TOKEN_SECURITY, type RouteContext } from './context.js';
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 export function historyRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
-  const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, historyJson(session), session.versions.history);
+  const send = (reply: FastifyReply, answer: Authenticated) => {
+    announce(reply, answer);
+    return sendRendered(reply, historyJson(answer.session), answer.session.versions.history);
+  };
 
   app.get(
     '/v1/session/history',
@@ -24,7 +27,7 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
         security: TOKEN_SECURITY,
       },
     },
-    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['history'])),
+    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['history'], undefined, consistencyOf(request))),
   );
 
   app.post<{ Body: HistoryBody }>(

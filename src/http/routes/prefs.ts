@@ -4,13 +4,16 @@ import { Type } from '@sinclair/typebox';
 import type { JsonObject } from '../../domain/prefs.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { prefsDocumentJson, sendRendered } from '../render.js';
-import { mutationOptions, sessionToken } from '../request-context.js';
+import { announce, consistencyOf, mutationOptions, sessionToken } from '../request-context.js';
 import { JSON_MEDIA_TYPES } from '../json-body.js';
 import { MUTATION_PROBLEMS, MutationHeaders, NoQuery, Prefs, TOKEN_PROBLEMS, problemResponses, withETag } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
 export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
-  const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, prefsDocumentJson(session), session.versions.prefs);
+  const send = (reply: FastifyReply, answer: Authenticated) => {
+    announce(reply, answer);
+    return sendRendered(reply, prefsDocumentJson(answer.session), answer.session.versions.prefs);
+  };
 
   app.get(
     '/v1/session/prefs',
@@ -23,7 +26,7 @@ export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteCont
         security: TOKEN_SECURITY,
       },
     },
-    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['prefs'])),
+    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['prefs'], undefined, consistencyOf(request))),
   );
 
   app.patch<{ Body: JsonObject }>(

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { DataPart } from '../../domain/parts.js';
 import { devicesView } from '../../service/views.js';
 import { sendRendered, sessionJson } from '../render.js';
-import { csrfHeader, etag, mutationOptions, requireScope, sessionToken } from '../request-context.js';
+import { announce, consistencyOf, csrfHeader, etag, mutationOptions, requireScope, sessionToken } from '../request-context.js';
 import {
   BODY_PROBLEMS,
   CALLER_PROBLEMS,
@@ -59,11 +59,12 @@ export function signInRoutes(app: FastifyInstance, { service, limits }: RouteCon
       const { userId, device, guestToken } = request.body;
       // Signing a user in makes the caller that user: a scope of its own (docs/security.md).
       requireScope(request, userId !== undefined ? 'sign-in' : 'token');
-      const signedIn = await service.signIn({
+      const { consistency, ...signedIn } = await service.signIn({
         ...(userId !== undefined ? { userId } : {}),
         ...(device !== undefined ? { device } : {}),
         ...(guestToken !== undefined ? { guestToken } : {}),
       });
+      announce(reply, { consistency });
       return reply.code(201).send(signedIn);
     },
   );
@@ -85,8 +86,9 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
     },
     async (request, reply) => {
       const parts = (request.query.parts?.split(',') ?? []) as DataPart[];
-      const { session, deviceId, csrf } = await service.authenticate(sessionToken(request), parts, csrfHeader(request));
-      return sendRendered(reply, sessionJson(session, parts, deviceId, csrf));
+      const answer = await service.authenticate(sessionToken(request), parts, csrfHeader(request), consistencyOf(request));
+      announce(reply, answer);
+      return sendRendered(reply, sessionJson(answer.session, parts, answer.deviceId, answer.csrf));
     },
   );
 
@@ -103,7 +105,11 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
         security: TOKEN_SECURITY,
       },
     },
-    async (request) => service.rotate(sessionToken(request), csrfHeader(request)),
+    async (request, reply) => {
+      const { consistency, ...rotated } = await service.rotate(sessionToken(request), csrfHeader(request));
+      announce(reply, { consistency });
+      return rotated;
+    },
   );
 
   app.delete(
@@ -119,7 +125,7 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
       },
     },
     async (request, reply) => {
-      await service.logout(sessionToken(request), csrfHeader(request));
+      announce(reply, await service.logout(sessionToken(request), csrfHeader(request)));
       return reply.code(204).send();
     },
   );
@@ -136,8 +142,9 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
       },
     },
     async (request, reply) => {
-      const { session, deviceId } = await service.authenticate(sessionToken(request), ['devices']);
-      const view = devicesView(session, deviceId);
+      const answer = await service.authenticate(sessionToken(request), ['devices'], undefined, consistencyOf(request));
+      announce(reply, answer);
+      const view = devicesView(answer.session, answer.deviceId);
       return reply.header('etag', etag(view.version)).send({ devices: view.devices });
     },
   );
@@ -156,11 +163,7 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
       },
     },
     async (request, reply) => {
-      await service.mutate(
-        sessionToken(request),
-        { kind: 'device.revoke', deviceId: request.params.deviceId },
-        mutationOptions(request),
-      );
+      announce(reply, await service.mutate(sessionToken(request), { kind: 'device.revoke', deviceId: request.params.deviceId }, mutationOptions(request)));
       return reply.code(204).send();
     },
   );
@@ -181,7 +184,7 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
     },
     async (request, reply) => {
       if (request.query.except === 'current') await service.logoutOtherDevices(sessionToken(request), mutationOptions(request));
-      else await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request));
+      else announce(reply, await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request)));
       return reply.code(204).send();
     },
   );

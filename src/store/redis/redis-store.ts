@@ -14,7 +14,7 @@ import { newDevice, type DeviceLabel } from '../../domain/devices.js';
 import type { Hlc } from '../../domain/hlc.js';
 import type { Operation } from '../../domain/operations.js';
 import { partOf } from '../../domain/operations.js';
-import type { ChangeRecord, DataPart } from '../../domain/parts.js';
+import { EMPTY_PARTS, type ChangeRecord, type DataPart } from '../../domain/parts.js';
 import { isSessionLive } from '../../domain/session.js';
 import { EMPTY_VERSION, partVersion, sessionDigest } from '../../domain/versions.js';
 import {
@@ -32,7 +32,7 @@ import {
   type SessionStore,
   type StoreSettings,
 } from '../session-store.js';
-import { precedes, redirectRecords, snapshotRecords } from '../transition.js';
+import { creationRecords, precedes, redirectRecords, snapshotRecords } from '../transition.js';
 import { decodeSnapshot, encodeDevice, encodeMeta, encodePartFields, type FieldList } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { keyLayout, type KeyLayout } from './keys.js';
@@ -133,7 +133,14 @@ export class RedisStore implements SessionStore {
    */
   async create(session: NewSession, { now, hlc }: { readonly now: number; readonly hlc: Hlc }): Promise<CreateResult> {
     const { meta } = session;
-    const created: CreateResult = { status: 'created', session: createdView(session, hlc) };
+    const view = createdView(session, hlc);
+    const created: CreateResult = {
+      status: 'created',
+      session: view,
+      // What the create script appended: the metadata and the first device (as `creationRecords`).
+      records: creationRecords({ ...view, cart: EMPTY_PARTS.cart, prefs: EMPTY_PARTS.prefs, history: EMPTY_PARTS.history }, { hlc, origin: this.#settings.origin }),
+      hlc,
+    };
     if (meta.userId === null) {
       await this.#insert(session, hlc);
       return created;
@@ -150,7 +157,7 @@ export class RedisStore implements SessionStore {
         if (joined.status === 'applied' || joined.status === 'rejected') {
           // Our own session lost the race: end it, so that its creation (already in the feed) ends everywhere.
           if (deadline !== null) await this.apply(meta.id, { kind: 'admin' }, { kind: 'session.end' }, { now, hlc });
-          return joined.status === 'applied' ? { status: 'joined', session: joined.session } : joined;
+          return joined.status === 'applied' ? { status: 'joined', session: joined.session, records: joined.records, hlc: joined.hlc } : joined;
         }
       }
       deadline ??= await this.#insert(session, hlc);

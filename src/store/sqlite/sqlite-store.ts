@@ -129,7 +129,7 @@ export class SqliteStore implements SessionStore {
         if (existing !== null) {
           const op: Operation = { kind: 'device.add', deviceId: session.deviceId, ...labelOf(session) };
           const result = this.#applyInTransaction(existing, { kind: 'admin' }, op, { now, hlc });
-          if (result.status === 'applied') return { status: 'joined', session: result.session };
+          if (result.status === 'applied') return { status: 'joined', session: result.session, records: result.records, hlc: result.hlc };
           if (result.status === 'rejected') return result;
           // The indexed session vanished between the two reads: fall through and create.
         }
@@ -137,8 +137,9 @@ export class SqliteStore implements SessionStore {
       const stored = newStoredSession({ ...session.meta, t: hlc }, session.deviceId, session.device);
       this.#insert.run(encodeRow(stored, this.#settings.horizonMs));
       if (userId !== null) this.#indexUser.run(userId, stored.meta.id, stored.meta.createdAt);
-      this.#append(creationRecords(stored, { hlc, origin: this.#settings.origin }));
-      return { status: 'created', session: loadedView(stored, []) };
+      const records = creationRecords(stored, { hlc, origin: this.#settings.origin });
+      this.#append(records);
+      return { status: 'created', session: loadedView(stored, []), records, hlc };
     });
   }
 

@@ -1,0 +1,199 @@
+/**
+ * Compares this region's sessions with every other region's and repairs
+ * what differs, whatever the log did: messages an unhealthy stream lost,
+ * changes that expired from a stream while a region was away, a region whose
+ * store was wiped. Regions compare digests — one per bucket of sessions, then
+ * one per session in the buckets that differ — and the sessions that differ
+ * are exchanged whole, both ways: a session's snapshot is a valid set of
+ * change records, and joins are idempotent, so re-sending is always safe.
+ *
+ * Each region answers on `tessera.repair.<region>.<question>` (queue group:
+ * one node answers): `buckets` (digest per bucket), `sessions` (digest per
+ * session of a bucket), `states` (snapshots of sessions), `apply` (join these
+ * records). The lease holder of each region asks the others every
+ * `repairIntervalMs`; `compare(peer)` runs one round on demand.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { ChangeRecord } from '../domain/parts.js';
+import type { SessionStore } from '../store/session-store.js';
+import { snapshotRecords } from '../store/transition.js';
+import { shardOf } from './layout.js';
+import type { ReplicationObserver } from './replicator.js';
+import type { ReplicationSettings } from './settings.js';
+
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Sessions per `states` / `apply` message (a snapshot is a few KB; NATS carries 1 MB). */
+const CHUNK = 50;
+
+export interface RepairOutcome {
+  readonly peer: string;
+  readonly buckets: number;
+  readonly differing: number;
+  readonly pulled: number;
+  readonly pushed: number;
+}
+
+/** XOR of 64-bit hex digests. */
+function xorHex(a: string, b: string): string {
+  const hi = (Number.parseInt(a.slice(0, 8), 16) ^ Number.parseInt(b.slice(0, 8), 16)) >>> 0;
+  const lo = (Number.parseInt(a.slice(8, 16), 16) ^ Number.parseInt(b.slice(8, 16), 16)) >>> 0;
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+const ZERO = '0000000000000000';
+
+export class AntiEntropy {
+  readonly #subscriptions: Subscription[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly store: SessionStore,
+    private readonly settings: ReplicationSettings,
+    private readonly logger: Logger,
+    private readonly observer: ReplicationObserver,
+  ) {}
+
+  /** Answers other regions' questions (every node; one of the region's answers each). */
+  serve(): void {
+    const queue = `tessera-repair-${this.settings.region}`;
+    const on = (question: string, answer: (body: unknown) => Promise<unknown>): void => {
+      const subscription = this.nc.subscribe(`tessera.repair.${this.settings.region}.${question}`, {
+        queue,
+        callback: (error, msg) => {
+          if (error !== null) return;
+          void this.#reply(msg, answer);
+        },
+      });
+      this.#subscriptions.push(subscription);
+    };
+    on('buckets', async () => Object.fromEntries(await this.#bucketDigests()));
+    on('sessions', async (body) => Object.fromEntries(await this.#sessionsOf((body as { bucket: number }).bucket)));
+    on('states', async (body) => this.#states((body as { ids: string[] }).ids));
+    on('apply', async (body) => {
+      const reports = await this.store.merge((body as { records: ChangeRecord[] }).records, Date.now());
+      return { merged: reports.length };
+    });
+  }
+
+  stopServing(): void {
+    for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      this.#running ??= this.compareAll()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'comparing sessions with other regions failed'))
+        .finally(() => {
+          this.#running = null;
+        });
+    }, this.settings.repairIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+
+  async compareAll(): Promise<RepairOutcome[]> {
+    const outcomes: RepairOutcome[] = [];
+    for (const peer of this.settings.regions) {
+      if (peer === this.settings.region) continue;
+      try {
+        outcomes.push(await this.compare(peer));
+      } catch (error) {
+        this.logger.warn({ err: error, peer }, 'comparing sessions with a region failed (it may be away)');
+      }
+    }
+    return outcomes;
+  }
+
+  /** One comparison with a peer region: buckets, then sessions, then both ways the snapshots of those that differ. */
+  async compare(peer: string): Promise<RepairOutcome> {
+    const ours = await this.#bucketDigests();
+    const theirs = new Map(Object.entries((await this.#ask(peer, 'buckets', {})) as Record<string, string>));
+    const differing: number[] = [];
+    for (let bucket = 0; bucket < this.settings.repairBuckets; bucket += 1) {
+      if ((ours.get(bucket) ?? ZERO) !== (theirs.get(String(bucket)) ?? ZERO)) differing.push(bucket);
+    }
+    let pulled = 0;
+    let pushed = 0;
+    for (const [done, bucket] of differing.entries()) {
+      const mine = await this.#sessionsOf(bucket);
+      const other = new Map(Object.entries((await this.#ask(peer, 'sessions', { bucket })) as Record<string, string>));
+      const pull = [...other].filter(([id, digest]) => mine.get(id) !== digest).map(([id]) => id);
+      const push = [...mine].filter(([id, digest]) => other.get(id) !== digest).map(([id]) => id);
+      for (let i = 0; i < pull.length; i += CHUNK) {
+        const records = (await this.#ask(peer, 'states', { ids: pull.slice(i, i + CHUNK) })) as ChangeRecord[];
+        await this.store.merge(records, Date.now());
+      }
+      for (let i = 0; i < push.length; i += CHUNK) {
+        await this.#ask(peer, 'apply', { records: await this.#states(push.slice(i, i + CHUNK)) });
+      }
+      pulled += pull.length;
+      pushed += push.length;
+      this.observer.rebuildProgress(peer, done + 1, differing.length);
+    }
+    if (pulled + pushed > 0) {
+      this.observer.repaired(peer, pulled + pushed);
+      this.logger.info({ peer, buckets: differing.length, pulled, pushed }, 'sessions that differed from another region were exchanged');
+    }
+    return { peer, buckets: this.settings.repairBuckets, differing: differing.length, pulled, pushed };
+  }
+
+  /** Every session's digest, XORed per bucket. */
+  async #bucketDigests(): Promise<Map<number, string>> {
+    const buckets = new Map<number, string>();
+    await this.#scan((id, digest) => {
+      const bucket = shardOf(id, this.settings.repairBuckets);
+      buckets.set(bucket, xorHex(buckets.get(bucket) ?? ZERO, digest));
+    });
+    return buckets;
+  }
+
+  async #sessionsOf(bucket: number): Promise<Map<string, string>> {
+    const sessions = new Map<string, string>();
+    await this.#scan((id, digest) => {
+      if (shardOf(id, this.settings.repairBuckets) === bucket) sessions.set(id, digest);
+    });
+    return sessions;
+  }
+
+  async #scan(each: (id: string, digest: string) => void): Promise<void> {
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.store.scan(cursor, 500);
+      for (const { id, digest } of page.sessions) each(id, digest);
+      cursor = page.next;
+    }
+  }
+
+  /** The snapshots of these sessions as change records of this region. */
+  async #states(ids: readonly string[]): Promise<ChangeRecord[]> {
+    const records: ChangeRecord[] = [];
+    for (const id of ids) {
+      const snapshot = await this.store.snapshot(id);
+      if (snapshot !== null) records.push(...snapshotRecords(snapshot, { hlc: snapshot.meta.t ?? '', origin: this.settings.region }));
+    }
+    return records;
+  }
+
+  async #ask(peer: string, question: string, body: unknown): Promise<unknown> {
+    const reply = await this.nc.request(`tessera.repair.${peer}.${question}`, JSON.stringify(body), { timeout: REQUEST_TIMEOUT_MS });
+    const parsed = reply.json<{ ok: boolean; value?: unknown; error?: string }>();
+    if (!parsed.ok) throw new Error(`${peer} could not answer ${question}: ${parsed.error ?? 'unknown error'}`);
+    return parsed.value;
+  }
+
+  async #reply(msg: Msg, answer: (body: unknown) => Promise<unknown>): Promise<void> {
+    try {
+      const body = msg.data.length === 0 ? {} : msg.json<unknown>();
+      msg.respond(JSON.stringify({ ok: true, value: await answer(body) }));
+    } catch (error) {
+      msg.respond(JSON.stringify({ ok: false, error: error instanceof Error ? error.message : String(error) }));
+    }
+  }
+}

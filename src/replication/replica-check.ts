@@ -1,0 +1,129 @@
+/**
+ * Compares the replicas of this region's streams, server by server, because
+ * JetStream 2.9.10 does not: after a partition and heal, a replica was seen to
+ * stay messages short without a warning, and a leader moved onto it lost
+ * acknowledged messages. Every server's own view of each stream comes from its
+ * monitoring endpoint (`/jsz?streams=true`). A replica that is behind the
+ * leader and has not reached even what the leader held at the previous check
+ * is removed from the stream's peers, so it can never lead, and JetStream places and fills a fresh one; a
+ * leader that is behind one of its replicas steps down. What the stream lost
+ * meanwhile is the repair's to restore (`anti-entropy.ts`), from the stores.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { streamName } from './layout.js';
+import type { ReplicationObserver } from './replicator.js';
+import type { ReplicationSettings } from './settings.js';
+
+interface ServerView {
+  readonly server: string;
+  readonly lastSeq: number;
+  readonly leader: string | undefined;
+}
+
+interface JszStream {
+  readonly name: string;
+  readonly cluster?: { readonly leader?: string };
+  readonly state?: { readonly last_seq?: number };
+}
+
+export class ReplicaCheck {
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<void> | null = null;
+  /** stream → the leader's last sequence at the previous check. */
+  readonly #leaderSeq = new Map<string, number>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: ReplicationSettings,
+    private readonly logger: Logger,
+    private readonly observer: ReplicationObserver,
+  ) {}
+
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      this.#running ??= this.checkOnce()
+        .then(() => undefined)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'comparing stream replicas failed'))
+        .finally(() => {
+          this.#running = null;
+        });
+    }, this.settings.replicaCheckIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+
+  /** One comparison of every stream of this region; returns the repairs made (for tests and logs). */
+  async checkOnce(): Promise<Array<{ stream: string; server: string; action: 'peer-removed' | 'leader-stepped-down' }>> {
+    const views = await this.#views();
+    const actions: Array<{ stream: string; server: string; action: 'peer-removed' | 'leader-stepped-down' }> = [];
+    for (const durability of ['global', 'regional'] as const) {
+      for (let shard = 0; shard < this.settings.shards; shard += 1) {
+        const stream = streamName({ origin: this.settings.region, durability, shard });
+        const replicas = views.get(stream) ?? [];
+        const leaderName = replicas.find((v) => v.leader !== undefined)?.leader;
+        const leader = replicas.find((v) => v.server === leaderName);
+        if (leader === undefined || replicas.length < 2) continue;
+        const ahead = Math.max(...replicas.map((v) => v.lastSeq));
+        if (leader.lastSeq < ahead) {
+          // The leader lacks what a replica holds: it must not stay leader.
+          this.logger.error({ stream, leader: leader.server, leaderSeq: leader.lastSeq, replicaSeq: ahead }, 'a stream leader is behind one of its replicas: stepping it down');
+          await this.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 }).catch(() => undefined);
+          actions.push({ stream, server: leader.server, action: 'leader-stepped-down' });
+          continue;
+        }
+        // A replica that has not reached even what the leader held a whole interval ago is not
+        // lagging behind writes: it is short, and stays so (the 2.9.10 defect this check exists for).
+        const earlier = this.#leaderSeq.get(stream);
+        this.#leaderSeq.set(stream, leader.lastSeq);
+        for (const replica of replicas) {
+          const gap = leader.lastSeq - replica.lastSeq;
+          this.observer.replicaBehind(stream, replica.server, Math.max(0, gap));
+          if (earlier === undefined || replica.lastSeq >= earlier) continue;
+          this.logger.error({ stream, server: replica.server, behind: gap }, 'a stream replica stays behind its leader: removing it so a fresh one is filled');
+          await this.nc
+            .request(`$JS.API.STREAM.PEER.REMOVE.${stream}`, JSON.stringify({ peer: replica.server }), { timeout: 5_000 })
+            .catch((error: unknown) => this.logger.warn({ err: error, stream }, 'removing a short replica failed'));
+          actions.push({ stream, server: replica.server, action: 'peer-removed' });
+        }
+      }
+    }
+    return actions;
+  }
+
+  /** Each server's view of the streams it holds. */
+  async #views(): Promise<Map<string, ServerView[]>> {
+    const views = new Map<string, ServerView[]>();
+    await Promise.all(
+      this.settings.natsMonitorUrls.map(async (url) => {
+        try {
+          const [varz, jsz] = await Promise.all([
+            fetchJson(`${url}/varz`) as Promise<{ server_name?: string }>,
+            fetchJson(`${url}/jsz?streams=true`) as Promise<{ account_details?: Array<{ stream_detail?: JszStream[] }> }>,
+          ]);
+          const server = varz.server_name ?? url;
+          for (const account of jsz.account_details ?? []) {
+            for (const stream of account.stream_detail ?? []) {
+              const list = views.get(stream.name) ?? [];
+              list.push({ server, lastSeq: stream.state?.last_seq ?? 0, leader: stream.cluster?.leader });
+              views.set(stream.name, list);
+            }
+          }
+        } catch {
+          // A server that does not answer has no view to compare; NATS itself reports it down.
+        }
+      }),
+    );
+    return views;
+  }
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.json();
+}

@@ -1,0 +1,296 @@
+/**
+ * The global mode: this region's changes out to NATS JetStream, every other
+ * region's changes in to the store, and the checks that trust neither NATS
+ * nor the network alone.
+ *
+ * - Out, synchronously (`publish`): a write's change is published by the node
+ *   that made it — to the global stream (a majority of regions acknowledges it
+ *   before the write returns: RPO 0) or to the regional stream (this region's
+ *   servers acknowledge it; the write does not fail when that is slow).
+ * - Out, always (`Relay`): the lease holder of the region ships the store's
+ *   whole change feed, in order, to the regional streams, so a change a node
+ *   committed and then crashed before publishing, or whose publish timed out,
+ *   still goes out; JetStream's de-duplication (the change id as
+ *   `Nats-Msg-Id`) stores each change once.
+ * - In (`Applier`): the lease holder follows every other region's streams
+ *   from the positions it stored last (marks kept in the store, beside the
+ *   data they describe) and joins their changes into the store; records from
+ *   other regions are never sent out again.
+ * - Checks: the replicas of every stream are compared (`ReplicaCheck`), and
+ *   sessions across regions (`AntiEntropy`).
+ *
+ * One node of a region holds the lease and runs relay, appliers and checks;
+ * every node publishes its own writes and answers consistency questions.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { HybridLogicalClock } from '../domain/hlc.js';
+import { changeId, type Change, type PartName } from '../domain/parts.js';
+import type { SessionStore } from '../store/session-store.js';
+import { AntiEntropy } from './anti-entropy.js';
+import { Applier } from './applier.js';
+import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, type DurabilityClass, type StreamRef } from './layout.js';
+import { Relay } from './relay.js';
+import { ReplicaCheck } from './replica-check.js';
+import type { ReplicationSettings } from './settings.js';
+import { ensureStreams, ReplicationSetupError } from './streams.js';
+
+/** What the replication reports, for metrics. */
+export interface ReplicationObserver {
+  published(durability: DurabilityClass, outcome: 'ok' | 'timeout' | 'error'): void;
+  relayed(changes: number): void;
+  /** Changes joined from a stream, and what the joins did per session (`MergeReport` outcomes; 'unchanged' for duplicates). */
+  applied(source: string, stream: string, outcome: { changes: number; outcomes: Readonly<Record<string, number>> }): void;
+  lag(source: string, stream: string, seconds: number, changes: number): void;
+  lease(held: boolean): void;
+  replicaBehind(stream: string, server: string, messages: number): void;
+  repaired(peer: string, sessions: number): void;
+  rebuildProgress(peer: string, done: number, total: number): void;
+}
+
+export const QUIET_OBSERVER: ReplicationObserver = {
+  published: () => {},
+  relayed: () => {},
+  applied: () => {},
+  lag: () => {},
+  lease: () => {},
+  replicaBehind: () => {},
+  repaired: () => {},
+  rebuildProgress: () => {},
+};
+
+/** A global-class change could not be made durable across regions in time. */
+export class ReplicationUnavailableError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the change is stored in this region but was not acknowledged by a majority of regions in time', options);
+    this.name = 'ReplicationUnavailableError';
+  }
+}
+
+const LEASE = 'replication';
+const LEASE_MS = 10_000;
+const RENEW_MS = 3_000;
+/** How long start-up waits for NATS before it goes on without it (and keeps trying). */
+const STARTUP_WAIT_MS = 10_000;
+
+/** What runs once NATS is there. */
+interface Connected {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly applier: Applier;
+  readonly relay: Relay;
+  readonly check: ReplicaCheck | null;
+  readonly repair: AntiEntropy;
+}
+
+export class Replicator {
+  readonly #settings: ReplicationSettings;
+  readonly #store: SessionStore;
+  readonly #clock: HybridLogicalClock;
+  readonly #logger: Logger;
+  readonly #observer: ReplicationObserver;
+  readonly #holder: string;
+  #connected: Connected | null = null;
+  #leaseTimer: NodeJS.Timeout | null = null;
+  #leased = false;
+  #closed = false;
+
+  private constructor(settings: ReplicationSettings, store: SessionStore, clock: HybridLogicalClock, logger: Logger, observer: ReplicationObserver) {
+    this.#settings = settings;
+    this.#store = store;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#observer = observer;
+    this.#holder = `${settings.nodeId}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  /**
+   * Connects to NATS and creates this region's streams. A cluster that cannot
+   * give the classes' guarantees (no JetStream, a region without a tagged
+   * server, no `unique_tag`) fails start-up with `ReplicationSetupError`; NATS
+   * that cannot be reached within a few seconds (a region starting while cut
+   * off) does not: the node serves, global writes answer 503, and it keeps
+   * trying in the background.
+   */
+  static async start(
+    settings: ReplicationSettings,
+    store: SessionStore,
+    clock: HybridLogicalClock,
+    logger: Logger,
+    observer: ReplicationObserver = QUIET_OBSERVER,
+  ): Promise<Replicator> {
+    const replicator = new Replicator(settings, store, clock, logger, observer);
+    const ready = replicator.#connectLoop();
+    // A setup error after start-up went on is logged by the loop; before, it fails start-up below.
+    ready.catch(() => undefined);
+    const first = await Promise.race([ready.then(() => 'ready' as const), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), STARTUP_WAIT_MS).unref())]);
+    if (first === 'waiting') logger.warn({ servers: settings.natsUrls }, 'NATS is not reachable yet: serving this region, global writes answer 503 until it is');
+    replicator.#tick();
+    return replicator;
+  }
+
+  /** Connects and sets up, retrying until it works; rejects only on a setup error. */
+  async #connectLoop(): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt += 1) {
+      let nc: NatsConnection | null = null;
+      try {
+        nc = await connect({
+          servers: [...this.#settings.natsUrls],
+          // This region's servers first, in the order given, and only those given.
+          noRandomize: true,
+          ignoreClusterUpdates: true,
+          name: `tessera ${this.#settings.nodeId}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          timeout: 3_000,
+        });
+        await ensureStreams(await jetstreamManager(nc, { timeout: 5_000 }), this.#settings);
+        const js = jetstream(nc, { timeout: this.#settings.globalPublishTimeoutMs });
+        const connected: Connected = {
+          nc,
+          js,
+          applier: new Applier(nc, this.#store, this.#clock, this.#settings, this.#logger, this.#observer),
+          relay: new Relay(js, this.#store, this.#settings, this.#logger, this.#observer),
+          check: this.#settings.natsMonitorUrls.length > 0 ? new ReplicaCheck(nc, this.#settings, this.#logger, this.#observer) : null,
+          repair: new AntiEntropy(nc, this.#store, this.#settings, this.#logger, this.#observer),
+        };
+        if (this.#closed) {
+          await nc.close();
+          return;
+        }
+        connected.repair.serve();
+        this.#connected = connected;
+        if (this.#leased) this.#startWork(connected);
+        this.#logger.info({ region: this.#settings.region }, 'connected to NATS; streams ready');
+        return;
+      } catch (error) {
+        await nc?.close().catch(() => undefined);
+        if (error instanceof ReplicationSetupError) {
+          this.#logger.error({ err: error }, 'NATS cannot hold the streams as the global mode needs them');
+          throw error;
+        }
+        if (attempt === 0 || attempt % 20 === 0) this.#logger.warn({ err: error, attempt }, 'cannot reach NATS or set up its streams yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** Math.min(attempt, 3), 4_000)));
+      }
+    }
+  }
+
+  /** Whether this node holds the region's lease (runs relay, appliers and checks). */
+  get leading(): boolean {
+    return this.#leased;
+  }
+
+  /** The session comparison with other regions, once connected (tests and operators run rounds on demand). */
+  get antiEntropy(): AntiEntropy | null {
+    return this.#connected?.repair ?? null;
+  }
+
+  get replicaCheck(): ReplicaCheck | null {
+    return this.#connected?.check ?? null;
+  }
+
+  /**
+   * Publishes a committed change, with the class its part calls for. Global: waits for a majority of regions and
+   * throws `ReplicationUnavailableError` when that does not come in time (the
+   * relay ships it later anyway). Regional: waits a moment to learn the
+   * stream position, and answers without one rather than fail the write.
+   * Resolves to the consistency token, or null.
+   */
+  async publish(change: Change, part: PartName): Promise<string | null> {
+    const durability = this.durabilityOf(part);
+    const ref: StreamRef = { origin: this.#settings.region, durability, shard: shardOf(change.sessionId, this.#settings.shards) };
+    const timeout = durability === 'global' ? this.#settings.globalPublishTimeoutMs : this.#settings.regionalPublishTimeoutMs;
+    try {
+      if (this.#connected === null) throw new Error('not connected to NATS');
+      const ack = await this.#connected.js.publish(subjectOf(ref), encodeChange(change), { msgID: changeId(change), timeout });
+      this.#observer.published(durability, 'ok');
+      return formatToken(ref, ack.seq);
+    } catch (error) {
+      const outcome = /timeout/i.test(String((error as Error).message)) ? 'timeout' : 'error';
+      this.#observer.published(durability, outcome);
+      if (durability === 'global') throw new ReplicationUnavailableError({ cause: error });
+      this.#logger.debug({ err: error, change: changeId(change) }, 'regional publish did not complete; the relay will ship the change');
+      return null;
+    }
+  }
+
+  /** Global for the session's existence, devices and tokens, and for data parts configured so; regional otherwise. */
+  durabilityOf(part: PartName): DurabilityClass {
+    return part === 'meta' || part === 'devices' || (this.#settings.globalParts as readonly string[]).includes(part) ? 'global' : 'regional';
+  }
+
+  /**
+   * Whether this region has applied the change a consistency token names,
+   * waiting up to `waitMs` for it. A token of this region is always caught up.
+   */
+  async caughtUp(token: string, waitMs = this.#settings.consistencyWaitMs): Promise<boolean> {
+    const parsed = parseToken(token);
+    if (parsed === null || parsed.ref.origin === this.#settings.region || !this.#settings.regions.includes(parsed.ref.origin)) return true;
+    const stream = streamName(parsed.ref);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if ((await this.#position(stream)) >= parsed.sequence) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20, Math.max(1, deadline - Date.now()))));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#leaseTimer !== null) clearTimeout(this.#leaseTimer);
+    await this.#stopWork();
+    this.#leased = false;
+    this.#connected?.repair.stopServing();
+    await this.#connected?.nc.drain().catch(() => undefined);
+  }
+
+  async #position(stream: string): Promise<number> {
+    if (this.#connected !== null) return this.#connected.applier.position(stream);
+    return Number((await this.#store.readMark(`applied:${stream}`)) ?? 0);
+  }
+
+  /** Takes or renews the region's lease; starts or stops the leader's work accordingly. */
+  #tick(): void {
+    if (this.#closed) return;
+    void this.#store
+      .lease(LEASE, this.#holder, LEASE_MS, Date.now())
+      .then(
+        async (held) => {
+          if (held && !this.#leased) {
+            this.#leased = true;
+            this.#observer.lease(true);
+            this.#logger.info({ region: this.#settings.region }, 'holding the replication lease: relaying and applying');
+            if (this.#connected !== null) this.#startWork(this.#connected);
+          } else if (!held && this.#leased) {
+            this.#leased = false;
+            this.#observer.lease(false);
+            await this.#stopWork();
+          }
+        },
+        async (error: unknown) => {
+          this.#logger.warn({ err: error }, 'cannot renew the replication lease; pausing relay and appliers');
+          this.#leased = false;
+          this.#observer.lease(false);
+          await this.#stopWork();
+        },
+      )
+      .finally(() => {
+        if (!this.#closed) this.#leaseTimer = setTimeout(() => this.#tick(), RENEW_MS);
+      });
+  }
+
+  #startWork({ relay, applier, check, repair }: Connected): void {
+    if (this.#closed) return;
+    relay.start();
+    applier.start();
+    check?.start();
+    repair.start();
+  }
+
+  async #stopWork(): Promise<void> {
+    const connected = this.#connected;
+    if (connected === null) return;
+    await Promise.all([connected.relay.stop(), connected.applier.stop(), connected.check?.stop(), connected.repair.stop()]);
+  }
+}
