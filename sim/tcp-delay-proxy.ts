@@ -11,7 +11,7 @@
  *   dropped: TCP never delivers a stream with a hole. An endpoint notices the
  *   cut through its own keep-alives (NATS: PINGs unanswered for
  *   `ping_interval × ping_max`) — or, if it keeps writing, when its TCP gives
- *   up retransmitting: bytes held longer than `giveUpMs` reset the connection
+ *   up retransmitting: bytes held longer than `giveUpMs` close the connection
  *   of the side that wrote them, as the kernel does after `tcp_retries2`
  *   retransmissions. That matters for NATS 2.9.10, which counts its own
  *   outgoing messages as activity and so never PINGs a route it keeps writing
@@ -23,11 +23,13 @@
  *   never says anything, which NATS treats the same way: a stale route).
  * - A close during the cut does not cross it either (a FIN is a packet too).
  * On heal, held bytes are delivered in order; a side that was closed or reset
- * during the cut makes the other side reset now (as the RST a peer's kernel
- * sends for a connection it no longer knows); blackholed connections that are
- * still open get their upstream connection then (as a retried SYN). So a short
- * cut loses nothing and breaks no connection, and a long one breaks what an
- * endpoint or its TCP gave up on — as TCP does.
+ * during the cut makes the proxy close the other side now (where a peer's
+ * kernel would answer with an RST for a connection it no longer knows; the
+ * proxy closes rather than resets, because Node 20.20 was seen spinning forever at exit after
+ * `resetAndDestroy`); blackholed connections that are still open get their
+ * upstream connection then (as a retried SYN). So a short cut loses nothing
+ * and breaks no connection, and a long one breaks what an endpoint or its TCP
+ * gave up on — as TCP does.
  *
  * Delays can be changed at run time; order is kept (a chunk is never
  * delivered before one read earlier). The delay is per chunk read, with
@@ -51,7 +53,7 @@ export interface DelayProxyOptions {
   /** Shown in errors and `status`. */
   readonly label?: string;
   /**
-   * During a cut, a connection whose side has had bytes held this long is reset on
+   * During a cut, a connection whose side has had bytes held this long is closed on
    * that side (TCP giving up on retransmissions); `Infinity` never. @default DEFAULT_GIVE_UP_MS
    */
   readonly giveUpMs?: number;
@@ -75,7 +77,7 @@ export interface DelayProxy {
   cut(): void;
   /** Resumes forwarding; held bytes are delivered, connections closed meanwhile close their other side. */
   heal(): void;
-  /** Closes every connection (RST) and the listener. */
+  /** Closes every connection and the listener. */
   close(): Promise<void>;
 }
 
@@ -103,7 +105,7 @@ class Lane {
 
   push(chunk: Buffer): void {
     // Never before a chunk read earlier, even when the delay was just lowered.
-    const now = Date.now();
+    const now = performance.now();
     const at = Math.max(now + this.link.oneWayMs, this.#lastAt);
     this.#lastAt = at;
     this.#queue.push({ at, readAt: now, chunk });
@@ -130,13 +132,14 @@ class Lane {
       if (this.#ended) this.to.end();
       return;
     }
-    this.#timer = setTimeout(() => this.#deliver(), Math.max(0, head.at - Date.now()));
+    this.#timer = setTimeout(() => this.#deliver(), Math.max(0, Math.ceil(head.at - performance.now())));
   }
 
   #deliver(): void {
     this.#timer = null;
     if (this.link.isCut || this.to === null) return;
-    const now = Date.now();
+    // A timer may fire a little early (libuv's loop clock); what is not due yet waits for the next one.
+    const now = performance.now();
     while (this.#queue.length > 0 && this.#queue[0]!.at <= now) {
       const { chunk } = this.#queue.shift()!;
       this.#queuedBytes -= chunk.length;
@@ -211,9 +214,9 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     if (!link.isCut) openUpstream(pair);
   });
 
-  /** During a cut: the side whose bytes waited longer than `giveUpMs` is reset (its TCP gave up). */
+  /** During a cut: the side whose bytes waited longer than `giveUpMs` is closed (its TCP gave up). */
   const giveUp = (): void => {
-    const now = Date.now();
+    const now = performance.now();
     const expired = (lane: Lane | null): boolean => {
       const heldAt = lane?.oldestHeldAt ?? null;
       return heldAt !== null && now - Math.max(heldAt, cutAt) >= giveUpMs;
@@ -222,12 +225,12 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       if (expired(pair.up) && !pair.client.destroyed) {
         pair.closedDuringCut = true;
         pair.up.stop();
-        pair.client.resetAndDestroy();
+        pair.client.destroy();
       }
       if (expired(pair.down) && pair.upstream !== null && !pair.upstream.destroyed) {
         pair.closedDuringCut = true;
         pair.down!.stop();
-        pair.upstream.resetAndDestroy();
+        pair.upstream.destroy();
       }
     }
   };
@@ -262,7 +265,7 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     cut() {
       if (link.isCut) return;
       link.isCut = true;
-      cutAt = Date.now();
+      cutAt = performance.now();
       for (const pair of pairs) {
         pair.up.stop();
         pair.down?.stop();
@@ -276,8 +279,6 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       giveUpTimer = null;
       for (const pair of [...pairs]) {
         if (pair.closedDuringCut) {
-          pair.client.resetAndDestroy();
-          pair.upstream?.resetAndDestroy();
           destroy(pair);
           continue;
         }
@@ -290,11 +291,7 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     },
     async close() {
       if (giveUpTimer !== null) clearInterval(giveUpTimer);
-      for (const pair of [...pairs]) {
-        pair.client.resetAndDestroy();
-        pair.upstream?.resetAndDestroy();
-        destroy(pair);
-      }
+      for (const pair of [...pairs]) destroy(pair);
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
