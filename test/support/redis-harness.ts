@@ -3,7 +3,7 @@
  * 6-node Redis Cluster (3 masters, 3 replicas) built with
  * `redis-cli --cluster create`. Every server listens on 127.0.0.1 on a free
  * port, keeps its files in a fresh temporary folder, persists nothing
- * (`--save '' --appendonly no`), and is killed and its folder removed by
+ * (`--save '' --appendonly no`, unless `startRedis({ args })` says otherwise), and is killed and its folder removed by
  * `stop()` — or, should a test crash, when the test process exits.
  *
  * Never touches a Redis the machine may already run on 6379.
@@ -31,7 +31,7 @@ export interface RedisServer {
   pause(): void;
   /** Thaws a paused process (SIGCONT). */
   resume(): void;
-  /** Starts the server again on the same port, empty. */
+  /** Starts the server again on the same port: empty, unless `args` turned persistence on. */
   restart(): Promise<void>;
   /** Kills the process and removes its folder; safe to call twice. */
   stop(): Promise<void>;
@@ -210,11 +210,20 @@ async function withRetries<T>(attempts: number, work: () => Promise<T>): Promise
 // ---------------------------------------------------------------------------
 // Standalone
 
-export async function startRedis(): Promise<RedisServer> {
+export interface RedisOptions {
+  /**
+   * Extra `redis-server` arguments, after the defaults (so they override them),
+   * e.g. `['--appendonly', 'yes']` for a server that keeps its data across `restart`.
+   * @default []
+   */
+  readonly args?: readonly string[];
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   return withRetries(3, async () => {
     const [port] = await freePorts(1);
     const dir = tempDir('redis');
-    const server = new RedisProcess(port!, dir, []);
+    const server = new RedisProcess(port!, dir, options.args ?? []);
     try {
       await server.start();
     } catch (error) {

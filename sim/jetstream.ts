@@ -1,0 +1,108 @@
+/**
+ * JetStream helpers shared by the simulation's tests and `sim/measure-nats.ts`:
+ * clients on a region's server, stream placement, leader moves, and each
+ * replica's own view of a stream (from its server's /jsz).
+ */
+import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Sim } from './harness.js';
+import { waitUntil } from './processes.js';
+
+/** A client connected to one region's server only (directly, no reconnect elsewhere). */
+export function connectTo(sim: Sim, region: string, name = `sim-${region}`): Promise<NatsConnection> {
+  return connect({ servers: sim.region(region).natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+}
+
+/** The server names holding a stream: leader first, then the other replicas. */
+export function replicaServers(info: StreamInfo): string[] {
+  const cluster = info.cluster;
+  if (cluster === undefined) return [];
+  return [...(cluster.leader ? [cluster.leader] : []), ...(cluster.replicas ?? []).map((r) => r.name)];
+}
+
+/** Waits until the stream has a leader (after creation, a step-down or a failure). */
+export async function waitForLeader(jsm: JetStreamManager, stream: string, timeoutMs = 30_000): Promise<StreamInfo> {
+  let info: StreamInfo | undefined;
+  await waitUntil(`stream ${stream} to have a leader`, timeoutMs, async () => {
+    info = await jsm.streams.info(stream);
+    return info.cluster?.leader ? null : 'no leader';
+  }, 100);
+  return info!;
+}
+
+/**
+ * Asks the stream's leader to step down and waits for a leader other than the old one.
+ * Returns the new leader, or null when no other leader was elected within `timeoutMs`.
+ */
+export async function stepDown(nc: NatsConnection, jsm: JetStreamManager, stream: string, timeoutMs = 15_000): Promise<string | null> {
+  const before = (await waitForLeader(jsm, stream)).cluster?.leader;
+  try {
+    await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 });
+  } catch {
+    // The answer can be lost in the election; what counts is who leads afterwards.
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const leader = (await jsm.streams.info(stream)).cluster?.leader;
+      if (leader && leader !== before) return leader;
+    } catch {
+      // no leader for a moment
+    }
+    await sleep(100);
+  }
+  return null;
+}
+
+/** Steps the leader down until `wanted` leads; returns how many step-downs it took, or null after `maxTries`. */
+export async function moveLeaderTo(nc: NatsConnection, jsm: JetStreamManager, stream: string, wanted: string, maxTries = 12): Promise<number | null> {
+  for (let tries = 0; tries <= maxTries; tries += 1) {
+    if ((await waitForLeader(jsm, stream)).cluster?.leader === wanted) return tries;
+    if (tries < maxTries) await stepDown(nc, jsm, stream);
+  }
+  return null;
+}
+
+export interface ReplicaState {
+  readonly server: string;
+  readonly messages: number;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly leader: string | null;
+}
+
+/** Each running server's own copy of `stream` (from its /jsz), by server name; servers without one are left out. */
+export async function replicaStates(sim: Sim, stream: string): Promise<ReplicaState[]> {
+  const states: ReplicaState[] = [];
+  for (const region of sim.regions) {
+    try {
+      const response = await fetch(`${region.natsMonitorUrl}/jsz?accounts=true&streams=true`, { signal: AbortSignal.timeout(2000) });
+      const jsz = (await response.json()) as {
+        account_details?: { stream_detail?: { name: string; cluster?: { leader?: string }; state: { messages: number; first_seq: number; last_seq: number } }[] }[];
+      };
+      for (const account of jsz.account_details ?? []) {
+        for (const detail of account.stream_detail ?? []) {
+          if (detail.name !== stream) continue;
+          states.push({
+            server: region.name,
+            messages: detail.state.messages,
+            firstSeq: detail.state.first_seq,
+            lastSeq: detail.state.last_seq,
+            leader: detail.cluster?.leader ?? null,
+          });
+        }
+      }
+    } catch {
+      // the server is down or cut off from us: no state from it
+    }
+  }
+  return states;
+}
+
+/** The JetStream API error code of `error` (e.g. 10071 wrong last sequence), or null when it is not one. */
+export function apiErrorCode(error: unknown): number | null {
+  return error instanceof JetStreamApiError ? error.code : null;
+}
+
+export { jetstreamManager };

@@ -1,0 +1,155 @@
+/**
+ * Child processes of the simulation and what keeps them from outliving it:
+ * every process started here is registered, and killed (SIGKILL) when this
+ * process exits or is stopped by SIGINT, SIGTERM or SIGHUP (Redis servers are
+ * killed by test/support/redis-harness.ts's own exit handler). A SIGKILL of this
+ * process cannot be caught: then the children stay, in their temporary folders.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const HOST = '127.0.0.1';
+const live = new Set<ChildProcess>();
+let handlersInstalled = false;
+
+function killAllNow(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.once('exit', killAllNow);
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+    const onSignal = (): void => {
+      killAllNow();
+      // Exit as the signal would have, unless the program handles it itself; exit() (not a
+      // re-raised signal) so that other 'exit' handlers, such as the Redis harness's, run too.
+      process.removeListener(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.exit(128 + number);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A child process whose output goes to a log file. */
+export class LoggedProcess {
+  #child: ChildProcess | null = null;
+  #exited: Promise<Exit> = Promise.resolve({ code: null, signal: null });
+  #exit: Exit | null = null;
+
+  constructor(
+    readonly label: string,
+    private readonly command: string,
+    private readonly args: readonly string[],
+    readonly logPath: string,
+    private readonly options: Omit<SpawnOptions, 'stdio'> = {},
+  ) {}
+
+  get running(): boolean {
+    return this.#child !== null && this.#exit === null;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.#child?.pid : undefined;
+  }
+
+  /** How the last run ended, or null while running (or never started). */
+  get exit(): Exit | null {
+    return this.#exit;
+  }
+
+  start(): void {
+    if (this.running) throw new Error(`${this.label} is already running`);
+    installExitHandlers();
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(this.command, [...this.args], { ...this.options, stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.#child = child;
+    this.#exit = null;
+    live.add(child);
+    this.#exited = new Promise((resolve) => {
+      const done = (exit: Exit): void => {
+        live.delete(child);
+        this.#exit = exit;
+        resolve(exit);
+      };
+      child.once('exit', (code, signal) => done({ code, signal }));
+      child.once('error', () => done({ code: -1, signal: null }));
+    });
+  }
+
+  /** Sends `signal` (default SIGKILL) and waits for the process to end. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.running) return;
+    this.#child!.kill(signal);
+    const timer = signal === 'SIGKILL' ? null : setTimeout(() => this.#child?.kill('SIGKILL'), 10_000);
+    await this.#exited;
+    if (timer) clearTimeout(timer);
+  }
+
+  logTail(lines = 20): string {
+    try {
+      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+}
+
+/** Ports that were free a moment ago; all bound at once so that none is handed out twice. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, HOST, () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    return address.port;
+  });
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/**
+ * Polls `problem` until it returns null (done); it returns what is still
+ * missing as text, or throws. After `timeoutMs`, throws with the last reason.
+ */
+export async function waitUntil(what: string, timeoutMs: number, problem: () => Promise<string | null>, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let reason = 'not checked yet';
+  for (;;) {
+    try {
+      const found = await problem();
+      if (found === null) return;
+      reason = found;
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (${reason})`);
+    await sleep(intervalMs);
+  }
+}
+
+/** GET `url` and parse JSON; rejects on a non-2xx status or after `timeoutMs`. */
+export async function getJson<T = any>(url: string, timeoutMs = 2000): Promise<T> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!response.ok) throw new Error(`GET ${url}: ${response.status}`);
+  return (await response.json()) as T;
+}

@@ -1,0 +1,63 @@
+/**
+ * One Tessera node of the simulation, run from source as a child process
+ * (`node --import tsx src/main.ts`): always the current code, no build step,
+ * about 2 s to start (nodes start in parallel). Its output goes to
+ * `<dir>/tessera.log`.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LoggedProcess, waitUntil } from './processes.js';
+
+const HOST = '127.0.0.1';
+const START_TIMEOUT_MS = 30_000;
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export class TesseraNode {
+  readonly #process: LoggedProcess;
+  readonly url: string;
+
+  constructor(
+    readonly id: string,
+    readonly port: number,
+    readonly dir: string,
+    env: Readonly<Record<string, string>>,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.url = `http://${HOST}:${port}`;
+    // The parent's TESSERA_* variables (a developer's shell) must not leak into the simulated nodes.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')));
+    this.#process = new LoggedProcess(`tessera ${id}`, process.execPath, ['--import', 'tsx', 'src/main.ts'], join(dir, 'tessera.log'), {
+      cwd: REPO_ROOT,
+      env: { ...inherited, ...env, TESSERA_PORT: String(port), TESSERA_NODE_ID: id },
+    });
+  }
+
+  get running(): boolean {
+    return this.#process.running;
+  }
+
+  /** Starts the node and resolves once `/readyz` answers 200. */
+  async start(): Promise<void> {
+    this.#process.start();
+    try {
+      await waitUntil(`${this.#process.label} to be ready`, START_TIMEOUT_MS, async () => {
+        if (!this.#process.running) throw new Error(`exited ${JSON.stringify(this.#process.exit)}`);
+        const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
+        await response.body?.cancel();
+        return response.status === 200 ? null : `/readyz answered ${response.status}`;
+      }, 100);
+    } catch (error) {
+      await this.#process.kill();
+      throw new Error(`${(error as Error).message}\n${this.#process.logTail()}`);
+    }
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return this.#process.kill(signal);
+  }
+
+  logTail(lines?: number): string {
+    return this.#process.logTail(lines);
+  }
+}
