@@ -1,0 +1,133 @@
+/**
+ * What the chaos tests share: an HTTP client per region that remembers which
+ * writes were acknowledged, direct views of each region's store (the level
+ * at which the tests judge: what a user would get), and waits for regions to
+ * converge.
+ */
+import assert from 'node:assert/strict';
+import { DEFAULT_LIMITS } from '../../src/domain/limits.js';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
+import type { SessionSnapshot, SessionStore } from '../../src/store/session-store.js';
+import type { Sim } from '../../sim/harness.js';
+
+/** Settings every chaos test gives the simulated nodes: short intervals, one stream per region and class. */
+export const CHAOS_ENV: Readonly<Record<string, string>> = {
+  TESSERA_ADMIN_PORT: '0',
+  TESSERA_STREAM_SHARDS: '1',
+  TESSERA_REPAIR_INTERVAL: '3s',
+  TESSERA_REPLICA_CHECK_INTERVAL: '2s',
+  TESSERA_CONSISTENCY_WAIT: '1s',
+  TESSERA_LOG_LEVEL: 'warn',
+};
+
+export interface Reply {
+  readonly status: number;
+  readonly body: any;
+  readonly headers: Headers;
+}
+
+/** Calls one region's first node; a request that cannot connect answers status 0. */
+export class RegionClient {
+  constructor(
+    private readonly sim: Sim,
+    readonly region: string,
+  ) {}
+
+  async request(method: string, path: string, options: { token?: string; body?: unknown; consistency?: string; timeoutMs?: number } = {}): Promise<Reply> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.sim.apiKey}` };
+    if (options.token !== undefined) headers['tessera-token'] = options.token;
+    if (options.consistency !== undefined) headers['tessera-consistency'] = options.consistency;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const response = await fetch(`${this.sim.region(this.region).urls[0]}${path}`, {
+        method,
+        headers,
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
+    } catch {
+      return { status: 0, body: undefined, headers: new Headers() };
+    }
+  }
+
+  signIn(userId?: string): Promise<Reply> {
+    return this.request('POST', '/v1/sessions', { body: userId === undefined ? {} : { userId } });
+  }
+
+  add(token: string, sku: string, quantity = 1): Promise<Reply> {
+    return this.request('POST', '/v1/session/cart/items', { token, body: { sku, quantity } });
+  }
+
+  read(token: string, parts = 'cart', consistency?: string): Promise<Reply> {
+    return this.request('GET', `/v1/session?parts=${parts}`, { token, ...(consistency !== undefined ? { consistency } : {}) });
+  }
+}
+
+/** A direct, read-only view of a region's Redis: what its Tessera nodes serve from. */
+export async function storeOf(sim: Sim, region: string): Promise<SessionStore> {
+  const url = sim.region(region).redisUrl;
+  assert.ok(url, `region ${region} runs Redis`);
+  return RedisStore.connect({
+    engine: 'redis',
+    url,
+    idleTimeoutMs: 30 * 24 * 3_600_000,
+    slideAfterMs: 3_600_000,
+    limits: DEFAULT_LIMITS,
+    origin: `observer-${region}`,
+    horizonMs: 24 * 3_600_000,
+    feedConsumers: [],
+    tuning: { commandTimeoutMs: 5_000 },
+  });
+}
+
+export async function snapshotIn(sim: Sim, region: string, sessionId: string): Promise<SessionSnapshot | null> {
+  const store = await storeOf(sim, region);
+  try {
+    return await store.snapshot(sessionId);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Every session of a region's store with its digest. */
+export async function digestsOf(sim: Sim, region: string): Promise<Map<string, string>> {
+  const store = await storeOf(sim, region);
+  try {
+    const digests = new Map<string, string>();
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page: Awaited<ReturnType<SessionStore['scan']>> = await store.scan(cursor, 500);
+      for (const { id, digest } of page.sessions) digests.set(id, digest);
+      cursor = page.next;
+    }
+    return digests;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Waits until every region's store holds the same sessions with the same
+ * digests; fails with what still differs after `timeoutMs`.
+ */
+export async function waitForConvergence(sim: Sim, regions: readonly string[], timeoutMs: number): Promise<Map<string, string>> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const maps = await Promise.all(regions.map((region) => digestsOf(sim, region).catch(() => new Map<string, string>())));
+    const differing: string[] = [];
+    const ids = new Set(maps.flatMap((map) => [...map.keys()]));
+    for (const id of ids) if (new Set(maps.map((map) => map.get(id) ?? 'absent')).size > 1) differing.push(id);
+    if (differing.length === 0 && ids.size > 0) return maps[0]!;
+    last = `${differing.length} of ${ids.size} sessions differ, e.g. ${differing.slice(0, 3).join(', ')}`;
+    if (Date.now() >= deadline) assert.fail(`regions ${regions.join(', ')} did not converge within ${timeoutMs} ms: ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** The session id a token names. */
+export function sessionOf(token: string): string {
+  return token.slice('tss1_'.length, token.indexOf('.'));
+}
