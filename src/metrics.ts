@@ -136,6 +136,40 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly authHomeLease = new Gauge({
+    name: 'tessera_auth_home_lease',
+    help: '1 while this node may order the auth changes of a home region\'s sessions (its region owns the home, and its heartbeats get through).',
+    labelNames: ['home'] as const,
+    registers: [this.registry],
+  });
+
+  readonly authFresh = new Gauge({
+    name: 'tessera_auth_fresh',
+    help: '1 while this node may answer token checks of other regions\' sessions from its region\'s copy (the freshness lease).',
+    registers: [this.registry],
+  });
+
+  readonly authForwarded = new Counter({
+    name: 'tessera_auth_forwarded_total',
+    help: 'Auth changes (apply) and token checks (load) forwarded to the region that owns the session\'s home.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly authBarrier = new Histogram({
+    name: 'tessera_auth_barrier_seconds',
+    help: 'How long an auth change waited for every region to apply it (confirmed) or to lose its freshness (waited-out).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 5],
+    registers: [this.registry],
+  });
+
+  readonly authFailedClosed = new Counter({
+    name: 'tessera_auth_failed_closed_total',
+    help: 'Token checks answered 503 because this region could neither trust its copy nor reach the session\'s home.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
   }
@@ -157,6 +191,13 @@ export class Metrics {
       replicaBehind: (stream, server, messages) => this.replicaBehind.set({ stream, server }, messages),
       repaired: (peer, sessions) => this.replicationRepaired.inc({ peer }, sessions),
       rebuildProgress: (peer, done, total) => this.replicationRebuild.set({ peer }, total === 0 ? 1 : done / total),
+      forwarded: (kind) => this.authForwarded.inc({ kind }),
+      barrier: (seconds, outcome) => this.authBarrier.observe({ outcome }, seconds),
+      failedClosed: () => this.authFailedClosed.inc(),
+      authLeases: (holds, fresh) => {
+        for (const [home, held] of Object.entries(holds)) this.authHomeLease.set({ home }, held ? 1 : 0);
+        this.authFresh.set(fresh ? 1 : 0);
+      },
     };
   }
 

@@ -17,7 +17,7 @@ import { FEED_CONSUMER } from './replication/relay.js';
 import { Replicator } from './replication/replicator.js';
 import { SessionService } from './service/session-service.js';
 import { openStore } from './store/open-store.js';
-import type { SessionStore } from './store/session-store.js';
+import type { SessionStore, StoreSettings } from './store/session-store.js';
 import { Sweeper } from './sweeper.js';
 import { CachedStore } from './cache/cached-store.js';
 import { ApiKeyRing, SCOPE_ALIASES, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
@@ -55,7 +55,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const logger = options.logger ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
   const metrics = new Metrics();
-  const engine = await openStore(config.store, {
+  const storeSettings: StoreSettings = {
     idleTimeoutMs: config.idleTimeoutMs,
     slideAfterMs: config.slideAfterMs,
     limits: config.limits,
@@ -64,7 +64,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     // The global mode ships the feed; single-region nothing reads it, so nothing is appended.
     feedConsumers: config.replication === null ? [] : [FEED_CONSUMER],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
-  });
+  };
+  const engine = await openStore(config.store, storeSettings);
   const store = config.l1.enabled
     ? new CachedStore(engine, config.limits.historyItems, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
     : engine;
@@ -73,7 +74,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   let replicator: Replicator | null = null;
   if (config.replication !== null) {
     try {
-      replicator = await Replicator.start({ ...config.replication, nodeId: config.nodeId }, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver());
+      replicator = await Replicator.start({ ...config.replication, nodeId: config.nodeId }, storeSettings, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver());
     } catch (error) {
       await store.close();
       throw error;

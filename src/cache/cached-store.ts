@@ -319,6 +319,10 @@ export class CachedStore implements SessionStore {
     return this.inner.lease(name, holder, ttlMs, now);
   }
 
+  release(name: string, holder: string): Promise<void> {
+    return this.inner.release(name, holder);
+  }
+
   findUserSession(userId: string, now: number): Promise<string | null> {
     return this.inner.findUserSession(userId, now);
   }

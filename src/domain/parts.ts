@@ -57,6 +57,8 @@ export interface Change {
   /** The region that made the change. */
   readonly origin: string;
   readonly records: readonly ChangeRecord[];
+  /** For an auth change ordered by the owner of its session's home (global mode): that ownership's epoch. */
+  readonly epoch?: number;
 }
 
 export function changeId(change: Pick<Change, 'sessionId' | 'hlc'>): string {

@@ -36,6 +36,8 @@ export class Applier {
     private readonly settings: ReplicationSettings,
     private readonly logger: Logger,
     private readonly observer: ReplicationObserver,
+    /** Whether an auth change belongs to its epoch (`HomeOwnership.valid`); changes without one always do. */
+    private readonly accept: (change: Change, stream: string, sequence: number) => boolean = () => true,
   ) {
     this.#js = jetstream(nc);
   }
@@ -50,8 +52,10 @@ export class Applier {
   start(): void {
     if (this.#loops.length > 0) return;
     this.#stopping = false;
-    const others = allStreams(this.settings.regions, this.settings.shards).filter((ref) => ref.origin !== this.settings.region);
-    this.#loops = others.map((ref) => this.#follow(ref));
+    // Every other region's streams, and this region's global ones: a change whose publish timed out
+    // (not applied here, the writer answered 503) may still have been stored, and must then apply here too.
+    const followed = allStreams(this.settings.regions, this.settings.shards).filter((ref) => ref.origin !== this.settings.region || ref.durability === 'global');
+    this.#loops = followed.map((ref) => this.#follow(ref));
   }
 
   async stop(): Promise<void> {
@@ -122,11 +126,18 @@ export class Applier {
   async #apply(ref: StreamRef, stream: string, messages: readonly JsMsg[]): Promise<void> {
     const changes: Change[] = [];
     for (const message of messages) {
+      let change: Change;
       try {
-        changes.push(decodeChange(message.data));
+        change = decodeChange(message.data);
       } catch (error) {
         this.logger.error({ err: error, stream, seq: message.seq }, 'a message that is not a Tessera change: skipped');
+        continue;
       }
+      if (change.epoch !== undefined && !this.accept(change, stream, message.seq)) {
+        this.logger.warn({ stream, seq: message.seq, session: change.sessionId, epoch: change.epoch }, 'an auth change of an epoch that had ended: ignored');
+        continue;
+      }
+      changes.push(change);
     }
     const reports = await this.store.merge(
       changes.flatMap((change) => change.records),

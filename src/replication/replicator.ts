@@ -26,8 +26,13 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { HybridLogicalClock } from '../domain/hlc.js';
-import { changeId, type Change, type PartName } from '../domain/parts.js';
-import type { SessionStore } from '../store/session-store.js';
+import { changeId, type Change, type DataPart, type PartName } from '../domain/parts.js';
+import type { Operation } from '../domain/operations.js';
+import type { ApplyOptions, Caller, Credential, LoadedSession, SessionStore, StoreSettings } from '../store/session-store.js';
+import { homeOf } from '../tokens/session-token.js';
+import { AuthRouter, AuthUnavailableError, type AuthObserver, type Ordered } from './auth.js';
+import { Freshness } from './freshness.js';
+import { HomeOwnership } from './home.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { Applier } from './applier.js';
 import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, type DurabilityClass, type StreamRef } from './layout.js';
@@ -37,7 +42,7 @@ import type { ReplicationSettings } from './settings.js';
 import { ensureStreams, ReplicationSetupError } from './streams.js';
 
 /** What the replication reports, for metrics. */
-export interface ReplicationObserver {
+export interface ReplicationObserver extends AuthObserver {
   published(durability: DurabilityClass, outcome: 'ok' | 'timeout' | 'error'): void;
   relayed(changes: number): void;
   /** Changes joined from a stream, and what the joins did per session (`MergeReport` outcomes; 'unchanged' for duplicates). */
@@ -47,6 +52,8 @@ export interface ReplicationObserver {
   replicaBehind(stream: string, server: string, messages: number): void;
   repaired(peer: string, sessions: number): void;
   rebuildProgress(peer: string, done: number, total: number): void;
+  /** Per home region, whether this node may order its sessions now; and whether it may answer token checks locally. */
+  authLeases(holds: Readonly<Record<string, boolean>>, fresh: boolean): void;
 }
 
 export const QUIET_OBSERVER: ReplicationObserver = {
@@ -58,6 +65,10 @@ export const QUIET_OBSERVER: ReplicationObserver = {
   replicaBehind: () => {},
   repaired: () => {},
   rebuildProgress: () => {},
+  forwarded: () => {},
+  barrier: () => {},
+  failedClosed: () => {},
+  authLeases: () => {},
 };
 
 /** A global-class change could not be made durable across regions in time. */
@@ -82,10 +93,15 @@ interface Connected {
   readonly relay: Relay;
   readonly check: ReplicaCheck | null;
   readonly repair: AntiEntropy;
+  readonly ownership: HomeOwnership;
+  readonly freshness: Freshness;
+  readonly auth: AuthRouter;
+  readonly leasesTimer: NodeJS.Timeout;
 }
 
 export class Replicator {
   readonly #settings: ReplicationSettings;
+  readonly #storeSettings: StoreSettings;
   readonly #store: SessionStore;
   readonly #clock: HybridLogicalClock;
   readonly #logger: Logger;
@@ -96,8 +112,16 @@ export class Replicator {
   #leased = false;
   #closed = false;
 
-  private constructor(settings: ReplicationSettings, store: SessionStore, clock: HybridLogicalClock, logger: Logger, observer: ReplicationObserver) {
+  private constructor(
+    settings: ReplicationSettings,
+    storeSettings: StoreSettings,
+    store: SessionStore,
+    clock: HybridLogicalClock,
+    logger: Logger,
+    observer: ReplicationObserver,
+  ) {
     this.#settings = settings;
+    this.#storeSettings = storeSettings;
     this.#store = store;
     this.#clock = clock;
     this.#logger = logger;
@@ -115,12 +139,13 @@ export class Replicator {
    */
   static async start(
     settings: ReplicationSettings,
+    storeSettings: StoreSettings,
     store: SessionStore,
     clock: HybridLogicalClock,
     logger: Logger,
     observer: ReplicationObserver = QUIET_OBSERVER,
   ): Promise<Replicator> {
-    const replicator = new Replicator(settings, store, clock, logger, observer);
+    const replicator = new Replicator(settings, storeSettings, store, clock, logger, observer);
     const ready = replicator.#connectLoop();
     // A setup error after start-up went on is logged by the loop; before, it fails start-up below.
     ready.catch(() => undefined);
@@ -145,20 +170,60 @@ export class Replicator {
           reconnectTimeWait: 250,
           timeout: 3_000,
         });
-        await ensureStreams(await jetstreamManager(nc, { timeout: 5_000 }), this.#settings);
+        const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+        await ensureStreams(jsm, this.#settings);
         const js = jetstream(nc, { timeout: this.#settings.globalPublishTimeoutMs });
+        const position = (stream: string): Promise<number> => applier.position(stream);
+        const appliedUpTo = async (stream: string, sequence: number, waitMs: number): Promise<boolean> => {
+          const deadline = Date.now() + waitMs;
+          while ((await position(stream)) < sequence) {
+            if (Date.now() >= deadline) return false;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          return true;
+        };
+        const ownership = new HomeOwnership(nc, js, jsm, this.#settings, this.#logger, appliedUpTo);
+        const applier = new Applier(nc, this.#store, this.#clock, this.#settings, this.#logger, this.#observer, (change, stream, sequence) =>
+          ownership.valid(homeOf(change.sessionId) ?? this.#settings.regions[0]!, change.origin, change.epoch ?? 0, stream, sequence),
+        );
+        await ownership.start();
+        const freshness = new Freshness(jsm, this.#settings, position);
+        const auth = new AuthRouter(
+          nc,
+          this.#store,
+          this.#storeSettings,
+          this.#settings,
+          ownership,
+          freshness,
+          async (change) => (await this.#publishTo(js, change, 'global'))!,
+          position,
+          this.#logger,
+          this.#observer,
+        );
+        const leasesTimer = setInterval(() => {
+          this.#observer.authLeases(Object.fromEntries(this.#settings.regions.map((home) => [home, ownership.holds(home)])), freshness.freshEverywhere());
+        }, 1_000);
+        leasesTimer.unref();
         const connected: Connected = {
           nc,
           js,
-          applier: new Applier(nc, this.#store, this.#clock, this.#settings, this.#logger, this.#observer),
+          applier,
           relay: new Relay(js, this.#store, this.#settings, this.#logger, this.#observer),
           check: this.#settings.natsMonitorUrls.length > 0 ? new ReplicaCheck(nc, this.#settings, this.#logger, this.#observer) : null,
           repair: new AntiEntropy(nc, this.#store, this.#settings, this.#logger, this.#observer),
+          ownership,
+          freshness,
+          auth,
+          leasesTimer,
         };
         if (this.#closed) {
+          ownership.stop();
+          clearInterval(leasesTimer);
           await nc.close();
           return;
         }
+        freshness.start();
+        auth.serve();
         connected.repair.serve();
         this.#connected = connected;
         if (this.#leased) this.#startWork(connected);
@@ -198,12 +263,34 @@ export class Replicator {
    * Resolves to the consistency token, or null.
    */
   async publish(change: Change, part: PartName): Promise<string | null> {
-    const durability = this.durabilityOf(part);
+    return this.#publishTo(this.#connected?.js ?? null, change, this.durabilityOf(part));
+  }
+
+  /**
+   * Orders an auth change of a session at the owner of its home (here, or
+   * forwarded), publishes it before applying it, and waits for every region
+   * (`auth.ts`). Throws `AuthUnavailableError` when that cannot be done now.
+   */
+  async order(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<Ordered> {
+    if (this.#connected === null) throw new AuthUnavailableError('not connected to NATS; retry');
+    return this.#connected.auth.order(sessionId, caller, op, options);
+  }
+
+  /** A load for a token check, from this region's copy only while it can be trusted (`auth.ts`). */
+  async loadForAuth(sessionId: string, parts: readonly DataPart[], now: number, credential: Credential): Promise<LoadedSession | null> {
+    if (this.#connected === null) {
+      this.#observer.failedClosed();
+      throw new AuthUnavailableError('not connected to NATS: cannot tell whether this region is fresh; retry');
+    }
+    return this.#connected.auth.load(sessionId, parts, now, credential);
+  }
+
+  async #publishTo(js: JetStreamClient | null, change: Change, durability: DurabilityClass): Promise<string | null> {
     const ref: StreamRef = { origin: this.#settings.region, durability, shard: shardOf(change.sessionId, this.#settings.shards) };
     const timeout = durability === 'global' ? this.#settings.globalPublishTimeoutMs : this.#settings.regionalPublishTimeoutMs;
     try {
-      if (this.#connected === null) throw new Error('not connected to NATS');
-      const ack = await this.#connected.js.publish(subjectOf(ref), encodeChange(change), { msgID: changeId(change), timeout });
+      if (js === null) throw new Error('not connected to NATS');
+      const ack = await js.publish(subjectOf(ref), encodeChange(change), { msgID: changeId(change), timeout });
       this.#observer.published(durability, 'ok');
       return formatToken(ref, ack.seq);
     } catch (error) {
@@ -242,6 +329,10 @@ export class Replicator {
     await this.#stopWork();
     this.#leased = false;
     this.#connected?.repair.stopServing();
+    this.#connected?.auth.stopServing();
+    this.#connected?.ownership.stop();
+    this.#connected?.freshness.stop();
+    if (this.#connected !== null) clearInterval(this.#connected.leasesTimer);
     await this.#connected?.nc.drain().catch(() => undefined);
   }
 

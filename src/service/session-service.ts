@@ -4,7 +4,7 @@
  * `TesseraError`s with catalogued codes, which the edge renders.
  */
 import { rebaseCart } from '../domain/cart.js';
-import type { DeviceLabel } from '../domain/devices.js';
+import type { DeviceLabel, DeviceState } from '../domain/devices.js';
 import { isLive, newDevice } from '../domain/devices.js';
 import { TesseraError } from '../domain/errors.js';
 import type { Limits } from '../domain/limits.js';
@@ -13,7 +13,7 @@ import type { Hlc, HybridLogicalClock } from '../domain/hlc.js';
 import { partOf, type Operation } from '../domain/operations.js';
 import type { Change, ChangeRecord, DataPart, PartName } from '../domain/parts.js';
 import type { SessionMeta } from '../domain/session.js';
-import type { ApplyResult, Caller, LoadedSession, SessionStore } from '../store/session-store.js';
+import type { ApplyOptions, ApplyResult, Caller, CreateResult, Credential, LoadedSession, SessionStore } from '../store/session-store.js';
 import { checkCsrf, csrfToken, newCsrfSecret, type CsrfCheck } from '../tokens/csrf.js';
 import { formatToken, newDeviceId, newSessionId, newTokenSecret, parseToken, type ParsedToken } from '../tokens/session-token.js';
 import { isAccepted } from '../tokens/token-match.js';
@@ -74,6 +74,15 @@ export interface ChangeSink {
    */
   publish(change: Change, part: PartName): Promise<string | null>;
   caughtUp(token: string): Promise<boolean>;
+  /**
+   * Makes an auth change (an operation on devices) at the region that owns
+   * the session's home: one at a time per session, published before it is
+   * applied, returning once every region has it. Rejects when that cannot be
+   * done now (retryable).
+   */
+  order(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<{ readonly result: ApplyResult; readonly consistency?: string }>;
+  /** A load for a token check: this region's copy while it can be trusted, else the home's answer. Rejects when neither is possible. */
+  loadForAuth(sessionId: string, parts: readonly DataPart[], now: number, credential: Credential): Promise<LoadedSession | null>;
 }
 
 export interface MutationOptions {
@@ -83,6 +92,13 @@ export interface MutationOptions {
 }
 
 const invalidToken = (): TesseraError => new TesseraError('invalid-token', 'the session token is not valid; sign in again');
+
+/** The global mode could not answer for auth now: 503, retryable. */
+function unavailable(error: unknown): TesseraError {
+  if (error instanceof TesseraError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TesseraError('unavailable', `auth cannot be confirmed across regions right now (${reason})`, { cause: error });
+}
 
 /**
  * The presented CSRF token against the session the token names: a session
@@ -120,7 +136,8 @@ export class SessionService {
   async signIn(request: SignInRequest): Promise<SignedIn> {
     const now = this.now();
     const guest = request.userId !== undefined && request.guestToken !== undefined ? await this.#liveGuest(request.guestToken, now) : null;
-    const sessionId = newSessionId();
+    // In the global mode a session's home region — where its auth changes are ordered — is the one it starts in.
+    const sessionId = newSessionId(this.replication === null ? undefined : this.settings.region);
     const deviceId = newDeviceId();
     const secret = newTokenSecret();
     const meta: SessionMeta = {
@@ -133,15 +150,14 @@ export class SessionService {
       csrfSecret: newCsrfSecret(),
     };
     const hlc = this.clock.now();
-    const created = await this.store.create(
-      { meta, deviceId, device: newDevice(request.device ?? {}, secret.hash, now, hlc) },
-      { now, hlc },
-    );
+    const device = newDevice(request.device ?? {}, secret.hash, now, hlc);
+    const joined = meta.userId === null ? null : await this.#joinElsewhere(meta.userId, deviceId, device, now);
+    const created = joined ?? (await this.store.create({ meta, deviceId, device }, { now, hlc }));
     if (created.status === 'rejected') throw new TesseraError(created.code, created.detail);
     let session = created.session;
     this.clock.observe(session.meta.t);
-    // Signing in is an auth change: durable across regions before it answers.
-    let consistency = await this.#publish(created.records, created.hlc, 'devices');
+    // Signing in is an auth change: durable across regions before it answers (a join ordered at home already is).
+    let consistency = joined !== null ? (joined.consistency ?? null) : await this.#publish(created.records, created.hlc, 'devices');
     if (guest !== null) {
       const absorbed = await this.#absorbGuest(session, guest, now);
       session = absorbed.session;
@@ -168,7 +184,7 @@ export class SessionService {
     if (parsed === null) throw invalidToken();
     const now = this.now();
     const stale = consistency !== undefined && this.replication !== null && !(await this.replication.caughtUp(consistency));
-    const session = await this.store.load(parsed.sessionId, parts, now, { credential: parsed });
+    const session = await this.#load(parsed, parts, now);
     if (session === null) throw invalidToken();
     this.clock.observe(session.meta.t);
     if (!isAccepted(session.credential)) {
@@ -191,11 +207,10 @@ export class SessionService {
     if (invalid !== null) throw new TesseraError(invalid.code, invalid.detail);
     if (options.csrf !== undefined) await this.#requireCsrf(parsed, options.csrf);
     const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash, ...(parsed.gen === undefined ? {} : { gen: parsed.gen }) };
-    const result = await this.store.apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));
+    const { result, consistency } = await this.#apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));
     const session = await this.#applied(result, parsed);
-    const consistency = result.status === 'applied' ? await this.#publish(result.records, result.hlc, partOf(op)) : null;
     const answer: Authenticated = { session, deviceId: parsed.deviceId, csrf: options.csrf === undefined ? 'absent' : 'valid' };
-    return consistency === null ? answer : { ...answer, consistency };
+    return consistency === undefined ? answer : { ...answer, consistency };
   }
 
   /** A new token for the same device; the old one works for the grace window. */
@@ -278,14 +293,65 @@ export class SessionService {
     await this.#adminApply(sessionId, { kind: 'session.end' });
   }
 
-  /** An operator's (or the service's own) change to a session, published like any other. */
+  /** An operator's (or the service's own) change to a session, made and published like any other. */
   async #adminApply(sessionId: string, op: Operation): Promise<ApplyResult> {
-    const result = await this.store.apply(sessionId, { kind: 'admin' }, op, this.#applyOptions());
-    if (result.status === 'applied') {
-      this.clock.observe(result.hlc);
-      await this.#publish(result.records, result.hlc, partOf(op));
-    }
+    const { result } = await this.#apply(sessionId, { kind: 'admin' }, op, this.#applyOptions());
+    if (result.status === 'applied') this.clock.observe(result.hlc);
     return result;
+  }
+
+  /**
+   * Applies an operation: an auth change at the session's home in the
+   * global mode (`ChangeSink.order`), anything else here, published with its
+   * part's class. Resolves to the result and, when published, where.
+   */
+  async #apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<{ result: ApplyResult; consistency?: string }> {
+    const part = partOf(op);
+    if (this.replication !== null && part === 'devices') {
+      try {
+        const ordered = await this.replication.order(sessionId, caller, op, options);
+        return ordered.consistency === undefined ? { result: ordered.result } : { result: ordered.result, consistency: ordered.consistency };
+      } catch (error) {
+        throw unavailable(error);
+      }
+    }
+    const result = await this.store.apply(sessionId, caller, op, options);
+    const consistency = result.status === 'applied' ? await this.#publish(result.records, result.hlc, part) : null;
+    return consistency === null ? { result } : { result, consistency };
+  }
+
+  /** A load for a token check: in the global mode, from a copy that can be trusted for auth, or from the home. */
+  async #load(parsed: ParsedToken, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
+    const credential = parsed.gen === undefined ? { deviceId: parsed.deviceId, hash: parsed.hash } : { deviceId: parsed.deviceId, hash: parsed.hash, gen: parsed.gen };
+    if (this.replication === null) return this.store.load(parsed.sessionId, parts, now, { credential });
+    try {
+      return await this.replication.loadForAuth(parsed.sessionId, parts, now, credential);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  /**
+   * In the global mode, a user who already has a session: the new device
+   * joins it by an auth change ordered at that session's home. Null when the
+   * user has none here (a new session starts, homed in this region).
+   */
+  async #joinElsewhere(userId: string, deviceId: string, device: DeviceState, now: number): Promise<(CreateResult & { consistency?: string }) | null> {
+    if (this.replication === null) return null;
+    const existing = await this.store.findUserSession(userId, now);
+    if (existing === null) return null;
+    const { name, kind, userAgent, ip } = device;
+    const label: DeviceLabel = Object.fromEntries(Object.entries({ name, kind, userAgent, ip }).filter(([, v]) => v !== undefined));
+    const { result, consistency } = await this.#apply(existing, { kind: 'admin' }, { kind: 'device.add', deviceId, label, hash: device.hash }, this.#applyOptions());
+    switch (result.status) {
+      case 'applied':
+        return { status: 'joined', session: result.session, records: result.records, hlc: result.hlc, ...(consistency === undefined ? {} : { consistency }) };
+      case 'rejected':
+        return result;
+      default:
+        // Gone meanwhile (ended, expired): start afresh.
+        return null;
+    }
   }
 
   /**
@@ -333,7 +399,7 @@ export class SessionService {
 
   async #requireCsrf(parsed: ParsedToken, presented: string): Promise<void> {
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, [], now, { credential: parsed });
+    const session = await this.#load(parsed, [], now);
     if (session === null || !isAccepted(session.credential)) {
       if (session?.credential === 'reused') await this.#revokeStolenFamily(parsed);
       throw invalidToken();
@@ -345,7 +411,7 @@ export class SessionService {
 
   async #revokeIfReused(parsed: ParsedToken): Promise<void> {
     const now = this.now();
-    const session = await this.store.load(parsed.sessionId, [], now, { credential: parsed });
+    const session = await this.#load(parsed, [], now);
     if (session?.credential === 'reused') {
       await this.#revokeStolenFamily(parsed);
     }
@@ -360,7 +426,7 @@ export class SessionService {
   async #liveGuest(guestToken: string, now: number): Promise<{ parsed: ParsedToken; session: LoadedSession } | null> {
     const parsed = parseToken(guestToken);
     if (parsed === null) return null;
-    const session = await this.store.load(parsed.sessionId, ['cart', 'history'], now, { credential: parsed });
+    const session = await this.#load(parsed, ['cart', 'history'], now);
     if (session === null) return null;
     // A guest cookie is a presentation of the token like any other: a rotated-out one is theft.
     if (session.credential === 'reused') {

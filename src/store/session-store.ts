@@ -257,6 +257,8 @@ export interface SessionStore {
    * its replication at a time.
    */
   lease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Gives a lease up, if `holder` holds it. */
+  release(name: string, holder: string): Promise<void>;
 
   /** Removes up to `limit` sessions past `forgetAt` and expired parked records; engines with native expiry return 0. */
   sweep(now: number, limit: number): Promise<number>;

@@ -1,7 +1,8 @@
 /**
  * End-user session tokens.
  *
- * Format (version 1): `tss1_<sessionId>.<deviceId>.<generation>.<secret>`,
+ * Format (version 1): `tss1_<sessionId>.<deviceId>.<generation>.<secret>`
+ * (the session id starts with its home region in the global mode, `eu~…`),
  * base64url but for the generation (base 36). Tokens issued before the
  * generation was written, `tss1_<sessionId>.<deviceId>.<secret>`, stay valid.
  * The fixed prefix lets secret scanners recognise leaked tokens; the session id
@@ -17,7 +18,8 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const TOKEN_PREFIX = 'tss1_';
 const SECRET_BYTES = 32;
-const TOKEN_PATTERN = /^tss1_([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.(?:([0-9a-z]{1,8})\.)?([A-Za-z0-9_-]{43})$/;
+const TOKEN_PATTERN = /^tss1_((?:[A-Za-z0-9_-]{1,32}~)?[A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.(?:([0-9a-z]{1,8})\.)?([A-Za-z0-9_-]{43})$/;
+const HOME = /^([A-Za-z0-9_-]{1,32})~/;
 
 export interface ParsedToken {
   readonly sessionId: string;
@@ -34,8 +36,19 @@ export interface TokenSecret {
   readonly hash: string;
 }
 
-export function newSessionId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A new session id: 128 random bits, after the session's home region when
+ * there is one (global mode: `eu~<22 characters>`). The home region orders
+ * the session's auth changes; carrying it in the id puts it in every token.
+ */
+export function newSessionId(home?: string): string {
+  const id = randomBytes(16).toString('base64url');
+  return home === undefined ? id : `${home}~${id}`;
+}
+
+/** The home region a session id names, or null (ids made single-region, or before homes existed). */
+export function homeOf(sessionId: string): string | null {
+  return HOME.exec(sessionId)?.[1] ?? null;
 }
 
 export function newDeviceId(): string {
@@ -59,7 +72,7 @@ export function formatToken(sessionId: string, deviceId: string, gen: number, { 
 
 /** The token's parts, or null when it is not a well-formed v1 token. */
 export function parseToken(token: string | undefined): ParsedToken | null {
-  if (token === undefined || token.length > 128) return null;
+  if (token === undefined || token.length > 160) return null;
   const match = TOKEN_PATTERN.exec(token);
   if (!match) return null;
   const [, sessionId, deviceId, gen, secret] = match;

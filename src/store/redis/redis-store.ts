@@ -268,6 +268,10 @@ export class RedisStore implements SessionStore {
     return (await this.#connection.script('tesseraLease', [this.#keys.lease(name)], [holder, String(ttlMs)], { idempotent: true })) === 1;
   }
 
+  async release(name: string, holder: string): Promise<void> {
+    await this.#connection.script('tesseraRelease', [this.#keys.lease(name)], [holder], { idempotent: true });
+  }
+
   async sweep(): Promise<number> {
     return 0;
   }

@@ -16,7 +16,7 @@ import { HISTORY_LUA } from './lua/history.lua.js';
 import { HLC_LUA } from './lua/hlc.lua.js';
 import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_SWAP_LUA } from './lua/index.lua.js';
 import { JOINS_LUA } from './lua/joins.lua.js';
-import { LEASE_LUA } from './lua/lease.lua.js';
+import { LEASE_LUA, RELEASE_LUA } from './lua/lease.lua.js';
 import { MERGE_PATCH_LUA } from './lua/merge-patch.lua.js';
 import { ACTIVITY_LUA, OPERATIONS_LUA } from './lua/operations.lua.js';
 import { PREFS_LUA } from './lua/prefs.lua.js';
@@ -70,6 +70,7 @@ export const SCRIPTS = {
   tesseraIndexDrop: script(INDEX_DROP_LUA),
   tesseraFeedPrepare: script(FEED_PREPARE_LUA),
   tesseraLease: script(LEASE_LUA),
+  tesseraRelease: script(RELEASE_LUA),
 };
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -220,6 +220,10 @@ export class SqliteStore implements SessionStore {
     );
   }
 
+  async release(name: string, holder: string): Promise<void> {
+    this.#guard(() => this.#db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder));
+  }
+
   async sweep(now: number, limit: number): Promise<number> {
     return this.#guard(() =>
       this.#db

@@ -401,6 +401,10 @@ export function replicationSuite(makeStore: StoreFactory): void {
         await new Promise((resolve) => setTimeout(resolve, 400));
         assert.equal(await store.lease(name, 'node-b', 300, Date.now()), true, 'taken once it ran out');
         assert.equal(await store.lease(name, 'node-a', 300, Date.now()), false);
+        await store.release(name, 'node-a');
+        assert.equal(await store.lease(name, 'node-a', 300, Date.now()), false, 'only the holder gives it up');
+        await store.release(name, 'node-b');
+        assert.equal(await store.lease(name, 'node-a', 300, Date.now()), true, 'given up, it is free');
       } finally {
         await store.close();
       }

@@ -9,3 +9,9 @@ if held and held ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
+
+/** Gives a lease up: KEYS: the lease's key; ARGV: holder. Deleted only if the holder holds it. */
+export const RELEASE_LUA = String.raw`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

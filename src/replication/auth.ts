@@ -1,0 +1,265 @@
+/**
+ * Strongly consistent auth across regions, with local reads.
+ *
+ * - **Ordering**: an auth change (a device signing in to an existing session,
+ *   rotated, revoked; a session ended) is made by the region that owns the
+ *   session's home (`home.ts`), one at a time per session (a lock in that
+ *   region's store), as *publish, then apply*: the change is computed from
+ *   the stored state by the reference rules (`store/transition.ts`), published
+ *   to the global stream (a majority of regions acknowledges it), and only
+ *   then joined into the store. Nothing that was not acknowledged is applied
+ *   anywhere; what was acknowledged is applied everywhere.
+ * - **Forwarding**: any other region forwards the change to the owner over
+ *   NATS (`tessera.home.<region>.apply`) and answers with its outcome; a lost
+ *   owner answers 503, retryable.
+ * - **Barrier**: the change returns only once every other region has applied
+ *   it (asked over `tessera.home.<region>.applied`) or can no longer be fresh
+ *   — `FRESH_MS` after the acknowledgement, any freshness requires it applied.
+ * - **Reads**: a node answers token checks from its region's copy while it
+ *   holds the session's home or is fresh (`freshness.ts`); otherwise, and to
+ *   confirm a token its copy does not know, it asks the owner
+ *   (`tessera.home.<region>.load`); if that fails it answers 503 — never a
+ *   stale accept.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Operation } from '../domain/operations.js';
+import type { Change } from '../domain/parts.js';
+import type { ApplyOptions, ApplyResult, Caller, Credential, LoadedSession, SessionStore, StoreSettings } from '../store/session-store.js';
+import { transition } from '../store/transition.js';
+import { homeOf } from '../tokens/session-token.js';
+import type { DataPart } from '../domain/parts.js';
+import { FRESH_MS, type Freshness } from './freshness.js';
+import type { HomeOwnership } from './home.js';
+import { parseToken, streamName } from './layout.js';
+import type { ReplicationSettings } from './settings.js';
+
+/** The owner could not be reached, or does not hold the home right now: retry. */
+export class AuthUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AuthUnavailableError';
+  }
+}
+
+/** What the auth side reports, for metrics. */
+export interface AuthObserver {
+  forwarded(kind: 'apply' | 'load'): void;
+  barrier(seconds: number, outcome: 'confirmed' | 'waited-out'): void;
+  failedClosed(): void;
+}
+
+export interface Ordered {
+  readonly result: ApplyResult;
+  readonly consistency?: string;
+}
+
+const LOCK_MS = 10_000;
+const LOCK_WAIT_MS = 3_000;
+const FORWARD_TIMEOUT_MS = 10_000;
+
+/** A loaded session as plain data (an L1 hit is a class with getters, which JSON leaves out). */
+function plain(session: LoadedSession | null): LoadedSession | null {
+  if (session === null) return null;
+  const copy: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = { meta: session.meta, devices: session.devices, versions: session.versions };
+  if (session.credential !== undefined) copy.credential = session.credential;
+  if (session.credentialActiveAt !== undefined) copy.credentialActiveAt = session.credentialActiveAt;
+  if (session.alias !== undefined) copy.alias = session.alias;
+  if (session.cart !== undefined) copy.cart = session.cart;
+  if (session.prefs !== undefined) copy.prefs = session.prefs;
+  if (session.history !== undefined) copy.history = session.history;
+  return copy;
+}
+
+export class AuthRouter {
+  readonly #subscriptions: Subscription[] = [];
+  readonly #holder = `auth-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly store: SessionStore,
+    private readonly storeSettings: StoreSettings,
+    private readonly settings: ReplicationSettings,
+    private readonly ownership: HomeOwnership,
+    private readonly freshness: Freshness,
+    /** Publishes a change to this region's global stream; resolves to its consistency token, or throws. */
+    private readonly publishGlobal: (change: Change) => Promise<string>,
+    /** This region's applied position of a stream. */
+    private readonly position: (stream: string) => Promise<number>,
+    private readonly logger: Logger,
+    private readonly observer: AuthObserver,
+  ) {}
+
+  /** The home region of a session (sessions made before homes existed belong to the first region). */
+  homeOf(sessionId: string): string {
+    return homeOf(sessionId) ?? this.settings.regions[0]!;
+  }
+
+  /** Answers other regions: orders forwarded changes, serves loads, reports positions, hands homes back. */
+  serve(): void {
+    const queue = `tessera-home-${this.settings.region}`;
+    const on = (question: string, answer: (body: any) => Promise<unknown>): void => {
+      const subscription = this.nc.subscribe(`tessera.home.${this.settings.region}.${question}`, {
+        queue,
+        callback: (error, msg) => {
+          if (error !== null) return;
+          void (async () => {
+            try {
+              msg.respond(JSON.stringify({ ok: true, value: await answer(msg.json()) }));
+            } catch (failure) {
+              msg.respond(JSON.stringify({ ok: false, error: failure instanceof Error ? failure.message : String(failure) }));
+            }
+          })();
+        },
+      });
+      this.#subscriptions.push(subscription);
+    };
+    on('apply', (body: { sessionId: string; caller: Caller; op: Operation; options: ApplyOptions }) => this.#orderHere(body.sessionId, body.caller, body.op, body.options));
+    on('load', async (body: { sessionId: string; parts: DataPart[]; now: number; credential?: Credential }) => {
+      if (!this.ownership.holds(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
+      return plain(await this.store.load(body.sessionId, body.parts, body.now, body.credential === undefined ? {} : { credential: body.credential }));
+    });
+    on('applied', async (body: { stream: string }) => this.position(body.stream));
+    on('handback', async (body: { home: string }) => this.ownership.handBack(body.home));
+  }
+
+  stopServing(): void {
+    for (const subscription of this.#subscriptions.splice(0)) subscription.unsubscribe();
+  }
+
+  /** Makes an auth change where it belongs: here if this region owns the session's home, else at the owner. */
+  async order(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<Ordered> {
+    const home = this.homeOf(sessionId);
+    const { owner } = this.ownership.ownerOf(home);
+    if (owner === this.settings.region) return this.#orderHere(sessionId, caller, op, options);
+    this.observer.forwarded('apply');
+    return (await this.#ask(owner, 'apply', { sessionId, caller, op, options })) as Ordered;
+  }
+
+  /**
+   * A load for a token check: from this region's copy while it may be trusted
+   * for this session, else from the owner of its home; a token the copy does
+   * not know is confirmed with the owner before it is refused.
+   */
+  async load(sessionId: string, parts: readonly DataPart[], now: number, credential: Credential): Promise<LoadedSession | null> {
+    const home = this.homeOf(sessionId);
+    const trusted = this.ownership.holds(home) || (this.freshness.fresh(this.ownership.ownerOf(home).owner) && (await this.#pastFences(home)));
+    if (trusted) {
+      const local = await this.store.load(sessionId, parts, now, { credential });
+      // A session or device this copy has never seen may have been made a moment ago elsewhere: ask its home.
+      // A device it knows is revoked, or a wrong secret, is refused here.
+      const unknown = local === null || (local.credential === 'none' && local.credentialActiveAt === undefined);
+      if (!unknown || this.ownership.holds(home)) return local;
+    }
+    const { owner } = this.ownership.ownerOf(home);
+    if (owner === this.settings.region) {
+      // This region owns the home but does not hold it now (its heartbeats do not get through): refuse to guess.
+      this.observer.failedClosed();
+      throw new AuthUnavailableError('this region cannot confirm auth right now (its home lease is not held); retry');
+    }
+    this.observer.forwarded('load');
+    try {
+      return (await this.#ask(owner, 'load', { sessionId, parts, now, credential })) as LoadedSession | null;
+    } catch (error) {
+      this.observer.failedClosed();
+      throw error;
+    }
+  }
+
+  /** Whether this region has applied what every earlier owner of a home published (taken over since). */
+  async #pastFences(home: string): Promise<boolean> {
+    for (const fence of this.ownership.fences(home)) {
+      for (const [stream, sequence] of Object.entries(fence)) if ((await this.position(stream)) < sequence) return false;
+    }
+    return true;
+  }
+
+  async #orderHere(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<Ordered> {
+    const home = this.homeOf(sessionId);
+    if (!this.ownership.holds(home)) {
+      throw new AuthUnavailableError(`this region does not hold home "${home}" now (its lease lapsed or it is being handed over); retry`);
+    }
+    const done = this.ownership.begin(home);
+    const lock = `auth:${sessionId}`;
+    try {
+      await this.#lock(lock);
+      try {
+        const stored = await this.store.snapshot(sessionId);
+        if (stored?.meta.mergedInto !== undefined) return await this.order(stored.meta.mergedInto, caller, op, options);
+        const outcome = transition(stored, caller, op, options, this.storeSettings);
+        if (!('next' in outcome)) return { result: outcome.result };
+        const { records, hlc } = outcome.result;
+        const change: Change = { sessionId, hlc, origin: this.settings.region, records, epoch: this.ownership.ownerOf(home).epoch };
+        // Publish, then apply: what a majority of regions did not acknowledge is applied nowhere.
+        const consistency = await this.publishGlobal(change);
+        if (!this.ownership.holds(home)) {
+          // Taken over while publishing: the change lies past the fence, and every applier (ours too) ignores it.
+          throw new AuthUnavailableError('the home was taken over during the change; retry');
+        }
+        await this.store.merge(records, options.now);
+        await this.#barrier(consistency);
+        return { result: outcome.result, consistency };
+      } finally {
+        await this.store.release(lock, this.#holder).catch(() => undefined);
+      }
+    } finally {
+      done();
+    }
+  }
+
+  async #lock(name: string): Promise<void> {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+      if (await this.store.lease(name, this.#holder, LOCK_MS, Date.now())) return;
+      if (Date.now() >= deadline) throw new AuthUnavailableError('another auth change of this session is in progress; retry');
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /**
+   * Waits until every other region has applied the change, or can no longer
+   * be fresh without having applied it (`FRESH_MS` after the acknowledgement).
+   */
+  async #barrier(token: string): Promise<void> {
+    const parsed = parseToken(token);
+    if (parsed === null) return;
+    const stream = streamName(parsed.ref);
+    const began = performance.now();
+    const deadline = began + FRESH_MS + 100;
+    const others = this.settings.regions.filter((region) => region !== this.settings.region);
+    const confirmed = await Promise.all(
+      others.map(async (region) => {
+        while (performance.now() < deadline) {
+          try {
+            const position = (await this.#ask(region, 'applied', { stream }, Math.max(50, deadline - performance.now()))) as number;
+            if (position >= parsed.sequence) return true;
+          } catch {
+            // Unreachable: the wait runs out below.
+          }
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        return false;
+      }),
+    );
+    const all = confirmed.every(Boolean);
+    if (!all) {
+      this.logger.warn({ stream, sequence: parsed.sequence, unconfirmed: others.filter((_, i) => !confirmed[i]) }, 'an auth change waited out regions that did not confirm it (they cannot be fresh without it)');
+      const left = deadline - performance.now();
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+    }
+    this.observer.barrier((performance.now() - began) / 1000, all ? 'confirmed' : 'waited-out');
+  }
+
+  async #ask(region: string, question: string, body: unknown, timeoutMs = FORWARD_TIMEOUT_MS): Promise<unknown> {
+    let reply;
+    try {
+      reply = await this.nc.request(`tessera.home.${region}.${question}`, JSON.stringify(body), { timeout: timeoutMs });
+    } catch (error) {
+      throw new AuthUnavailableError(`region ${region} did not answer (${(error as Error).message}); retry`, { cause: error });
+    }
+    const parsed = reply.json<{ ok: boolean; value?: unknown; error?: string }>();
+    if (!parsed.ok) throw new AuthUnavailableError(`region ${region} could not ${question}: ${parsed.error ?? 'unknown error'}; retry`);
+    return parsed.value;
+  }
+}
+

@@ -1,0 +1,314 @@
+/**
+ * Who orders the auth changes of each home region's sessions, and when.
+ *
+ * Every session has a home region (in its id). Its home orders its auth
+ * changes — one at a time per session — while it holds its home lease; when
+ * a home region is lost, another region takes its sessions over, fenced by an
+ * epoch, and gives them back when it returns.
+ *
+ * - **Epochs** (`TESSERA_EPOCHS`, a replica per region): one record per change
+ *   of owner — `{home, owner, epoch, fence}` — appended with stream-level
+ *   compare-and-set (`Nats-Expected-Last-Sequence`, correct on 2.9.10; the
+ *   per-subject kind, and so KV `update`, is not). No record for a home: it
+ *   owns itself at epoch 0. `fence` names, per global stream, the last
+ *   sequence the old owner published: what the new owner applied before it
+ *   took over. An auth change published past its epoch's fence is ignored by
+ *   every applier (an owner that was paused while it was taken over).
+ * - **Heartbeats** (KV bucket `tessera_homes`, key = home, plain `put`s):
+ *   every node of the owning region writes its homes' keys every
+ *   `HEARTBEAT_MS`. A node *holds* a home for `HOLD_MS` after the start of its
+ *   last heartbeat that NATS acknowledged (a majority of regions), by its own
+ *   monotonic clock — a node paused or cut off stops holding by itself.
+ * - **Takeover**: a region whose own heartbeats get through, and that has
+ *   seen no new heartbeat of a home for `TAKEOVER_MS` (> `HOLD_MS` + margin),
+ *   reads the old owner's global streams' last sequences, waits until it has
+ *   applied them, and appends the next epoch with that fence. Several regions
+ *   may try; the compare-and-set lets one win.
+ * - **Handback**: a home region that finds itself taken over asks the owner
+ *   to give it back; the owner stops ordering those sessions (new auth changes
+ *   for them answer 503, retryable), lets its in-flight ones finish, and
+ *   appends the epoch that names the home again, fenced at its own streams.
+ *   The home orders again once it has applied up to that fence: at no moment
+ *   do two regions order one session.
+ */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { streamName } from './layout.js';
+import type { ReplicationSettings } from './settings.js';
+
+export const EPOCH_STREAM = 'TESSERA_EPOCHS';
+const EPOCH_SUBJECT = 'tessera.epoch';
+const HEARTBEAT_BUCKET = 'tessera_homes';
+/** How often the owning region's nodes write their homes' heartbeats. */
+export const HEARTBEAT_MS = 500;
+/** How long a node holds a home after its last acknowledged heartbeat started. */
+export const HOLD_MS = 4_000;
+/** How long another region waits, having seen no heartbeat of a home, before it takes it over. */
+export const TAKEOVER_MS = 7_000;
+
+export interface EpochRecord {
+  readonly home: string;
+  readonly owner: string;
+  readonly epoch: number;
+  /** Per global stream of the previous owner: the last sequence that belongs to the previous epoch. */
+  readonly fence: Readonly<Record<string, number>>;
+}
+
+/** Waits until this region has applied a stream up to a sequence (the applier's position). */
+export type AppliedUpTo = (stream: string, sequence: number, waitMs: number) => Promise<boolean>;
+
+export class HomeOwnership {
+  /** The epoch records seen, in order, per home. */
+  readonly #epochs = new Map<string, EpochRecord[]>();
+  #lastEpochSeq = 0;
+  readonly #kv: Promise<KV>;
+  /** When a heartbeat that NATS acknowledged last started, per home this region owns (monotonic ms). */
+  readonly #heldSince = new Map<string, number>();
+  /** When each home's heartbeat was last seen to change, and its revision then (monotonic ms). */
+  readonly #seen = new Map<string, { revision: number; at: number }>();
+  /** Monotonic time of this node's last acknowledged heartbeat of any home: proof that the heartbeats get through. */
+  #ownBeatAt = -Infinity;
+  /** Homes this region is handing back: their auth changes wait (503) until the epoch is appended. */
+  readonly #releasing = new Set<string>();
+  readonly #inFlight = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #busy = false;
+  #stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly settings: ReplicationSettings,
+    private readonly logger: Logger,
+    private readonly appliedUpTo: AppliedUpTo,
+  ) {
+    this.#kv = new Kvm(nc).create(HEARTBEAT_BUCKET, { replicas: settings.regions.length, history: 1 });
+  }
+
+  /** Creates the epoch stream (idempotently) and starts following it and the heartbeats. */
+  async start(): Promise<void> {
+    try {
+      await this.jsm.streams.info(EPOCH_STREAM);
+    } catch {
+      await this.jsm.streams
+        .add({
+          name: EPOCH_STREAM,
+          subjects: [`${EPOCH_SUBJECT}.>`],
+          retention: RetentionPolicy.Limits,
+          storage: StorageType.File,
+          discard: DiscardPolicy.Old,
+          num_replicas: this.settings.regions.length,
+        })
+        .catch((error: unknown) => {
+          if (!/already in use|exists/i.test(String((error as Error).message))) throw error;
+        });
+    }
+    await this.#kv;
+    await this.#readEpochs();
+    this.#timer = setInterval(() => void this.#round(), HEARTBEAT_MS);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+  }
+
+  /** The region ordering a home's sessions now, and its epoch. */
+  ownerOf(home: string): { readonly owner: string; readonly epoch: number } {
+    const last = this.#epochs.get(home)?.at(-1);
+    return last === undefined ? { owner: home, epoch: 0 } : { owner: last.owner, epoch: last.epoch };
+  }
+
+  /** Whether this node may order a home's sessions now: its region owns it, and this node's heartbeat is fresh. */
+  holds(home: string): boolean {
+    const { owner } = this.ownerOf(home);
+    if (owner !== this.settings.region || this.#releasing.has(home)) return false;
+    const since = this.#heldSince.get(home);
+    return since !== undefined && performance.now() - since < HOLD_MS;
+  }
+
+  /**
+   * Whether an auth change published by `origin` for `home` at `epoch`, stored
+   * at `stream`:`sequence`, belongs to its epoch: the epoch is the owner's, and
+   * the stream position is not past the fence of the epoch after it.
+   */
+  valid(home: string, origin: string, epoch: number, stream: string, sequence: number): boolean {
+    const records = this.#epochs.get(home) ?? [];
+    const current = epoch === 0 ? { owner: home, epoch: 0 } : records.find((r) => r.epoch === epoch);
+    if (current === undefined || current.owner !== origin) return false;
+    const next = records.find((r) => r.epoch === epoch + 1);
+    if (next === undefined) return true;
+    const fence = next.fence[stream];
+    return fence !== undefined && sequence <= fence;
+  }
+
+  /** The fences of every change of owner of a home: what a copy must have applied to speak for its sessions. */
+  fences(home: string): ReadonlyArray<Readonly<Record<string, number>>> {
+    return (this.#epochs.get(home) ?? []).map((record) => record.fence);
+  }
+
+  /** Counts an auth change being ordered (so a handback waits for it); returns its release. */
+  begin(home: string): () => void {
+    this.#inFlight.set(home, (this.#inFlight.get(home) ?? 0) + 1);
+    return () => this.#inFlight.set(home, (this.#inFlight.get(home) ?? 1) - 1);
+  }
+
+  /** The owner's side of a handback: stop ordering `home`, let in-flight changes finish, give it back. */
+  async handBack(home: string): Promise<boolean> {
+    const { owner, epoch } = this.ownerOf(home);
+    if (owner !== this.settings.region || home === this.settings.region) return owner === home;
+    this.#releasing.add(home);
+    try {
+      const deadline = Date.now() + 5_000;
+      while ((this.#inFlight.get(home) ?? 0) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      const fence = await this.#lastSequences(this.settings.region);
+      return await this.#append({ home, owner: home, epoch: epoch + 1, fence });
+    } finally {
+      this.#releasing.delete(home);
+    }
+  }
+
+  /** One round: follow the epochs, beat for the homes this region owns, take over homes gone silent, ask for our own back. */
+  async #round(): Promise<void> {
+    if (this.#busy || this.#stopped) return;
+    this.#busy = true;
+    try {
+      await this.#readEpochs();
+      await this.#beat();
+      await this.#watch();
+      await this.#reclaim();
+    } catch (error) {
+      this.logger.debug({ err: error }, 'home ownership round failed');
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #beat(): Promise<void> {
+    const kv = await this.#kv;
+    const owned = this.settings.regions.filter((home) => this.ownerOf(home).owner === this.settings.region);
+    await Promise.all(
+      owned.map(async (home) => {
+        const started = performance.now();
+        try {
+          await kv.put(home, JSON.stringify({ owner: this.settings.region, node: this.settings.nodeId }));
+          this.#heldSince.set(home, started);
+          this.#ownBeatAt = started;
+        } catch {
+          // Not acknowledged: the hold runs out by itself.
+        }
+      }),
+    );
+  }
+
+  /** Notes each home's heartbeat; takes over a home whose owner has been silent while ours got through. */
+  async #watch(): Promise<void> {
+    const kv = await this.#kv;
+    const now = performance.now();
+    for (const home of this.settings.regions) {
+      const { owner } = this.ownerOf(home);
+      if (owner === this.settings.region) continue;
+      let revision = 0;
+      try {
+        revision = (await kv.get(home))?.revision ?? 0;
+      } catch {
+        continue;
+      }
+      const seen = this.#seen.get(home);
+      if (seen === undefined || seen.revision !== revision) {
+        this.#seen.set(home, { revision, at: now });
+        continue;
+      }
+      // Silence counts only while our own heartbeats get through: a stalled heartbeat bucket is no proof of death.
+      if (now - this.#ownBeatAt > 2 * HEARTBEAT_MS) {
+        this.#seen.set(home, { revision, at: now });
+        continue;
+      }
+      if (now - seen.at < TAKEOVER_MS + this.#stagger(owner)) continue;
+      await this.#takeOver(home);
+      this.#seen.set(home, { revision, at: performance.now() });
+    }
+  }
+
+  /** The regions after the lost owner in TESSERA_REGIONS try first; the others later, so one usually tries alone. */
+  #stagger(lostOwner: string): number {
+    const regions = this.settings.regions;
+    const from = regions.indexOf(lostOwner);
+    const mine = regions.indexOf(this.settings.region);
+    return (((mine - from + regions.length) % regions.length) - 1) * 1_000;
+  }
+
+  async #takeOver(home: string): Promise<void> {
+    const { owner, epoch } = this.ownerOf(home);
+    const fence = await this.#lastSequences(owner);
+    for (const [stream, sequence] of Object.entries(fence)) {
+      if (!(await this.appliedUpTo(stream, sequence, 10_000))) {
+        this.logger.warn({ home, owner, stream, sequence }, 'cannot take a silent home over yet: its last auth changes are not applied here');
+        return;
+      }
+    }
+    if (await this.#append({ home, owner: this.settings.region, epoch: epoch + 1, fence })) {
+      this.logger.warn({ home, from: owner, epoch: epoch + 1 }, 'took over the sessions of a home region gone silent');
+    }
+  }
+
+  /** Our own home taken over while we were away, and we are back: ask its owner to give it back. */
+  async #reclaim(): Promise<void> {
+    const home = this.settings.region;
+    const { owner } = this.ownerOf(home);
+    if (owner === home || performance.now() - this.#ownBeatAt > 2 * HEARTBEAT_MS) return;
+    try {
+      await this.nc.request(`tessera.home.${owner}.handback`, JSON.stringify({ home }), { timeout: 10_000 });
+      await this.#readEpochs();
+      const last = this.#epochs.get(home)?.at(-1);
+      if (last?.owner === home) {
+        for (const [stream, sequence] of Object.entries(last.fence)) await this.appliedUpTo(stream, sequence, 30_000);
+        this.logger.info({ home, epoch: last.epoch }, 'this region orders its own sessions again');
+      }
+    } catch (error) {
+      this.logger.debug({ err: error, owner }, 'asking for this region’s sessions back failed; will ask again');
+    }
+  }
+
+  /** The last sequence of each of a region's global streams. */
+  async #lastSequences(origin: string): Promise<Record<string, number>> {
+    const fence: Record<string, number> = {};
+    for (let shard = 0; shard < this.settings.shards; shard += 1) {
+      const stream = streamName({ origin, durability: 'global', shard });
+      fence[stream] = (await this.jsm.streams.info(stream)).state.last_seq;
+    }
+    return fence;
+  }
+
+  /** Appends an epoch record if the stream is still where we last read it (stream-level compare-and-set). */
+  async #append(record: EpochRecord): Promise<boolean> {
+    try {
+      await this.js.publish(`${EPOCH_SUBJECT}.${record.home}`, JSON.stringify(record), { expect: { lastSequence: this.#lastEpochSeq }, timeout: 10_000 });
+    } catch (error) {
+      this.logger.info({ err: error, home: record.home }, 'an epoch was appended meanwhile by another region');
+      await this.#readEpochs();
+      return false;
+    }
+    await this.#readEpochs();
+    return this.ownerOf(record.home).epoch === record.epoch && this.ownerOf(record.home).owner === record.owner;
+  }
+
+  /** Reads the epoch records appended since the last read. */
+  async #readEpochs(): Promise<void> {
+    const last = (await this.jsm.streams.info(EPOCH_STREAM)).state.last_seq;
+    for (let seq = this.#lastEpochSeq + 1; seq <= last; seq += 1) {
+      const message = await this.jsm.streams.getMessage(EPOCH_STREAM, { seq }).catch(() => null);
+      if (message !== null) {
+        const record = message.json<EpochRecord>();
+        const list = this.#epochs.get(record.home) ?? [];
+        if (!list.some((r) => r.epoch === record.epoch)) list.push(record);
+        this.#epochs.set(record.home, list);
+      }
+      this.#lastEpochSeq = seq;
+    }
+  }
+}
