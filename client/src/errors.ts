@@ -12,6 +12,7 @@ export type ProblemCode =
   | 'forbidden'
   | 'csrf-mismatch'
   | 'not-found'
+  | 'conflict'
   | 'version-mismatch'
   | 'payload-too-large'
   | 'unsupported-media-type'
@@ -84,6 +85,11 @@ export class CsrfMismatchError extends TesseraError {}
 /** 404 `not-found`: unknown device, user or route. */
 export class NotFoundError extends TesseraError {}
 /**
+ * 409 `conflict`: the token was rotated by a concurrent request (another tab);
+ * nothing was written. Use the token that request returned, then retry.
+ */
+export class ConflictError extends TesseraError {}
+/**
  * 412 `version-mismatch`: the `ifMatch` version is stale; nothing was written.
  * Read the part again and retry. When `attempts > 1` the first attempt may have
  * landed before its answer was lost (see the retry rules in the README).
@@ -117,6 +123,7 @@ const BY_CODE: Record<ErrorCode, new (init: TesseraErrorInit) => TesseraError> =
   forbidden: ForbiddenError,
   'csrf-mismatch': CsrfMismatchError,
   'not-found': NotFoundError,
+  conflict: ConflictError,
   'version-mismatch': VersionMismatchError,
   'payload-too-large': PayloadTooLargeError,
   'unsupported-media-type': UnsupportedMediaTypeError,
@@ -130,6 +137,7 @@ const BY_CODE: Record<ErrorCode, new (init: TesseraErrorInit) => TesseraError> =
 const CODE_BY_STATUS: Readonly<Record<number, ProblemCode>> = {
   400: 'validation-failed',
   404: 'not-found',
+  409: 'conflict',
   412: 'version-mismatch',
   413: 'payload-too-large',
   415: 'unsupported-media-type',

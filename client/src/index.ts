@@ -25,6 +25,7 @@ export {
   CsrfMismatchError,
   NotFoundError,
   VersionMismatchError,
+  ConflictError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
   RateLimitedError,

@@ -11,6 +11,7 @@ export const PROBLEM_CODES = [
   'forbidden',
   'csrf-mismatch',
   'not-found',
+  'conflict',
   'version-mismatch',
   'payload-too-large',
   'unsupported-media-type',

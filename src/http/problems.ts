@@ -37,6 +37,11 @@ export const PROBLEMS = {
     title: 'Not found',
     description: 'The resource (route, device or user session) does not exist.',
   },
+  conflict: {
+    status: 409,
+    title: 'The token was rotated by a concurrent request',
+    description: 'Another request rotated this device\'s token a moment ago; the token presented is the one it replaced, still accepted for reads during the grace window. Nothing was written. Use the token that request returned (the browser\'s cookie, the SDK\'s store) and retry.',
+  },
   'version-mismatch': {
     status: 412,
     title: 'The part has changed since that version',

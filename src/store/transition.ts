@@ -46,10 +46,13 @@ export function checkCredential(
   return device === undefined ? { credential: verdict } : { credential: verdict, credentialActiveAt: device.lastActiveAt };
 }
 
-export function isAuthorized(caller: Caller, stored: StoredSession, now: number, settings: StoreSettings): boolean {
-  if (caller.kind === 'admin') return true;
+function verdictOf(caller: Extract<Caller, { kind: 'device' }>, stored: StoredSession, now: number, settings: StoreSettings): TokenMatch {
   const credential: Credential = caller.gen === undefined ? { deviceId: caller.deviceId, hash: caller.tokenHash } : { deviceId: caller.deviceId, hash: caller.tokenHash, gen: caller.gen };
-  return isAccepted(checkCredential(stored, credential, now, settings).credential);
+  return checkCredential(stored, credential, now, settings).credential;
+}
+
+export function isAuthorized(caller: Caller, stored: StoredSession, now: number, settings: StoreSettings): boolean {
+  return caller.kind === 'admin' || isAccepted(verdictOf(caller, stored, now, settings));
 }
 
 /** Activity moves the idle deadline, never past the absolute one. */
@@ -147,6 +150,10 @@ export function transition(
   const { now } = options;
   if (stored === null || !isSessionLive(stored.meta, now)) return { result: { status: 'not-found' } };
   if (!isAuthorized(caller, stored, now, settings)) return { result: { status: 'unauthorized' } };
+  if (op.kind === 'device.rotate' && caller.kind === 'device' && verdictOf(caller, stored, now, settings) === 'grace') {
+    // Two rotations of one device at once: the first won; the one still holding the token it replaced does not rotate again.
+    return { result: { status: 'rejected', code: 'conflict', detail: 'the token was rotated by a concurrent request; use the token it returned' } };
+  }
   const part = partOf(op);
   const version = stored.versions[part];
   if (options.ifVersion !== undefined && options.ifVersion !== version) {

@@ -101,7 +101,7 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
         description: 'The previous token keeps working for the grace window (TESSERA_ROTATION_GRACE, default 30 s); reused after that, it is treated as stolen and the device is revoked.',
         querystring: NoQuery,
         documentedHeaders: CsrfHeaders,
-        response: { 200: SignedIn, ...problemResponses(DEVICE_PROBLEMS) },
+        response: { 200: SignedIn, ...problemResponses([...DEVICE_PROBLEMS, 'conflict']) },
         security: TOKEN_SECURITY,
       },
     },

@@ -207,7 +207,12 @@ if m ~= nil and m.r ~= nil then return { 'moved', m.r, m.s or '' } end
 if not isLive(m, now) then return { 'not-found' } end
 if callerKind ~= 'admin' then
   local stored = redis.call('HGET', DEVICES, callerDevice)
-  if stored == false or not tokenAccepted(decodeDevice(stored), tokenHash, gen, now, idle) then return { 'unauthorized' } end
+  local verdict = stored and tokenMatch(decodeDevice(stored), tokenHash, gen, now, idle) or 'none'
+  if verdict ~= 'current' and verdict ~= 'grace' then return { 'unauthorized' } end
+  if kind == 'device.rotate' and verdict == 'grace' then
+    -- Two rotations of one device at once: the first won; the one still holding the token it replaced does not rotate again.
+    return { 'rejected', 'conflict', 'the token was rotated by a concurrent request; use the token it returned' }
+  end
 end
 local part = PART_OF[kind]
 if part == nil then error('unknown operation ' .. tostring(kind)) end
