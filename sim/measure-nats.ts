@@ -45,6 +45,11 @@ const PARTITION_MS = Number(flags['partition-s']) * 1000;
 const print = (line = ''): void => void process.stdout.write(`${line}\n`);
 const ms = (value: number): string => `${value.toFixed(1)} ms`;
 
+function ordinal(n: number): string {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return `${n}${suffix}`;
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
@@ -86,7 +91,7 @@ async function publishWhenReachable(js: JetStreamClient, subject: string): Promi
 
 async function measureLatency(sim: Sim, c: Clients): Promise<void> {
   print('## Publish-ack latency, R3 stream (one replica per region), publisher on eu, one publish in flight');
-  print(`(${SAMPLES} samples per row after 20 warm-ups; p99 of ${SAMPLES} is the ${SAMPLES - Math.ceil(0.99 * SAMPLES) + 1}th slowest)`);
+  print(`(${SAMPLES} samples per row after 20 warm-ups; p99 is the value 99 % of the samples do not exceed: with ${SAMPLES}, the ${ordinal(SAMPLES - Math.ceil(0.99 * SAMPLES) + 1)} slowest)`);
   print();
   print('| RTT | leader | p50 | p99 | max | step-downs to place the leader |');
   print('| --- | --- | --- | --- | --- | --- |');
@@ -208,7 +213,8 @@ async function measureCas(c: Clients): Promise<void> {
 // Writers that record what was acknowledged
 
 interface WriteLog {
-  acked: Set<string>;
+  /** Acknowledged ids, with when the ack came (performance.now()). */
+  acked: Map<string, number>;
   timedOut: Set<string>;
   failed: number;
   firstAckAfter(t: number): number | null;
@@ -218,7 +224,7 @@ interface WriteLog {
 function startWriters(c: Clients, subjectPrefix: string, regions: readonly string[], stop: Promise<void>, perRegion = 2): { log: WriteLog; done: Promise<void> } {
   const ackTimes: number[] = [];
   const log: WriteLog = {
-    acked: new Set(),
+    acked: new Map(),
     timedOut: new Set(),
     failed: 0,
     firstAckAfter: (t) => ackTimes.find((x) => x > t) ?? null,
@@ -230,8 +236,9 @@ function startWriters(c: Clients, subjectPrefix: string, regions: readonly strin
       const id = `${region}-${n}-${i}`;
       try {
         await c.js[region]!.publish(`${subjectPrefix}.${region}`, id, { timeout: 2_000 });
-        log.acked.add(id);
-        ackTimes.push(performance.now());
+        const now = performance.now();
+        log.acked.set(id, now);
+        ackTimes.push(now);
       } catch (error) {
         if (/timeout/i.test(String(error))) log.timedOut.add(id);
         else log.failed += 1;
@@ -243,19 +250,28 @@ function startWriters(c: Clients, subjectPrefix: string, regions: readonly strin
   return { log, done };
 }
 
-/** Every message of the stream, read through an ordered consumer (from the stream leader). */
-async function readAll(c: Clients, stream: string): Promise<Set<string>> {
+/**
+ * Every message of the stream as the current leader holds it: `STREAM.MSG.GET` by sequence,
+ * which only the leader answers in 2.9.10 (no `allow_direct`), many requests in flight.
+ */
+async function readAll(c: Clients, stream: string): Promise<Map<number, string>> {
   const info = await waitForLeader(c.jsm, stream);
-  const ids = new Set<string>();
-  if (info.state.messages === 0) return ids;
-  const consumer = await jetstream(c.nc.eu!).consumers.get(stream);
-  const messages = await consumer.fetch({ max_messages: info.state.messages, expires: 10_000 });
-  for await (const message of messages) {
-    ids.add(message.string());
-    if (message.seq >= info.state.last_seq) break;
-  }
-  return ids;
+  const bySeq = new Map<number, string>();
+  let next = info.state.first_seq;
+  const worker = async (): Promise<void> => {
+    while (next <= info.state.last_seq) {
+      const seq = next;
+      next += 1;
+      const message = await c.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (message) bySeq.set(seq, message.string());
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  return bySeq;
 }
+
+/** The ids in a stream read by `readAll`. */
+const idsOf = (bySeq: Map<number, string>): Set<string> => new Set(bySeq.values());
 
 // ---------------------------------------------------------------------------
 // kill -9 of the stream leader
@@ -295,8 +311,8 @@ async function measureKill(sim: Sim, c: Clients): Promise<void> {
     // Let a timed-out publish that is still in the log be applied, then read everything.
     await sleep(3_000);
     const newLeader = (await waitForLeader(c.jsm, stream)).cluster?.leader ?? '?';
-    const stored = await readAll(c, stream);
-    const lost = [...log.acked].filter((id) => !stored.has(id)).length;
+    const stored = idsOf(await readAll(c, stream));
+    const lost = [...log.acked.keys()].filter((id) => !stored.has(id)).length;
     const timedOutStored = [...log.timedOut].filter((id) => stored.has(id)).length;
     print(
       `| ${attempt} | ${leader} | ${resumedAfter === null ? 'not within 60 s' : `${(resumedAfter / 1000).toFixed(1)} s`} | ${newLeader} | ${log.acked.size} | ${lost} | ${log.timedOut.size} | ${timedOutStored} |`,
@@ -321,8 +337,10 @@ async function measurePartition(sim: Sim, c: Clients): Promise<void> {
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const { log, done } = startWriters(c, `part${attempt}`, REGIONS, stopped);
     await sleep(2_000);
+    const cutAt = performance.now();
     await sim.partition(leader);
     await sleep(PARTITION_MS);
+    const healAt = performance.now();
     await sim.heal(leader);
     await sim.waitForRoutes(60_000);
     await sleep(5_000);
@@ -333,25 +351,38 @@ async function measurePartition(sim: Sim, c: Clients): Promise<void> {
     const replicas = await replicaStates(sim, stream);
     const agree = new Set(replicas.map((r) => `${r.messages}/${r.lastSeq}`)).size === 1;
     print(`### try ${attempt}: leader before the cut ${leader}; ${log.acked.size} acked, ${log.timedOut.size} timed out, ${log.failed} refused`);
-    print(`replicas 10 s after the heal (messages / last seq): ${replicas.map((r) => `${r.server} ${r.messages}/${r.lastSeq}`).join(', ')} → ${agree ? 'agree' : 'DIVERGE'}`);
+    print(`replicas 10 s after the heal (messages / last seq, from each server's /jsz): ${replicas.map((r) => `${r.server} ${r.messages}/${r.lastSeq}`).join(', ')} → ${agree ? 'agree' : 'DIVERGE'}`);
     print();
-    print('| leader | step-downs | stream messages | last seq | acked missing | timed out but stored |');
-    print('| --- | --- | --- | --- | --- | --- |');
+    print('| leader | step-downs | stream messages | last seq | acked missing (by writer region; acked before the cut / during / after) | timed out but stored | sequences whose content differs from the first leader’s |');
+    print('| --- | --- | --- | --- | --- | --- | --- |');
     const visited = new Set<string>();
+    let first: Map<number, string> | null = null;
     for (let move = 0; move < 12 && visited.size < REGIONS.length; move += 1) {
       const info = await waitForLeader(c.jsm, stream);
       const current = info.cluster!.leader!;
       if (!visited.has(current)) {
         visited.add(current);
-        const stored = await readAll(c, stream);
-        const missing = [...log.acked].filter((id) => !stored.has(id)).length;
+        const bySeq = await readAll(c, stream);
+        const stored = idsOf(bySeq);
+        first ??= bySeq;
+        const missing = [...log.acked].filter(([id]) => !stored.has(id));
+        const when = (t: number): string => (t < cutAt ? 'before' : t < healAt ? 'during' : 'after');
+        const detail = missing.length === 0 ? '' : ` (${summarize(missing.map(([id, t]) => `${id.split('-')[0]} ${when(t)}`))})`;
         const timedOutStored = [...log.timedOut].filter((id) => stored.has(id)).length;
-        print(`| ${current} | ${move} | ${info.state.messages} | ${info.state.last_seq} | ${missing} | ${timedOutStored} |`);
+        const differing = [...bySeq].filter(([seq, id]) => first!.get(seq) !== id).length;
+        print(`| ${current} | ${move} | ${info.state.messages} | ${info.state.last_seq} | ${missing.length}${detail} | ${timedOutStored} | ${differing} |`);
       }
       await stepDown(c.nc.eu!, c.jsm, stream);
     }
     print();
   }
+}
+
+/** "3× eu during, 1× us before" */
+function summarize(items: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return [...counts].map(([item, n]) => `${n}× ${item}`).join(', ');
 }
 
 // ---------------------------------------------------------------------------
