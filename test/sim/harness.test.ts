@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { respCommand } from '../support/resp.js';
 import { startSim, type Sim } from '../../sim/harness.js';
@@ -95,7 +95,7 @@ describe('multi-region simulation', { timeout: 240_000 }, () => {
       }, 250);
       const status = await sim.status();
       assert.deepEqual(status.map((r) => [r.name, r.partitioned]), [['eu', true], ['us', false], ['ap', false]]);
-      assert.deepEqual(status.find((r) => r.name === 'us')!.routesTo, ['ap'], 'us and ap stay connected');
+      assert.deepEqual(status.find((r) => r.name === 'us')!.routesTo, ['ap'], `us and ap stay connected: ${JSON.stringify(status)}`);
     } finally {
       await sim.heal('eu');
     }
@@ -121,7 +121,7 @@ describe('multi-region simulation', { timeout: 240_000 }, () => {
   test('killRegion takes down its NATS, Redis and Tessera; restartRegion brings them back with their data', async () => {
     await jsm.streams.add({ name: 'AP_ONLY', subjects: ['aponly.>'], num_replicas: 1, placement: { cluster: CLUSTER_NAME, tags: ['region:ap'] } });
     await waitForLeader(jsm, 'AP_ONLY');
-    const js = (await import('@nats-io/jetstream')).jetstream(eu);
+    const js = jetstream(eu);
     await js.publish('aponly.kept', 'before the kill', { timeout: 10_000 });
     const redisPort = Number(new URL(sim.region('ap').redisUrl!).port);
     assert.equal(await respCommand(redisPort, ['SET', 'sim:kept', 'yes']), 'OK');
