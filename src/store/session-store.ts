@@ -11,9 +11,9 @@
 import type { ProblemCode } from '../domain/errors.js';
 import type { Hlc } from '../domain/hlc.js';
 import type { Limits } from '../domain/limits.js';
-import type { Operation } from '../domain/operations.js';
+import type { DeviceLimitAction, Operation } from '../domain/operations.js';
 import type { ChangeRecord, DataPart, PartStates } from '../domain/parts.js';
-import type { DeviceState } from '../domain/devices.js';
+import type { DeviceAuth, DeviceState, Seen } from '../domain/devices.js';
 import type { TokenMatch } from '../tokens/token-match.js';
 import type { SessionMeta } from '../domain/session.js';
 import type { ChangeFeed } from './feed.js';
@@ -100,6 +100,8 @@ export interface LoadedSession {
   readonly credential?: TokenMatch;
   /** When the credential's device was last recorded active; set with `credential` unless the device is unknown. */
   readonly credentialActiveAt?: number;
+  /** How the credential's device authenticated (time, level, persistence); set with `credentialActiveAt`. */
+  readonly credentialAuth?: DeviceAuth;
   /**
    * Set when the id asked for was merged into another session of its user
    * (`meta.mergedInto`) and the answer is that session's: the id asked for and
@@ -147,6 +149,8 @@ export interface ApplyOptions {
    * without the part crossing the wire).
    */
   readonly knownVersion?: string;
+  /** Where the request came from: recorded on the acting device with its activity, when activity is due. */
+  readonly seen?: Seen;
 }
 
 export type ApplyResult =
@@ -168,6 +172,8 @@ export interface NewSession {
   readonly meta: SessionMeta;
   readonly deviceId: string;
   readonly device: DeviceState;
+  /** When the device joins the user's session and that one is at the device limit. @default 'refuse' */
+  readonly atDeviceLimit?: DeviceLimitAction;
 }
 
 export type CreateResult =
@@ -220,10 +226,11 @@ export interface SessionStore {
 
   /**
    * Records the device's activity — the idle deadlines slid, an activity
-   * change emitted — when `slideAfterMs` has passed since the last time;
-   * otherwise does nothing. Moves no version.
+   * change emitted, where it was seen (`seen`, when given) — when
+   * `slideAfterMs` has passed since the last time; otherwise does nothing.
+   * Moves no version.
    */
-  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void>;
+  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc, seen?: Seen): Promise<void>;
 
   /** The id of the user's live session, if any. */
   findUserSession(userId: string, now: number): Promise<string | null>;

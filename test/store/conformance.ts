@@ -6,6 +6,7 @@
  */
 import { describe } from 'node:test';
 import { authSuite } from './conformance/auth.js';
+import { devicesSuite } from './conformance/devices.js';
 import { lifecycleSuite } from './conformance/lifecycle.js';
 import { mergeSuite } from './conformance/merge.js';
 import { paritySuite } from './conformance/parity.js';
@@ -22,6 +23,7 @@ export function conformance(name: string, makeStore: StoreFactory): void {
     lifecycleSuite(makeStore);
     partsSuite(makeStore);
     authSuite(makeStore);
+    devicesSuite(makeStore);
     mergeSuite(makeStore);
     paritySuite(makeStore);
     replicationSuite(makeStore);

@@ -10,7 +10,7 @@
  * two concurrent sign-ins of one user end up in one session, and
  * `#claimIndex` for two sessions of one user made in two regions.
  */
-import { newDevice, type DeviceLabel } from '../../domain/devices.js';
+import { authOptionsOf, labelOf, newDevice, type Seen } from '../../domain/devices.js';
 import type { Hlc } from '../../domain/hlc.js';
 import type { Operation } from '../../domain/operations.js';
 import { partOf } from '../../domain/operations.js';
@@ -168,7 +168,8 @@ export class RedisStore implements SessionStore {
       String(limits.cartLines), String(limits.maxQuantity), String(limits.prefsBytes), String(limits.historyItems), String(limits.devices),
       caller.kind, caller.kind === 'device' ? caller.deviceId : '', caller.kind === 'device' ? caller.tokenHash : '',
       caller.kind === 'device' && caller.gen !== undefined ? String(caller.gen) : '',
-      options.ifVersion ?? '', options.knownVersion ?? '', op.kind, ...operationArguments(op, now, hlc),
+      options.ifVersion ?? '', options.knownVersion ?? '', options.seen?.ip ?? '', options.seen?.country ?? '',
+      op.kind, ...operationArguments(op, now, hlc),
     ];
     let id = sessionId;
     let alias: LoadedSession['alias'];
@@ -203,9 +204,12 @@ export class RedisStore implements SessionStore {
     return Promise.all([...bySession].map(([sessionId, sessionRecords]) => this.#mergeSession(sessionId, sessionRecords, now, true, REDIRECT_HOPS)));
   }
 
-  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
+  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc, seen?: Seen): Promise<void> {
     const { idleTimeoutMs, slideAfterMs, horizonMs, origin } = this.#settings;
-    const args = [String(now), deviceId, hlc, String(idleTimeoutMs), String(slideAfterMs), String(this.#step), String(horizonMs), origin];
+    const args = [
+      String(now), deviceId, hlc, String(idleTimeoutMs), String(slideAfterMs), String(this.#step), String(horizonMs), origin,
+      seen?.ip ?? '', seen?.country ?? '',
+    ];
     let id = sessionId;
     for (let hop = 0; hop <= REDIRECT_HOPS; hop += 1) {
       // Sliding twice changes nothing, and a change appended twice is joined once: a lost reply may be retried.
@@ -389,10 +393,15 @@ function createdView({ meta, deviceId, device }: NewSession, hlc: Hlc): LoadedSe
   };
 }
 
-function deviceAdd({ deviceId, device }: NewSession): Operation {
-  const { name, kind, userAgent, ip, hash } = device;
-  const label: DeviceLabel = Object.fromEntries(Object.entries({ name, kind, userAgent, ip }).filter(([, v]) => v !== undefined));
-  return { kind: 'device.add', deviceId, label, hash };
+function deviceAdd({ deviceId, device, atDeviceLimit }: NewSession): Operation {
+  return {
+    kind: 'device.add',
+    deviceId,
+    label: labelOf(device),
+    hash: device.hash,
+    auth: authOptionsOf(device),
+    ...(atDeviceLimit !== undefined ? { atLimit: atDeviceLimit } : {}),
+  };
 }
 
 /** The operation's own arguments to the apply script (after its kind). */
@@ -404,19 +413,20 @@ function operationArguments(op: Operation, now: number, hlc: string): string[] {
     case 'cart.remove':
       return [op.sku, '0', ''];
     case 'cart.clear':
-    case 'session.end':
       return [];
+    case 'session.end':
+      return [op.reason ?? ''];
     case 'prefs.patch':
       return Object.entries(op.patch).flatMap(([key, value]) => [key, JSON.stringify(value)]);
     case 'history.add':
       return [op.productId, String(op.viewedAt)];
     case 'device.add':
       // The new device is built here, as applyOperation builds it; the script checks the limit, stamps and joins it.
-      return [op.deviceId, encodeDevice(newDevice(op.label, op.hash, now, hlc))];
+      return [op.deviceId, encodeDevice(newDevice(op.label, op.hash, now, hlc, op.auth)), op.atLimit ?? 'refuse'];
     case 'device.rotate':
-      return [op.deviceId, op.hash, String(op.graceMs)];
+      return [op.deviceId, op.hash, String(op.graceMs), op.reauth === undefined ? '' : '1', op.reauth?.authLevel ?? ''];
     case 'device.revoke':
-      return [op.deviceId];
+      return [op.deviceId, op.reason ?? ''];
   }
 }
 

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Operation } from '../../domain/operations.js';
-import type { DeviceLabel } from '../../domain/devices.js';
+import { authOptionsOf, labelOf, type Seen } from '../../domain/devices.js';
 import type { Hlc } from '../../domain/hlc.js';
 import { EMPTY_PARTS, type Change, type ChangeRecord, type DataPart } from '../../domain/parts.js';
 import { forgetAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
@@ -125,7 +125,7 @@ export class SqliteStore implements SessionStore {
       if (userId !== null) {
         const existing = this.#liveUserSession(userId, now);
         if (existing !== null) {
-          const op: Operation = { kind: 'device.add', deviceId: session.deviceId, ...labelOf(session) };
+          const op: Operation = deviceAdd(session);
           const result = this.#applyInTransaction(existing, { kind: 'admin' }, op, { now, hlc });
           if (result.status === 'applied') return { status: 'joined', session: result.session };
           if (result.status === 'rejected') return result;
@@ -162,11 +162,11 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
+  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc, seen?: Seen): Promise<void> {
     this.#write(() => {
       const found = this.#resolve(sessionId, (id) => this.#select(OPTIONAL_PARTS).get(id));
       if (found === null) return;
-      const touched = touchTransition(decodeRow(found.row), deviceId, now, hlc, this.#settings);
+      const touched = touchTransition(decodeRow(found.row), deviceId, now, hlc, this.#settings, seen);
       if (touched === null) return;
       this.#update.run(encodeRow(touched.next, this.#settings.horizonMs));
       this.#append(touched.records);
@@ -353,12 +353,16 @@ export class SqliteStore implements SessionStore {
   }
 }
 
-function labelOf({ device }: NewSession): { label: DeviceLabel; hash: string } {
-  const { name, kind, userAgent, ip, hash } = device;
-  const label: DeviceLabel = Object.fromEntries(
-    Object.entries({ name, kind, userAgent, ip }).filter(([, v]) => v !== undefined),
-  );
-  return { label, hash };
+/** The new session's device, added to the user's live session instead. */
+function deviceAdd({ deviceId, device, atDeviceLimit }: NewSession): Operation {
+  return {
+    kind: 'device.add',
+    deviceId,
+    label: labelOf(device),
+    hash: device.hash,
+    auth: authOptionsOf(device),
+    ...(atDeviceLimit !== undefined ? { atLimit: atDeviceLimit } : {}),
+  };
 }
 
 function decodeRow(row: SessionRow, parts: readonly string[] = OPTIONAL_PARTS): StoredSession {
