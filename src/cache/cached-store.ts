@@ -300,6 +300,18 @@ export class CachedStore implements SessionStore {
     return this.inner.touch(sessionId, deviceId, now, hlc, seen);
   }
 
+  userSessions(userId: string): Promise<string[]> {
+    return this.inner.userSessions(userId);
+  }
+
+  /** Erases in the store, and drops this node's copies of the user's parts (other nodes' L1 lose theirs at their next load, or their TTL). */
+  async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {
+    const ids = await this.inner.userSessions(userId);
+    const erased = await this.inner.eraseUser(userId, now, hlc);
+    for (const id of ids) for (const part of CACHED_PARTS) this.#forget(key(id, part));
+    return erased;
+  }
+
   snapshot(sessionId: string): Promise<SessionSnapshot | null> {
     return this.inner.snapshot(sessionId);
   }

@@ -235,6 +235,24 @@ export interface SessionStore {
   /** The id of the user's live session, if any. */
   findUserSession(userId: string, now: number): Promise<string | null>;
 
+  /**
+   * Every session stored that names the user — live, expired, ended or merged
+   * away — for privacy requests: what `snapshot` then exports, and what
+   * `eraseUser` erases.
+   */
+  userSessions(userId: string): Promise<string[]>;
+
+  /**
+   * Erases what the store holds of a user. Each of their sessions still live
+   * is first ended for `erased` (a `session.end`, appended to the feed like any
+   * other change); then every session of theirs is reduced to a tombstone that
+   * names no user and holds no secret, device or part (so that a late change
+   * cannot bring it back), their parked records go, and so do the user's index
+   * entries. Changes already in the feed stay there until every consumer has
+   * acknowledged them. Returns how many sessions were erased.
+   */
+  eraseUser(userId: string, now: number, hlc: Hlc): Promise<number>;
+
   /** Everything stored of one session, whatever its state; null when nothing is. */
   snapshot(sessionId: string): Promise<SessionSnapshot | null>;
 

@@ -240,6 +240,16 @@ export function redirectRecords(records: readonly ChangeRecord[], into: string):
   return redirected;
 }
 
+/**
+ * What stays of an erased session: a tombstone that names no user and holds no
+ * secret, device or part — ended (at `now`, unless it had ended before) — so
+ * that a late change cannot bring the session back. The same on every engine.
+ */
+export function erasedSession(stored: StoredSession, now: number): StoredSession {
+  const meta: SessionMeta = { ...stored.meta, userId: null, csrfSecret: '', endedAt: stored.meta.endedAt ?? now };
+  return { meta, ...EMPTY_PARTS, versions: EMPTY_VERSIONS };
+}
+
 /** The change that creates a session: its metadata and first device. */
 export function creationRecords(stored: StoredSession, stamp: { readonly hlc: Hlc; readonly origin: string }): ChangeRecord[] {
   const base = { sessionId: stored.meta.id, hlc: stamp.hlc, origin: stamp.origin };

@@ -10,6 +10,7 @@ import { devicesSuite } from './conformance/devices.js';
 import { lifecycleSuite } from './conformance/lifecycle.js';
 import { mergeSuite } from './conformance/merge.js';
 import { paritySuite } from './conformance/parity.js';
+import { privacySuite } from './conformance/privacy.js';
 import { partsSuite } from './conformance/parts.js';
 import { replicationSuite } from './conformance/replication.js';
 import type { StoreFactory } from './conformance/support.js';
@@ -24,6 +25,7 @@ export function conformance(name: string, makeStore: StoreFactory): void {
     partsSuite(makeStore);
     authSuite(makeStore);
     devicesSuite(makeStore);
+    privacySuite(makeStore);
     mergeSuite(makeStore);
     paritySuite(makeStore);
     replicationSuite(makeStore);

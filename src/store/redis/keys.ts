@@ -20,6 +20,9 @@
  * The user index `<prefix>u:{<userId>}` (a string: the indexed session's
  * creation time and id, `<createdAt>:<sessionId>`) lives in the user's own
  * slot; it carries the same deadline as the keys of the session it names.
+ * Beside it, `<prefix>us:{<userId>}` (a set) names every session ever indexed
+ * or claimed for the user, ended ones included, until the last of them may
+ * be forgotten: what a privacy export or erasure must find.
  */
 import { keySlot, slotTag } from './slots.js';
 
@@ -36,6 +39,8 @@ export interface KeyLayout {
   /** The session's five hashes, then its feed shard's stream (with `feed`) and its parked records (with `parked`). */
   session(sessionId: string, extra?: { readonly feed?: boolean; readonly parked?: boolean }): SessionKeys;
   user(userId: string): string;
+  /** Every session of the user (same slot as `user`). */
+  userSessions(userId: string): string;
   /** The feed shard a session's changes go to: '' on one server, the slot on a cluster. */
   shardOf(sessionId: string): string;
   feedShard(shard: string): FeedShardKeys;
@@ -54,6 +59,9 @@ export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
     },
     user(userId) {
       return `${prefix}u:{${userId}}`;
+    },
+    userSessions(userId) {
+      return `${prefix}us:{${userId}}`;
     },
     shardOf(sessionId) {
       return cluster ? String(keySlot(sessionId)) : '';

@@ -153,7 +153,7 @@ export class RedisStore implements SessionStore {
         }
       }
       deadline ??= await this.#insert(session, hlc);
-      if (await this.#swapIndex(indexKey, held ?? '', ours, deadline)) return created;
+      if (await this.#swapIndex(meta.userId, held ?? '', ours, meta.id, deadline)) return created;
     }
     throw new StoreUnavailableError(this.engine, {
       cause: new Error(`sign-ins of user "${meta.userId}" kept racing; gave up after ${CREATE_ATTEMPTS} attempts`),
@@ -227,6 +227,35 @@ export class RedisStore implements SessionStore {
     const indexed = readIndex(await this.#connection.get(this.#keys.user(userId)));
     if (indexed === null) return null;
     return (await this.load(indexed.sessionId, [], now))?.meta.id ?? null;
+  }
+
+  async userSessions(userId: string): Promise<string[]> {
+    const [indexed, members] = await Promise.all([
+      this.#connection.get(this.#keys.user(userId)),
+      this.#connection.command(this.#keys.userSessions(userId), ['SMEMBERS', this.#keys.userSessions(userId)], { idempotent: true }),
+    ]);
+    const ids = new Set(Array.isArray(members) ? members.map(String) : []);
+    const current = readIndex(indexed);
+    if (current !== null) ids.add(current.sessionId);
+    return [...ids].sort();
+  }
+
+  /**
+   * Ends each live session of the user for `erased` (through `apply`, so the
+   * end reaches the feed and the index), then erases it to a tombstone
+   * (`ERASE_LUA`), and last drops the user's index and sessions set. A sign-in
+   * of the user while this runs may start a session after it.
+   */
+  async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {
+    const ids = await this.userSessions(userId);
+    const args = [String(now), String(this.#step), String(this.#settings.horizonMs)];
+    for (const id of ids) {
+      await this.apply(id, { kind: 'admin' }, { kind: 'session.end', reason: 'erased' }, { now, hlc });
+      await this.#connection.script('tesseraErase', this.#keys.session(id, { parked: true }), args, { idempotent: true });
+    }
+    const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
+    await this.#connection.command(keys[0]!, ['DEL', ...keys], { idempotent: true });
+    return ids.length;
   }
 
   async snapshot(sessionId: string): Promise<SessionSnapshot | null> {
@@ -306,13 +335,16 @@ export class RedisStore implements SessionStore {
       if (indexed?.sessionId === session.sessionId) return;
       const other = indexed === null ? null : await this.snapshot(indexed.sessionId);
       if (other === null || other.meta.mergedInto !== undefined || !isSessionLive(other.meta, now)) {
-        if (await this.#swapIndex(indexKey, held ?? '', ours, session.deadline)) return;
+        if (await this.#swapIndex(session.userId, held ?? '', ours, session.sessionId, session.deadline)) return;
         continue;
       }
+      // Registered as the user's whichever stays: the other is merged into it, and keeps the user's id.
       if (precedes({ createdAt: session.createdAt, id: session.sessionId }, other.meta)) {
-        if (!(await this.#swapIndex(indexKey, held!, ours, session.deadline))) continue;
+        if (!(await this.#swapIndex(session.userId, held!, ours, session.sessionId, session.deadline))) continue;
         await this.#mergeAway(other.meta.id, session.sessionId, now);
       } else {
+        const keys = [indexKey, this.#keys.userSessions(session.userId)];
+        await this.#connection.script('tesseraIndexRegister', keys, [session.sessionId, String(session.deadline)], { idempotent: true });
         await this.#mergeAway(session.sessionId, other.meta.id, now);
       }
       return;
@@ -337,11 +369,14 @@ export class RedisStore implements SessionStore {
     await this.#connection.script('tesseraWipeMerged', keys, [String(this.#step), String(this.#settings.horizonMs)], { idempotent: true });
   }
 
-  /** Sets the index to `value` if it holds `expected` ('' for nothing). */
-  async #swapIndex(indexKey: string, expected: string, value: string, deadline: number): Promise<boolean> {
-    if (expected === '') return this.#connection.setIfAbsent(indexKey, value, deadline);
+  /**
+   * Sets the user's index to `value` if it holds `expected` ('' for nothing),
+   * and registers the session as the user's in any case (`keys.ts`).
+   */
+  async #swapIndex(userId: string, expected: string, value: string, sessionId: string, deadline: number): Promise<boolean> {
+    const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
     // A lost reply is not retried: the retry would find its own value and answer "not swapped".
-    return (await this.#connection.script('tesseraIndexSwap', [indexKey], [expected, value, String(deadline)], { idempotent: false })) === 1;
+    return (await this.#connection.script('tesseraIndexSwap', keys, [expected, value, String(deadline), sessionId], { idempotent: false })) === 1;
   }
 
   /**
@@ -353,12 +388,12 @@ export class RedisStore implements SessionStore {
   async #followIndex(settled: Settled, sessionId: string): Promise<void> {
     const { userId } = settled;
     if (!settled.done || userId === null) return;
-    const indexKey = this.#keys.user(userId);
+    const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
+    const deadline = String(settled.keyDeadline);
     if (settled.ended) {
-      await this.#indexCommand(() => this.#connection.script('tesseraIndexDrop', [indexKey], [sessionId], { idempotent: true }));
+      await this.#indexCommand(() => this.#connection.script('tesseraIndexDrop', keys, [sessionId, deadline], { idempotent: true }));
     } else if (settled.deadlineMoved) {
-      const deadline = String(settled.keyDeadline);
-      await this.#indexCommand(() => this.#connection.script('tesseraIndexRefresh', [indexKey], [sessionId, deadline], { idempotent: true }));
+      await this.#indexCommand(() => this.#connection.script('tesseraIndexRefresh', keys, [sessionId, deadline], { idempotent: true }));
     }
   }
 

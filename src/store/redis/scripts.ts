@@ -14,13 +14,14 @@ import { DEVICES_LUA, TOKEN_MATCH_LUA } from './lua/devices.lua.js';
 import { FEED_LUA, FEED_PREPARE_LUA } from './lua/feed.lua.js';
 import { HISTORY_LUA } from './lua/history.lua.js';
 import { HLC_LUA } from './lua/hlc.lua.js';
-import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_SWAP_LUA } from './lua/index.lua.js';
+import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_REGISTER_LUA, INDEX_SWAP_LUA } from './lua/index.lua.js';
 import { JOINS_LUA } from './lua/joins.lua.js';
 import { MERGE_PATCH_LUA } from './lua/merge-patch.lua.js';
 import { ACTIVITY_LUA, OPERATIONS_LUA } from './lua/operations.lua.js';
 import { PREFS_LUA } from './lua/prefs.lua.js';
 import {
   CREATE_LUA,
+  ERASE_LUA,
   LOAD_LUA,
   MARK_MERGED_LUA,
   MERGE_LUA,
@@ -64,9 +65,11 @@ export const SCRIPTS = {
   tesseraSnapshot: script(LIBRARY + SNAPSHOT_LUA),
   tesseraMarkMerged: script(LIBRARY + MARK_MERGED_LUA),
   tesseraWipeMerged: script(LIBRARY + WIPE_MERGED_LUA),
+  tesseraErase: script(LIBRARY + ERASE_LUA),
   tesseraIndexSwap: script(INDEX_SWAP_LUA),
   tesseraIndexRefresh: script(INDEX_REFRESH_LUA),
   tesseraIndexDrop: script(INDEX_DROP_LUA),
+  tesseraIndexRegister: script(INDEX_REGISTER_LUA),
   tesseraFeedPrepare: script(FEED_PREPARE_LUA),
 };
 

@@ -21,6 +21,7 @@ import {
   checkCredential,
   creationRecords,
   EMPTY_VERSIONS,
+  erasedSession,
   loadedView,
   mergeTransition,
   newStoredSession,
@@ -70,6 +71,8 @@ export class SqliteStore implements SessionStore {
   readonly #parked: Database.Statement<[string, number], { record: string }>;
   readonly #unpark: Database.Statement<[string]>;
   readonly #trimParked: Database.Statement<[string, string, number]>;
+  readonly #sessionsOfUser: Database.Statement<[string], { id: string }>;
+  readonly #forgetUser: Database.Statement<[string]>;
 
   constructor(options: SqliteStoreOptions) {
     this.#settings = options;
@@ -79,9 +82,11 @@ export class SqliteStore implements SessionStore {
     // NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
-    // Zero freed and unused page space: removed sessions leave no token hashes behind, and pages
-    // never carry stray heap bytes (which may once have held request headers) to disk.
-    this.#db.pragma('secure_delete = FAST');
+    // Zero freed and unused page space: removed sessions leave no token hashes behind, pages
+    // never carry stray heap bytes (which may once have held request headers) to disk, and an
+    // erased user leaves no trace in the file. ON, not FAST: FAST leaves deleted rows on
+    // freelist pages (a trimmed feed's pages, above all), which test/store/erasure.test.ts finds.
+    this.#db.pragma('secure_delete = ON');
     migrate(this.#db, options.horizonMs);
     this.#insert = this.#db.prepare(
       `INSERT INTO sessions (id, user_id, forget_at, meta, devices, devices_v, cart, cart_v, prefs, prefs_v, history, history_v)
@@ -100,6 +105,8 @@ export class SqliteStore implements SessionStore {
     this.#trimParked = this.#db.prepare(
       'DELETE FROM parked WHERE session_id = ? AND seq NOT IN (SELECT seq FROM parked WHERE session_id = ? ORDER BY seq DESC LIMIT ?)',
     );
+    this.#sessionsOfUser = this.#db.prepare('SELECT id FROM sessions WHERE user_id = ? ORDER BY id');
+    this.#forgetUser = this.#db.prepare('UPDATE sessions SET user_id = NULL WHERE id = ?');
     this.feed = options.feedConsumers.length > 0 ? new SqliteFeed(this.#db, options.feedConsumers) : null;
   }
 
@@ -175,6 +182,31 @@ export class SqliteStore implements SessionStore {
 
   async findUserSession(userId: string, now: number): Promise<string | null> {
     return this.#guard(() => this.#liveUserSession(userId, now));
+  }
+
+  async userSessions(userId: string): Promise<string[]> {
+    return this.#guard(() => this.#sessionsOfUser.all(userId).map((row) => row.id));
+  }
+
+  async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {
+    return this.#write(() => {
+      const ids = this.#sessionsOfUser.all(userId).map((row) => row.id);
+      for (const id of ids) {
+        let stored = this.#read(id)!;
+        if (stored.meta.mergedInto === undefined && isSessionLive(stored.meta, now)) {
+          const ended = transition(stored, { kind: 'admin' }, { kind: 'session.end', reason: 'erased' }, { now, hlc }, this.#settings);
+          if ('next' in ended) {
+            this.#append(ended.result.records);
+            stored = ended.next;
+          }
+        }
+        this.#update.run(encodeRow(erasedSession(stored, now), this.#settings.horizonMs));
+        this.#forgetUser.run(id);
+        this.#unpark.run(id);
+      }
+      this.#db.prepare('DELETE FROM users WHERE user_id = ?').run(userId);
+      return ids.length;
+    });
   }
 
   async snapshot(sessionId: string): Promise<StoredSession | null> {

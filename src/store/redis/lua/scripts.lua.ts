@@ -284,3 +284,25 @@ writeMeta(m)
 settleExpiry(m, tonumber(ARGV[1]), tonumber(ARGV[2]), {})
 return 1
 `;
+
+/**
+ * Erases a session (as `erasedSession` in `src/store/transition.ts`): its
+ * devices, parts and parked records go; its metadata stays as a tombstone
+ * without user id or secret, ended. ARGV: now, stepMs, horizonMs. KEYS: the
+ * session's, then its parked records. Reply: 1, or 0 when nothing was stored.
+ */
+export const ERASE_LUA = String.raw`
+local now, step, horizon = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('DEL', PARKED)
+local m = readMeta()
+if m == nil then return 0 end
+redis.call('DEL', DEVICES, CART, PREFS, HISTORY)
+redis.call('HDEL', META, 'u', 'w')
+m.u, m.w = nil, nil
+m.s = ''
+if m.e == nil then m.e = now end
+emptyVersions(m)
+writeMeta(m)
+settleExpiry(m, step, horizon, {})
+return 1
+`;
