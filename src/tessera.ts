@@ -76,6 +76,9 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       slideAfterMs: config.slideAfterMs,
       region: config.region,
       limits: config.limits,
+      transient: config.transient,
+      deviceLimitAction: config.deviceLimitAction,
+      addressPrefixes: config.addressPrefixes,
     },
     {
       tokenReuse: ({ sessionId, deviceId }) => {

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { StoreConfig } from '../store/session-store.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
+import type { DeviceLimitAction } from '../domain/operations.js';
 
 export type { StoreConfig };
 
@@ -31,6 +32,15 @@ export interface Config {
   readonly absoluteTimeoutMs: number;
   /** How long a rotated-out token keeps working for in-flight requests; 0 to 1 h. @default 30 s */
   readonly rotationGraceMs: number;
+  /**
+   * A transient sign-in ("remember me" unticked): its device's own idle timeout and
+   * lifetime, each capped by the session's. @default 12 h idle, 24 h in all
+   */
+  readonly transient: { readonly idleTimeoutMs: number; readonly absoluteTimeoutMs: number };
+  /** What a sign-in does when the user's session already has `limits.devices` devices, unless it says. @default 'refuse' */
+  readonly deviceLimitAction: DeviceLimitAction;
+  /** Bits of a client address kept (the rest zeroed before it is stored); 0 keeps none. @default 24 (IPv4), 48 (IPv6) */
+  readonly addressPrefixes: { readonly v4: number; readonly v6: number };
   /**
    * Reads refresh the idle deadline only once this much of it has passed; 0 to 7 days,
    * and shorter than the idle timeout. @default min(idle / 20, 1 h)
@@ -125,6 +135,8 @@ export const DURATION_BOUNDS = {
   TESSERA_IDLE_TIMEOUT: [SECOND, 3_650 * DAY],
   TESSERA_ABSOLUTE_TIMEOUT: [SECOND, 3_650 * DAY],
   TESSERA_ROTATION_GRACE: [0, HOUR],
+  TESSERA_TRANSIENT_IDLE_TIMEOUT: [SECOND, 3_650 * DAY],
+  TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: [SECOND, 3_650 * DAY],
   TESSERA_SLIDE_AFTER: [0, 7 * DAY],
   TESSERA_SWEEP_INTERVAL: [100, DAY],
   TESSERA_L1_TTL: [100, DAY],
@@ -204,6 +216,11 @@ export function loadConfig(env: Env = process.env): Config {
   const l1Text = read('TESSERA_L1') ?? (store.engine === 'sqlite' ? 'off' : 'on');
   if (l1Text !== 'on' && l1Text !== 'off') throw new ConfigError('TESSERA_L1', `"${l1Text}" must be on or off`);
 
+  const deviceLimitAction = (read('TESSERA_DEVICE_LIMIT_ACTION') ?? 'refuse') as DeviceLimitAction;
+  if (deviceLimitAction !== 'refuse' && deviceLimitAction !== 'end-least-recent') {
+    throw new ConfigError('TESSERA_DEVICE_LIMIT_ACTION', `"${deviceLimitAction}" must be refuse or end-least-recent`);
+  }
+
   const port = integer('TESSERA_PORT', 8080, 0, 65_535);
   const adminPort = integer('TESSERA_ADMIN_PORT', 8081, 0, 65_535);
   if (adminPort === port && adminPort !== 0) {
@@ -218,6 +235,12 @@ export function loadConfig(env: Env = process.env): Config {
     idleTimeoutMs,
     absoluteTimeoutMs,
     rotationGraceMs: duration('TESSERA_ROTATION_GRACE', 30 * SECOND),
+    transient: {
+      idleTimeoutMs: duration('TESSERA_TRANSIENT_IDLE_TIMEOUT', 12 * HOUR),
+      absoluteTimeoutMs: duration('TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT', DAY),
+    },
+    deviceLimitAction,
+    addressPrefixes: { v4: integer('TESSERA_IPV4_PREFIX', 24, 0, 32), v6: integer('TESSERA_IPV6_PREFIX', 48, 0, 128) },
     slideAfterMs,
     sweepIntervalMs: duration('TESSERA_SWEEP_INTERVAL', MINUTE),
     horizonMs: duration('TESSERA_REPLICATION_HORIZON', DAY),
@@ -231,6 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQuantity: integer('TESSERA_MAX_QUANTITY', DEFAULT_LIMITS.maxQuantity, 1, 1_000_000),
       prefsBytes: integer('TESSERA_MAX_PREFS_BYTES', DEFAULT_LIMITS.prefsBytes, 64, 1024 * 1024),
       historyItems: integer('TESSERA_HISTORY_ITEMS', DEFAULT_LIMITS.historyItems, 1, 10_000),
+      devices: integer('TESSERA_MAX_DEVICES', DEFAULT_LIMITS.devices, 1, 1_000),
     },
     l1: {
       enabled: l1Text === 'on',

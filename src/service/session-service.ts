@@ -4,20 +4,21 @@
  * `TesseraError`s with catalogued codes, which the edge renders.
  */
 import { rebaseCart } from '../domain/cart.js';
-import type { DeviceLabel } from '../domain/devices.js';
+import type { DeviceAuthOptions, DeviceLabel, RevokeReason, Seen } from '../domain/devices.js';
 import { isLive, newDevice } from '../domain/devices.js';
 import { TesseraError } from '../domain/errors.js';
 import type { Limits } from '../domain/limits.js';
 import { validateOperation } from '../domain/validate.js';
 import type { Hlc, HybridLogicalClock } from '../domain/hlc.js';
-import type { Operation } from '../domain/operations.js';
+import type { DeviceLimitAction, Operation } from '../domain/operations.js';
 import type { ChangeRecord, DataPart } from '../domain/parts.js';
 import type { SessionMeta } from '../domain/session.js';
 import type { ApplyResult, Caller, LoadedSession, SessionStore } from '../store/session-store.js';
 import { checkCsrf, csrfToken, newCsrfSecret, type CsrfCheck } from '../tokens/csrf.js';
 import { formatToken, newDeviceId, newSessionId, newTokenSecret, parseToken, type ParsedToken } from '../tokens/session-token.js';
 import { isAccepted } from '../tokens/token-match.js';
-import { sessionInfo, type SessionInfo } from './views.js';
+import { truncateAddress, type AddressPrefixes } from './addresses.js';
+import { exportedSession, sessionInfo, type ExportedSession, type SessionInfo, type ViewSettings } from './views.js';
 
 export interface ServiceSettings {
   readonly idleTimeoutMs: number;
@@ -29,6 +30,12 @@ export interface ServiceSettings {
   readonly region: string;
   /** Input limits every operation is held to (`domain/validate.ts`). */
   readonly limits: Limits;
+  /** A transient sign-in's own idle timeout and lifetime (each capped by the session's). */
+  readonly transient: { readonly idleTimeoutMs: number; readonly absoluteTimeoutMs: number };
+  /** What a sign-in does at the device limit unless it says. */
+  readonly deviceLimitAction: DeviceLimitAction;
+  /** Addresses are kept truncated to these prefixes. */
+  readonly addressPrefixes: AddressPrefixes;
 }
 
 /** What the service reports beyond its answers: security events and counters. */
@@ -41,6 +48,12 @@ export interface SignInRequest {
   readonly userId?: string;
   readonly device?: DeviceLabel;
   readonly guestToken?: string;
+  /** False: a transient sign-in ("remember me" unticked), with its own shorter limits. @default true */
+  readonly persistent?: boolean;
+  /** How the user authenticated (`pwd`, `otp`, `webauthn`, …), for step-up checks. */
+  readonly authLevel?: string;
+  /** At the device limit: refuse (the default setting) or end the least recently active device. */
+  readonly atDeviceLimit?: DeviceLimitAction;
 }
 
 export interface SignedIn {
@@ -59,6 +72,15 @@ export interface MutationOptions {
   readonly ifVersion?: string;
   /** The `Tessera-CSRF` header, when the request carried one. */
   readonly csrf?: string;
+  /** Where the request came from (recorded with the device's activity, when due). */
+  readonly seen?: Seen;
+}
+
+/** Everything Tessera holds about a user, for a privacy request. */
+export interface UserExport {
+  readonly userId: string;
+  readonly exportedAt: string;
+  readonly sessions: ExportedSession[];
 }
 
 const invalidToken = (): TesseraError => new TesseraError('invalid-token', 'the session token is not valid; sign in again');
@@ -83,6 +105,11 @@ export class SessionService {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** How answers show stored details (addresses truncated to the configured prefixes). */
+  get views(): ViewSettings {
+    return { addressPrefixes: this.settings.addressPrefixes };
+  }
+
   async signIn(request: SignInRequest): Promise<SignedIn> {
     const now = this.now();
     const guest = request.userId !== undefined && request.guestToken !== undefined ? await this.#liveGuest(request.guestToken, now) : null;
@@ -99,10 +126,9 @@ export class SessionService {
       csrfSecret: newCsrfSecret(),
     };
     const hlc = this.clock.now();
-    const created = await this.store.create(
-      { meta, deviceId, device: newDevice(request.device ?? {}, secret.hash, now, hlc) },
-      { now, hlc },
-    );
+    const device = newDevice(this.#label(request.device), secret.hash, now, hlc, this.#authOptions(request, now));
+    const atDeviceLimit = request.atDeviceLimit ?? this.settings.deviceLimitAction;
+    const created = await this.store.create({ meta, deviceId, device, atDeviceLimit }, { now, hlc });
     if (created.status === 'rejected') throw new TesseraError(created.code, created.detail);
     let session = created.session;
     this.clock.observe(session.meta.t);
@@ -116,8 +142,11 @@ export class SessionService {
     };
   }
 
-  /** The session behind a token, with the named parts. Throws `invalid-token`. */
-  async authenticate(token: string | undefined, parts: readonly DataPart[], csrf?: string): Promise<Authenticated> {
+  /**
+   * The session behind a token, with the named parts. Throws `invalid-token`.
+   * `seen`: where the request came from, recorded with the device's activity when it is due.
+   */
+  async authenticate(token: string | undefined, parts: readonly DataPart[], csrf?: string, seen?: Seen): Promise<Authenticated> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const now = this.now();
@@ -130,7 +159,7 @@ export class SessionService {
     }
     // Activity is recorded once per slideAfterMs per device (the store checks again, atomically).
     if (now - (session.credentialActiveAt ?? session.meta.lastActiveAt) >= this.settings.slideAfterMs) {
-      await this.store.touch(session.meta.id, parsed.deviceId, now, this.clock.now());
+      await this.store.touch(session.meta.id, parsed.deviceId, now, this.clock.now(), this.#seen(seen));
     }
     return { session, deviceId: parsed.deviceId, csrf: csrfOf(session, parsed, csrf) };
   }
@@ -143,19 +172,33 @@ export class SessionService {
     if (invalid !== null) throw new TesseraError(invalid.code, invalid.detail);
     if (options.csrf !== undefined) await this.#requireCsrf(parsed, options.csrf);
     const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash, ...(parsed.gen === undefined ? {} : { gen: parsed.gen }) };
-    const result = await this.store.apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));
+    const result = await this.store.apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion, this.#seen(options.seen)));
     return { session: await this.#applied(result, parsed), deviceId: parsed.deviceId, csrf: options.csrf === undefined ? 'absent' : 'valid' };
   }
 
   /** A new token for the same device; the old one works for the grace window. */
-  async rotate(token: string | undefined, csrf?: string): Promise<SignedIn> {
+  async rotate(token: string | undefined, csrf?: string, seen?: Seen): Promise<SignedIn> {
+    return this.#rotate(token, undefined, { ...(csrf === undefined ? {} : { csrf }), ...(seen === undefined ? {} : { seen }) });
+  }
+
+  /**
+   * Step-up: the user proved who they are again on this device (the app
+   * checked it). The device's authentication time becomes now and its level
+   * `authLevel` (none given: none), and — as at any authentication — it gets
+   * a new token; the old one works for the grace window.
+   */
+  async reauthenticate(token: string | undefined, authLevel: string | undefined, options: Pick<MutationOptions, 'csrf' | 'seen'> = {}): Promise<SignedIn> {
+    return this.#rotate(token, authLevel === undefined ? {} : { authLevel }, options);
+  }
+
+  async #rotate(token: string | undefined, reauth: { authLevel?: string } | undefined, options: Pick<MutationOptions, 'csrf' | 'seen'>): Promise<SignedIn> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const next = newTokenSecret();
     const { session } = await this.mutate(
       token,
-      { kind: 'device.rotate', deviceId: parsed.deviceId, hash: next.hash, graceMs: this.settings.rotationGraceMs },
-      csrf === undefined ? {} : { csrf },
+      { kind: 'device.rotate', deviceId: parsed.deviceId, hash: next.hash, graceMs: this.settings.rotationGraceMs, ...(reauth === undefined ? {} : { reauth }) },
+      options,
     );
     const gen = session.devices.devices[parsed.deviceId]?.gen ?? 0;
     return {
@@ -169,7 +212,20 @@ export class SessionService {
   async logout(token: string | undefined, csrf?: string): Promise<void> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
-    await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId }, csrf === undefined ? {} : { csrf });
+    await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId, reason: 'logout' }, csrf === undefined ? {} : { csrf });
+  }
+
+  /** Revokes one device of the token's session (the token's own: a logout). */
+  async revokeDevice(token: string | undefined, deviceId: string, options: MutationOptions = {}): Promise<void> {
+    const parsed = parseToken(token);
+    if (parsed === null) throw invalidToken();
+    const reason: RevokeReason = deviceId === parsed.deviceId ? 'logout' : 'revoked';
+    await this.mutate(token, { kind: 'device.revoke', deviceId, reason }, options);
+  }
+
+  /** Logs every device out: the session ends. */
+  async logoutEverywhere(token: string | undefined, options: MutationOptions = {}): Promise<void> {
+    await this.mutate(token, { kind: 'session.end', reason: 'ended' }, options);
   }
 
   /**
@@ -195,7 +251,7 @@ export class SessionService {
     let ifVersion = options.ifVersion;
     for (const other of others) {
       try {
-        await this.mutate(token, { kind: 'device.revoke', deviceId: other }, ifVersion === undefined ? {} : { ifVersion });
+        await this.mutate(token, { kind: 'device.revoke', deviceId: other, reason: 'revoked' }, ifVersion === undefined ? {} : { ifVersion });
       } catch (error) {
         // Logged out meanwhile (by itself or another caller): that is the outcome wanted.
         if (!(error instanceof TesseraError && error.code === 'not-found')) throw error;
@@ -221,12 +277,69 @@ export class SessionService {
     const now = this.now();
     const sessionId = await this.store.findUserSession(userId, now);
     if (sessionId === null) return;
-    await this.store.apply(sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
+    await this.store.apply(sessionId, { kind: 'admin' }, { kind: 'session.end', reason: 'admin' }, this.#applyOptions());
   }
 
-  #applyOptions(ifVersion?: string): { now: number; hlc: Hlc; ifVersion?: string } {
-    const options = { now: this.now(), hlc: this.clock.now() };
+  /**
+   * Everything stored about a user, for a privacy request (GDPR art. 15):
+   * every session of theirs — live, expired, ended — with its devices
+   * (token hashes and secrets left out), cart, preferences and history.
+   */
+  async exportUser(userId: string): Promise<UserExport> {
+    const now = this.now();
+    const ids = await this.store.userSessions(userId);
+    const snapshots = await Promise.all(ids.map((id) => this.store.snapshot(id)));
+    const sessions = snapshots
+      .filter((snapshot): snapshot is NonNullable<typeof snapshot> => snapshot !== null && snapshot.meta.userId === userId)
+      .map((snapshot) => exportedSession(snapshot, now, this.settings))
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+    return { userId, exportedAt: new Date(now).toISOString(), sessions };
+  }
+
+  /**
+   * Erases what is stored about a user (GDPR art. 17): their live session ends
+   * (every device logged out), and every session of theirs keeps only a
+   * tombstone that names no one. Idempotent. Returns how many sessions were erased.
+   */
+  async eraseUser(userId: string): Promise<number> {
+    return this.store.eraseUser(userId, this.now(), this.clock.now());
+  }
+
+  #applyOptions(ifVersion?: string, seen?: Seen): { now: number; hlc: Hlc; ifVersion?: string; seen?: Seen } {
+    const options = { now: this.now(), hlc: this.clock.now(), ...(seen === undefined ? {} : { seen }) };
     return ifVersion === undefined ? options : { ...options, ifVersion };
+  }
+
+  /** A device label as stored: its address truncated (dropped when it is not an IP address). */
+  #label(label: DeviceLabel = {}): DeviceLabel {
+    if (label.ip === undefined) return label;
+    const { ip, ...rest } = label;
+    const kept = truncateAddress(ip, this.settings.addressPrefixes);
+    return kept === undefined ? rest : { ...rest, ip: kept };
+  }
+
+  /** Where a request came from, as stored: the address truncated. */
+  #seen(seen: Seen | undefined): Seen | undefined {
+    if (seen === undefined) return undefined;
+    const ip = seen.ip === undefined ? undefined : truncateAddress(seen.ip, this.settings.addressPrefixes);
+    const kept: Seen = { ...(ip !== undefined ? { ip } : {}), ...(seen.country !== undefined ? { country: seen.country } : {}) };
+    return kept.ip === undefined && kept.country === undefined ? undefined : kept;
+  }
+
+  /** A sign-in's level, and — transient — its own limits, each capped by the session's. */
+  #authOptions(request: SignInRequest, now: number): DeviceAuthOptions {
+    const { transient, idleTimeoutMs, absoluteTimeoutMs } = this.settings;
+    return {
+      ...(request.authLevel !== undefined ? { authLevel: request.authLevel } : {}),
+      ...(request.persistent === false
+        ? {
+            transient: {
+              idleTimeoutMs: Math.min(transient.idleTimeoutMs, idleTimeoutMs),
+              absoluteExpiresAt: now + Math.min(transient.absoluteTimeoutMs, absoluteTimeoutMs),
+            },
+          }
+        : {}),
+    };
   }
 
   async #applied(result: ApplyResult, parsed: ParsedToken): Promise<LoadedSession> {
@@ -268,7 +381,7 @@ export class SessionService {
 
   /** A rotated-out token came back after its grace window: treat the family as stolen. */
   async #revokeStolenFamily(parsed: ParsedToken): Promise<void> {
-    await this.store.apply(parsed.sessionId, { kind: 'admin' }, { kind: 'device.revoke', deviceId: parsed.deviceId }, this.#applyOptions());
+    await this.store.apply(parsed.sessionId, { kind: 'admin' }, { kind: 'device.revoke', deviceId: parsed.deviceId, reason: 'reuse' }, this.#applyOptions());
     this.events.tokenReuse({ sessionId: parsed.sessionId, deviceId: parsed.deviceId });
   }
 
@@ -301,7 +414,8 @@ export class SessionService {
     }
     if (guest.session.history) records.push({ sessionId, part: 'history', state: guest.session.history, hlc, origin });
     await this.store.merge(records, now);
-    await this.store.apply(guest.parsed.sessionId, { kind: 'admin' }, { kind: 'session.end' }, this.#applyOptions());
+    // The guest session ends as merged into this one: what an event about it tells.
+    await this.store.apply(guest.parsed.sessionId, { kind: 'admin' }, { kind: 'session.end', reason: `merged:${sessionId}` }, this.#applyOptions());
     return (await this.store.load(sessionId, [], now)) ?? target;
   }
 }

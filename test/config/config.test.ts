@@ -55,6 +55,8 @@ describe('duration bounds', () => {
         TESSERA_IDLE_TIMEOUT: '1s..3650d',
         TESSERA_ABSOLUTE_TIMEOUT: '1s..3650d',
         TESSERA_ROTATION_GRACE: '0s..1h',
+        TESSERA_TRANSIENT_IDLE_TIMEOUT: '1s..3650d',
+        TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: '1s..3650d',
         TESSERA_SLIDE_AFTER: '0s..7d',
         TESSERA_SWEEP_INTERVAL: '100ms..1d',
         TESSERA_L1_TTL: '100ms..1d',
@@ -104,6 +106,8 @@ describe('duration bounds', () => {
           TESSERA_IDLE_TIMEOUT: config.idleTimeoutMs,
           TESSERA_ABSOLUTE_TIMEOUT: config.absoluteTimeoutMs,
           TESSERA_ROTATION_GRACE: config.rotationGraceMs,
+          TESSERA_TRANSIENT_IDLE_TIMEOUT: config.transient.idleTimeoutMs,
+          TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: config.transient.absoluteTimeoutMs,
           TESSERA_SLIDE_AFTER: config.slideAfterMs,
           TESSERA_SWEEP_INTERVAL: config.sweepIntervalMs,
           TESSERA_L1_TTL: config.l1.ttlMs,
@@ -176,6 +180,44 @@ describe('duration bounds', () => {
       await server.close();
     }
   });
+});
+
+describe('devices: limit, remember me, addresses', () => {
+  test('defaults: 50 devices, refuse at the limit, transient sign-ins 12 h idle and 24 h in all, addresses kept to /24 and /48', () => {
+    const config = loadConfig(BASE);
+    assert.equal(config.limits.devices, 50);
+    assert.equal(config.deviceLimitAction, 'refuse');
+    assert.deepEqual(config.transient, { idleTimeoutMs: 12 * 3_600_000, absoluteTimeoutMs: 24 * 3_600_000 });
+    assert.deepEqual(config.addressPrefixes, { v4: 24, v6: 48 });
+  });
+
+  test('each is set by its variable', () => {
+    const config = loadConfig({
+      ...BASE,
+      TESSERA_MAX_DEVICES: '5',
+      TESSERA_DEVICE_LIMIT_ACTION: 'end-least-recent',
+      TESSERA_TRANSIENT_IDLE_TIMEOUT: '30m',
+      TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: '8h',
+      TESSERA_IPV4_PREFIX: '32',
+      TESSERA_IPV6_PREFIX: '0',
+    });
+    assert.equal(config.limits.devices, 5);
+    assert.equal(config.deviceLimitAction, 'end-least-recent');
+    assert.deepEqual(config.transient, { idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 8 * 3_600_000 });
+    assert.deepEqual(config.addressPrefixes, { v4: 32, v6: 0 });
+  });
+
+  for (const [variable, text, message] of [
+    ['TESSERA_MAX_DEVICES', '0', /"0" must be an integer from 1 to 1000/],
+    ['TESSERA_MAX_DEVICES', '1001', /from 1 to 1000/],
+    ['TESSERA_DEVICE_LIMIT_ACTION', 'evict', /"evict" must be refuse or end-least-recent/],
+    ['TESSERA_IPV4_PREFIX', '33', /from 0 to 32/],
+    ['TESSERA_IPV6_PREFIX', '-1', /from 0 to 128/],
+  ] as const) {
+    test(`${variable}=${text} is refused, naming the variable`, () => {
+      refused({ [variable]: text }, variable, message);
+    });
+  }
 });
 
 describe('TESSERA_HOST', () => {

@@ -3,12 +3,13 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Operation } from '../../domain/operations.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { cartJson, sendRendered } from '../render.js';
-import { mutationOptions, sessionToken } from '../request-context.js';
+import { mutationOptions, seenFrom, sessionToken } from '../request-context.js';
 import {
   Cart,
   MUTATION_PROBLEMS,
   MutationHeaders,
   NoQuery,
+  SeenOnlyHeaders,
   TOKEN_PROBLEMS,
   addItemBody,
   problemResponses,
@@ -25,6 +26,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     tags: ['cart'],
     summary,
     querystring: NoQuery,
+    documentedHeaders: SeenOnlyHeaders,
     response: { 200: withETag(Cart, 'The cart'), ...problemResponses(TOKEN_PROBLEMS) },
     security: TOKEN_SECURITY,
   });
@@ -37,7 +39,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
   const send = (reply: FastifyReply, { session }: Authenticated) => sendRendered(reply, cartJson(session), session.versions.cart);
 
   app.get('/v1/session/cart', { schema: read('Read the cart') }, async (request, reply) =>
-    send(reply, await service.authenticate(sessionToken(request), ['cart'])),
+    send(reply, await service.authenticate(sessionToken(request), ['cart'], undefined, seenFrom(request))),
   );
 
   app.post<{ Body: AddItemBody }>(
