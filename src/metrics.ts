@@ -2,7 +2,7 @@
  * Prometheus metrics. Labels carry routes and outcomes only — never tokens,
  * keys, user ids or session ids.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -32,6 +32,42 @@ export class Metrics {
     name: 'tessera_problems_total',
     help: 'Error answers by problem type.',
     labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  // Webhooks: an endpoint is labelled by its place in TESSERA_WEBHOOK_URLS (a URL may hold a secret).
+  readonly webhooksQueued = new Counter({
+    name: 'tessera_webhooks_queued_total',
+    help: 'Session events taken from the change feed for delivery, per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksDelivered = new Counter({
+    name: 'tessera_webhooks_delivered_total',
+    help: 'Session events an endpoint accepted (answered 2xx), per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksFailed = new Counter({
+    name: 'tessera_webhooks_failed_total',
+    help: 'Session events given up after retrying for TESSERA_WEBHOOK_RETRY_FOR, per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookAttemptFailures = new Counter({
+    name: 'tessera_webhook_attempt_failures_total',
+    help: 'Delivery attempts that failed (refused connection, timeout, non-2xx answer) and will be retried, per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksPending = new Gauge({
+    name: 'tessera_webhooks_pending',
+    help: 'Session events taken from the feed and not yet delivered or given up, per endpoint (the feed may hold more).',
+    labelNames: ['endpoint'] as const,
     registers: [this.registry],
   });
 

@@ -19,6 +19,8 @@ import type { SessionStore } from './store/session-store.js';
 import { Sweeper } from './sweeper.js';
 import { CachedStore } from './cache/cached-store.js';
 import { ApiKeyRing, SCOPE_ALIASES, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
+import { DEFAULT_WEBHOOK_TIMING, EVENTS_CONSUMER, WebhookDelivery } from './events/webhooks.js';
+import { webhookKey } from './events/webhook-signature.js';
 
 export interface Tessera {
   /** The API listener's app: `/v1`, `/healthz`, `/readyz`, `/problems/…`. */
@@ -29,6 +31,8 @@ export interface Tessera {
   readonly service: SessionService;
   readonly metrics: Metrics;
   readonly sweeper: Sweeper | null;
+  /** Session events as webhooks, when TESSERA_WEBHOOK_URLS is set; delivering once listening. */
+  readonly webhooks: WebhookDelivery | null;
   /** Set when no API key was configured: the one generated for this run. */
   readonly generatedApiKey: string | null;
   /**
@@ -57,7 +61,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     limits: config.limits,
     origin: config.region,
     horizonMs: config.horizonMs,
-    feedConsumers: [],
+    // Webhooks are delivered from the feed: with them, every change is appended (with it, on every node).
+    feedConsumers: config.webhooks === null ? [] : [EVENTS_CONSUMER],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
   });
   const store = config.l1.enabled
@@ -116,6 +121,22 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   });
   let adminAddress: string | null = null;
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
+  const webhooks =
+    config.webhooks === null || engine.feed === null
+      ? null
+      : new WebhookDelivery(
+          engine.feed,
+          store,
+          {
+            ...DEFAULT_WEBHOOK_TIMING,
+            urls: config.webhooks.urls,
+            keys: config.webhooks.secrets.map((secret) => webhookKey(secret)!),
+            timeoutMs: config.webhooks.timeoutMs,
+            backoffMs: config.webhooks.backoffMs,
+            retryForMs: config.webhooks.retryForMs,
+          },
+          { metrics, logger, nodeId: config.nodeId },
+        );
 
   return {
     app,
@@ -127,6 +148,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     service,
     metrics,
     sweeper,
+    webhooks,
     generatedApiKey,
     async listen() {
       // Without configured keys the generated one is printed once: never expose that beyond loopback.
@@ -139,6 +161,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
         throw explainListenError(config.admin, error, ADMIN_LISTENER);
       }
       sweeper?.start();
+      webhooks?.start();
       return address;
     },
     async close() {
@@ -147,6 +170,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       if (config.shutdownDelayMs > 0) await sleep(config.shutdownDelayMs);
       await sweeper?.stop();
       await Promise.all([app.close(), adminApp.close()]);
+      // After the last request: its change is in the feed, delivered by this node's next start or another node.
+      await webhooks?.stop();
       await store.close();
     },
   };

@@ -35,6 +35,8 @@ export {
 } from './errors.js';
 export type { ErrorCode, ProblemCode, TransportCode } from './errors.js';
 export { SESSION_PARTS } from './types.js';
+export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
+export type { VerifyWebhookOptions, WebhookHeaders } from './webhooks.js';
 export type {
   SessionPart,
   SessionInfo,
@@ -51,6 +53,8 @@ export type {
   Credentials,
   CsrfState,
   UserDevices,
+  SessionEvent,
+  SessionEventType,
   JsonValue,
   JsonObject,
 } from './types.js';

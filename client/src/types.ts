@@ -105,3 +105,38 @@ export interface UserDevices {
   readonly sessionId: string;
   readonly devices: Device[];
 }
+
+/** What a session event is about; see docs/sdk.md#session-events. */
+export type SessionEventType =
+  | 'session.signed_in'
+  | 'session.rotated'
+  | 'session.token_reused'
+  | 'session.device_revoked'
+  | 'session.logged_out'
+  | 'session.ended'
+  | 'session.guest_merged';
+
+/** A session event, as a webhook delivers it (`verifyWebhook` returns it). */
+export interface SessionEvent {
+  /** The delivery's `webhook-id`: the same on every retry of the event, so de-duplicate by it. */
+  readonly id: string;
+  readonly type: SessionEventType;
+  /** When the change behind it was made. */
+  readonly timestamp: string;
+  readonly data: {
+    readonly sessionId: string;
+    readonly userId: string | null;
+    readonly deviceId?: string;
+    readonly device?: { readonly name?: string; readonly kind?: string; readonly country?: string };
+    readonly generation?: number;
+    readonly authenticatedAt?: string;
+    readonly authLevel?: string;
+    readonly persistent?: boolean;
+    /** `session.device_revoked`: `revoked`, `admin` or `limit`; `session.ended`: `ended`, `admin` or `erased`. */
+    readonly reason?: string;
+    readonly revokedAt?: string;
+    readonly deviceIds?: readonly string[];
+    readonly guestSessionId?: string;
+    readonly endedAt?: string;
+  };
+}

@@ -10,6 +10,7 @@ import type { StoreConfig } from '../store/session-store.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 import type { DeviceLimitAction } from '../domain/operations.js';
+import { webhookKey } from '../events/webhook-signature.js';
 
 export type { StoreConfig };
 
@@ -41,6 +42,8 @@ export interface Config {
   readonly deviceLimitAction: DeviceLimitAction;
   /** Bits of a client address kept (the rest zeroed before it is stored); 0 keeps none. @default 24 (IPv4), 48 (IPv6) */
   readonly addressPrefixes: { readonly v4: number; readonly v6: number };
+  /** Session events delivered as signed webhooks; null when TESSERA_WEBHOOK_URLS is not set. */
+  readonly webhooks: WebhookConfig | null;
   /**
    * Reads refresh the idle deadline only once this much of it has passed; 0 to 7 days,
    * and shorter than the idle timeout. @default min(idle / 20, 1 h)
@@ -83,6 +86,18 @@ export interface Config {
    * again). Loopback by default, whatever `host` is: expose it deliberately. @default 127.0.0.1:8081
    */
   readonly admin: { readonly host: string; readonly port: number };
+}
+
+export interface WebhookConfig {
+  readonly urls: readonly string[];
+  /** `whsec_…` signing secrets; every delivery carries a signature per secret (rotation without a gap). */
+  readonly secrets: readonly string[];
+  /** One attempt's time limit. @default 10 s */
+  readonly timeoutMs: number;
+  /** The first retry's wait; it doubles, up to 5 min. @default 1 s */
+  readonly backoffMs: number;
+  /** An event not accepted this long after its first attempt is given up. @default 3 days */
+  readonly retryForMs: number;
 }
 
 /**
@@ -146,6 +161,9 @@ export const DURATION_BOUNDS = {
   TESSERA_REQUEST_TIMEOUT: [100, HOUR],
   TESSERA_CONNECTION_TIMEOUT: [SECOND, HOUR],
   TESSERA_KEEP_ALIVE_TIMEOUT: [SECOND, HOUR],
+  TESSERA_WEBHOOK_TIMEOUT: [100, MINUTE],
+  TESSERA_WEBHOOK_BACKOFF: [10, 5 * MINUTE],
+  TESSERA_WEBHOOK_RETRY_FOR: [SECOND, 30 * DAY],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type DurationVariable = keyof typeof DURATION_BOUNDS;
@@ -221,6 +239,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('TESSERA_DEVICE_LIMIT_ACTION', `"${deviceLimitAction}" must be refuse or end-least-recent`);
   }
 
+  const webhooks = parseWebhooks(read, duration);
+
   const port = integer('TESSERA_PORT', 8080, 0, 65_535);
   const adminPort = integer('TESSERA_ADMIN_PORT', 8081, 0, 65_535);
   if (adminPort === port && adminPort !== 0) {
@@ -241,6 +261,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     deviceLimitAction,
     addressPrefixes: { v4: integer('TESSERA_IPV4_PREFIX', 24, 0, 32), v6: integer('TESSERA_IPV6_PREFIX', 48, 0, 128) },
+    webhooks,
     slideAfterMs,
     sweepIntervalMs: duration('TESSERA_SWEEP_INTERVAL', MINUTE),
     horizonMs: duration('TESSERA_REPLICATION_HORIZON', DAY),
@@ -274,6 +295,40 @@ export function loadConfig(env: Env = process.env): Config {
       connectionMs: duration('TESSERA_CONNECTION_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.connectionMs),
       keepAliveMs: duration('TESSERA_KEEP_ALIVE_TIMEOUT', DEFAULT_HTTP_TIMEOUTS.keepAliveMs),
     },
+  };
+}
+
+function parseWebhooks(read: (name: string) => string | undefined, duration: (name: DurationVariable, fallback: number) => number): WebhookConfig | null {
+  const list = read('TESSERA_WEBHOOK_URLS');
+  if (list === undefined) return null;
+  const urls = list.split(',').map((u) => u.trim()).filter(Boolean);
+  urls.forEach((url, i) => {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    // Never echo the URL: it may carry a token.
+    if (parsed === null || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+      throw new ConfigError('TESSERA_WEBHOOK_URLS', `entry ${i + 1} is not an http:// or https:// URL`);
+    }
+  });
+  const secrets = (read('TESSERA_WEBHOOK_SECRET') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (secrets.length === 0) {
+    throw new ConfigError('TESSERA_WEBHOOK_SECRET', 'is required with TESSERA_WEBHOOK_URLS: a whsec_ secret (whsec_ + base64 of 24-64 random bytes), several comma-separated while rotating');
+  }
+  secrets.forEach((secret, i) => {
+    if (webhookKey(secret) === null) {
+      throw new ConfigError('TESSERA_WEBHOOK_SECRET', `entry ${i + 1} is not whsec_ followed by the base64 of 24 to 64 bytes (e.g. whsec_$(openssl rand -base64 32))`);
+    }
+  });
+  return {
+    urls,
+    secrets,
+    timeoutMs: duration('TESSERA_WEBHOOK_TIMEOUT', 10 * SECOND),
+    backoffMs: duration('TESSERA_WEBHOOK_BACKOFF', SECOND),
+    retryForMs: duration('TESSERA_WEBHOOK_RETRY_FOR', 3 * DAY),
   };
 }
 

@@ -18,6 +18,7 @@ import { startTessera } from '../support/tessera-server.js';
 
 const DAY = 86_400_000;
 const BASE = { TESSERA_API_KEYS: 'app:app-secret-0123456789', TESSERA_SQLITE_PATH: ':memory:' };
+const WEBHOOKS = { TESSERA_WEBHOOK_URLS: 'http://127.0.0.1:9/hook', TESSERA_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` };
 const dirs: string[] = [];
 
 after(() => {
@@ -66,6 +67,9 @@ describe('duration bounds', () => {
         TESSERA_REQUEST_TIMEOUT: '100ms..1h',
         TESSERA_CONNECTION_TIMEOUT: '1s..1h',
         TESSERA_KEEP_ALIVE_TIMEOUT: '1s..1h',
+        TESSERA_WEBHOOK_TIMEOUT: '100ms..1m',
+        TESSERA_WEBHOOK_BACKOFF: '10ms..5m',
+        TESSERA_WEBHOOK_RETRY_FOR: '1s..30d',
       },
     );
   });
@@ -73,7 +77,10 @@ describe('duration bounds', () => {
   // TESSERA_SLIDE_AFTER must also stay below the idle timeout: test its upper bound with the longest idle.
   // The head timeout must not exceed the request timeout: test the request timeout's bounds with the shortest head timeout.
   const context = (variable: string): Record<string, string> =>
-    variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' } : variable === 'TESSERA_REQUEST_TIMEOUT' ? { TESSERA_HEADERS_TIMEOUT: '100ms' } : {};
+    variable === 'TESSERA_SLIDE_AFTER' ? { TESSERA_IDLE_TIMEOUT: '3650d' }
+    : variable === 'TESSERA_REQUEST_TIMEOUT' ? { TESSERA_HEADERS_TIMEOUT: '100ms' }
+    : variable.startsWith('TESSERA_WEBHOOK_') ? WEBHOOKS
+    : {};
 
   const tooLong = variables.flatMap((variable) => {
     const max = DURATION_BOUNDS[variable][1];
@@ -93,7 +100,7 @@ describe('duration bounds', () => {
   const tooShort = variables.filter((v) => DURATION_BOUNDS[v][0] > 0).map((variable) => ({ variable, text: `${DURATION_BOUNDS[variable][0] - 1}ms` }));
   for (const { variable, text } of tooShort) {
     test(`${variable}=${text} is refused as too short`, () => {
-      refused({ [variable]: text }, variable, new RegExp(`"${text}" is too short; use a duration from `));
+      refused({ ...context(variable), [variable]: text }, variable, new RegExp(`"${text}" is too short; use a duration from `));
     });
   }
 
@@ -117,6 +124,9 @@ describe('duration bounds', () => {
           TESSERA_REQUEST_TIMEOUT: config.timeouts.requestMs,
           TESSERA_CONNECTION_TIMEOUT: config.timeouts.connectionMs,
           TESSERA_KEEP_ALIVE_TIMEOUT: config.timeouts.keepAliveMs,
+          TESSERA_WEBHOOK_TIMEOUT: config.webhooks?.timeoutMs,
+          TESSERA_WEBHOOK_BACKOFF: config.webhooks?.backoffMs,
+          TESSERA_WEBHOOK_RETRY_FOR: config.webhooks?.retryForMs,
         }[variable];
         assert.equal(value, ms, `${variable}=${ms}ms`);
       }
@@ -178,6 +188,30 @@ describe('duration bounds', () => {
       assert.equal(read.status, 200, read.text);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('webhooks', () => {
+  test('off without TESSERA_WEBHOOK_URLS; with them, a whsec_ secret is required and the timing has defaults', () => {
+    assert.equal(loadConfig(BASE).webhooks, null);
+    refused({ TESSERA_WEBHOOK_URLS: 'https://hooks.example.test/tessera' }, 'TESSERA_WEBHOOK_SECRET', /is required with TESSERA_WEBHOOK_URLS/);
+    const config = loadConfig({ ...BASE, ...WEBHOOKS, TESSERA_WEBHOOK_URLS: 'https://a.example.test/h, http://127.0.0.1:9/h' });
+    assert.deepEqual(config.webhooks, {
+      urls: ['https://a.example.test/h', 'http://127.0.0.1:9/h'],
+      secrets: [WEBHOOKS.TESSERA_WEBHOOK_SECRET],
+      timeoutMs: 10_000,
+      backoffMs: 1_000,
+      retryForMs: 3 * 86_400_000,
+    });
+  });
+
+  test('a URL that is not http(s) or a secret that is not whsec_ + base64 of 24-64 bytes is refused, without echoing it', () => {
+    const url = refused({ ...WEBHOOKS, TESSERA_WEBHOOK_URLS: 'ftp://user:pw@x.test/h' }, 'TESSERA_WEBHOOK_URLS', /entry 1 is not an http/);
+    assert.ok(!url.message.includes('pw@'));
+    for (const secret of ['not-a-secret', 'whsec_c2hvcnQ=', `whsec_${'A'.repeat(200)}`]) {
+      const error = refused({ ...WEBHOOKS, TESSERA_WEBHOOK_SECRET: secret }, 'TESSERA_WEBHOOK_SECRET', /entry 1 is not whsec_/);
+      assert.ok(!error.message.includes(secret));
     }
   });
 });

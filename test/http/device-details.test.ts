@@ -82,7 +82,7 @@ describe('device details, step-up, remember me and the device limit', () => {
 
   test('a malformed Tessera-Client-IP or -Country is 400 validation-failed', async () => {
     const { token } = await server.signIn();
-    for (const headers of [{ 'tessera-client-ip': 'example.com' }, { 'tessera-client-country': 'Germany' }]) {
+    for (const headers of [{ 'tessera-client-ip': 'example.com' }, { 'tessera-client-country': 'Germany' }] as Record<string, string>[]) {
       const reply = await server.request('GET', '/v1/session', { token, headers });
       assert.equal(reply.status, 400, JSON.stringify(headers));
       assert.equal(reply.body.type, '/problems/validation-failed');

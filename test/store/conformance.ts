@@ -7,6 +7,7 @@
 import { describe } from 'node:test';
 import { authSuite } from './conformance/auth.js';
 import { devicesSuite } from './conformance/devices.js';
+import { eventsSuite } from './conformance/events.js';
 import { lifecycleSuite } from './conformance/lifecycle.js';
 import { mergeSuite } from './conformance/merge.js';
 import { paritySuite } from './conformance/parity.js';
@@ -26,6 +27,7 @@ export function conformance(name: string, makeStore: StoreFactory): void {
     authSuite(makeStore);
     devicesSuite(makeStore);
     privacySuite(makeStore);
+    eventsSuite(makeStore);
     mergeSuite(makeStore);
     paritySuite(makeStore);
     replicationSuite(makeStore);

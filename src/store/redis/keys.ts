@@ -15,7 +15,8 @@
  * The change feed is one stream, `<prefix>feed`, on a single server; on a
  * cluster one stream per slot, `<prefix>feed:{<tag>}` with a tag of that slot
  * (`slots.ts`), rung on the shard channel `<prefix>bell:{<tag>}` when written.
- * Each consumer's positions are the hash `<prefix>feedpos:{<consumer>}`.
+ * Each consumer's positions are the hash `<prefix>feedpos:{<consumer>}`, and
+ * the node reading it now holds `<prefix>feedlease:{<consumer>}`.
  *
  * The user index `<prefix>u:{<userId>}` (a string: the indexed session's
  * creation time and id, `<createdAt>:<sessionId>`) lives in the user's own
@@ -46,6 +47,8 @@ export interface KeyLayout {
   feedShard(shard: string): FeedShardKeys;
   /** A feed consumer's acknowledged positions, by shard. */
   feedPositions(consumer: string): string;
+  /** The node that reads a feed consumer now (`ChangeFeed.lease`). */
+  feedLease(consumer: string): string;
 }
 
 export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
@@ -73,6 +76,9 @@ export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
     },
     feedPositions(consumer) {
       return `${prefix}feedpos:{${consumer}}`;
+    },
+    feedLease(consumer) {
+      return `${prefix}feedlease:{${consumer}}`;
     },
   };
   return layout;

@@ -11,7 +11,7 @@ import type { ReplyUnion } from '@redis/client/dist/lib/RESP/types.js';
 import { CART_LUA } from './lua/cart.lua.js';
 import { COMMON_LUA } from './lua/common.lua.js';
 import { DEVICES_LUA, TOKEN_MATCH_LUA } from './lua/devices.lua.js';
-import { FEED_LUA, FEED_PREPARE_LUA } from './lua/feed.lua.js';
+import { FEED_LEASE_LUA, FEED_LUA, FEED_PREPARE_LUA } from './lua/feed.lua.js';
 import { HISTORY_LUA } from './lua/history.lua.js';
 import { HLC_LUA } from './lua/hlc.lua.js';
 import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_REGISTER_LUA, INDEX_SWAP_LUA } from './lua/index.lua.js';
@@ -71,6 +71,7 @@ export const SCRIPTS = {
   tesseraIndexDrop: script(INDEX_DROP_LUA),
   tesseraIndexRegister: script(INDEX_REGISTER_LUA),
   tesseraFeedPrepare: script(FEED_PREPARE_LUA),
+  tesseraFeedLease: script(FEED_LEASE_LUA),
 };
 
 export type ScriptName = keyof typeof SCRIPTS;

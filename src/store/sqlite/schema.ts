@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS feed_positions (
   consumer    TEXT PRIMARY KEY,
   position    INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feed_leases (
+  consumer    TEXT PRIMARY KEY,
+  holder      TEXT NOT NULL,
+  until       INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS parked (
   seq         INTEGER PRIMARY KEY AUTOINCREMENT,
   session_id  TEXT NOT NULL,

@@ -9,12 +9,16 @@ import { admin, applied, CONSUMER, settings, signIn, stamp, useStore, type Store
 async function drain(store: SessionStore): Promise<Change[]> {
   const all: Change[] = [];
   for (;;) {
-    const entries = await store.feed!.read(CONSUMER, 500);
+    // A cluster learns of new entries from a slot's bell (or its next sweep): wait a little for them.
+    const entries = await store.feed!.read(CONSUMER, 500, SETTLE_MS);
     if (entries.length === 0) return all;
     all.push(...entries.map((e) => e.change));
     await store.feed!.ack(CONSUMER, entries);
   }
 }
+
+/** Long enough for a cluster's feed reader to hear a bell, or to sweep every slot again (once a second before it hears them). */
+const SETTLE_MS = 1_500;
 
 export function privacySuite(makeStore: StoreFactory): void {
   describe("a user's data (privacy export and erasure)", () => {
