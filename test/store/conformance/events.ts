@@ -69,6 +69,19 @@ export function eventsSuite(makeStore: StoreFactory): void {
       assert.equal(new Set(events.map((e) => e.id)).size, events.length, 'ids are unique');
     });
 
+    it('the feed lease lets one node read a consumer at a time: renewed by its holder, free once given up or lapsed', async () => {
+      const feed = store().feed!;
+      const consumer = `lease-${Math.random()}`;
+      assert.equal(await feed.lease(consumer, 'node-a', 60_000), true);
+      assert.equal(await feed.lease(consumer, 'node-b', 60_000), false, 'held by another');
+      assert.equal(await feed.lease(consumer, 'node-a', 60_000), true, 'renewed by its holder');
+      assert.equal(await feed.lease(consumer, 'node-b', 0), false, 'only the holder gives it up');
+      assert.equal(await feed.lease(consumer, 'node-a', 0), false, 'given up');
+      assert.equal(await feed.lease(consumer, 'node-b', 100), true, 'taken by the next');
+      await new Promise((done) => setTimeout(done, 150));
+      assert.equal(await feed.lease(consumer, 'node-c', 60_000), true, 'taken once lapsed');
+    });
+
     it('a guest merged into a user’s session is an event of the user’s session', async () => {
       await drainEvents(store());
       const userId = `merge-${Math.random()}`;
