@@ -13,6 +13,7 @@ export type {
   GetSessionInput,
   CartItemInput,
   ViewInput,
+  ClientOrigin,
 } from './client-options.js';
 export { DEFAULT_RETRY, backoffDelay } from './retry.js';
 export type { RetryOptions } from './retry.js';
@@ -53,6 +54,9 @@ export type {
   Credentials,
   CsrfState,
   UserDevices,
+  UserExport,
+  ExportedDevice,
+  Software,
   SessionEvent,
   SessionEventType,
   JsonValue,
