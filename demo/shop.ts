@@ -5,7 +5,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { TesseraError, type TesseraClient } from '../client/src/index.js';
-import { CsrfRefusedError, tesseraSession } from '../client/src/express.js';
+import { CsrfRefusedError, ReauthenticationRequiredError, requireFreshAuth, tesseraSession } from '../client/src/express.js';
 import { PRODUCTS, findProduct, isCurrency, type Currency } from './catalog.js';
 import { STYLES } from './styles.js';
 import * as views from './views.js';
@@ -14,6 +14,8 @@ export interface ShopOptions {
   readonly client: TesseraClient;
   /** Serve over plain HTTP on a host other than localhost (cookie without Secure). @default true */
   readonly secureCookie?: boolean;
+  /** Signing out other devices needs a sign-in (or confirmation) this recent, in seconds. @default 600 */
+  readonly freshAuthSeconds?: number;
 }
 
 const USER_ID = /^[A-Za-z0-9._@-]{1,64}$/;
@@ -113,7 +115,8 @@ export function createShop(options: ShopOptions): express.Express {
       res.status(400).send(views.signInPage(context(req, 'Sign in', { kind: 'error', text: 'Use letters, digits, and . _ @ - (up to 64).' })));
       return;
     }
-    await req.tessera.signIn(userId);
+    // "Remember me" unticked: a cookie that ends with the browser, and a shorter sign-in at Tessera.
+    await req.tessera.signIn(userId, undefined, { persistent: req.body.remember === 'yes' });
     res.redirect(303, '/?welcome=1');
   });
 
@@ -135,6 +138,25 @@ export function createShop(options: ShopOptions): express.Express {
     res.redirect(303, req.tessera.exists ? '/account/devices?revoked=1' : '/');
   });
 
+  // A sensitive change: only right after signing in, or after confirming it is you (step-up).
+  app.post('/account/signout-others', requireFreshAuth(options.freshAuthSeconds ?? 600), async (req, res) => {
+    await req.tessera.logoutOtherDevices();
+    res.redirect(303, '/account/devices?others=1');
+  });
+
+  app.get('/account/confirm', page(async (req, res) => {
+    if (req.tessera.isGuest) {
+      res.redirect(303, '/signin');
+      return;
+    }
+    res.send(views.confirmPage(context(req, 'Confirm it’s you'), localPath(String(req.query.next ?? '/account/devices'))));
+  }));
+
+  app.post('/account/confirm', async (req, res) => {
+    await req.tessera.reauthenticate();
+    res.redirect(303, localPath(String(req.body.next ?? '/account/devices')) + '?confirmed=1');
+  });
+
   app.post('/account/signout-everywhere', async (req, res) => {
     await req.tessera.logoutEverywhere();
     res.redirect(303, '/');
@@ -147,6 +169,10 @@ export function createShop(options: ShopOptions): express.Express {
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof CsrfRefusedError) {
       res.status(403).send(views.errorPage(context(req, 'Request refused'), 'Request refused', error.message));
+      return;
+    }
+    if (error instanceof ReauthenticationRequiredError) {
+      res.redirect(303, error.reason === 'signed-out' ? '/signin' : '/account/confirm?next=/account/devices');
       return;
     }
     const detail = error instanceof TesseraError ? `${error.code}: ${error.detail}` : 'Something went wrong.';
@@ -167,7 +193,14 @@ function flashOf(req: Request): views.PageContext['flash'] {
     return product ? { kind: 'ok', text: `${product.name} added to your cart.` } : undefined;
   }
   if (req.query.revoked) return { kind: 'ok', text: 'That device is signed out.' };
+  if (req.query.others) return { kind: 'ok', text: 'Your other devices are signed out.' };
+  if (req.query.confirmed) return { kind: 'ok', text: 'Thanks — confirmed. Try again now.' };
   return undefined;
+}
+
+/** A path on this site (never another origin), for redirects back. */
+function localPath(path: string): string {
+  return /^\/(?!\/)[A-Za-z0-9/_-]*$/.test(path) ? path : '/account/devices';
 }
 
 function safeBack(req: Request): string {

@@ -71,6 +71,10 @@ table.lines tr:last-child td { border-bottom: 0; }
 .device + .device { border-top: 1px solid var(--line); }
 .device .icon { width: 40px; height: 40px; border-radius: 10px; background: #eef2ff; display: grid; place-items: center; color: var(--brand); font-weight: 800; }
 .device .meta { color: var(--muted); font-size: 13px; }
+.device .details { flex: 1; min-width: 0; overflow-wrap: anywhere; }
+.muted { color: var(--muted); font-weight: 400; }
+.row.wrap { flex-wrap: wrap; justify-content: flex-start; }
+label.check { display: flex; align-items: center; gap: 8px; color: var(--muted); font-size: 14px; }
 footer { color: var(--muted); font-size: 13px; text-align: center; padding: 24px; }
 .toast { position: fixed; right: 20px; bottom: 20px; background: var(--ink); color: #fff; padding: 10px 16px; border-radius: 10px; box-shadow: var(--shadow); opacity: 0; transform: translateY(8px); transition: all .2s; }
 .toast.show { opacity: 1; transform: none; }
@@ -101,5 +105,8 @@ footer { color: var(--muted); font-size: 13px; text-align: center; padding: 24px
   table.lines td:nth-child(4) { grid-row: 1; grid-column: 2; text-align: right; }
   table.lines td:nth-child(5) { grid-row: 2; grid-column: 2; text-align: right; }
   table.lines th:nth-child(2), table.lines td:nth-child(2) { display: none; }
+  .device { flex-wrap: wrap; }
+  .device .details { flex-basis: calc(100% - 54px); }
+  .device form { margin-left: 54px; }
 }
 `;

@@ -167,7 +167,21 @@ export function signInPage(ctx: PageContext): string {
      <p class="lead">No passwords in this demo: a name is enough. Your guest cart comes with you.</p>
      <form method="post" action="/signin">${csrfField(ctx)}
        <input name="userId" placeholder="Your name, e.g. alice" required maxlength="64" pattern="[A-Za-z0-9._@-]+" autofocus data-testid="user-id">
+       <label class="check"><input type="checkbox" name="remember" value="yes" checked data-testid="remember-me"> Remember me on this device</label>
        <button data-testid="sign-in">Sign in</button>
+     </form></div>`,
+  );
+}
+
+/** Step-up: the shop asks the shopper to confirm it is them before a sensitive change. */
+export function confirmPage(ctx: PageContext, next: string): string {
+  return layout(
+    ctx,
+    `<div class="signin panel"><h1>Confirm it’s you</h1>
+     <p class="lead">You signed in a while ago. Before signing out your other devices, confirm it is you. (A real shop would ask for your password or a code here.)</p>
+     <form method="post" action="/account/confirm">${csrfField(ctx)}
+       <input type="hidden" name="next" value="${esc(next)}">
+       <button data-testid="confirm">Yes, it’s me</button>
      </form></div>`,
   );
 }
@@ -180,24 +194,51 @@ function ago(iso: string): string {
   return `${Math.floor(seconds / 86400)} days ago`;
 }
 
+/** "Safari 17.5 on iOS 17.5", from the parsed user agent; the device's own label when there is none. */
+function software(d: Device): string {
+  const name = (s: { name: string; version?: string } | undefined) => (s ? `${s.name}${s.version ? ` ${s.version.split('.').slice(0, 2).join('.')}` : ''}` : undefined);
+  const browser = name(d.browser);
+  const os = name(d.os);
+  return browser && os ? `${browser} on ${os}` : (browser ?? os ?? d.name ?? 'Unknown device');
+}
+
+/** Where a device signed in from and was last seen: truncated addresses, countries. */
+function whereFrom(d: Device): string {
+  const place = (ip: string | undefined, country: string | undefined) => [country, ip].filter(Boolean).join(' · ');
+  const signIn = place(d.ip, d.country);
+  const seen = place(d.lastIp, d.lastCountry);
+  const parts = [signIn && `from ${signIn}`, seen && seen !== signIn && `last seen ${seen}`].filter(Boolean);
+  return parts.join(', ');
+}
+
 export function devicesPage(ctx: PageContext, devices: readonly Device[]): string {
   const rows = devices
-    .map(
-      (d) => `<div class="device" data-testid="device">
-        <div class="icon">${d.kind === 'mobile' ? '▯' : '▭'}</div>
-        <div style="flex:1"><div><strong>${esc(d.name ?? 'Unknown device')}</strong> ${d.current ? '<span class="pill" data-testid="this-device">this device</span>' : ''}</div>
-          <div class="meta">Signed in ${esc(ago(d.createdAt))} · last active ${esc(ago(d.lastActiveAt))}</div></div>
+    .map((d) => {
+      // The parsed browser and OS; a name of the app's or the user's own beside it (not one made from the user agent).
+      const own = d.name !== undefined && !(d.browser && d.name.includes(d.browser.name)) ? d.name : undefined;
+      const name = own ? `${esc(own)} <span class="muted">· ${esc(software(d))}</span>` : esc(software(d));
+      const where = whereFrom(d);
+      const auth = d.authenticatedAt ? `confirmed ${esc(ago(d.authenticatedAt))}${d.authLevel ? ` (${esc(d.authLevel)})` : ''}` : '';
+      return `<div class="device" data-testid="device" data-device-id="${esc(d.id)}">
+        <div class="icon">${d.platform === 'mobile' || d.kind === 'mobile' ? '▯' : d.platform === 'tablet' ? '▭' : '▭'}</div>
+        <div class="details"><div><strong data-testid="device-name">${name}</strong> ${d.current ? '<span class="pill" data-testid="this-device">this device</span>' : ''}
+          ${d.persistent === false ? '<span class="pill guest" data-testid="not-remembered">until the browser closes</span>' : ''}</div>
+          <div class="meta" data-testid="device-times">Signed in ${esc(ago(d.createdAt))} · last active ${esc(ago(d.lastActiveAt))}${auth ? ` · ${auth}` : ''}</div>
+          ${where ? `<div class="meta" data-testid="device-where">${esc(where)}</div>` : ''}</div>
         ${d.current
           ? `<form method="post" action="/signout">${csrfField(ctx)}<button class="ghost">Sign out</button></form>`
           : `<form method="post" action="/account/devices/revoke">${csrfField(ctx)}<input type="hidden" name="deviceId" value="${esc(d.id)}"><button class="danger" data-testid="revoke">Sign out this device</button></form>`}
-      </div>`,
-    )
+      </div>`;
+    })
     .join('');
   return layout(
     ctx,
     `<h1>My devices</h1><p class="lead">Every device signed in to your account. Signing one out takes effect at once.</p>
      <div class="panel">${rows}</div>
-     <form method="post" action="/account/signout-everywhere" style="margin-top:18px">${csrfField(ctx)}<button class="danger" data-testid="sign-out-everywhere">Sign out everywhere</button></form>`,
+     <div class="row wrap" style="margin-top:18px">
+       <form method="post" action="/account/signout-others">${csrfField(ctx)}<button class="ghost" data-testid="sign-out-others">Sign out my other devices</button></form>
+       <form method="post" action="/account/signout-everywhere">${csrfField(ctx)}<button class="danger" data-testid="sign-out-everywhere">Sign out everywhere</button></form>
+     </div>`,
   );
 }
 

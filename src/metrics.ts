@@ -36,6 +36,42 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Webhooks: an endpoint is labelled by its place in TESSERA_WEBHOOK_URLS (a URL may hold a secret).
+  readonly webhooksQueued = new Counter({
+    name: 'tessera_webhooks_queued_total',
+    help: 'Session events taken from the change feed for delivery, per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksDelivered = new Counter({
+    name: 'tessera_webhooks_delivered_total',
+    help: 'Session events an endpoint accepted (answered 2xx), per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksFailed = new Counter({
+    name: 'tessera_webhooks_failed_total',
+    help: 'Session events given up after retrying for TESSERA_WEBHOOK_RETRY_FOR, per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookAttemptFailures = new Counter({
+    name: 'tessera_webhook_attempt_failures_total',
+    help: 'Delivery attempts that failed (refused connection, timeout, non-2xx answer) and will be retried, per endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksPending = new Gauge({
+    name: 'tessera_webhooks_pending',
+    help: 'Session events taken from the feed and not yet delivered or given up, per endpoint (the feed may hold more).',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
   readonly sweptSessions = new Counter({
     name: 'tessera_swept_sessions_total',
     help: 'Expired sessions removed by the embedded engine\'s sweeper.',

@@ -21,6 +21,8 @@ import type { SessionStore, StoreSettings } from './store/session-store.js';
 import { Sweeper } from './sweeper.js';
 import { CachedStore } from './cache/cached-store.js';
 import { ApiKeyRing, SCOPE_ALIASES, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
+import { DEFAULT_WEBHOOK_TIMING, EVENTS_CONSUMER, WebhookDelivery } from './events/webhooks.js';
+import { webhookKey } from './events/webhook-signature.js';
 
 export interface Tessera {
   /** The API listener's app: `/v1`, `/healthz`, `/readyz`, `/problems/…`. */
@@ -33,6 +35,8 @@ export interface Tessera {
   readonly sweeper: Sweeper | null;
   /** The global mode, when configured (`TESSERA_NATS_URL`). */
   readonly replicator: Replicator | null;
+  /** Session events as webhooks, when TESSERA_WEBHOOK_URLS is set; delivering once listening. */
+  readonly webhooks: WebhookDelivery | null;
   /** Set when no API key was configured: the one generated for this run. */
   readonly generatedApiKey: string | null;
   /**
@@ -61,8 +65,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     limits: config.limits,
     origin: config.region,
     horizonMs: config.horizonMs,
-    // The global mode ships the feed; single-region nothing reads it, so nothing is appended.
-    feedConsumers: config.replication === null ? [] : [FEED_CONSUMER],
+    // The global mode ships the feed and webhooks are delivered from it; with neither, nothing reads it and nothing is appended.
+    feedConsumers: [...(config.replication === null ? [] : [FEED_CONSUMER]), ...(config.webhooks === null ? [] : [EVENTS_CONSUMER])],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
   };
   const engine = await openStore(config.store, storeSettings);
@@ -91,6 +95,9 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       slideAfterMs: config.slideAfterMs,
       region: config.region,
       limits: config.limits,
+      transient: config.transient,
+      deviceLimitAction: config.deviceLimitAction,
+      addressPrefixes: config.addressPrefixes,
     },
     {
       tokenReuse: ({ sessionId, deviceId }) => {
@@ -128,6 +135,22 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   });
   let adminAddress: string | null = null;
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
+  const webhooks =
+    config.webhooks === null || engine.feed === null
+      ? null
+      : new WebhookDelivery(
+          engine.feed,
+          store,
+          {
+            ...DEFAULT_WEBHOOK_TIMING,
+            urls: config.webhooks.urls,
+            keys: config.webhooks.secrets.map((secret) => webhookKey(secret)!),
+            timeoutMs: config.webhooks.timeoutMs,
+            backoffMs: config.webhooks.backoffMs,
+            retryForMs: config.webhooks.retryForMs,
+          },
+          { metrics, logger, nodeId: config.nodeId },
+        );
 
   return {
     app,
@@ -140,6 +163,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     metrics,
     sweeper,
     replicator,
+    webhooks,
     generatedApiKey,
     async listen() {
       // Without configured keys the generated one is printed once: never expose that beyond loopback.
@@ -152,6 +176,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
         throw explainListenError(config.admin, error, ADMIN_LISTENER);
       }
       sweeper?.start();
+      webhooks?.start();
       return address;
     },
     async close() {
@@ -162,6 +187,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       await Promise.all([app.close(), adminApp.close()]);
       // In-flight writes have published; the relay stops after its current batch (the rest waits in the feed).
       await replicator?.close();
+      // After the last request: its change is in the feed, delivered by this node's next start or another node.
+      await webhooks?.stop();
       await store.close();
     },
   };

@@ -4,27 +4,34 @@
  *
  *   TESSERA_URL=https://tessera.internal TESSERA_ADMIN_KEY=… npm run admin -- devices alice
  *
- * Commands: `devices <userId>`, `logout <userId>`, `status`. Exit codes: 0 done,
- * 1 failed (the message says why), 2 bad usage.
+ * Commands: `devices <userId>`, `logout <userId>`, `export <userId>`,
+ * `erase <userId> --yes`, `status`. Exit codes: 0 done, 1 failed (the message
+ * says why), 2 bad usage.
  */
 import { TesseraClient } from './client.js';
 import { TesseraError } from './errors.js';
 
 const USAGE = `usage: tessera-admin <command>
 
-  devices <userId>   list the user's signed-in devices
-  logout <userId>    log the user out of every device
-  status             liveness and readiness of the endpoint
+  devices <userId>       list the user's signed-in devices
+  logout <userId>        log the user out of every device
+  export <userId>        print everything stored about the user, as JSON (privacy access request)
+  erase <userId> --yes   erase everything stored about the user (privacy erasure request)
+  status                 liveness and readiness of the endpoint
 
 environment: TESSERA_URL (default http://127.0.0.1:8080, comma-separated for failover),
              TESSERA_ADMIN_KEY (an API key with the users scope, e.g. name:secret:users)`;
 
 export async function runAdmin(argv: readonly string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
-  const [command, argument] = argv;
+  const [command, argument, ...flags] = argv;
   const endpoints = (env.TESSERA_URL ?? 'http://127.0.0.1:8080').split(',').map((u) => u.trim()).filter(Boolean);
-  const needsUser = command === 'devices' || command === 'logout';
-  if (command === undefined || !['devices', 'logout', 'status'].includes(command) || (needsUser && !argument)) {
+  const needsUser = command !== 'status';
+  if (command === undefined || !['devices', 'logout', 'export', 'erase', 'status'].includes(command) || (needsUser && !argument)) {
     out(USAGE);
+    return 2;
+  }
+  if (command === 'erase' && !flags.includes('--yes')) {
+    out(`tessera-admin: erasing cannot be undone; run again with --yes to erase everything stored about ${argument}`);
     return 2;
   }
   if (needsUser && !env.TESSERA_ADMIN_KEY) {
@@ -45,6 +52,15 @@ export async function runAdmin(argv: readonly string[], env: NodeJS.ProcessEnv, 
         for (const d of devices) {
           out(`  ${d.id}  ${(d.name ?? '-').padEnd(20)} ${(d.kind ?? '-').padEnd(10)} since ${d.createdAt}  last active ${d.lastActiveAt}`);
         }
+        return 0;
+      }
+      case 'export': {
+        out(JSON.stringify(await client.exportUser(argument!), null, 2));
+        return 0;
+      }
+      case 'erase': {
+        const sessions = await client.eraseUser(argument!);
+        out(`erased ${argument}: ${sessions} session(s)`);
         return 0;
       }
       default: {

@@ -1,10 +1,10 @@
 /** Options of `TesseraClient` and of its calls, with their defaults. */
 import type { Dispatcher } from 'undici';
 import type { RetryOptions } from './retry.js';
-import type { RequestOptions } from './transport.js';
+import type { ClientOrigin, RequestOptions } from './transport.js';
 import type { DeviceLabel, JsonObject, SessionPart } from './types.js';
 
-export type { RequestOptions } from './transport.js';
+export type { ClientOrigin, RequestOptions } from './transport.js';
 
 export interface TesseraClientOptions {
   /**
@@ -43,6 +43,8 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
 export interface TokenOptions extends RequestOptions {
   /** The device's CSRF token: on a mutation the service refuses a wrong one with `CsrfMismatchError`. */
   readonly csrfToken?: string;
+  /** Where the end user's request came from: recorded as where the device was last seen (with its activity). */
+  readonly client?: ClientOrigin;
 }
 
 /** Options of mutations. */
@@ -54,10 +56,19 @@ export interface WriteOptions extends TokenOptions {
 export interface CreateSessionInput {
   /** Sign this user in; without it a guest session is created. */
   readonly userId?: string;
-  /** How this device appears in "my devices". */
+  /** How this device appears in "my devices" (its address is kept truncated). */
   readonly device?: DeviceLabel;
   /** A guest token whose cart and history merge into the user's session; it stops working. */
   readonly guestToken?: string;
+  /**
+   * False for "remember me" unticked: the device gets its own, shorter idle timeout and
+   * lifetime, and the middleware sets a cookie that ends with the browser. @default true
+   */
+  readonly persistent?: boolean;
+  /** How the user authenticated (`pwd`, `otp`, `webauthn`, …): `requireLevel` checks it. Needs `userId`. */
+  readonly authLevel?: string;
+  /** When the user already has the most devices allowed: refuse (`PayloadTooLargeError`), or log out the least recently active one. @default the service's TESSERA_DEVICE_LIMIT_ACTION */
+  readonly atDeviceLimit?: 'refuse' | 'end-least-recent';
 }
 
 export interface GetSessionInput<P extends SessionPart> {
@@ -65,6 +76,8 @@ export interface GetSessionInput<P extends SessionPart> {
   readonly parts?: readonly P[];
   /** A CSRF token to check: the answer's `csrf` says `valid`, `invalid` or `absent`. */
   readonly csrfToken?: string;
+  /** Where the end user's request came from: recorded as where the device was last seen (with its activity). */
+  readonly client?: ClientOrigin;
 }
 
 export interface CartItemInput {

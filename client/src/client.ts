@@ -20,6 +20,7 @@ import {
   type SessionPart,
   type SessionView,
   type UserDevices,
+  type UserExport,
 } from './types.js';
 
 import {
@@ -143,7 +144,7 @@ export class TesseraClient {
     }
     const query = parts.length > 0 ? `?parts=${parts.join(',')}` : '';
     const answer = await this.#send(
-      { method: 'GET', path: `/v1/session${query}`, token, csrfToken: input.csrfToken, idempotent: true },
+      { method: 'GET', path: `/v1/session${query}`, token, csrfToken: input.csrfToken, client: input.client, idempotent: true },
       options,
     );
     return answer.body as SessionView<P>;
@@ -181,7 +182,29 @@ export class TesseraClient {
    */
   async rotate(token: string, options?: TokenOptions): Promise<Credentials> {
     const answer = await this.#send(
-      { method: 'POST', path: '/v1/session/rotate', token, csrfToken: options?.csrfToken, idempotent: false },
+      { method: 'POST', path: '/v1/session/rotate', token, csrfToken: options?.csrfToken, client: options?.client, idempotent: false },
+      options,
+    );
+    return answer.body as Credentials;
+  }
+
+  /**
+   * Records a step-up: the user has just proved who they are again on this
+   * device (your app checked the password, code or key). The device's
+   * `authenticatedAt` becomes now and its `authLevel` the one given, and — as
+   * at any authentication — it gets new credentials (the old token works for
+   * the grace window). Needs an API key with the `sign-in` scope. Not retried
+   * once it may have reached the server.
+   * @example
+   * if (await checkOtp(user, req.body.code)) {
+   *   const fresh = await tessera.reauthenticate(token, { authLevel: 'otp' });
+   *   setCookie(fresh.token);
+   * }
+   */
+  async reauthenticate(token: string, options?: TokenOptions & { readonly authLevel?: string }): Promise<Credentials> {
+    const body = options?.authLevel === undefined ? {} : { authLevel: options.authLevel };
+    const answer = await this.#send(
+      { method: 'POST', path: '/v1/session/reauthenticate', token, body, csrfToken: options?.csrfToken, client: options?.client, idempotent: false },
       options,
     );
     return answer.body as Credentials;
@@ -202,12 +225,15 @@ export class TesseraClient {
   }
 
   /**
-   * Lists the live devices of the session, `current` marking this one.
+   * Lists the live devices of the session, `current` marking this one, with
+   * what a "my devices" page shows: browser and OS, the (truncated) address
+   * and country each signed in from and was last seen from, when it last
+   * authenticated and whether it is remembered.
    * @example
    * const { devices } = await tessera.listDevices(token);
    */
-  async listDevices(token: string, options?: RequestOptions): Promise<DeviceList> {
-    const answer = await this.#send({ method: 'GET', path: '/v1/session/devices', token, idempotent: true }, options);
+  async listDevices(token: string, options?: TokenOptions): Promise<DeviceList> {
+    const answer = await this.#send({ method: 'GET', path: '/v1/session/devices', token, client: options?.client, idempotent: true }, options);
     const body = answer.body as { devices: DeviceList['devices'] };
     return { devices: body.devices, version: unquote(answer.etag) };
   }
@@ -423,6 +449,32 @@ export class TesseraClient {
   }
 
   /**
+   * Everything Tessera holds about a user, for a privacy (access) request:
+   * every session of theirs — live, expired or ended — with its devices,
+   * cart, preferences and history. Token hashes and secrets are never included.
+   * @example
+   * const data = await admin.exportUser('u-42');
+   * await mail(user.email, JSON.stringify(data, null, 2));
+   */
+  async exportUser(userId: string, options?: RequestOptions): Promise<UserExport> {
+    const answer = await this.#send({ method: 'GET', path: `/v1/users/${seg(userId)}/export`, idempotent: true }, options);
+    return answer.body as UserExport;
+  }
+
+  /**
+   * Erases what Tessera holds about a user, for a privacy (erasure) request:
+   * every device is logged out and every session of theirs reduced to a
+   * tombstone that names no one. Idempotent; resolves to how many sessions
+   * were erased (0 when there was nothing).
+   * @example
+   * await admin.eraseUser('u-42');
+   */
+  async eraseUser(userId: string, options?: RequestOptions): Promise<number> {
+    const answer = await this.#send({ method: 'DELETE', path: `/v1/users/${seg(userId)}`, idempotent: true }, options);
+    return (answer.body as { sessions: number }).sessions;
+  }
+
+  /**
    * Closes the keep-alive connections. Calls made afterwards throw.
    * @example
    * process.on('SIGTERM', () => tessera.close());
@@ -451,10 +503,11 @@ async function doneIfRetried(
   }
 }
 
-function writeHeaders(options: WriteOptions | undefined): { csrfToken?: string; ifMatch?: string } {
+function writeHeaders(options: WriteOptions | undefined): Pick<Call, 'csrfToken' | 'ifMatch' | 'client'> {
   return {
     ...(options?.csrfToken !== undefined ? { csrfToken: options.csrfToken } : {}),
     ...(options?.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
+    ...(options?.client !== undefined ? { client: options.client } : {}),
   };
 }
 

@@ -1,11 +1,14 @@
 /**
  * Fastify plugin: `app.register(tesseraFastify, { client })` puts a
- * `TesseraSession` on `request.tessera` (and `request.session`).
+ * `TesseraSession` on `request.tessera` (and `request.session`);
+ * `requireFreshAuth` and `requireLevel` are `preHandler` hooks for routes that
+ * need a recent or strong authentication.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { replaceSetCookie } from './middleware/cookies.js';
 import { resolveOptions, type SessionOptions } from './middleware/options.js';
 import { TesseraSession, type Carrier } from './middleware/session.js';
+import { checkLevels, checkMaxAge, freshAuthRefusal, levelRefusal } from './middleware/step-up.js';
 
 export type FastifySessionOptions = SessionOptions<FastifyRequest>;
 
@@ -38,7 +41,7 @@ export const tesseraFastify: FastifyPluginAsync<FastifySessionOptions> = async (
   const alias = resolved.exposeAsSession && !fastify.hasRequestDecorator('session');
   if (alias) fastify.decorateRequest('session', null);
   fastify.addHook('preHandler', async (request, reply) => {
-    const session = new TesseraSession(resolved.client, resolved, fastifyCarrier(request, reply));
+    const session = new TesseraSession(resolved.client, resolved, fastifyCarrier(request, reply, resolved.country(request)));
     request.tessera = session;
     if (alias) (request as unknown as { session: TesseraSession }).session = session;
     await session.open(resolved.parts(request));
@@ -49,11 +52,43 @@ export const tesseraFastify: FastifyPluginAsync<FastifySessionOptions> = async (
 (tesseraFastify as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
 (tesseraFastify as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] = 'tessera-session';
 
-function fastifyCarrier(request: FastifyRequest, reply: FastifyReply): Carrier {
+/**
+ * A `preHandler` that lets the request through only when the signed-in user
+ * authenticated on this device within `maxAgeSeconds`; otherwise throws a
+ * `ReauthenticationRequiredError` (statusCode 401, `reason` `stale` or
+ * `signed-out`) to your error handler, to send the user to a re-login page.
+ * @example
+ * app.post('/account/email', { preHandler: requireFreshAuth(5 * 60) }, changeEmail);
+ */
+export function requireFreshAuth(maxAgeSeconds: number): preHandlerAsyncHookHandler {
+  checkMaxAge(maxAgeSeconds);
+  return async function requireFreshAuthHook(request: FastifyRequest) {
+    const refusal = freshAuthRefusal(request.tessera, maxAgeSeconds);
+    if (refusal !== null) throw refusal;
+  };
+}
+
+/**
+ * A `preHandler` that lets the request through only when the user last
+ * authenticated on this device at one of `levels`; otherwise throws a
+ * `ReauthenticationRequiredError` (`reason` `level` or `signed-out`).
+ * @example
+ * app.post('/checkout/saved-card', { preHandler: requireLevel('otp', 'webauthn') }, pay);
+ */
+export function requireLevel(...levels: string[]): preHandlerAsyncHookHandler {
+  checkLevels(levels);
+  return async function requireLevelHook(request: FastifyRequest) {
+    const refusal = levelRefusal(request.tessera, levels);
+    if (refusal !== null) throw refusal;
+  };
+}
+
+function fastifyCarrier(request: FastifyRequest, reply: FastifyReply, country: string | undefined): Carrier {
   return {
     method: request.method,
     selfOrigin: `${request.protocol}://${request.host}`,
     ip: request.ip,
+    country,
     header: (name) => {
       const value = request.headers[name.toLowerCase()];
       return (Array.isArray(value) ? value[0] : value) || undefined;
@@ -78,5 +113,8 @@ function fastifyCarrier(request: FastifyRequest, reply: FastifyReply): Carrier {
 
 export { TesseraSession } from './middleware/session.js';
 export { CsrfRefusedError } from './middleware/csrf.js';
+export { ReauthenticationRequiredError } from './middleware/step-up.js';
+export type { ReauthenticationReason } from './middleware/step-up.js';
+export type { SignInOptions } from './middleware/session.js';
 export { defaultDeviceLabel } from './middleware/options.js';
 export type { SessionOptions, CsrfOptions } from './middleware/options.js';

@@ -13,6 +13,7 @@ export type {
   GetSessionInput,
   CartItemInput,
   ViewInput,
+  ClientOrigin,
 } from './client-options.js';
 export { DEFAULT_RETRY, backoffDelay } from './retry.js';
 export type { RetryOptions } from './retry.js';
@@ -36,6 +37,8 @@ export {
 } from './errors.js';
 export type { ErrorCode, ProblemCode, TransportCode } from './errors.js';
 export { SESSION_PARTS } from './types.js';
+export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
+export type { VerifyWebhookOptions, WebhookHeaders } from './webhooks.js';
 export type {
   SessionPart,
   SessionInfo,
@@ -52,6 +55,11 @@ export type {
   Credentials,
   CsrfState,
   UserDevices,
+  UserExport,
+  ExportedDevice,
+  Software,
+  SessionEvent,
+  SessionEventType,
   JsonValue,
   JsonObject,
 } from './types.js';

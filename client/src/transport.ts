@@ -21,6 +21,8 @@ export interface Call {
   readonly token?: string | undefined;
   readonly csrfToken?: string | undefined;
   readonly ifMatch?: string | undefined;
+  /** Where the end user's request came from (`Tessera-Client-IP`, `Tessera-Client-Country`). */
+  readonly client?: ClientOrigin | undefined;
   readonly body?: unknown;
   readonly contentType?: string;
   /** Whether sending it twice has the same effect as once (see `retry.ts`). */
@@ -29,6 +31,14 @@ export interface Call {
   readonly authenticated?: boolean;
   /** Statuses returned as answers rather than thrown (besides 2xx). */
   readonly accept?: readonly number[];
+}
+
+/** Where an end user's request came from, as the app knows it: recorded with the device's activity. */
+export interface ClientOrigin {
+  /** Their address (e.g. Express's `req.ip`); Tessera keeps it truncated. */
+  readonly ip?: string;
+  /** Their country or region, ISO 3166 (e.g. from a CDN's geo header: `DE`, `US-CA`). */
+  readonly country?: string;
 }
 
 /** Per-call settings every public method accepts. */
@@ -249,6 +259,8 @@ export class Transport {
     if (call.token !== undefined) headers['tessera-token'] = call.token;
     if (call.csrfToken !== undefined) headers['tessera-csrf'] = call.csrfToken;
     if (call.ifMatch !== undefined) headers['if-match'] = call.ifMatch;
+    if (call.client?.ip !== undefined) headers['tessera-client-ip'] = call.client.ip;
+    if (call.client?.country !== undefined) headers['tessera-client-country'] = call.client.country;
     let body: string | undefined;
     if (call.body !== undefined) {
       body = JSON.stringify(call.body);

@@ -19,14 +19,39 @@ export interface SessionInfo {
   readonly createdAt: string;
   readonly lastActiveAt: string;
   readonly expiresAt: string;
+  /** When the user last proved who they are on this device (sign-in or `reauthenticate`); absent from a Tessera older than this SDK. */
+  readonly authenticatedAt?: string;
+  /** How, as the app said at sign-in or re-authentication (`pwd`, `otp`, `webauthn`, …). */
+  readonly authLevel?: string;
+  /** False for a transient sign-in ("remember me" unticked). */
+  readonly persistent?: boolean;
+}
+
+/** Browser or operating system, as parsed from a device's user agent. */
+export interface Software {
+  readonly name: string;
+  readonly version?: string;
 }
 
 export interface Device {
   readonly id: string;
   readonly name?: string;
   readonly kind?: string;
+  readonly browser?: Software;
+  readonly os?: Software;
+  /** `desktop`, `mobile`, `tablet`, `tv` or `bot`. */
+  readonly platform?: string;
+  /** The address it signed in from, truncated (by default to a /24 or /48). */
+  readonly ip?: string;
+  /** The address it was last seen from, truncated alike. */
+  readonly lastIp?: string;
+  readonly country?: string;
+  readonly lastCountry?: string;
   readonly createdAt: string;
   readonly lastActiveAt: string;
+  readonly authenticatedAt?: string;
+  readonly authLevel?: string;
+  readonly persistent?: boolean;
   /** True for the device whose token made the request. */
   readonly current: boolean;
 }
@@ -36,7 +61,10 @@ export interface DeviceLabel {
   readonly name?: string;
   readonly kind?: string;
   readonly userAgent?: string;
+  /** The address it signs in from; Tessera keeps it truncated. */
   readonly ip?: string;
+  /** The country or region it signs in from, ISO 3166 (`DE`, `US-CA`). */
+  readonly country?: string;
 }
 
 export interface CartItem {
@@ -104,4 +132,65 @@ export type SessionView<P extends SessionPart = never> = {
 export interface UserDevices {
   readonly sessionId: string;
   readonly devices: Device[];
+}
+
+/** A device in a privacy export: everything stored of it but its token hashes. */
+export interface ExportedDevice extends Omit<Device, 'current'> {
+  readonly userAgent?: string;
+  readonly revokedAt?: string;
+  readonly revokedFor?: string;
+}
+
+/** Everything Tessera holds about a user (`exportUser`). */
+export interface UserExport {
+  readonly userId: string;
+  readonly exportedAt: string;
+  readonly sessions: Array<{
+    readonly id: string;
+    readonly state: 'live' | 'ended' | 'expired' | 'merged';
+    readonly createdAt: string;
+    readonly lastActiveAt: string;
+    readonly expiresAt: string;
+    readonly endedAt?: string;
+    readonly mergedInto?: string;
+    readonly devices: ExportedDevice[];
+    readonly cart: { readonly items: CartItem[] };
+    readonly prefs: JsonObject;
+    readonly history: { readonly items: HistoryItem[] };
+  }>;
+}
+
+/** What a session event is about; see docs/sdk.md#session-events. */
+export type SessionEventType =
+  | 'session.signed_in'
+  | 'session.rotated'
+  | 'session.token_reused'
+  | 'session.device_revoked'
+  | 'session.logged_out'
+  | 'session.ended'
+  | 'session.guest_merged';
+
+/** A session event, as a webhook delivers it (`verifyWebhook` returns it). */
+export interface SessionEvent {
+  /** The delivery's `webhook-id`: the same on every retry of the event, so de-duplicate by it. */
+  readonly id: string;
+  readonly type: SessionEventType;
+  /** When the change behind it was made. */
+  readonly timestamp: string;
+  readonly data: {
+    readonly sessionId: string;
+    readonly userId: string | null;
+    readonly deviceId?: string;
+    readonly device?: { readonly name?: string; readonly kind?: string; readonly country?: string };
+    readonly generation?: number;
+    readonly authenticatedAt?: string;
+    readonly authLevel?: string;
+    readonly persistent?: boolean;
+    /** `session.device_revoked`: `revoked`, `admin` or `limit`; `session.ended`: `ended`, `admin` or `erased`. */
+    readonly reason?: string;
+    readonly revokedAt?: string;
+    readonly deviceIds?: readonly string[];
+    readonly guestSessionId?: string;
+    readonly endedAt?: string;
+  };
 }

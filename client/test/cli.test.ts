@@ -29,6 +29,19 @@ describe('tessera-admin', () => {
     assert.deepEqual(await run(['devices', 'cli-user']), { code: 1, text: 'no live session for cli-user' });
   });
 
+  test('exports a user as JSON, and erases only with --yes', async () => {
+    const phone = await server.signIn({ userId: 'cli-gdpr', device: { name: 'phone' } });
+    const exported = await run(['export', 'cli-gdpr']);
+    assert.equal(exported.code, 0);
+    const data = JSON.parse(exported.text);
+    assert.deepEqual([data.userId, data.sessions[0].id, data.sessions[0].devices[0].name], ['cli-gdpr', phone.session.id, 'phone']);
+    assert.equal((await run(['erase', 'cli-gdpr'])).code, 2, 'not without --yes');
+    assert.equal((await server.request('GET', '/v1/session', { token: phone.token })).status, 200);
+    assert.deepEqual(await run(['erase', 'cli-gdpr', '--yes']), { code: 0, text: 'erased cli-gdpr: 1 session(s)' });
+    assert.equal((await server.request('GET', '/v1/session', { token: phone.token })).status, 401);
+    assert.deepEqual(JSON.parse((await run(['export', 'cli-gdpr'])).text).sessions, []);
+  });
+
   test('reports status, and refuses bad usage or a missing key with exit code 2', async () => {
     assert.deepEqual(await run(['status']), { code: 0, text: 'live: yes  ready: yes' });
     assert.equal((await run(['devices'])).code, 2);

@@ -52,6 +52,39 @@ describe('TesseraClient against a real Tessera', () => {
     assert.ok(view.versions.cart);
   });
 
+  it('signs in transient, with a level; lists device details; steps up; sends where the visitor is', async () => {
+    const userId = `sdk-details-${Math.random()}`;
+    const signedIn = await tessera.signIn(userId, {
+      device: { name: 'Work laptop', userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15', ip: '198.51.100.23', country: 'FR' },
+      persistent: false,
+      authLevel: 'pwd',
+    });
+    assert.deepEqual([signedIn.session.persistent, signedIn.session.authLevel], [false, 'pwd']);
+    const { devices } = await tessera.listDevices(signedIn.token, { client: { ip: '203.0.113.9', country: 'BE' } });
+    assert.deepEqual(
+      [devices[0]!.browser?.name, devices[0]!.os?.name, devices[0]!.platform, devices[0]!.ip, devices[0]!.country, devices[0]!.persistent],
+      ['Safari', 'macOS', 'desktop', '198.51.100.0', 'FR', false],
+    );
+    const stepped = await tessera.reauthenticate(signedIn.token, { authLevel: 'webauthn' });
+    assert.notEqual(stepped.token, signedIn.token);
+    assert.equal(stepped.session.authLevel, 'webauthn');
+    assert.ok(Date.parse(stepped.session.authenticatedAt!) >= Date.parse(signedIn.session.authenticatedAt!));
+    await assert.rejects(tessera.getSession(stepped.token, { client: { ip: 'not-an-ip' } }), ValidationError);
+  });
+
+  it('exports and erases a user’s data (users scope)', async () => {
+    const userId = `sdk-gdpr-${Math.random()}`;
+    const signedIn = await tessera.signIn(userId, { device: { name: 'phone' } });
+    await tessera.addToCart(signedIn.token, { sku: 'GDPR-1' });
+    const exported = await admin.exportUser(userId);
+    assert.deepEqual(exported.sessions.map((s) => [s.id, s.state, s.cart.items[0]?.sku, s.devices[0]?.name]), [[signedIn.session.id, 'live', 'GDPR-1', 'phone']]);
+    await assert.rejects(tessera.exportUser(userId), ForbiddenError);
+    assert.equal(await admin.eraseUser(userId), 1);
+    assert.deepEqual((await admin.exportUser(userId)).sessions, []);
+    await assert.rejects(tessera.getSession(signedIn.token), InvalidTokenError);
+    assert.equal(await admin.eraseUser(userId), 0);
+  });
+
   it('reports the CSRF verdict for a wrong or missing token', async () => {
     const guest = await tessera.createSession();
     assert.equal((await tessera.getSession(guest.token, { csrfToken: 'nope' })).csrf, 'invalid');

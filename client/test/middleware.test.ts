@@ -10,7 +10,8 @@ import expressSession from 'express-session';
 import type { AddressInfo } from 'node:net';
 import { tesseraSession } from '../src/express.js';
 import { nextMillisecond } from '../../test/support/clock.js';
-import { startExpressApp, startFastifyApp, type RunningApp } from './support/apps.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startExpress4App, startExpressApp, startFastifyApp, type RunningApp } from './support/apps.js';
 import { APP_KEY, startTesseraProcess, type TesseraProcess } from './support/tessera-process.js';
 import { Visitor } from './support/visitor.js';
 
@@ -29,6 +30,7 @@ after(async () => {
 
 const frameworks = [
   ['Express', startExpressApp],
+  ['Express 4', startExpress4App],
   ['Fastify', startFastifyApp],
 ] as const;
 
@@ -39,7 +41,9 @@ for (const [framework, start] of frameworks) {
   describe(`${framework} session middleware`, () => {
     let app: RunningApp;
     before(async () => {
-      app = await start(tessera, { csrf: { trustedOrigins: [TRUSTED] } });
+      // The visitor's country comes from a CDN-style header (both frameworks keep headers in `headers`).
+      const country = (request: unknown) => (request as { headers: Record<string, string | undefined> }).headers['x-geo-country'];
+      app = await start(tessera, { csrf: { trustedOrigins: [TRUSTED] }, country });
     });
     after(() => app.close());
 
@@ -256,6 +260,60 @@ for (const [framework, start] of frameworks) {
       await b.post('/signin', { form: { userId: user } });
       assert.equal((await a.post('/logout-everywhere', { form: { _csrf: aIn.json.state.csrfToken } })).status, 200);
       assert.equal((await b.get('/state')).json.exists, false);
+    });
+
+    const maxAgeOf = (line: string | undefined) => /max-age=(\d+)/i.exec(line ?? '')?.[1];
+
+    it('remembers a sign-in with "remember me" ticked; without, the cookie ends with the browser (no Max-Age), rotation included', async () => {
+      const remembered = new Visitor(app.url);
+      const kept = await remembered.post('/signin', { form: { userId: `${framework}-remember`, remember: 'yes' } });
+      assert.equal(maxAgeOf(kept.setCookies.find((c) => c.startsWith(`${COOKIE}=`))), '34560000');
+      assert.equal(kept.json.state.persistent, true);
+      const brief = new Visitor(app.url);
+      const signedIn = await brief.post('/signin', { form: { userId: `${framework}-brief`, remember: 'no' } });
+      const line = signedIn.setCookies.find((c) => c.startsWith(`${COOKIE}=`));
+      assert.ok(line && maxAgeOf(line) === undefined && !/expires=/i.test(line), `a session cookie: ${line}`);
+      assert.equal(signedIn.json.state.persistent, false);
+      const rotated = await brief.post('/rotate', { form: { _csrf: signedIn.json.state.csrfToken } });
+      assert.equal(maxAgeOf(rotated.setCookies.find((c) => c.startsWith(`${COOKIE}=`))), undefined, 'a rotation keeps it a session cookie');
+      assert.equal((await brief.get('/state')).json.persistent, false);
+    });
+
+    it('requireFreshAuth lets a fresh sign-in through, refuses it once older than the limit, and again after reauthenticate', async () => {
+      const visitor = new Visitor(app.url);
+      assert.deepEqual((await visitor.get('/fresh')).json, { code: 'reauthentication-required', reason: 'signed-out' });
+      const signedIn = await visitor.post('/signin', { form: { userId: `${framework}-fresh`, authLevel: 'pwd' } });
+      assert.equal((await visitor.get('/fresh')).status, 200);
+      await sleep(1_100); // past the route's one-second limit
+      const stale = await visitor.get('/fresh');
+      assert.deepEqual([stale.status, stale.json], [401, { code: 'reauthentication-required', reason: 'stale' }]);
+      const stepped = await visitor.post('/reauthenticate', { form: { _csrf: signedIn.json.state.csrfToken, authLevel: 'pwd' } });
+      assert.equal(stepped.status, 200, stepped.text);
+      assert.ok(Date.parse(stepped.json.state.authenticatedAt) > Date.parse(signedIn.json.state.authenticatedAt));
+      assert.equal((await visitor.get('/fresh')).status, 200, 'fresh again, with the new cookie');
+    });
+
+    it('requireLevel refuses a guest and a password sign-in, and lets a one-time-code step-up through', async () => {
+      const { visitor: guestVisitor } = await guest();
+      assert.deepEqual((await guestVisitor.get('/strong')).json, { code: 'reauthentication-required', reason: 'signed-out' });
+      const visitor = new Visitor(app.url);
+      const signedIn = await visitor.post('/signin', { form: { userId: `${framework}-level`, authLevel: 'pwd' } });
+      assert.equal(signedIn.json.state.authLevel, 'pwd');
+      assert.deepEqual((await visitor.get('/strong')).json, { code: 'reauthentication-required', reason: 'level' });
+      const stepped = await visitor.post('/reauthenticate', { form: { _csrf: signedIn.json.state.csrfToken, authLevel: 'otp' } });
+      assert.equal(stepped.json.state.authLevel, 'otp');
+      assert.deepEqual((await visitor.get('/strong')).json, { ok: true });
+    });
+
+    it('tells Tessera where the visitor is: the country header at sign-in, the address and country as where the device was last seen', async () => {
+      const visitor = new Visitor(app.url);
+      await visitor.post('/signin', { form: { userId: `${framework}-geo-${Math.random()}` }, headers: { 'x-geo-country': 'NL' } });
+      const [device] = (await visitor.get('/devices', { 'x-geo-country': 'be' })).json;
+      assert.equal(device.country, 'NL');
+      assert.equal(device.ip, '127.0.0.0', 'the address, truncated to its /24');
+      assert.deepEqual([device.browser.name, device.os.name], ['Chrome', 'Linux']);
+      // An unreadable country header is left out rather than failing the request.
+      assert.equal((await visitor.get('/state', { 'x-geo-country': 'T1' })).status, 200);
     });
   });
 }

@@ -35,6 +35,7 @@ import { partOf } from '../domain/operations.js';
 import { mergePart, type ChangeRecord, type DataPart, type PartStates } from '../domain/parts.js';
 import { cartItemsJson, historyItemsJson, prefsJson } from '../domain/part-json.js';
 import type { Hlc } from '../domain/hlc.js';
+import type { Seen } from '../domain/devices.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -118,6 +119,8 @@ class WithHits implements LoadedSession {
   readonly versions: LoadedSession['versions'];
   // Declared, not defined: an own `credential: undefined` would differ from an absent one.
   declare readonly credential?: LoadedSession['credential'];
+  declare readonly credentialActiveAt?: LoadedSession['credentialActiveAt'];
+  declare readonly credentialAuth?: LoadedSession['credentialAuth'];
   readonly rendered: Readonly<Partial<Record<CachedPart, string>>>;
   readonly #loaded: LoadedSession;
   readonly #hits: Hits;
@@ -133,6 +136,8 @@ class WithHits implements LoadedSession {
     this.devices = loaded.devices;
     this.versions = loaded.versions;
     if (loaded.credential !== undefined) this.credential = loaded.credential;
+    if (loaded.credentialActiveAt !== undefined) this.credentialActiveAt = loaded.credentialActiveAt;
+    if (loaded.credentialAuth !== undefined) this.credentialAuth = loaded.credentialAuth;
     const rendered: Partial<Record<CachedPart, string>> = { ...loaded.rendered };
     if (hits.cart !== undefined) rendered.cart = hits.cart.view;
     if (hits.prefs !== undefined) rendered.prefs = hits.prefs.view;
@@ -291,8 +296,20 @@ export class CachedStore implements SessionStore {
     return this.inner.create(session, options);
   }
 
-  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
-    return this.inner.touch(sessionId, deviceId, now, hlc);
+  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc, seen?: Seen): Promise<void> {
+    return this.inner.touch(sessionId, deviceId, now, hlc, seen);
+  }
+
+  userSessions(userId: string): Promise<string[]> {
+    return this.inner.userSessions(userId);
+  }
+
+  /** Erases in the store, and drops this node's copies of the user's parts (other nodes' L1 lose theirs at their next load, or their TTL). */
+  async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {
+    const ids = await this.inner.userSessions(userId);
+    const erased = await this.inner.eraseUser(userId, now, hlc);
+    for (const id of ids) for (const part of CACHED_PARTS) this.#forget(key(id, part));
+    return erased;
   }
 
   snapshot(sessionId: string): Promise<SessionSnapshot | null> {

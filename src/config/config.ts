@@ -10,6 +10,8 @@ import type { StoreConfig } from '../store/session-store.js';
 import { DEFAULT_REPLICATION, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
+import type { DeviceLimitAction } from '../domain/operations.js';
+import { webhookKey } from '../events/webhook-signature.js';
 
 export type { StoreConfig };
 
@@ -32,6 +34,17 @@ export interface Config {
   readonly absoluteTimeoutMs: number;
   /** How long a rotated-out token keeps working for in-flight requests; 0 to 1 h. @default 30 s */
   readonly rotationGraceMs: number;
+  /**
+   * A transient sign-in ("remember me" unticked): its device's own idle timeout and
+   * lifetime, each capped by the session's. @default 12 h idle, 24 h in all
+   */
+  readonly transient: { readonly idleTimeoutMs: number; readonly absoluteTimeoutMs: number };
+  /** What a sign-in does when the user's session already has `limits.devices` devices, unless it says. @default 'refuse' */
+  readonly deviceLimitAction: DeviceLimitAction;
+  /** Bits of a client address kept (the rest zeroed before it is stored); 0 keeps none. @default 24 (IPv4), 48 (IPv6) */
+  readonly addressPrefixes: { readonly v4: number; readonly v6: number };
+  /** Session events delivered as signed webhooks; null when TESSERA_WEBHOOK_URLS is not set. */
+  readonly webhooks: WebhookConfig | null;
   /**
    * Reads refresh the idle deadline only once this much of it has passed; 0 to 7 days,
    * and shorter than the idle timeout. @default min(idle / 20, 1 h)
@@ -79,6 +92,18 @@ export interface Config {
    * again). Loopback by default, whatever `host` is: expose it deliberately. @default 127.0.0.1:8081
    */
   readonly admin: { readonly host: string; readonly port: number };
+}
+
+export interface WebhookConfig {
+  readonly urls: readonly string[];
+  /** `whsec_…` signing secrets; every delivery carries a signature per secret (rotation without a gap). */
+  readonly secrets: readonly string[];
+  /** One attempt's time limit. @default 10 s */
+  readonly timeoutMs: number;
+  /** The first retry's wait; it doubles, up to 5 min. @default 1 s */
+  readonly backoffMs: number;
+  /** An event not accepted this long after its first attempt is given up. @default 3 days */
+  readonly retryForMs: number;
 }
 
 /**
@@ -131,6 +156,8 @@ export const DURATION_BOUNDS = {
   TESSERA_IDLE_TIMEOUT: [SECOND, 3_650 * DAY],
   TESSERA_ABSOLUTE_TIMEOUT: [SECOND, 3_650 * DAY],
   TESSERA_ROTATION_GRACE: [0, HOUR],
+  TESSERA_TRANSIENT_IDLE_TIMEOUT: [SECOND, 3_650 * DAY],
+  TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: [SECOND, 3_650 * DAY],
   TESSERA_SLIDE_AFTER: [0, 7 * DAY],
   TESSERA_SWEEP_INTERVAL: [100, DAY],
   TESSERA_L1_TTL: [100, DAY],
@@ -143,6 +170,9 @@ export const DURATION_BOUNDS = {
   TESSERA_REQUEST_TIMEOUT: [100, HOUR],
   TESSERA_CONNECTION_TIMEOUT: [SECOND, HOUR],
   TESSERA_KEEP_ALIVE_TIMEOUT: [SECOND, HOUR],
+  TESSERA_WEBHOOK_TIMEOUT: [100, MINUTE],
+  TESSERA_WEBHOOK_BACKOFF: [10, 5 * MINUTE],
+  TESSERA_WEBHOOK_RETRY_FOR: [SECOND, 30 * DAY],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type DurationVariable = keyof typeof DURATION_BOUNDS;
@@ -220,6 +250,13 @@ export function loadConfig(env: Env = process.env): Config {
   const l1Text = read('TESSERA_L1') ?? (store.engine === 'sqlite' ? 'off' : 'on');
   if (l1Text !== 'on' && l1Text !== 'off') throw new ConfigError('TESSERA_L1', `"${l1Text}" must be on or off`);
 
+  const deviceLimitAction = (read('TESSERA_DEVICE_LIMIT_ACTION') ?? 'refuse') as DeviceLimitAction;
+  if (deviceLimitAction !== 'refuse' && deviceLimitAction !== 'end-least-recent') {
+    throw new ConfigError('TESSERA_DEVICE_LIMIT_ACTION', `"${deviceLimitAction}" must be refuse or end-least-recent`);
+  }
+
+  const webhooks = parseWebhooks(read, duration);
+
   const port = integer('TESSERA_PORT', 8080, 0, 65_535);
   const adminPort = integer('TESSERA_ADMIN_PORT', 8081, 0, 65_535);
   if (adminPort === port && adminPort !== 0) {
@@ -234,6 +271,13 @@ export function loadConfig(env: Env = process.env): Config {
     idleTimeoutMs,
     absoluteTimeoutMs,
     rotationGraceMs: duration('TESSERA_ROTATION_GRACE', 30 * SECOND),
+    transient: {
+      idleTimeoutMs: duration('TESSERA_TRANSIENT_IDLE_TIMEOUT', 12 * HOUR),
+      absoluteTimeoutMs: duration('TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT', DAY),
+    },
+    deviceLimitAction,
+    addressPrefixes: { v4: integer('TESSERA_IPV4_PREFIX', 24, 0, 32), v6: integer('TESSERA_IPV6_PREFIX', 48, 0, 128) },
+    webhooks,
     slideAfterMs,
     sweepIntervalMs: duration('TESSERA_SWEEP_INTERVAL', MINUTE),
     horizonMs: duration('TESSERA_REPLICATION_HORIZON', DAY),
@@ -247,6 +291,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQuantity: integer('TESSERA_MAX_QUANTITY', DEFAULT_LIMITS.maxQuantity, 1, 1_000_000),
       prefsBytes: integer('TESSERA_MAX_PREFS_BYTES', DEFAULT_LIMITS.prefsBytes, 64, 1024 * 1024),
       historyItems: integer('TESSERA_HISTORY_ITEMS', DEFAULT_LIMITS.historyItems, 1, 10_000),
+      devices: integer('TESSERA_MAX_DEVICES', DEFAULT_LIMITS.devices, 1, 1_000),
     },
     l1: {
       enabled: l1Text === 'on',
@@ -316,6 +361,40 @@ function parseReplication(
     consistencyWaitMs: duration('TESSERA_CONSISTENCY_WAIT', DEFAULT_REPLICATION.consistencyWaitMs),
     repairIntervalMs: duration('TESSERA_REPAIR_INTERVAL', DEFAULT_REPLICATION.repairIntervalMs),
     replicaCheckIntervalMs: duration('TESSERA_REPLICA_CHECK_INTERVAL', DEFAULT_REPLICATION.replicaCheckIntervalMs),
+  };
+}
+
+function parseWebhooks(read: (name: string) => string | undefined, duration: (name: DurationVariable, fallback: number) => number): WebhookConfig | null {
+  const given = read('TESSERA_WEBHOOK_URLS');
+  if (given === undefined) return null;
+  const urls = list(given);
+  urls.forEach((url, i) => {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    // Never echo the URL: it may carry a token.
+    if (parsed === null || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+      throw new ConfigError('TESSERA_WEBHOOK_URLS', `entry ${i + 1} is not an http:// or https:// URL`);
+    }
+  });
+  const secrets = list(read('TESSERA_WEBHOOK_SECRET'));
+  if (secrets.length === 0) {
+    throw new ConfigError('TESSERA_WEBHOOK_SECRET', 'is required with TESSERA_WEBHOOK_URLS: a whsec_ secret (whsec_ + base64 of 24-64 random bytes), several comma-separated while rotating');
+  }
+  secrets.forEach((secret, i) => {
+    if (webhookKey(secret) === null) {
+      throw new ConfigError('TESSERA_WEBHOOK_SECRET', `entry ${i + 1} is not whsec_ followed by the base64 of 24 to 64 bytes (e.g. whsec_$(openssl rand -base64 32))`);
+    }
+  });
+  return {
+    urls,
+    secrets,
+    timeoutMs: duration('TESSERA_WEBHOOK_TIMEOUT', 10 * SECOND),
+    backoffMs: duration('TESSERA_WEBHOOK_BACKOFF', SECOND),
+    retryForMs: duration('TESSERA_WEBHOOK_RETRY_FOR', 3 * DAY),
   };
 }
 

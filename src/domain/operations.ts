@@ -14,7 +14,16 @@ import {
   type CartLineState,
   type CartState,
 } from './cart.js';
-import { newDevice, revokeDevice, rotateDevice, type DeviceLabel, type DeviceState } from './devices.js';
+import {
+  leastRecentlyActive,
+  newDevice,
+  revokeDevice,
+  rotateDevice,
+  type DeviceAuthOptions,
+  type DeviceLabel,
+  type DeviceState,
+  type RevokeReason,
+} from './devices.js';
 import type { ProblemCode } from './errors.js';
 import type { HistoryState } from './history.js';
 import type { Hlc } from './hlc.js';
@@ -30,10 +39,28 @@ export type Operation =
   | { readonly kind: 'cart.clear' }
   | { readonly kind: 'prefs.patch'; readonly patch: JsonObject }
   | { readonly kind: 'history.add'; readonly productId: string; readonly viewedAt: number }
-  | { readonly kind: 'device.add'; readonly deviceId: string; readonly label: DeviceLabel; readonly hash: string }
-  | { readonly kind: 'device.rotate'; readonly deviceId: string; readonly hash: string; readonly graceMs: number }
-  | { readonly kind: 'device.revoke'; readonly deviceId: string }
-  | { readonly kind: 'session.end' };
+  | {
+      readonly kind: 'device.add';
+      readonly deviceId: string;
+      readonly label: DeviceLabel;
+      readonly hash: string;
+      readonly auth?: DeviceAuthOptions;
+      /** At the device limit: refuse the sign-in (the default), or end the least recently active device. */
+      readonly atLimit?: DeviceLimitAction;
+    }
+  | {
+      readonly kind: 'device.rotate';
+      readonly deviceId: string;
+      readonly hash: string;
+      readonly graceMs: number;
+      /** A re-authentication (step-up): the device's authentication time becomes now, its level this one. */
+      readonly reauth?: { readonly authLevel?: string };
+    }
+  | { readonly kind: 'device.revoke'; readonly deviceId: string; readonly reason?: RevokeReason }
+  | { readonly kind: 'session.end'; readonly reason?: RevokeReason };
+
+/** What a sign-in does when the session already holds `limits.devices` live devices. */
+export type DeviceLimitAction = 'refuse' | 'end-least-recent';
 
 /** The versioned part each kind of operation changes. */
 export function partOf(op: Operation): DataPart {
@@ -146,9 +173,15 @@ function deviceOperation(
     case 'device.add': {
       const live = Object.values(devices.devices).filter((d) => d.revokedAt === undefined).length;
       if (live >= ctx.limits.devices) {
-        return reject('payload-too-large', `the session already has ${ctx.limits.devices} signed-in devices, the limit`);
+        if (op.atLimit !== 'end-least-recent') {
+          return reject('payload-too-large', `the session already has ${ctx.limits.devices} signed-in devices, the limit`);
+        }
+        // As many as it takes to make room (more than one only when the limit was lowered).
+        for (const id of leastRecentlyActive(devices, live - ctx.limits.devices + 1)) {
+          changed.set(id, revokeDevice(devices.devices[id]!, ctx.now, 'limit'));
+        }
       }
-      changed.set(op.deviceId, newDevice(op.label, op.hash, ctx.now, ctx.hlc));
+      changed.set(op.deviceId, newDevice(op.label, op.hash, ctx.now, ctx.hlc, op.auth));
       break;
     }
     case 'device.rotate':
@@ -157,13 +190,15 @@ function deviceOperation(
       if (device === undefined || device.revokedAt !== undefined) return reject('not-found', `no device "${op.deviceId}" in this session`);
       changed.set(
         op.deviceId,
-        op.kind === 'device.rotate' ? rotateDevice(device, op.hash, ctx.now, op.graceMs, ctx.hlc) : revokeDevice(device, ctx.now),
+        op.kind === 'device.rotate'
+          ? rotateDevice(device, op.hash, ctx.now, op.graceMs, ctx.hlc, op.reauth)
+          : revokeDevice(device, ctx.now, op.reason),
       );
       break;
     }
     case 'session.end':
       for (const [id, device] of Object.entries(devices.devices)) {
-        if (device.revokedAt === undefined) changed.set(id, revokeDevice(device, ctx.now));
+        if (device.revokedAt === undefined) changed.set(id, revokeDevice(device, ctx.now, op.reason));
       }
       // An ended session keeps no secret (the join would drop it anyway).
       records.push(record(ctx, 'meta', { ...meta, endedAt: meta.endedAt ?? ctx.now, csrfSecret: '' }));

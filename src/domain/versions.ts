@@ -44,9 +44,15 @@ export function canonicalRegister(register: PrefRegister): string {
   return `${register.t} ${JSON.stringify(register.v)}`;
 }
 
-/** What identifies a device's token state: generation, stamp, revocation. */
+/**
+ * What identifies a device's token state: generation, stamp, revocation (and
+ * its reason, when one was recorded). The authentication time and level and a
+ * transient device's limits change only with the stamp; where the device was
+ * last seen is activity, which moves no version.
+ */
 export function canonicalDevice(device: DeviceState): string {
-  return `${device.gen}|${device.t}|${device.revokedAt ?? ''}`;
+  const text = `${device.gen}|${device.t}|${device.revokedAt ?? ''}`;
+  return device.revokedFor === undefined ? text : `${text}|${device.revokedFor}`;
 }
 
 function byteOrder(a: string, b: string): number {

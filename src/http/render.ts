@@ -12,7 +12,7 @@ import type { FastifyReply } from 'fastify';
 import type { DataPart } from '../domain/parts.js';
 import type { CsrfCheck } from '../tokens/csrf.js';
 import type { LoadedSession } from '../store/session-store.js';
-import { devicesView, sessionInfo } from '../service/views.js';
+import { devicesView, sessionInfo, type ViewSettings } from '../service/views.js';
 import { cartItemsJson, historyItemsJson, prefsJson } from '../domain/part-json.js';
 import { etag } from './request-context.js';
 
@@ -28,7 +28,11 @@ const itemsOfHistory = (session: LoadedSession): string =>
 function sessionInfoJson(session: LoadedSession, deviceId: string): string {
   const info = sessionInfo(session, deviceId);
   const userId = info.userId === null ? 'null' : JSON.stringify(info.userId);
-  return `{"id":${JSON.stringify(info.id)},"userId":${userId},"deviceId":${JSON.stringify(info.deviceId)},"createdAt":"${info.createdAt}","lastActiveAt":"${info.lastActiveAt}","expiresAt":"${info.expiresAt}"}`;
+  const level = info.authLevel === undefined ? '' : `,"authLevel":${JSON.stringify(info.authLevel)}`;
+  return (
+    `{"id":${JSON.stringify(info.id)},"userId":${userId},"deviceId":${JSON.stringify(info.deviceId)},"createdAt":"${info.createdAt}",` +
+    `"lastActiveAt":"${info.lastActiveAt}","expiresAt":"${info.expiresAt}","authenticatedAt":"${info.authenticatedAt}"${level},"persistent":${info.persistent}}`
+  );
 }
 
 /** The versions object; a version is `v` and digits, never anything to escape. */
@@ -37,12 +41,12 @@ function versionsJson({ cart, prefs, history, devices }: LoadedSession['versions
 }
 
 /** `GET /v1/session`: the session, the named parts, every version and the CSRF check. */
-export function sessionJson(session: LoadedSession, parts: readonly DataPart[], deviceId: string, csrf: CsrfCheck): string {
+export function sessionJson(session: LoadedSession, parts: readonly DataPart[], deviceId: string, csrf: CsrfCheck, views: ViewSettings): string {
   let json = `{"session":${sessionInfoJson(session, deviceId)}`;
   if (parts.includes('cart')) json += `,"cart":{"items":${itemsOfCart(session)}}`;
   if (parts.includes('prefs')) json += `,"prefs":${objectOfPrefs(session)}`;
   if (parts.includes('history')) json += `,"history":{"items":${itemsOfHistory(session)}}`;
-  if (parts.includes('devices')) json += `,"devices":${JSON.stringify(devicesView(session, deviceId).devices)}`;
+  if (parts.includes('devices')) json += `,"devices":${JSON.stringify(devicesView(session, deviceId, views).devices)}`;
   return `${json},"versions":${versionsJson(session.versions)},"csrf":"${csrf}"}`;
 }
 

@@ -2,8 +2,11 @@
  * Reading what callers send: API key, end-user token, CSRF, If-Match and Host headers.
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { isIP } from 'node:net';
+import type { Seen } from '../domain/devices.js';
 import { TesseraError } from '../domain/errors.js';
-import type { MutationOptions } from '../service/session-service.js';
+import { COUNTRY } from '../service/addresses.js';
+import type { MutationOptions, ReadOptions } from '../service/session-service.js';
 import type { ApiKey, ApiKeyRing, Scope } from '../tokens/api-keys.js';
 
 declare module 'fastify' {
@@ -84,15 +87,39 @@ export function missingHost(request: FastifyRequest): TesseraError | undefined {
   return new TesseraError('validation-failed', 'an HTTP/1.1 request must carry a Host header');
 }
 
-/** CSRF and If-Match of a mutation request, as the service takes them. */
+/**
+ * Where the end user's request came from, as the app says: `Tessera-Client-IP`
+ * (an IP address) and `Tessera-Client-Country` (ISO 3166). A malformed value is
+ * 400 `validation-failed`; neither header: undefined.
+ */
+export function seenFrom(request: FastifyRequest): Seen | undefined {
+  const ip = header(request, 'tessera-client-ip')?.trim();
+  const country = header(request, 'tessera-client-country')?.trim();
+  if (ip === undefined && country === undefined) return undefined;
+  if (ip !== undefined && isIP(ip) === 0) throw new TesseraError('validation-failed', 'Tessera-Client-IP must be an IPv4 or IPv6 address');
+  if (country !== undefined && !COUNTRY.test(country)) {
+    throw new TesseraError('validation-failed', 'Tessera-Client-Country must be an ISO 3166 code such as DE or US-CA');
+  }
+  return { ...(ip !== undefined ? { ip } : {}), ...(country !== undefined ? { country } : {}) };
+}
+
+/** CSRF, If-Match and where-from of a mutation request, as the service takes them. */
 export function mutationOptions(request: FastifyRequest): MutationOptions {
   const csrf = csrfHeader(request);
   const ifVersion = ifMatch(request);
-  return { ...(csrf !== undefined ? { csrf } : {}), ...(ifVersion !== undefined ? { ifVersion } : {}) };
+  const seen = seenFrom(request);
+  return { ...(csrf !== undefined ? { csrf } : {}), ...(ifVersion !== undefined ? { ifVersion } : {}), ...(seen !== undefined ? { seen } : {}) };
 }
 
 /** A read's `Tessera-Consistency` header: the token of a write made in another region (global mode). */
-export function consistencyOf(request: FastifyRequest): string | undefined {
+/** What a read carries besides the token: the consistency to wait for, where the request came from. */
+export function readOptions(request: FastifyRequest): ReadOptions {
+  const consistency = consistencyOf(request);
+  const seen = seenFrom(request);
+  return { ...(consistency !== undefined ? { consistency } : {}), ...(seen !== undefined ? { seen } : {}) };
+}
+
+function consistencyOf(request: FastifyRequest): string | undefined {
   const value = request.headers['tessera-consistency'];
   return typeof value === 'string' && value.length > 0 && value.length <= 128 ? value : undefined;
 }

@@ -8,6 +8,7 @@ import { MAX_ATTRIBUTE_KEYS, PRINTABLE_ID as PRINTABLE_ID_RULE } from '../domain
 import { PROBLEMS } from './problems.js';
 import { DATA_PARTS } from '../domain/parts.js';
 import type { Limits } from '../domain/limits.js';
+import { COUNTRY } from '../service/addresses.js';
 
 declare module 'fastify' {
   interface FastifySchema {
@@ -30,12 +31,22 @@ export const Id = (description: string, limits: Limits) =>
 
 export const Timestamp = Type.String({ format: 'date-time' });
 
+/** ISO 3166-1 alpha-2, optionally with a subdivision (`DE`, `US-CA`): as a CDN's geo header gives it. */
+export const Country = (description: string) => Type.String({ pattern: COUNTRY.source, maxLength: 6, description });
+
+/** The app's name for how the user authenticated: letters, digits and `._:-`, up to 32. */
+export const AuthLevel = Type.String({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$',
+  description: 'How the user authenticated, as the app names it (an acr/amr-like value: `pwd`, `otp`, `webauthn`, `aal2`…).',
+});
+
 export const DeviceLabel = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     kind: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
     userAgent: Type.Optional(Type.String({ maxLength: 512 })),
-    ip: Type.Optional(Type.String({ maxLength: 64 })),
+    ip: Type.Optional(Type.String({ maxLength: 64, description: 'The address the user signs in from. Kept truncated (TESSERA_IPV4_PREFIX, TESSERA_IPV6_PREFIX; /24 and /48 by default); a value that is not an IP address is not kept.' })),
+    country: Type.Optional(Country('Country or region the user signs in from, as the app knows it (e.g. its CDN’s geo header).')),
   },
   { additionalProperties: false },
 );
@@ -48,21 +59,44 @@ export const SessionInfo = Type.Object(
     createdAt: Timestamp,
     lastActiveAt: Timestamp,
     expiresAt: Timestamp,
+    authenticatedAt: Type.String({ format: 'date-time', description: 'When the user last proved who they are on this device: sign-in or re-authentication.' }),
+    authLevel: Type.Optional(Type.String({ description: 'How, as the app said at sign-in or re-authentication.' })),
+    persistent: Type.Boolean({ description: 'False for a transient sign-in ("remember me" unticked): keep its cookie for the browser session only.' }),
   },
 
 );
+
+const Software = Type.Object({ name: Type.String(), version: Type.Optional(Type.String()) });
 
 export const Device = Type.Object(
   {
     id: Type.String(),
     name: Type.Optional(Type.String()),
     kind: Type.Optional(Type.String()),
+    browser: Type.Optional(Software),
+    os: Type.Optional(Software),
+    platform: Type.Optional(Type.String({ description: '`desktop`, `mobile`, `tablet`, `tv` or `bot`, as the user agent tells.' })),
+    ip: Type.Optional(Type.String({ description: 'The address it signed in from, truncated.' })),
+    lastIp: Type.Optional(Type.String({ description: 'The address it was last seen from (recorded with its activity), truncated.' })),
+    country: Type.Optional(Type.String()),
+    lastCountry: Type.Optional(Type.String()),
     createdAt: Timestamp,
     lastActiveAt: Timestamp,
+    authenticatedAt: Timestamp,
+    authLevel: Type.Optional(Type.String()),
+    persistent: Type.Boolean(),
     current: Type.Boolean(),
   },
 
 );
+
+/** A device in a privacy export: a Device with what else is stored of it (never token hashes). */
+export const ExportedDevice = Type.Object({
+  ...Type.Omit(Device, ['current']).properties,
+  userAgent: Type.Optional(Type.String()),
+  revokedAt: Type.Optional(Timestamp),
+  revokedFor: Type.Optional(Type.String({ description: '`logout`, `revoked`, `admin`, `reuse`, `limit`, `ended`, `erased` or `merged:<sessionId>`' })),
+});
 
 export const Attributes = Type.Object({}, { additionalProperties: true, maxProperties: MAX_ATTRIBUTE_KEYS });
 
@@ -156,10 +190,27 @@ const IfMatchHeader = Type.String({
   description: 'A version (ETag) of the part: if the part has moved on, nothing is written and the answer is 412 version-mismatch. `*` or absent: no condition.',
 });
 
+const ClientIpHeader = Type.String({
+  description:
+    "The end user's address (e.g. the BFF's req.ip): recorded, truncated, as where the device was last seen when its activity is recorded (at most once per TESSERA_SLIDE_AFTER). Must be an IP address.",
+});
+const ClientCountryHeader = Type.String({
+  pattern: COUNTRY.source,
+  description: "The end user's country or region (ISO 3166, e.g. from a CDN's geo header), recorded alike.",
+});
+const SeenHeaders = { 'tessera-client-ip': Type.Optional(ClientIpHeader), 'tessera-client-country': Type.Optional(ClientCountryHeader) };
+const ConsistencyHeader = Type.String({
+  maxLength: 128,
+  description:
+    "Global mode: the Tessera-Consistency of this session's last write (the SDK sends it for you). A region that has not applied that write yet waits up to TESSERA_CONSISTENCY_WAIT for it, then answers with `Tessera-Stale: true` if it still has not. Unknown or malformed values are ignored.",
+});
+
 /** Headers of GET /v1/session, rotation and logout (documentation only). */
-export const CsrfHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader) });
+export const CsrfHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader), 'tessera-consistency': Type.Optional(ConsistencyHeader), ...SeenHeaders });
 /** Headers of a change to a part (documentation only). */
-export const MutationHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader), 'if-match': Type.Optional(IfMatchHeader) });
+export const MutationHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader), 'if-match': Type.Optional(IfMatchHeader), ...SeenHeaders });
+/** Headers of a read of one part (documentation only). */
+export const ReadHeaders = Type.Object({ 'tessera-consistency': Type.Optional(ConsistencyHeader), ...SeenHeaders });
 
 /** A route that takes no query parameters: any is refused. */
 export const NoQuery = Type.Object({}, { additionalProperties: false });
@@ -170,10 +221,27 @@ export function signInBody(limits: Limits) {
       userId: Type.Optional(Id('The signed-in user; omit for a guest session.', limits)),
       device: Type.Optional(DeviceLabel),
       guestToken: Type.Optional(Type.String({ maxLength: 256 })),
+      persistent: Type.Optional(
+        Type.Boolean({
+          description:
+            'False: a transient sign-in ("remember me" unticked). Its device gets its own, shorter idle timeout and lifetime (TESSERA_TRANSIENT_IDLE_TIMEOUT, TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT). Default true.',
+        }),
+      ),
+      authLevel: Type.Optional(AuthLevel),
+      atDeviceLimit: Type.Optional(
+        Type.Union([Type.Literal('refuse'), Type.Literal('end-least-recent')], {
+          description:
+            "When the user's session already has TESSERA_MAX_DEVICES devices: refuse (413), or log out the least recently active device to make room. Default: TESSERA_DEVICE_LIMIT_ACTION.",
+        }),
+      ),
     },
     { additionalProperties: false },
   );
 }
+
+/** `POST /v1/session/reauthenticate`: how the user just proved who they are. */
+export const ReauthenticateBody = Type.Object({ authLevel: Type.Optional(AuthLevel) }, { additionalProperties: false });
+export type ReauthenticateBodyT = Static<typeof ReauthenticateBody>;
 
 export function addItemBody(limits: Limits) {
   return Type.Object(

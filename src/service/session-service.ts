@@ -4,20 +4,21 @@
  * `TesseraError`s with catalogued codes, which the edge renders.
  */
 import { rebaseCart } from '../domain/cart.js';
-import type { DeviceLabel, DeviceState } from '../domain/devices.js';
+import type { DeviceAuthOptions, DeviceLabel, DeviceState, RevokeReason, Seen } from '../domain/devices.js';
 import { isLive, newDevice } from '../domain/devices.js';
 import { TesseraError } from '../domain/errors.js';
 import type { Limits } from '../domain/limits.js';
 import { validateOperation } from '../domain/validate.js';
 import type { Hlc, HybridLogicalClock } from '../domain/hlc.js';
-import { partOf, type Operation } from '../domain/operations.js';
+import { partOf, type DeviceLimitAction, type Operation } from '../domain/operations.js';
 import type { Change, ChangeRecord, DataPart, PartName } from '../domain/parts.js';
 import type { SessionMeta } from '../domain/session.js';
-import type { ApplyOptions, ApplyResult, Caller, CreateResult, Credential, LoadedSession, SessionStore } from '../store/session-store.js';
+import { deviceAddOf, type ApplyOptions, type ApplyResult, type Caller, type CreateResult, type Credential, type LoadedSession, type SessionStore } from '../store/session-store.js';
 import { checkCsrf, csrfToken, newCsrfSecret, type CsrfCheck } from '../tokens/csrf.js';
 import { formatToken, newDeviceId, newSessionId, newTokenSecret, parseToken, type ParsedToken } from '../tokens/session-token.js';
 import { isAccepted } from '../tokens/token-match.js';
-import { sessionInfo, type SessionInfo } from './views.js';
+import { truncateAddress, type AddressPrefixes } from './addresses.js';
+import { exportedSession, sessionInfo, type ExportedSession, type SessionInfo, type ViewSettings } from './views.js';
 
 export interface ServiceSettings {
   readonly idleTimeoutMs: number;
@@ -29,6 +30,12 @@ export interface ServiceSettings {
   readonly region: string;
   /** Input limits every operation is held to (`domain/validate.ts`). */
   readonly limits: Limits;
+  /** A transient sign-in's own idle timeout and lifetime (each capped by the session's). */
+  readonly transient: { readonly idleTimeoutMs: number; readonly absoluteTimeoutMs: number };
+  /** What a sign-in does at the device limit unless it says. */
+  readonly deviceLimitAction: DeviceLimitAction;
+  /** Addresses are kept truncated to these prefixes. */
+  readonly addressPrefixes: AddressPrefixes;
 }
 
 /** What the service reports beyond its answers: security events and counters. */
@@ -41,6 +48,12 @@ export interface SignInRequest {
   readonly userId?: string;
   readonly device?: DeviceLabel;
   readonly guestToken?: string;
+  /** False: a transient sign-in ("remember me" unticked), with its own shorter limits. @default true */
+  readonly persistent?: boolean;
+  /** How the user authenticated (`pwd`, `otp`, `webauthn`, …), for step-up checks. */
+  readonly authLevel?: string;
+  /** At the device limit: refuse (the default setting) or end the least recently active device. */
+  readonly atDeviceLimit?: DeviceLimitAction;
 }
 
 export interface SignedIn {
@@ -85,10 +98,27 @@ export interface ChangeSink {
   loadForAuth(sessionId: string, parts: readonly DataPart[], now: number, credential: Credential): Promise<LoadedSession | null>;
 }
 
+/** What a read (a token check) carries besides the token. */
+export interface ReadOptions {
+  /** A consistency token from the session's last write elsewhere (`Tessera-Consistency`). */
+  readonly consistency?: string;
+  /** Where the request came from (recorded with the device's activity, when due). */
+  readonly seen?: Seen;
+}
+
 export interface MutationOptions {
   readonly ifVersion?: string;
   /** The `Tessera-CSRF` header, when the request carried one. */
   readonly csrf?: string;
+  /** Where the request came from (recorded with the device's activity, when due). */
+  readonly seen?: Seen;
+}
+
+/** Everything Tessera holds about a user, for a privacy request. */
+export interface UserExport {
+  readonly userId: string;
+  readonly exportedAt: string;
+  readonly sessions: ExportedSession[];
 }
 
 const invalidToken = (): TesseraError => new TesseraError('invalid-token', 'the session token is not valid; sign in again');
@@ -133,6 +163,11 @@ export class SessionService {
     this.replication = options.replication ?? null;
   }
 
+  /** How answers show stored details (addresses truncated to the configured prefixes). */
+  get views(): ViewSettings {
+    return { addressPrefixes: this.settings.addressPrefixes };
+  }
+
   async signIn(request: SignInRequest): Promise<SignedIn> {
     const now = this.now();
     const guest = request.userId !== undefined && request.guestToken !== undefined ? await this.#liveGuest(request.guestToken, now) : null;
@@ -150,9 +185,10 @@ export class SessionService {
       csrfSecret: newCsrfSecret(),
     };
     const hlc = this.clock.now();
-    const device = newDevice(request.device ?? {}, secret.hash, now, hlc);
-    const joined = meta.userId === null ? null : await this.#joinElsewhere(meta.userId, deviceId, device, now);
-    const created = joined ?? (await this.store.create({ meta, deviceId, device }, { now, hlc }));
+    const device = newDevice(this.#label(request.device), secret.hash, now, hlc, this.#authOptions(request, now));
+    const atDeviceLimit = request.atDeviceLimit ?? this.settings.deviceLimitAction;
+    const joined = meta.userId === null ? null : await this.#joinElsewhere(meta.userId, deviceId, device, atDeviceLimit, now);
+    const created = joined ?? (await this.store.create({ meta, deviceId, device, atDeviceLimit }, { now, hlc }));
     if (created.status === 'rejected') throw new TesseraError(created.code, created.detail);
     let session = created.session;
     this.clock.observe(session.meta.t);
@@ -177,9 +213,11 @@ export class SessionService {
    * The session behind a token, with the named parts. Throws `invalid-token`.
    * With a consistency token from a write made in another region, waits a
    * bounded time for this region to have applied it; the answer then says
-   * whether it is `stale`.
+   * whether it is `stale`. `seen`: where the request came from, recorded with
+   * the device's activity when it is due.
    */
-  async authenticate(token: string | undefined, parts: readonly DataPart[], csrf?: string, consistency?: string): Promise<Authenticated> {
+  async authenticate(token: string | undefined, parts: readonly DataPart[], csrf?: string, options: ReadOptions = {}): Promise<Authenticated> {
+    const { consistency, seen } = options;
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const now = this.now();
@@ -193,7 +231,7 @@ export class SessionService {
     }
     // Activity is recorded once per slideAfterMs per device (the store checks again, atomically).
     if (now - (session.credentialActiveAt ?? session.meta.lastActiveAt) >= this.settings.slideAfterMs) {
-      await this.store.touch(session.meta.id, parsed.deviceId, now, this.clock.now());
+      await this.store.touch(session.meta.id, parsed.deviceId, now, this.clock.now(), this.#seen(seen));
     }
     const answer: Authenticated = { session, deviceId: parsed.deviceId, csrf: csrfOf(session, parsed, csrf) };
     return stale ? { ...answer, stale } : answer;
@@ -207,21 +245,35 @@ export class SessionService {
     if (invalid !== null) throw new TesseraError(invalid.code, invalid.detail);
     if (options.csrf !== undefined) await this.#requireCsrf(parsed, options.csrf);
     const caller: Caller = { kind: 'device', deviceId: parsed.deviceId, tokenHash: parsed.hash, ...(parsed.gen === undefined ? {} : { gen: parsed.gen }) };
-    const { result, consistency } = await this.#apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion));
+    const { result, consistency } = await this.#apply(parsed.sessionId, caller, op, this.#applyOptions(options.ifVersion, this.#seen(options.seen)));
     const session = await this.#applied(result, parsed);
     const answer: Authenticated = { session, deviceId: parsed.deviceId, csrf: options.csrf === undefined ? 'absent' : 'valid' };
     return consistency === undefined ? answer : { ...answer, consistency };
   }
 
   /** A new token for the same device; the old one works for the grace window. */
-  async rotate(token: string | undefined, csrf?: string): Promise<SignedIn> {
+  async rotate(token: string | undefined, csrf?: string, seen?: Seen): Promise<SignedIn> {
+    return this.#rotate(token, undefined, { ...(csrf === undefined ? {} : { csrf }), ...(seen === undefined ? {} : { seen }) });
+  }
+
+  /**
+   * Step-up: the user proved who they are again on this device (the app
+   * checked it). The device's authentication time becomes now and its level
+   * `authLevel` (none given: none), and — as at any authentication — it gets
+   * a new token; the old one works for the grace window.
+   */
+  async reauthenticate(token: string | undefined, authLevel: string | undefined, options: Pick<MutationOptions, 'csrf' | 'seen'> = {}): Promise<SignedIn> {
+    return this.#rotate(token, authLevel === undefined ? {} : { authLevel }, options);
+  }
+
+  async #rotate(token: string | undefined, reauth: { authLevel?: string } | undefined, options: Pick<MutationOptions, 'csrf' | 'seen'>): Promise<SignedIn> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
     const next = newTokenSecret();
     const { session, consistency } = await this.mutate(
       token,
-      { kind: 'device.rotate', deviceId: parsed.deviceId, hash: next.hash, graceMs: this.settings.rotationGraceMs },
-      csrf === undefined ? {} : { csrf },
+      { kind: 'device.rotate', deviceId: parsed.deviceId, hash: next.hash, graceMs: this.settings.rotationGraceMs, ...(reauth === undefined ? {} : { reauth }) },
+      options,
     );
     const gen = session.devices.devices[parsed.deviceId]?.gen ?? 0;
     return {
@@ -237,7 +289,22 @@ export class SessionService {
   async logout(token: string | undefined, csrf?: string): Promise<{ consistency?: string }> {
     const parsed = parseToken(token);
     if (parsed === null) throw invalidToken();
-    const { consistency } = await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId }, csrf === undefined ? {} : { csrf });
+    const { consistency } = await this.mutate(token, { kind: 'device.revoke', deviceId: parsed.deviceId, reason: 'logout' }, csrf === undefined ? {} : { csrf });
+    return consistency === undefined ? {} : { consistency };
+  }
+
+  /** Revokes one device of the token's session (the token's own: a logout); resolves to where the change went. */
+  async revokeDevice(token: string | undefined, deviceId: string, options: MutationOptions = {}): Promise<{ consistency?: string }> {
+    const parsed = parseToken(token);
+    if (parsed === null) throw invalidToken();
+    const reason: RevokeReason = deviceId === parsed.deviceId ? 'logout' : 'revoked';
+    const { consistency } = await this.mutate(token, { kind: 'device.revoke', deviceId, reason }, options);
+    return consistency === undefined ? {} : { consistency };
+  }
+
+  /** Logs every device out: the session ends. */
+  async logoutEverywhere(token: string | undefined, options: MutationOptions = {}): Promise<{ consistency?: string }> {
+    const { consistency } = await this.mutate(token, { kind: 'session.end', reason: 'ended' }, options);
     return consistency === undefined ? {} : { consistency };
   }
 
@@ -264,7 +331,7 @@ export class SessionService {
     let ifVersion = options.ifVersion;
     for (const other of others) {
       try {
-        await this.mutate(token, { kind: 'device.revoke', deviceId: other }, ifVersion === undefined ? {} : { ifVersion });
+        await this.mutate(token, { kind: 'device.revoke', deviceId: other, reason: 'revoked' }, ifVersion === undefined ? {} : { ifVersion });
       } catch (error) {
         // Logged out meanwhile (by itself or another caller): that is the outcome wanted.
         if (!(error instanceof TesseraError && error.code === 'not-found')) throw error;
@@ -290,7 +357,7 @@ export class SessionService {
     const now = this.now();
     const sessionId = await this.store.findUserSession(userId, now);
     if (sessionId === null) return;
-    await this.#adminApply(sessionId, { kind: 'session.end' });
+    await this.#adminApply(sessionId, { kind: 'session.end', reason: 'admin' });
   }
 
   /** An operator's (or the service's own) change to a session, made and published like any other. */
@@ -336,13 +403,17 @@ export class SessionService {
    * joins it by an auth change ordered at that session's home. Null when the
    * user has none here (a new session starts, homed in this region).
    */
-  async #joinElsewhere(userId: string, deviceId: string, device: DeviceState, now: number): Promise<(CreateResult & { consistency?: string }) | null> {
+  async #joinElsewhere(
+    userId: string,
+    deviceId: string,
+    device: DeviceState,
+    atDeviceLimit: DeviceLimitAction | undefined,
+    now: number,
+  ): Promise<(CreateResult & { consistency?: string }) | null> {
     if (this.replication === null) return null;
     const existing = await this.store.findUserSession(userId, now);
     if (existing === null) return null;
-    const { name, kind, userAgent, ip } = device;
-    const label: DeviceLabel = Object.fromEntries(Object.entries({ name, kind, userAgent, ip }).filter(([, v]) => v !== undefined));
-    const { result, consistency } = await this.#apply(existing, { kind: 'admin' }, { kind: 'device.add', deviceId, label, hash: device.hash }, this.#applyOptions());
+    const { result, consistency } = await this.#apply(existing, { kind: 'admin' }, deviceAddOf({ deviceId, device, atDeviceLimit }), this.#applyOptions());
     switch (result.status) {
       case 'applied':
         return { status: 'joined', session: result.session, records: result.records, hlc: result.hlc, ...(consistency === undefined ? {} : { consistency }) };
@@ -375,9 +446,66 @@ export class SessionService {
     }
   }
 
-  #applyOptions(ifVersion?: string): { now: number; hlc: Hlc; ifVersion?: string } {
-    const options = { now: this.now(), hlc: this.clock.now() };
+  /**
+   * Everything stored about a user, for a privacy request (GDPR art. 15):
+   * every session of theirs — live, expired, ended — with its devices
+   * (token hashes and secrets left out), cart, preferences and history.
+   */
+  async exportUser(userId: string): Promise<UserExport> {
+    const now = this.now();
+    const ids = await this.store.userSessions(userId);
+    const snapshots = await Promise.all(ids.map((id) => this.store.snapshot(id)));
+    const sessions = snapshots
+      .filter((snapshot): snapshot is NonNullable<typeof snapshot> => snapshot !== null && snapshot.meta.userId === userId)
+      .map((snapshot) => exportedSession(snapshot, now, this.settings))
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+    return { userId, exportedAt: new Date(now).toISOString(), sessions };
+  }
+
+  /**
+   * Erases what is stored about a user (GDPR art. 17): their live session ends
+   * (every device logged out), and every session of theirs keeps only a
+   * tombstone that names no one. Idempotent. Returns how many sessions were erased.
+   */
+  async eraseUser(userId: string): Promise<number> {
+    return this.store.eraseUser(userId, this.now(), this.clock.now());
+  }
+
+  #applyOptions(ifVersion?: string, seen?: Seen): { now: number; hlc: Hlc; ifVersion?: string; seen?: Seen } {
+    const options = { now: this.now(), hlc: this.clock.now(), ...(seen === undefined ? {} : { seen }) };
     return ifVersion === undefined ? options : { ...options, ifVersion };
+  }
+
+  /** A device label as stored: its address truncated (dropped when it is not an IP address). */
+  #label(label: DeviceLabel = {}): DeviceLabel {
+    if (label.ip === undefined) return label;
+    const { ip, ...rest } = label;
+    const kept = truncateAddress(ip, this.settings.addressPrefixes);
+    return kept === undefined ? rest : { ...rest, ip: kept };
+  }
+
+  /** Where a request came from, as stored: the address truncated. */
+  #seen(seen: Seen | undefined): Seen | undefined {
+    if (seen === undefined) return undefined;
+    const ip = seen.ip === undefined ? undefined : truncateAddress(seen.ip, this.settings.addressPrefixes);
+    const kept: Seen = { ...(ip !== undefined ? { ip } : {}), ...(seen.country !== undefined ? { country: seen.country } : {}) };
+    return kept.ip === undefined && kept.country === undefined ? undefined : kept;
+  }
+
+  /** A sign-in's level, and — transient — its own limits, each capped by the session's. */
+  #authOptions(request: SignInRequest, now: number): DeviceAuthOptions {
+    const { transient, idleTimeoutMs, absoluteTimeoutMs } = this.settings;
+    return {
+      ...(request.authLevel !== undefined ? { authLevel: request.authLevel } : {}),
+      ...(request.persistent === false
+        ? {
+            transient: {
+              idleTimeoutMs: Math.min(transient.idleTimeoutMs, idleTimeoutMs),
+              absoluteExpiresAt: now + Math.min(transient.absoluteTimeoutMs, absoluteTimeoutMs),
+            },
+          }
+        : {}),
+    };
   }
 
   async #applied(result: ApplyResult, parsed: ParsedToken): Promise<LoadedSession> {
@@ -420,7 +548,7 @@ export class SessionService {
   /** A rotated-out token came back after its grace window: treat the family as stolen. */
   async #revokeStolenFamily(parsed: ParsedToken): Promise<void> {
     this.events.tokenReuse({ sessionId: parsed.sessionId, deviceId: parsed.deviceId });
-    await this.#adminApply(parsed.sessionId, { kind: 'device.revoke', deviceId: parsed.deviceId });
+    await this.#adminApply(parsed.sessionId, { kind: 'device.revoke', deviceId: parsed.deviceId, reason: 'reuse' });
   }
 
   async #liveGuest(guestToken: string, now: number): Promise<{ parsed: ParsedToken; session: LoadedSession } | null> {
@@ -453,7 +581,8 @@ export class SessionService {
     if (guest.session.history) records.push({ sessionId, part: 'history', state: guest.session.history, hlc, origin });
     await this.store.merge(records, now);
     const consistency = await this.#publish(records, hlc, 'cart');
-    await this.#adminApply(guest.parsed.sessionId, { kind: 'session.end' });
+    // The guest session ends as merged into this one: what an event about it tells.
+    await this.#adminApply(guest.parsed.sessionId, { kind: 'session.end', reason: `merged:${sessionId}` });
     return { session: (await this.store.load(sessionId, [], now)) ?? target, consistency };
   }
 }

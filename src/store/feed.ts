@@ -32,6 +32,15 @@ export interface ChangeFeed {
   ack(consumer: string, entries: readonly FeedEntry[]): Promise<void>;
   /** How many entries the consumer has not acknowledged (all shards; an estimate where counting is costly). */
   backlog(consumer: string): Promise<number>;
+  /**
+   * Takes or renews the consumer's lease for `holder` (a node), for `ttlMs`:
+   * true while this holder has it. Nodes that share a store read a consumer
+   * such as `events` one at a time, so that each entry is delivered once in
+   * the normal case; when a holder stops renewing, another takes over after
+   * the lease lapses (and may deliver again what was not acknowledged).
+   * `ttlMs` 0 gives up the holder's lease at once (a node that stops).
+   */
+  lease(consumer: string, holder: string, ttlMs: number): Promise<boolean>;
 }
 
 /** Orders positions of one shard: integers (SQLite) or Redis stream ids (`<ms>-<seq>`). */

@@ -11,9 +11,9 @@
 import type { ProblemCode } from '../domain/errors.js';
 import type { Hlc } from '../domain/hlc.js';
 import type { Limits } from '../domain/limits.js';
-import type { Operation } from '../domain/operations.js';
+import type { DeviceLimitAction, Operation } from '../domain/operations.js';
 import type { ChangeRecord, DataPart, PartStates } from '../domain/parts.js';
-import type { DeviceState } from '../domain/devices.js';
+import { authOptionsOf, labelOf, type DeviceAuth, type DeviceState, type Seen } from '../domain/devices.js';
 import type { TokenMatch } from '../tokens/token-match.js';
 import type { SessionMeta } from '../domain/session.js';
 import type { ChangeFeed } from './feed.js';
@@ -100,6 +100,8 @@ export interface LoadedSession {
   readonly credential?: TokenMatch;
   /** When the credential's device was last recorded active; set with `credential` unless the device is unknown. */
   readonly credentialActiveAt?: number;
+  /** How the credential's device authenticated (time, level, persistence); set with `credentialActiveAt`. */
+  readonly credentialAuth?: DeviceAuth;
   /**
    * Set when the id asked for was merged into another session of its user
    * (`meta.mergedInto`) and the answer is that session's: the id asked for and
@@ -153,6 +155,8 @@ export interface ApplyOptions {
    * without the part crossing the wire).
    */
   readonly knownVersion?: string;
+  /** Where the request came from: recorded on the acting device with its activity, when activity is due. */
+  readonly seen?: Seen;
 }
 
 export type ApplyResult =
@@ -174,6 +178,20 @@ export interface NewSession {
   readonly meta: SessionMeta;
   readonly deviceId: string;
   readonly device: DeviceState;
+  /** When the device joins the user's session and that one is at the device limit. @default 'refuse' */
+  readonly atDeviceLimit?: DeviceLimitAction;
+}
+
+/** A new session's device as an operation: how it joins the user's live session instead. */
+export function deviceAddOf({ deviceId, device, atDeviceLimit }: Pick<NewSession, 'deviceId' | 'device' | 'atDeviceLimit'>): Extract<Operation, { kind: 'device.add' }> {
+  return {
+    kind: 'device.add',
+    deviceId,
+    label: labelOf(device),
+    hash: device.hash,
+    auth: authOptionsOf(device),
+    ...(atDeviceLimit !== undefined ? { atLimit: atDeviceLimit } : {}),
+  };
 }
 
 export type CreateResult =
@@ -227,13 +245,32 @@ export interface SessionStore {
 
   /**
    * Records the device's activity — the idle deadlines slid, an activity
-   * change emitted — when `slideAfterMs` has passed since the last time;
-   * otherwise does nothing. Moves no version.
+   * change emitted, where it was seen (`seen`, when given) — when
+   * `slideAfterMs` has passed since the last time; otherwise does nothing.
+   * Moves no version.
    */
-  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void>;
+  touch(sessionId: string, deviceId: string, now: number, hlc: Hlc, seen?: Seen): Promise<void>;
 
   /** The id of the user's live session, if any. */
   findUserSession(userId: string, now: number): Promise<string | null>;
+
+  /**
+   * Every session stored that names the user — live, expired, ended or merged
+   * away — for privacy requests: what `snapshot` then exports, and what
+   * `eraseUser` erases.
+   */
+  userSessions(userId: string): Promise<string[]>;
+
+  /**
+   * Erases what the store holds of a user. Each of their sessions still live
+   * is first ended for `erased` (a `session.end`, appended to the feed like any
+   * other change); then every session of theirs is reduced to a tombstone that
+   * names no user and holds no secret, device or part (so that a late change
+   * cannot bring it back), their parked records go, and so do the user's index
+   * entries. Changes already in the feed stay there until every consumer has
+   * acknowledged them. Returns how many sessions were erased.
+   */
+  eraseUser(userId: string, now: number, hlc: Hlc): Promise<number>;
 
   /** Everything stored of one session, whatever its state; null when nothing is. */
   snapshot(sessionId: string): Promise<SessionSnapshot | null>;

@@ -6,7 +6,7 @@
  * conformance suite holds both to the same behaviour, answer for answer.
  */
 import { rebaseCart } from '../domain/cart.js';
-import { isLive } from '../domain/devices.js';
+import { activeDevice, deviceAuth, isLive, type DeviceAuth, type Seen } from '../domain/devices.js';
 import { maxHlc, stampAbove, type Hlc } from '../domain/hlc.js';
 import { applyOperation, partOf, type Operation } from '../domain/operations.js';
 import { ownValue } from '../domain/own.js';
@@ -40,10 +40,11 @@ export function checkCredential(
   credential: Credential,
   now: number,
   settings: StoreSettings,
-): { credential: TokenMatch; credentialActiveAt?: number } {
+): { credential: TokenMatch; credentialActiveAt?: number; credentialAuth?: DeviceAuth } {
   const device = ownValue(stored.devices.devices, credential.deviceId);
   const verdict = matchToken(device, credential, { now, idleTimeoutMs: settings.idleTimeoutMs });
-  return device === undefined ? { credential: verdict } : { credential: verdict, credentialActiveAt: device.lastActiveAt };
+  if (device === undefined) return { credential: verdict };
+  return { credential: verdict, credentialActiveAt: device.lastActiveAt, credentialAuth: deviceAuth(device) };
 }
 
 function verdictOf(caller: Extract<Caller, { kind: 'device' }>, stored: StoredSession, now: number, settings: StoreSettings): TokenMatch {
@@ -95,7 +96,8 @@ function settle(stored: StoredSession, next: PartStates): StoredSession {
  * A device's activity at `now`, when it is material: `slideAfterMs` has
  * passed since the device was last recorded active (or since the session was,
  * for a device just added). Returns the session with the deadline slid and
- * the device's `lastActiveAt` moved, and the activity records to emit.
+ * the device's `lastActiveAt` moved (and where it was seen, with `seen`), and
+ * the activity records to emit.
  */
 export function recordActivity(
   stored: StoredSession,
@@ -103,6 +105,7 @@ export function recordActivity(
   now: number,
   settings: StoreSettings,
   stamp: { readonly hlc: Hlc; readonly origin: string },
+  seen?: Seen,
 ): { next: StoredSession; records: ChangeRecord[] } | null {
   const device = ownValue(stored.devices.devices, deviceId);
   if (device === undefined || !isLive(device)) return null;
@@ -114,7 +117,7 @@ export function recordActivity(
   const records: ChangeRecord[] = [{ ...base, part: 'meta', state: meta }];
   let devices = stored.devices;
   if (deviceDue) {
-    const active = { ...device, lastActiveAt: now };
+    const active = activeDevice(device, now, seen);
     devices = { devices: { ...stored.devices.devices, [deviceId]: active } };
     records.push({ ...base, part: 'devices', state: { devices: { [deviceId]: active } } });
   }
@@ -129,10 +132,11 @@ export function touchTransition(
   now: number,
   hlc: Hlc,
   settings: StoreSettings,
+  seen?: Seen,
 ): { next: StoredSession; records: ChangeRecord[] } | null {
   if (stored === null || !isSessionLive(stored.meta, now)) return null;
   const stamp = stampAbove(hlc, stored.meta.t);
-  return recordActivity(stored, deviceId, now, settings, { hlc: stamp, origin: settings.origin });
+  return recordActivity(stored, deviceId, now, settings, { hlc: stamp, origin: settings.origin }, seen);
 }
 
 export type Transition =
@@ -167,7 +171,7 @@ export function transition(
   const records = [...outcome.records];
   // The device that acted: the caller, or the device signing in.
   const actor = caller.kind === 'device' ? caller.deviceId : op.kind === 'device.add' ? op.deviceId : null;
-  const activity = actor === null || next.meta.endedAt !== undefined ? null : recordActivity(next, actor, now, settings, stamp);
+  const activity = actor === null || next.meta.endedAt !== undefined ? null : recordActivity(next, actor, now, settings, stamp, options.seen);
   if (activity !== null) {
     next = activity.next;
     records.push(...activity.records);
@@ -241,6 +245,16 @@ export function redirectRecords(records: readonly ChangeRecord[], into: string):
     redirected.push({ ...record, sessionId: into, state } as ChangeRecord);
   }
   return redirected;
+}
+
+/**
+ * What stays of an erased session: a tombstone that names no user and holds no
+ * secret, device or part — ended (at `now`, unless it had ended before) — so
+ * that a late change cannot bring the session back. The same on every engine.
+ */
+export function erasedSession(stored: StoredSession, now: number): StoredSession {
+  const meta: SessionMeta = { ...stored.meta, userId: null, csrfSecret: '', endedAt: stored.meta.endedAt ?? now };
+  return { meta, ...EMPTY_PARTS, versions: EMPTY_VERSIONS };
 }
 
 /** The change that creates a session: its metadata and first device. */

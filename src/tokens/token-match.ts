@@ -10,7 +10,8 @@
  *   generation (`session-token.ts`), so reuse of *any* earlier token is caught
  *   with memory that does not grow with the number of rotations;
  * - `none`: not of this family, or the device is revoked, or idle past the
- *   idle timeout (a device expires on its own activity, not the session's).
+ *   idle timeout (a device expires on its own activity, not the session's), or
+ *   a transient device past its own idle timeout or absolute deadline.
  */
 import type { DeviceState } from '../domain/devices.js';
 import { sameHash } from './session-token.js';
@@ -32,7 +33,10 @@ export interface MatchContext {
 
 export function matchToken(device: DeviceState | undefined, token: PresentedToken, { now, idleTimeoutMs }: MatchContext): TokenMatch {
   if (device === undefined || device.revokedAt !== undefined) return 'none';
-  if (now >= device.lastActiveAt + idleTimeoutMs) return 'none';
+  // A transient device has its own, shorter limits ("remember me" unticked).
+  const idle = device.idleTimeoutMs === undefined ? idleTimeoutMs : Math.min(device.idleTimeoutMs, idleTimeoutMs);
+  if (now >= device.lastActiveAt + idle) return 'none';
+  if (device.absoluteExpiresAt !== undefined && now >= device.absoluteExpiresAt) return 'none';
   const { hash, gen } = token;
   if (sameHash(device.hash, hash)) return gen === undefined || gen === device.gen ? 'current' : 'none';
   if (sameHash(device.prevHash, hash)) {

@@ -36,7 +36,8 @@ function listen(server: Server): Promise<number> {
 before(async () => {
   tessera = await startTesseraProcess();
   client = new TesseraClient({ endpoints: tessera.url, apiKey: APP_KEY });
-  shopServer = createServer(createShop({ client }));
+  // Signing out other devices needs a sign-in or confirmation from the last second (a short limit, for the test).
+  shopServer = createServer(createShop({ client, freshAuthSeconds: 1 }));
   // localhost is a secure context for Chromium: the __Host- cookie (Secure) works over http.
   shop = `http://localhost:${await listen(shopServer)}`;
   attackerServer = createServer((_req, res) => {
@@ -118,16 +119,19 @@ describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser 
     assert.ok(!visible.includes('tss1_'));
   });
 
-  it('signs in on the phone, keeping the guest cart, with a new token', async () => {
-    const before = (await phone.cookies(shop)).find((c) => c.name === COOKIE)!.value;
+  it('signs in on the phone without "remember me", keeping the guest cart, with a new token in a browser-session cookie', async () => {
+    const before = (await phone.cookies(shop)).find((c) => c.name === COOKIE)!;
+    assert.ok(before.expires > Date.now() / 1000, 'a guest cart is remembered');
     await phonePage.goto(`${shop}/signin`);
     await phonePage.getByTestId('user-id').fill('dana');
+    await phonePage.getByTestId('remember-me').uncheck();
     await phonePage.getByTestId('sign-in').click();
     await phonePage.waitForURL(`${shop}/?welcome=1`);
     assert.equal(await phonePage.getByTestId('user').textContent(), 'dana');
     assert.equal(await cartCount(phonePage), 2);
-    const afterSignIn = (await phone.cookies(shop)).find((c) => c.name === COOKIE)!.value;
-    assert.notEqual(afterSignIn, before, 'token rotated at sign-in');
+    const afterSignIn = (await phone.cookies(shop)).find((c) => c.name === COOKIE)!;
+    assert.notEqual(afterSignIn.value, before.value, 'token rotated at sign-in');
+    assert.equal(afterSignIn.expires, -1, 'a session cookie: it ends with the browser');
   });
 
   it('shows the laptop the same cart and history after signing in there', async () => {
@@ -166,13 +170,33 @@ describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser 
     assert.equal(await cartCount(laptopPage), 2);
   });
 
+  it('shows each device’s details on "my devices", and fits the phone’s 390-px screen', async () => {
+    await phonePage.goto(`${shop}/account/devices`);
+    const devices = phonePage.getByTestId('device');
+    assert.equal(await devices.count(), 2);
+    const names = (await phonePage.getByTestId('device-name').allTextContents()).map((t) => t.trim());
+    assert.ok(names.includes('Safari 17.5 on iOS 17.5'), names.join(' | '));
+    assert.ok(names.some((n) => /^Chrome \d+\.\d+ on Linux$/.test(n)), names.join(' | '));
+    const phoneRow = devices.filter({ hasText: 'Safari 17.5 on iOS' });
+    assert.equal(await phoneRow.getByTestId('this-device').count(), 1);
+    assert.equal(await phoneRow.getByTestId('not-remembered').count(), 1, 'signed in without "remember me"');
+    assert.equal(await devices.filter({ hasText: 'on Linux' }).getByTestId('not-remembered').count(), 0);
+    // The address each signed in from, truncated to its /24.
+    assert.match((await phoneRow.getByTestId('device-where').textContent()) ?? '', /from 127\.0\.0\.0/);
+    assert.match((await phoneRow.getByTestId('device-times').textContent()) ?? '', /Signed in just now · last active just now · confirmed just now/);
+    const overflow = await phonePage.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.equal(overflow, 0, 'nothing wider than the screen');
+    mkdirSync('test-artifacts', { recursive: true });
+    await phonePage.screenshot({ path: 'test-artifacts/storefront-phone-devices.png', fullPage: true });
+  });
+
   it('lets the laptop see both devices and sign the phone out', async () => {
     await laptopPage.goto(`${shop}/account/devices`);
     const devices = laptopPage.getByTestId('device');
     assert.equal(await devices.count(), 2);
-    const phoneRow = devices.filter({ hasText: 'Safari on iOS' });
+    const phoneRow = devices.filter({ hasText: 'Safari 17.5 on iOS' });
     assert.equal(await phoneRow.count(), 1);
-    assert.equal(await devices.filter({ hasText: 'Chrome on Linux' }).getByTestId('this-device').count(), 1);
+    assert.equal(await devices.filter({ hasText: 'on Linux' }).getByTestId('this-device').count(), 1);
     await phoneRow.getByTestId('revoke').click();
     await laptopPage.waitForURL(`${shop}/account/devices?revoked=1`);
     assert.equal(await laptopPage.getByTestId('device').count(), 1);
@@ -183,6 +207,26 @@ describe('storefront in Chromium', { skip: !existsSync(CHROMIUM) && `no browser 
     assert.equal(await phonePage.getByTestId('guest').count(), 1);
     assert.equal(await phonePage.getByTestId('user').count(), 0);
     assert.equal(await cartCount(phonePage), 0);
+  });
+
+  it('asks the laptop to confirm it is the shopper before signing out the other devices (step-up), then does', async () => {
+    await phonePage.goto(`${shop}/signin`);
+    await phonePage.getByTestId('user-id').fill('dana');
+    await phonePage.getByTestId('sign-in').click();
+    await phonePage.waitForURL(`${shop}/?welcome=1`);
+    await laptopPage.waitForTimeout(1_100); // the laptop's sign-in is now older than the shop's one-second limit
+    await laptopPage.goto(`${shop}/account/devices`);
+    assert.equal(await laptopPage.getByTestId('device').count(), 2);
+    await laptopPage.getByTestId('sign-out-others').click();
+    await laptopPage.waitForURL(`${shop}/account/confirm?next=/account/devices`);
+    await laptopPage.getByTestId('confirm').click();
+    await laptopPage.waitForURL(`${shop}/account/devices?confirmed=1`);
+    assert.match((await laptopPage.getByTestId('device').filter({ hasText: 'on Linux' }).getByTestId('device-times').textContent()) ?? '', /confirmed just now/);
+    await laptopPage.getByTestId('sign-out-others').click();
+    await laptopPage.waitForURL(`${shop}/account/devices?others=1`);
+    assert.equal(await laptopPage.getByTestId('device').count(), 1);
+    await phonePage.reload();
+    assert.equal(await phonePage.getByTestId('guest').count(), 1, 'the phone is signed out');
   });
 
   it('shows a shopper products with prices, the cart count and their name, at desktop and at 390 px without sideways scrolling (screenshots in test-artifacts/)', async () => {

@@ -18,6 +18,7 @@ import { startTessera } from '../support/tessera-server.js';
 
 const DAY = 86_400_000;
 const BASE = { TESSERA_API_KEYS: 'app:app-secret-0123456789', TESSERA_SQLITE_PATH: ':memory:' };
+const WEBHOOKS = { TESSERA_WEBHOOK_URLS: 'http://127.0.0.1:9/hook', TESSERA_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` };
 const dirs: string[] = [];
 
 after(() => {
@@ -55,6 +56,8 @@ describe('duration bounds', () => {
         TESSERA_IDLE_TIMEOUT: '1s..3650d',
         TESSERA_ABSOLUTE_TIMEOUT: '1s..3650d',
         TESSERA_ROTATION_GRACE: '0s..1h',
+        TESSERA_TRANSIENT_IDLE_TIMEOUT: '1s..3650d',
+        TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: '1s..3650d',
         TESSERA_SLIDE_AFTER: '0s..7d',
         TESSERA_SWEEP_INTERVAL: '100ms..1d',
         TESSERA_L1_TTL: '100ms..1d',
@@ -67,6 +70,9 @@ describe('duration bounds', () => {
         TESSERA_CONSISTENCY_WAIT: '0s..10s',
         TESSERA_REPAIR_INTERVAL: '1s..1d',
         TESSERA_REPLICA_CHECK_INTERVAL: '1s..1h',
+        TESSERA_WEBHOOK_TIMEOUT: '100ms..1m',
+        TESSERA_WEBHOOK_BACKOFF: '10ms..5m',
+        TESSERA_WEBHOOK_RETRY_FOR: '1s..30d',
       },
     );
   });
@@ -81,7 +87,9 @@ describe('duration bounds', () => {
         ? { TESSERA_HEADERS_TIMEOUT: '100ms' }
         : ['TESSERA_CONSISTENCY_WAIT', 'TESSERA_REPAIR_INTERVAL', 'TESSERA_REPLICA_CHECK_INTERVAL'].includes(variable)
           ? GLOBAL_MODE
-          : {};
+          : variable.startsWith('TESSERA_WEBHOOK_')
+            ? WEBHOOKS
+            : {};
 
   const tooLong = variables.flatMap((variable) => {
     const max = DURATION_BOUNDS[variable][1];
@@ -101,7 +109,7 @@ describe('duration bounds', () => {
   const tooShort = variables.filter((v) => DURATION_BOUNDS[v][0] > 0).map((variable) => ({ variable, text: `${DURATION_BOUNDS[variable][0] - 1}ms` }));
   for (const { variable, text } of tooShort) {
     test(`${variable}=${text} is refused as too short`, () => {
-      refused({ [variable]: text }, variable, new RegExp(`"${text}" is too short; use a duration from `));
+      refused({ ...context(variable), [variable]: text }, variable, new RegExp(`"${text}" is too short; use a duration from `));
     });
   }
 
@@ -114,6 +122,8 @@ describe('duration bounds', () => {
           TESSERA_IDLE_TIMEOUT: config.idleTimeoutMs,
           TESSERA_ABSOLUTE_TIMEOUT: config.absoluteTimeoutMs,
           TESSERA_ROTATION_GRACE: config.rotationGraceMs,
+          TESSERA_TRANSIENT_IDLE_TIMEOUT: config.transient.idleTimeoutMs,
+          TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: config.transient.absoluteTimeoutMs,
           TESSERA_SLIDE_AFTER: config.slideAfterMs,
           TESSERA_SWEEP_INTERVAL: config.sweepIntervalMs,
           TESSERA_L1_TTL: config.l1.ttlMs,
@@ -126,6 +136,9 @@ describe('duration bounds', () => {
           TESSERA_CONSISTENCY_WAIT: config.replication?.consistencyWaitMs,
           TESSERA_REPAIR_INTERVAL: config.replication?.repairIntervalMs,
           TESSERA_REPLICA_CHECK_INTERVAL: config.replication?.replicaCheckIntervalMs,
+          TESSERA_WEBHOOK_TIMEOUT: config.webhooks?.timeoutMs,
+          TESSERA_WEBHOOK_BACKOFF: config.webhooks?.backoffMs,
+          TESSERA_WEBHOOK_RETRY_FOR: config.webhooks?.retryForMs,
         }[variable];
         assert.equal(value, ms, `${variable}=${ms}ms`);
       }
@@ -189,6 +202,68 @@ describe('duration bounds', () => {
       await server.close();
     }
   });
+});
+
+describe('webhooks', () => {
+  test('off without TESSERA_WEBHOOK_URLS; with them, a whsec_ secret is required and the timing has defaults', () => {
+    assert.equal(loadConfig(BASE).webhooks, null);
+    refused({ TESSERA_WEBHOOK_URLS: 'https://hooks.example.test/tessera' }, 'TESSERA_WEBHOOK_SECRET', /is required with TESSERA_WEBHOOK_URLS/);
+    const config = loadConfig({ ...BASE, ...WEBHOOKS, TESSERA_WEBHOOK_URLS: 'https://a.example.test/h, http://127.0.0.1:9/h' });
+    assert.deepEqual(config.webhooks, {
+      urls: ['https://a.example.test/h', 'http://127.0.0.1:9/h'],
+      secrets: [WEBHOOKS.TESSERA_WEBHOOK_SECRET],
+      timeoutMs: 10_000,
+      backoffMs: 1_000,
+      retryForMs: 3 * 86_400_000,
+    });
+  });
+
+  test('a URL that is not http(s) or a secret that is not whsec_ + base64 of 24-64 bytes is refused, without echoing it', () => {
+    const url = refused({ ...WEBHOOKS, TESSERA_WEBHOOK_URLS: 'ftp://user:pw@x.test/h' }, 'TESSERA_WEBHOOK_URLS', /entry 1 is not an http/);
+    assert.ok(!url.message.includes('pw@'));
+    for (const secret of ['not-a-secret', 'whsec_c2hvcnQ=', `whsec_${'A'.repeat(200)}`]) {
+      const error = refused({ ...WEBHOOKS, TESSERA_WEBHOOK_SECRET: secret }, 'TESSERA_WEBHOOK_SECRET', /entry 1 is not whsec_/);
+      assert.ok(!error.message.includes(secret));
+    }
+  });
+});
+
+describe('devices: limit, remember me, addresses', () => {
+  test('defaults: 50 devices, refuse at the limit, transient sign-ins 12 h idle and 24 h in all, addresses kept to /24 and /48', () => {
+    const config = loadConfig(BASE);
+    assert.equal(config.limits.devices, 50);
+    assert.equal(config.deviceLimitAction, 'refuse');
+    assert.deepEqual(config.transient, { idleTimeoutMs: 12 * 3_600_000, absoluteTimeoutMs: 24 * 3_600_000 });
+    assert.deepEqual(config.addressPrefixes, { v4: 24, v6: 48 });
+  });
+
+  test('each is set by its variable', () => {
+    const config = loadConfig({
+      ...BASE,
+      TESSERA_MAX_DEVICES: '5',
+      TESSERA_DEVICE_LIMIT_ACTION: 'end-least-recent',
+      TESSERA_TRANSIENT_IDLE_TIMEOUT: '30m',
+      TESSERA_TRANSIENT_ABSOLUTE_TIMEOUT: '8h',
+      TESSERA_IPV4_PREFIX: '32',
+      TESSERA_IPV6_PREFIX: '0',
+    });
+    assert.equal(config.limits.devices, 5);
+    assert.equal(config.deviceLimitAction, 'end-least-recent');
+    assert.deepEqual(config.transient, { idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 8 * 3_600_000 });
+    assert.deepEqual(config.addressPrefixes, { v4: 32, v6: 0 });
+  });
+
+  for (const [variable, text, message] of [
+    ['TESSERA_MAX_DEVICES', '0', /"0" must be an integer from 1 to 1000/],
+    ['TESSERA_MAX_DEVICES', '1001', /from 1 to 1000/],
+    ['TESSERA_DEVICE_LIMIT_ACTION', 'evict', /"evict" must be refuse or end-least-recent/],
+    ['TESSERA_IPV4_PREFIX', '33', /from 0 to 32/],
+    ['TESSERA_IPV6_PREFIX', '-1', /from 0 to 128/],
+  ] as const) {
+    test(`${variable}=${text} is refused, naming the variable`, () => {
+      refused({ [variable]: text }, variable, message);
+    });
+  }
 });
 
 describe('TESSERA_HOST', () => {

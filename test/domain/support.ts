@@ -11,7 +11,7 @@
  */
 import fc from 'fast-check';
 import { cartItems, type CartState } from '../../src/domain/cart.js';
-import { deviceViews, newDevice, type DevicesState } from '../../src/domain/devices.js';
+import { activeDevice, deviceViews, newDevice, type DevicesState, type RevokeReason, type Seen } from '../../src/domain/devices.js';
 import { historyItems, type HistoryState } from '../../src/domain/history.js';
 import { HybridLogicalClock, type Hlc } from '../../src/domain/hlc.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/domain/limits.js';
@@ -115,7 +115,7 @@ export type Family = 'cart' | 'prefs' | 'history' | 'devices' | 'meta';
 export type OpSpec =
   | { readonly family: 'direct'; readonly op: Operation }
   | { readonly family: 'history'; readonly productId: string; readonly ageMs: number }
-  | { readonly family: 'device'; readonly kind: 'add' | 'rotate' | 'revoke'; readonly pick: number }
+  | { readonly family: 'device'; readonly kind: 'add' | 'rotate' | 'revoke' | 'seen'; readonly pick: number; readonly variant: number }
   | { readonly family: 'meta'; readonly kind: 'touch' | 'end' };
 
 /** Ids that are also names on Object.prototype: they must stay plain data. */
@@ -164,7 +164,9 @@ const specArbs: Record<Family, fc.Arbitrary<OpSpec>> = {
   cart: cartOpArb.map((op) => ({ family: 'direct', op })),
   prefs: patchArb.map((patch) => ({ family: 'direct', op: { kind: 'prefs.patch', patch } })),
   history: fc.record({ productId: productArb, ageMs: fc.integer({ min: 0, max: 4_000 }) }).map((r) => ({ family: 'history', ...r })),
-  devices: fc.record({ kind: fc.constantFrom('add', 'rotate', 'rotate', 'revoke'), pick: fc.nat(7) }).map((r) => ({ family: 'device', ...r })),
+  devices: fc
+    .record({ kind: fc.constantFrom('add', 'rotate', 'rotate', 'revoke', 'seen'), pick: fc.nat(7), variant: fc.nat(5) })
+    .map((r) => ({ family: 'device', ...r })),
   meta: fc.oneof(
     { weight: 6, arbitrary: fc.constant({ family: 'meta', kind: 'touch' } as const) },
     { weight: 1, arbitrary: fc.constant({ family: 'meta', kind: 'end' } as const) },
@@ -226,7 +228,10 @@ function newReplica(origin: string, index: number, initial: PartStates): Replica
   };
 }
 
-function resolve(spec: OpSpec, replica: Replica, serial: number): Operation | { touch: true } {
+const SEEN: readonly Seen[] = [{ ip: '203.0.113.0' }, { country: 'DE' }, { ip: '2001:db8::', country: 'US-CA' }, { ip: '198.51.100.0', country: 'FR' }];
+const REASONS: readonly (RevokeReason | undefined)[] = [undefined, 'logout', 'revoked', 'reuse', 'admin', 'merged:guest-1'];
+
+function resolve(spec: OpSpec, replica: Replica, serial: number): Operation | { touch: true } | { seen: { deviceId: string; at: Seen } } {
   switch (spec.family) {
     case 'direct':
       return spec.op;
@@ -236,12 +241,24 @@ function resolve(spec: OpSpec, replica: Replica, serial: number): Operation | { 
       return spec.kind === 'end' ? { kind: 'session.end' } : { touch: true };
     case 'device': {
       const deviceId = `${replica.origin}-d${serial}`;
-      if (spec.kind === 'add') return { kind: 'device.add', deviceId, label: { name: deviceId, kind: 'app' }, hash: `hash-${deviceId}` };
+      const v = spec.variant;
+      if (spec.kind === 'add') {
+        // Now and then with a level, a transient sign-in, or ending the least recently active device at the limit.
+        const auth = {
+          ...(v % 2 === 1 ? { authLevel: ['pwd', 'otp', 'webauthn'][v % 3]! } : {}),
+          ...(v >= 3 ? { transient: { idleTimeoutMs: 3_600_000, absoluteExpiresAt: replica.wall + 86_400_000 } } : {}),
+        };
+        return { kind: 'device.add', deviceId, label: { name: deviceId, kind: 'app', ...(v === 2 ? { country: 'NL' } : {}) }, hash: `hash-${deviceId}`, auth, ...(v >= 2 ? { atLimit: 'end-least-recent' as const } : {}) };
+      }
       const known = Object.keys(replica.state.devices.devices).sort();
       const target = known[spec.pick % known.length] ?? 'd0';
-      return spec.kind === 'rotate'
-        ? { kind: 'device.rotate', deviceId: target, hash: `hash-${replica.origin}-${serial}`, graceMs: 5_000 }
-        : { kind: 'device.revoke', deviceId: target };
+      if (spec.kind === 'seen') return { seen: { deviceId: target, at: SEEN[v % SEEN.length]! } };
+      if (spec.kind === 'rotate') {
+        const reauth = v === 0 ? {} : v === 1 ? { authLevel: 'otp' } : undefined;
+        return { kind: 'device.rotate', deviceId: target, hash: `hash-${replica.origin}-${serial}`, graceMs: 5_000, ...(reauth ? { reauth } : {}) };
+      }
+      const reason = REASONS[v];
+      return { kind: 'device.revoke', deviceId: target, ...(reason ? { reason } : {}) };
     }
   }
 }
@@ -279,6 +296,11 @@ export function simulate(steps: readonly Step[], limits: Limits = TEST_LIMITS): 
     let produced: readonly ChangeRecord[];
     if ('touch' in op) {
       produced = [touchRecord(replica, hlc)];
+    } else if ('seen' in op) {
+      // Activity of a device, seen from somewhere (as a store records it).
+      const device = replica.state.devices.devices[op.seen.deviceId];
+      if (device === undefined || device.revokedAt !== undefined) return;
+      produced = [{ sessionId: SESSION_ID, part: 'devices', state: { devices: { [op.seen.deviceId]: activeDevice(device, replica.wall, op.seen.at) } }, hlc, origin: replica.origin }];
     } else {
       const outcome = applyOperation(replica.state, op, ctxFor(replica.origin, replica.wall, hlc, limits));
       if (!outcome.ok) {

@@ -44,7 +44,7 @@ const MUTATIONS = [
 
 describe('the OpenAPI document describes errors, headers and media types', () => {
   test('every v1 operation documents its problem answers as application/problem+json', () => {
-    assert.equal(v1.length, 18, v1.map((o) => o.route).join(", "));
+    assert.equal(v1.length, 21, v1.map((o) => o.route).join(", "));
     assert.ok(document.components.schemas.Problem, 'Problem is a shared component');
     for (const { route, operation: op } of v1) {
       for (const status of ['400', '401', '429', '503']) {
@@ -61,10 +61,14 @@ describe('the OpenAPI document describes errors, headers and media types', () =>
 
   test('mutations document If-Match, Tessera-CSRF and their 403, 412, 413 and 415 answers', () => {
     for (const route of MUTATIONS) {
-      assert.deepEqual(headersOf(route).sort(), ['if-match', 'tessera-csrf'], route);
+      assert.deepEqual(headersOf(route).sort(), ['if-match', 'tessera-client-country', 'tessera-client-ip', 'tessera-csrf'], route);
       for (const status of ['403', '412', '413', '415']) assert.ok(operation(route).responses[status], `${route} documents ${status}`);
     }
-    for (const route of ['GET /v1/session', 'POST /v1/session/rotate', 'DELETE /v1/session']) assert.deepEqual(headersOf(route), ['tessera-csrf'], route);
+    for (const route of ['GET /v1/session', 'POST /v1/session/rotate', 'POST /v1/session/reauthenticate', 'DELETE /v1/session']) {
+      assert.deepEqual(headersOf(route).sort(), ['tessera-client-country', 'tessera-client-ip', 'tessera-csrf'], route);
+    }
+    assert.ok(operation('POST /v1/session/reauthenticate').responses['403'], 'reauthentication needs the sign-in scope');
+    for (const route of ['GET /v1/users/{userId}/export', 'DELETE /v1/users/{userId}']) assert.ok(operation(route).responses['403'], route);
     assert.ok(operation('DELETE /v1/session/devices/{deviceId}').responses['404']);
     assert.ok(operation('GET /v1/users/{userId}/devices').responses['403']);
     assert.ok(operation('GET /v1/users/{userId}/devices').responses['404']);

@@ -6,9 +6,12 @@
  */
 import { describe } from 'node:test';
 import { authSuite } from './conformance/auth.js';
+import { devicesSuite } from './conformance/devices.js';
+import { eventsSuite } from './conformance/events.js';
 import { lifecycleSuite } from './conformance/lifecycle.js';
 import { mergeSuite } from './conformance/merge.js';
 import { paritySuite } from './conformance/parity.js';
+import { privacySuite } from './conformance/privacy.js';
 import { partsSuite } from './conformance/parts.js';
 import { replicationSuite } from './conformance/replication.js';
 import type { StoreFactory } from './conformance/support.js';
@@ -22,6 +25,9 @@ export function conformance(name: string, makeStore: StoreFactory): void {
     lifecycleSuite(makeStore);
     partsSuite(makeStore);
     authSuite(makeStore);
+    devicesSuite(makeStore);
+    privacySuite(makeStore);
+    eventsSuite(makeStore);
     mergeSuite(makeStore);
     paritySuite(makeStore);
     replicationSuite(makeStore);

@@ -78,6 +78,25 @@ describe('the Lua twins of the domain', { timeout: 120_000 }, () => {
     });
   }
 
+  it('break ties of activity and of revocation as mergeDevice does (where last seen, why revoked)', async () => {
+    const base = { createdAt: 1, lastActiveAt: 50, gen: 1, hash: 'h', retired: [], t: 'T1', authenticatedAt: 1 } as const;
+    const devices = [
+      { ...base, lastIp: '203.0.113.0', lastCountry: 'DE' },
+      { ...base, lastIp: '198.51.100.0' },
+      { ...base, lastCountry: 'FR' },
+      { ...base, lastActiveAt: 40, lastIp: '192.0.2.0', revokedAt: 60, revokedFor: 'reuse' as const },
+      { ...base, revokedAt: 60, revokedFor: 'logout' as const },
+      { ...base, revokedAt: 60 },
+      { ...base, gen: 2, t: 'T2', authLevel: 'otp', authenticatedAt: 45, revokedAt: 70, revokedFor: 'limit' as const },
+    ];
+    for (const x of devices) {
+      for (const y of devices) {
+        const text = await lua(`local j = JOINS.devices; return j.encode(j.merge(j.decode(ARGV[1]), j.decode(ARGV[2])))`, encodeDevice(x), encodeDevice(y));
+        assert.deepEqual(canonical(decodeDevice(String(text))), canonical(mergeDevice(x, y)), `${JSON.stringify(x)} ⊔ ${JSON.stringify(y)}`);
+      }
+    }
+  });
+
   it('give every part the version partVersion gives it', async () => {
     const states = fc.constantFrom<Family[]>(['cart'], ['prefs'], ['history'], ['devices', 'meta']).chain((families) =>
       stepsArb(families, 20).map((steps) => simulate(steps)),

@@ -123,17 +123,18 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
     }
   });
 
-  it('the user index never expires before its session, whatever call moved the deadline', async () => {
+  it('the user index and the user’s sessions set never expire before the session, whatever call moved the deadline', async () => {
     const store = await connect(2_000);
     try {
       const userId = `index-${Math.random()}`;
       const s = await signIn(store, { userId, idleMs: 2_000 });
       const indexKey = `ts:u:{${userId}}`;
       const check = async (step: string): Promise<void> => {
-        const [index, meta] = await Promise.all([expireTime(indexKey), expireTime(`ts:{${s.id}}:m`)]);
+        const [index, sessions, meta] = await Promise.all([expireTime(indexKey), expireTime(`ts:us:{${userId}}`), expireTime(`ts:{${s.id}}:m`)]);
         const loaded = await store.load(s.id, [], Date.now());
         assert.ok(loaded, `${step}: session live`);
         assert.ok(index >= meta, `${step}: index deadline ${index} before the session's ${meta}`);
+        assert.ok(sessions >= meta, `${step}: sessions set deadline ${sessions} before the session's ${meta}`);
         assert.ok(index >= loaded.meta.idleExpiresAt, `${step}: index deadline before the session deadline`);
       };
       await check('create');
@@ -167,7 +168,7 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
         ...(await keysMatching(`*{${guest.id}}*`)),
         ...(await keysMatching(`*{${userId}}*`)),
       ];
-      assert.equal((await ours()).length, 5 + 5 + 1);
+      assert.equal((await ours()).length, 5 + 5 + 2, 'five keys each, the user index and the user’s sessions set');
       const deadline = Date.now() + idle + idle / 100;
       await sleep(deadline - Date.now() + 50);
       let left = await ours();
@@ -194,6 +195,9 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
       assert.ok(tombstone >= s.meta.absoluteExpiresAt + HORIZON_MS, 'a late change cannot bring it back while it could still be alive elsewhere');
       assert.ok(tombstone <= s.meta.absoluteExpiresAt + HORIZON_MS + 600);
       assert.equal(await server.command('HGET', `ts:{${s.id}}:m`, 's'), '', 'the tombstone keeps no CSRF secret');
+      // The user's sessions set outlives the tombstone, which names the user: an erasure must find it.
+      assert.ok((await expireTime(`ts:us:{${userId}}`)) >= tombstone);
+      assert.deepEqual(await server.command('SMEMBERS', `ts:us:{${userId}}`), [s.id]);
     } finally {
       await store.close();
     }

@@ -13,8 +13,10 @@ function readLoadReply(sessionId: string, reply: unknown): LoadedSession | null 
 const V = (n: number): string => n.toString(16).padStart(16, '0');
 
 describe('the load reply of the Redis engines', () => {
-  const head = (user: string, verdict = 'current') =>
-    `${verdict} 1764800000000 1764800000001 1767392000000 1796336000000 c2VjcmV0 ${V(8)} ${V(1)} ${V(0)} ${V(2)} ${verdict === '-' ? '-' : '1764800000001'} - ${user}`;
+  const device = (verdict: string, level = 'otp', persistence = 't') =>
+    verdict === '-' ? '- - - -' : `1764800000001 1764800000000 ${level} ${persistence}`;
+  const head = (user: string, verdict = 'current', level?: string, persistence?: string) =>
+    `${verdict} 1764800000000 1764800000001 1767392000000 1796336000000 c2VjcmV0 ${V(8)} ${V(1)} ${V(0)} ${V(2)} ${device(verdict, level, persistence).split(' ')[0]} - ${device(verdict, level, persistence).split(' ').slice(1).join(' ')} ${user}`;
 
   it('reads the head line by position, the user id after its marker whatever it holds', () => {
     const loaded = readLoadReply('sid', [head('=ann marie = x'), null, null, null, null]);
@@ -30,6 +32,12 @@ describe('the load reply of the Redis engines', () => {
     assert.deepEqual(loaded?.versions, { cart: V(8), prefs: V(1), history: V(0), devices: V(2) });
     assert.equal(loaded?.credential, 'current');
     assert.equal(loaded?.credentialActiveAt, 1764800000001);
+    assert.deepEqual(loaded?.credentialAuth, { authenticatedAt: 1764800000000, authLevel: 'otp', persistent: false });
+  });
+
+  it("reads a device without a level as persistent 'p' and no level", () => {
+    const loaded = readLoadReply('sid', [head('=u', 'grace', '-', 'p'), null, null, null, null]);
+    assert.deepEqual(loaded?.credentialAuth, { authenticatedAt: 1764800000000, persistent: true });
   });
 
   it('reads a guest and a load without a credential', () => {

@@ -9,8 +9,8 @@
 export interface CookieAttributes {
   readonly secure: boolean;
   readonly sameSite: 'lax' | 'strict';
-  /** Lifetime in seconds; 0 deletes the cookie. */
-  readonly maxAgeSeconds: number;
+  /** Lifetime in seconds; 0 deletes the cookie; undefined makes a session cookie (it ends with the browser). */
+  readonly maxAgeSeconds: number | undefined;
 }
 
 export interface CookieCredentials {
@@ -47,12 +47,9 @@ export function encodeCredentials(credentials: CookieCredentials): string {
 
 /** A `Set-Cookie` value. Path=/ and no Domain, as the `__Host-` prefix requires. */
 export function serializeCookie(name: string, value: string, attributes: CookieAttributes): string {
-  const parts = [
-    `${name}=${encodeURIComponent(value)}`,
-    'Path=/',
-    `Max-Age=${Math.max(0, Math.floor(attributes.maxAgeSeconds))}`,
-  ];
-  if (attributes.maxAgeSeconds <= 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+  const parts = [`${name}=${encodeURIComponent(value)}`, 'Path=/'];
+  if (attributes.maxAgeSeconds !== undefined) parts.push(`Max-Age=${Math.max(0, Math.floor(attributes.maxAgeSeconds))}`);
+  if (attributes.maxAgeSeconds !== undefined && attributes.maxAgeSeconds <= 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
   parts.push('HttpOnly');
   if (attributes.secure) parts.push('Secure');
   parts.push(`SameSite=${attributes.sameSite === 'strict' ? 'Strict' : 'Lax'}`);

@@ -34,6 +34,12 @@ export interface SessionOptions<Req> {
   readonly deviceLabel?: (request: { userAgent: string | undefined; ip: string | undefined }) => DeviceLabel;
   /** Also expose the session as `req.session` (drop-in for express-session code), unless another middleware already set it. @default true */
   readonly exposeAsSession?: boolean;
+  /**
+   * The visitor's country or region (ISO 3166: `DE`, `US-CA`), e.g. from your CDN's geo
+   * header: `(req) => req.get('cf-ipcountry')`. Recorded at sign-in and, with the address,
+   * as where a device was last seen. @default none
+   */
+  readonly country?: (request: Req) => string | undefined;
 }
 
 export const DEFAULT_PARTS: readonly SessionPart[] = Object.freeze(['cart', 'prefs', 'history'] as SessionPart[]);
@@ -50,6 +56,7 @@ export interface ResolvedOptions<Req> {
   readonly csrf: false | (OriginPolicy & { headerName: string; formField: string });
   readonly deviceLabel: (request: { userAgent: string | undefined; ip: string | undefined }) => DeviceLabel;
   readonly exposeAsSession: boolean;
+  readonly country: (request: Req) => string | undefined;
 }
 
 /** Checks the options once, at start-up, naming the bad setting. */
@@ -87,6 +94,7 @@ export function resolveOptions<Req>(options: SessionOptions<Req>): ResolvedOptio
     csrf,
     deviceLabel: options.deviceLabel ?? defaultDeviceLabel,
     exposeAsSession: options.exposeAsSession ?? true,
+    country: options.country ?? (() => undefined),
   };
 }
 

@@ -4,7 +4,9 @@
  * mutate through the SDK and keep the cookie in step. Framework-neutral: the
  * Express and Fastify adapters supply a `Carrier` (request facts + cookie I/O).
  */
+import { isIP } from 'node:net';
 import type { TesseraClient } from '../client.js';
+import type { ClientOrigin } from '../transport.js';
 import { InvalidTokenError } from '../errors.js';
 import type {
   Cart,
@@ -33,6 +35,8 @@ export interface Carrier {
   readonly method: string;
   readonly selfOrigin: string;
   readonly ip: string | undefined;
+  /** The visitor's country, from the `country` option. */
+  readonly country: string | undefined;
   header(name: string): string | undefined;
   /** A field of the parsed body, if the framework parsed one. */
   bodyField(name: string): string | undefined;
@@ -41,6 +45,18 @@ export interface Carrier {
 }
 
 type Parts = { -readonly [K in SessionPart]?: SessionView<SessionPart>[K] };
+
+/** How a sign-in is remembered and how the user authenticated. */
+export interface SignInOptions {
+  /** False for "remember me" unticked: a cookie that ends with the browser, and shorter limits at Tessera. @default true */
+  readonly persistent?: boolean;
+  /** How the user authenticated (`pwd`, `otp`, `webauthn`, …): what `requireLevel` checks. */
+  readonly authLevel?: string;
+  /** At the device limit: refuse (the service's default) or log out the least recently active device. */
+  readonly atDeviceLimit?: 'refuse' | 'end-least-recent';
+}
+
+const COUNTRY = /^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$/;
 
 export class TesseraSession {
   readonly #client: TesseraClient;
@@ -123,6 +139,22 @@ export class TesseraSession {
     return this.#versions;
   }
 
+  /** When the user last proved who they are on this device (sign-in or `reauthenticate`). */
+  get authenticatedAt(): Date | undefined {
+    const at = this.#info?.authenticatedAt;
+    return at === undefined ? undefined : new Date(at);
+  }
+
+  /** How the user authenticated on this device, as the app said (`pwd`, `otp`, …). */
+  get authLevel(): string | undefined {
+    return this.#info?.authLevel;
+  }
+
+  /** False for a sign-in with "remember me" unticked (its cookie ends with the browser). */
+  get persistent(): boolean {
+    return this.#info?.persistent !== false;
+  }
+
   /** @internal Reads the session named by the cookie and applies the CSRF rules. */
   async open(parts: readonly SessionPart[]): Promise<void> {
     this.#configuredParts = parts;
@@ -148,6 +180,7 @@ export class TesseraSession {
     const presented = !csrf ? undefined : unsafe ? this.#presentedCsrf() : stored.csrfToken;
     const view = await this.#client.validateSession(stored.token, {
       parts,
+      ...this.#origin(),
       ...(presented !== undefined ? { csrfToken: presented } : {}),
     });
     if (view === null) {
@@ -280,7 +313,7 @@ export class TesseraSession {
    * await req.tessera.signIn(user.id);
    * res.redirect(303, '/');
    */
-  async signIn(userId: string, device?: DeviceLabel): Promise<SessionInfo> {
+  async signIn(userId: string, device?: DeviceLabel, options: SignInOptions = {}): Promise<SessionInfo> {
     let guestToken: string | undefined;
     if (this.#token && this.isGuest) guestToken = this.#token;
     else if (this.#token) await this.#client.logout(this.#token);
@@ -288,6 +321,9 @@ export class TesseraSession {
       userId,
       device: device ?? this.#deviceLabel(),
       ...(guestToken ? { guestToken } : {}),
+      ...(options.persistent !== undefined ? { persistent: options.persistent } : {}),
+      ...(options.authLevel !== undefined ? { authLevel: options.authLevel } : {}),
+      ...(options.atDeviceLimit !== undefined ? { atDeviceLimit: options.atDeviceLimit } : {}),
     });
     const wanted = new Set([...this.#configuredParts, ...(Object.keys(this.#parts) as SessionPart[])]);
     this.#adopt(credentials);
@@ -304,6 +340,27 @@ export class TesseraSession {
   async rotate(): Promise<SessionInfo> {
     if (!this.#token) return this.ensure();
     const credentials = await this.#guard(() => this.#client.rotate(this.#token!));
+    this.#adopt(credentials);
+    return credentials.session;
+  }
+
+  /**
+   * Records that the user just proved who they are again on this device
+   * (your route checked the password, code or key): `authenticatedAt` becomes
+   * now and `authLevel` this one, and the device gets a new token (and
+   * cookie). What `requireFreshAuth` and `requireLevel` look at.
+   * @example
+   * app.post('/confirm', async (req, res) => {
+   *   if (!(await checkPassword(req.tessera.userId, req.body.password))) return res.status(403).send('Wrong password');
+   *   await req.tessera.reauthenticate('pwd');
+   *   res.redirect(303, String(req.query.next ?? '/account'));
+   * });
+   */
+  async reauthenticate(authLevel?: string): Promise<SessionInfo> {
+    if (!this.#token || !this.userId) throw new InvalidTokenError({ code: 'invalid-token', status: 401, detail: 'no signed-in user on this device to re-authenticate' });
+    const credentials = await this.#guard(() =>
+      this.#client.reauthenticate(this.#token!, { ...(authLevel !== undefined ? { authLevel } : {}), ...this.#origin() }),
+    );
     this.#adopt(credentials);
     return credentials.session;
   }
@@ -353,7 +410,7 @@ export class TesseraSession {
    */
   async devices(): Promise<Device[]> {
     if (!this.#token) return [];
-    const list = await this.#guard(() => this.#client.listDevices(this.#token!));
+    const list = await this.#guard(() => this.#client.listDevices(this.#token!, this.#origin()));
     this.#parts.devices = list.devices;
     if (list.version !== undefined) this.#versions.devices = list.version;
     return list.devices;
@@ -377,7 +434,17 @@ export class TesseraSession {
   }
 
   #deviceLabel(): DeviceLabel {
-    return this.#options.deviceLabel({ userAgent: this.#carrier.header('user-agent'), ip: this.#carrier.ip });
+    const label = this.#options.deviceLabel({ userAgent: this.#carrier.header('user-agent'), ip: this.#carrier.ip });
+    const country = this.#origin().client?.country;
+    return label.country === undefined && country !== undefined ? { ...label, country } : label;
+  }
+
+  /** Where the visitor's request came from, as Tessera takes it: values it would refuse are left out. */
+  #origin(): { client?: ClientOrigin } {
+    const ip = this.#carrier.ip !== undefined && isIP(this.#carrier.ip) !== 0 ? this.#carrier.ip : undefined;
+    const country = this.#carrier.country?.toUpperCase();
+    const client: ClientOrigin = { ...(ip !== undefined ? { ip } : {}), ...(country !== undefined && COUNTRY.test(country) ? { country } : {}) };
+    return client.ip === undefined && client.country === undefined ? {} : { client };
   }
 
   #absorb(view: SessionView<SessionPart>): void {
@@ -400,7 +467,8 @@ export class TesseraSession {
       serializeCookie(this.#options.cookieName, encodeCredentials(credentials), {
         secure: this.#options.secure,
         sameSite: this.#options.sameSite,
-        maxAgeSeconds: this.#options.cookieMaxAgeSeconds,
+        // A transient sign-in ("remember me" unticked) gets a cookie without Max-Age: it ends with the browser.
+        maxAgeSeconds: credentials.session.persistent === false ? undefined : this.#options.cookieMaxAgeSeconds,
       }),
     );
   }

@@ -1,15 +1,28 @@
 /**
- * The same small shop API on Express and on Fastify, so one behaviour suite
- * runs against both adapters. Each route is a thin call of a session helper.
+ * The same small shop API on Express 5, Express 4 and Fastify, so one
+ * behaviour suite runs against every adapter. Each route is a thin call of a
+ * session helper.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import express from 'express';
+import express5 from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
 import formbody from '@fastify/formbody';
 import type { TesseraClient } from '../../src/index.js';
-import { tesseraSession, CsrfRefusedError, type SessionOptions, type TesseraSession } from '../../src/express.js';
-import { tesseraFastify } from '../../src/fastify.js';
+import {
+  tesseraSession,
+  CsrfRefusedError,
+  ReauthenticationRequiredError,
+  requireFreshAuth,
+  requireLevel,
+  type SessionOptions,
+  type TesseraSession,
+} from '../../src/express.js';
+import { tesseraFastify, requireFreshAuth as fastifyFreshAuth, requireLevel as fastifyLevel } from '../../src/fastify.js';
+
+/** Express 5 (the types this package compiles against) or Express 4, which the middleware also supports. */
+type ExpressFactory = typeof express5;
 
 export interface RunningApp {
   readonly url: string;
@@ -29,6 +42,9 @@ function state(session: TesseraSession) {
     cart: session.cart?.items.map((i) => [i.sku, i.quantity]) ?? null,
     history: session.history?.items.map((i) => i.productId) ?? null,
     prefs: session.prefs ?? null,
+    authLevel: session.authLevel ?? null,
+    authenticatedAt: session.authenticatedAt?.toISOString() ?? null,
+    persistent: session.persistent,
   };
 }
 
@@ -41,7 +57,12 @@ const routes: Record<string, (session: TesseraSession, body: Body) => Promise<un
   '/cart/remove': async (s, b) => (await s.removeFromCart(b.sku!)).items.length,
   '/prefs': async (s, b) => s.patchPrefs({ [b.key!]: b.value ?? null }),
   '/view': async (s, b) => (await s.recordView(b.productId!)).items.length,
-  '/signin': async (s, b) => s.signIn(b.userId!),
+  '/signin': async (s, b) =>
+    s.signIn(b.userId!, undefined, {
+      ...(b.remember !== undefined ? { persistent: b.remember === 'yes' } : {}),
+      ...(b.authLevel !== undefined ? { authLevel: b.authLevel } : {}),
+    }),
+  '/reauthenticate': async (s, b) => s.reauthenticate(b.authLevel),
   '/rotate': async (s) => s.rotate(),
   '/logout': async (s) => s.logout(),
   '/logout-everywhere': async (s) => s.logoutEverywhere(),
@@ -49,7 +70,17 @@ const routes: Record<string, (session: TesseraSession, body: Body) => Promise<un
   '/devices/revoke': async (s, b) => s.revokeDevice(b.deviceId!),
 };
 
-export async function startExpressApp(client: TesseraClient, options: Options = {}): Promise<RunningApp> {
+/** Guarded routes: a step-up check in front of a handler that answers what it saw. */
+const FRESH_SECONDS = 1;
+
+/** Express 4 does not catch a rejected handler: route errors go to `next` by hand (harmless on 5). */
+const caught =
+  (handler: (req: express5.Request, res: express5.Response) => Promise<void>) =>
+  (req: express5.Request, res: express5.Response, next: express5.NextFunction): void => {
+    handler(req, res).catch(next);
+  };
+
+export async function startExpressApp(client: TesseraClient, options: Options = {}, express: ExpressFactory = express5): Promise<RunningApp> {
   const app = express();
   app.use(express.urlencoded({ extended: false }));
   app.use(express.json());
@@ -60,24 +91,38 @@ export async function startExpressApp(client: TesseraClient, options: Options = 
   app.get('/alias', (req, res) => {
     res.json({ same: (req as unknown as { session: unknown }).session === req.tessera });
   });
-  app.get('/devices', async (req, res) => {
-    res.json(await req.tessera.devices());
+  app.get(
+    '/devices',
+    caught(async (req, res) => {
+      res.json(await req.tessera.devices());
+    }),
+  );
+  app.get('/fresh', requireFreshAuth(FRESH_SECONDS), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/strong', requireLevel('otp', 'webauthn'), (_req, res) => {
+    res.json({ ok: true });
   });
   for (const [path, handler] of Object.entries(routes)) {
-    app.post(path, async (req, res) => {
-      const result = await handler(req.tessera, (req.body ?? {}) as Body);
-      res.json({ result: result ?? null, state: state(req.tessera) });
-    });
+    app.post(
+      path,
+      caught(async (req, res) => {
+        const result = await handler(req.tessera, (req.body ?? {}) as Body);
+        res.json({ result: result ?? null, state: state(req.tessera) });
+      }),
+    );
   }
-  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+  app.use((error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
     if (error instanceof CsrfRefusedError) {
       res.status(403).json({ code: error.code, reason: error.reason, detail: error.message });
+    } else if (error instanceof ReauthenticationRequiredError) {
+      res.status(401).json({ code: error.code, reason: error.reason });
     } else {
       res.status(500).json({ error: String(error) });
     }
   });
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s: Server = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -97,9 +142,12 @@ export async function startFastifyApp(client: TesseraClient, options: Options = 
     if (error instanceof CsrfRefusedError) {
       return reply.code(403).send({ code: error.code, reason: error.reason, detail: error.message });
     }
+    if (error instanceof ReauthenticationRequiredError) return reply.code(401).send({ code: error.code, reason: error.reason });
     return reply.code(500).send({ error: String(error) });
   });
   app.get('/state', async (request) => state(request.tessera));
+  app.get('/fresh', { preHandler: fastifyFreshAuth(FRESH_SECONDS) }, async () => ({ ok: true }));
+  app.get('/strong', { preHandler: fastifyLevel('otp', 'webauthn') }, async () => ({ ok: true }));
   app.get('/alias', async (request) => ({ same: (request as unknown as { session: unknown }).session === request.tessera }));
   app.get('/devices', async (request) => request.tessera.devices());
   for (const [path, handler] of Object.entries(routes)) {
@@ -110,4 +158,9 @@ export async function startFastifyApp(client: TesseraClient, options: Options = 
   }
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, close: () => app.close() };
+}
+
+/** The Express app on Express 4.21 (express-session's users are mostly on 4). */
+export function startExpress4App(client: TesseraClient, options: Options = {}): Promise<RunningApp> {
+  return startExpressApp(client, options, express4 as unknown as ExpressFactory);
 }

@@ -3,12 +3,13 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Operation } from '../../domain/operations.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { cartJson, sendRendered } from '../render.js';
-import { announce, consistencyOf, mutationOptions, sessionToken } from '../request-context.js';
+import { announce, readOptions, mutationOptions, sessionToken } from '../request-context.js';
 import {
   Cart,
   MUTATION_PROBLEMS,
   MutationHeaders,
   NoQuery,
+  ReadHeaders,
   TOKEN_PROBLEMS,
   addItemBody,
   problemResponses,
@@ -25,6 +26,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     tags: ['cart'],
     summary,
     querystring: NoQuery,
+    documentedHeaders: ReadHeaders,
     response: { 200: withETag(Cart, 'The cart'), ...problemResponses(TOKEN_PROBLEMS) },
     security: TOKEN_SECURITY,
   });
@@ -40,7 +42,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
   };
 
   app.get('/v1/session/cart', { schema: read('Read the cart') }, async (request, reply) =>
-    send(reply, await service.authenticate(sessionToken(request), ['cart'], undefined, consistencyOf(request))),
+    send(reply, await service.authenticate(sessionToken(request), ['cart'], undefined, readOptions(request))),
   );
 
   app.post<{ Body: AddItemBody }>(

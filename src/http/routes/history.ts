@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TesseraError } from '../../domain/errors.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { historyJson, sendRendered } from '../render.js';
-import { announce, consistencyOf, mutationOptions, sessionToken } from '../request-context.js';
-import { History, MUTATION_PROBLEMS, MutationHeaders, NoQuery, TOKEN_PROBLEMS, historyBody, problemResponses, withETag, type HistoryBody } from '../schemas.js';
+import { announce, readOptions, mutationOptions, sessionToken } from '../request-context.js';
+import { History, MUTATION_PROBLEMS, MutationHeaders, NoQuery, ReadHeaders, TOKEN_PROBLEMS, historyBody, problemResponses, withETag, type HistoryBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
 /** Clients' clocks drift; a view further ahead than this is refused rather than pinned to the top. */
@@ -23,11 +23,12 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
         tags: ['history'],
         summary: 'Read the recently viewed products',
         querystring: NoQuery,
+        documentedHeaders: ReadHeaders,
         response: { 200: withETag(History, 'The history, newest first'), ...problemResponses(TOKEN_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
-    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['history'], undefined, consistencyOf(request))),
+    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['history'], undefined, readOptions(request))),
   );
 
   app.post<{ Body: HistoryBody }>(

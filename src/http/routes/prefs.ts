@@ -4,9 +4,9 @@ import { Type } from '@sinclair/typebox';
 import type { JsonObject } from '../../domain/prefs.js';
 import type { Authenticated } from '../../service/session-service.js';
 import { prefsDocumentJson, sendRendered } from '../render.js';
-import { announce, consistencyOf, mutationOptions, sessionToken } from '../request-context.js';
+import { announce, readOptions, mutationOptions, sessionToken } from '../request-context.js';
 import { JSON_MEDIA_TYPES } from '../json-body.js';
-import { MUTATION_PROBLEMS, MutationHeaders, NoQuery, Prefs, TOKEN_PROBLEMS, problemResponses, withETag } from '../schemas.js';
+import { MUTATION_PROBLEMS, MutationHeaders, NoQuery, Prefs, ReadHeaders, TOKEN_PROBLEMS, problemResponses, withETag } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
 export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
@@ -22,11 +22,12 @@ export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteCont
         tags: ['prefs'],
         summary: 'Read the preferences',
         querystring: NoQuery,
+        documentedHeaders: ReadHeaders,
         response: { 200: withETag(Prefs, 'The preferences'), ...problemResponses(TOKEN_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
-    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['prefs'], undefined, consistencyOf(request))),
+    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['prefs'], undefined, readOptions(request))),
   );
 
   app.patch<{ Body: JsonObject }>(

@@ -4,7 +4,8 @@ import { Type } from '@sinclair/typebox';
 import type { DataPart } from '../../domain/parts.js';
 import { devicesView } from '../../service/views.js';
 import { sendRendered, sessionJson } from '../render.js';
-import { announce, consistencyOf, csrfHeader, etag, mutationOptions, requireScope, sessionToken } from '../request-context.js';
+import { TesseraError } from '../../domain/errors.js';
+import { announce, csrfHeader, etag, mutationOptions, readOptions, requireScope, seenFrom, sessionToken } from '../request-context.js';
 import {
   BODY_PROBLEMS,
   CALLER_PROBLEMS,
@@ -16,6 +17,8 @@ import {
   MutationHeaders,
   NoQuery,
   PartsQuery,
+  ReadHeaders,
+  ReauthenticateBody,
   SessionRead,
   SignedIn,
   TOKEN_PROBLEMS,
@@ -24,6 +27,7 @@ import {
   withETag,
   type LogoutDevicesQueryT,
   type PartsQueryT,
+  type ReauthenticateBodyT,
   type SignInBody,
 } from '../schemas.js';
 import { SIGN_IN_SECURITY, TOKEN_SECURITY, type RouteContext } from './context.js';
@@ -41,7 +45,7 @@ export function signInRoutes(app: FastifyInstance, { service, limits }: RouteCon
         tags: ['sessions'],
         summary: 'Sign in (with userId) or start a guest session',
         description:
-          'With a userId that already has a live session, adds a device to that session. With guestToken, the guest cart and history are merged into the user session and the guest token stops working. A userId needs an API key with the `sign-in` scope; a guest session, the `token` scope.',
+          'With a userId that already has a live session, adds a device to that session (at most TESSERA_MAX_DEVICES; `atDeviceLimit` says what happens beyond). With guestToken, the guest cart and history are merged into the user session and the guest token stops working. `persistent: false` makes a transient sign-in ("remember me" unticked) with its own, shorter limits; `authLevel` records how the user authenticated, for step-up checks (needs a userId). A userId needs an API key with the `sign-in` scope; a guest session, the `token` scope.',
         querystring: NoQuery,
         body: signInBody(limits),
         'x-optional-body': true,
@@ -56,13 +60,19 @@ export function signInRoutes(app: FastifyInstance, { service, limits }: RouteCon
       },
     },
     async (request, reply) => {
-      const { userId, device, guestToken } = request.body;
+      const { userId, device, guestToken, persistent, authLevel, atDeviceLimit } = request.body;
       // Signing a user in makes the caller that user: a scope of its own (docs/security.md).
       requireScope(request, userId !== undefined ? 'sign-in' : 'token');
+      if (authLevel !== undefined && userId === undefined) {
+        throw new TesseraError('validation-failed', 'authLevel says how a user authenticated: it needs a userId');
+      }
       const { consistency, ...signedIn } = await service.signIn({
         ...(userId !== undefined ? { userId } : {}),
         ...(device !== undefined ? { device } : {}),
         ...(guestToken !== undefined ? { guestToken } : {}),
+        ...(persistent !== undefined ? { persistent } : {}),
+        ...(authLevel !== undefined ? { authLevel } : {}),
+        ...(atDeviceLimit !== undefined ? { atDeviceLimit } : {}),
       });
       announce(reply, { consistency });
       return reply.code(201).send(signedIn);
@@ -86,9 +96,9 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
     },
     async (request, reply) => {
       const parts = (request.query.parts?.split(',') ?? []) as DataPart[];
-      const answer = await service.authenticate(sessionToken(request), parts, csrfHeader(request), consistencyOf(request));
+      const answer = await service.authenticate(sessionToken(request), parts, csrfHeader(request), readOptions(request));
       announce(reply, answer);
-      return sendRendered(reply, sessionJson(answer.session, parts, answer.deviceId, answer.csrf));
+      return sendRendered(reply, sessionJson(answer.session, parts, answer.deviceId, answer.csrf, service.views));
     },
   );
 
@@ -106,9 +116,37 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
       },
     },
     async (request, reply) => {
-      const { consistency, ...rotated } = await service.rotate(sessionToken(request), csrfHeader(request));
+      const { consistency, ...rotated } = await service.rotate(sessionToken(request), csrfHeader(request), seenFrom(request));
       announce(reply, { consistency });
       return rotated;
+    },
+  );
+
+  app.post<{ Body: ReauthenticateBodyT }>(
+    '/v1/session/reauthenticate',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Record a re-authentication (step-up) on this device',
+        description:
+          'Call it once the user has proved who they are again (password, one-time code, security key). The device’s `authenticatedAt` becomes now and its `authLevel` the one given (none: none), and it gets a new token, as at any authentication; the previous token keeps working for the grace window. Needs the `sign-in` scope besides `token`: it vouches for the user.',
+        querystring: NoQuery,
+        body: ReauthenticateBody,
+        'x-optional-body': true,
+        documentedHeaders: CsrfHeaders,
+        response: { 200: SignedIn, ...problemResponses([...DEVICE_PROBLEMS, 'forbidden']) },
+        security: [{ apiKey: ['token', 'sign-in'], sessionToken: [] }],
+      },
+      preValidation: (request, _reply, done) => {
+        if (request.body === undefined) request.body = {};
+        done();
+      },
+    },
+    async (request, reply) => {
+      requireScope(request, 'sign-in');
+      const { consistency, ...reauthenticated } = await service.reauthenticate(sessionToken(request), request.body.authLevel, mutationOptions(request));
+      announce(reply, { consistency });
+      return reauthenticated;
     },
   );
 
@@ -136,15 +174,17 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
       schema: {
         tags: ['devices'],
         summary: 'List the signed-in devices of this session',
+        description: 'Each with what a "my devices" page shows: browser, OS and platform parsed from its user agent, the (truncated) address and country it signed in from and was last seen from, when it signed in and was last active, when and how the user last authenticated on it, whether it is persistent, and whether it is this one.',
         querystring: NoQuery,
+        documentedHeaders: ReadHeaders,
         response: { 200: withETag(Type.Object({ devices: Type.Array(Device) }), 'The devices'), ...problemResponses(TOKEN_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
     async (request, reply) => {
-      const answer = await service.authenticate(sessionToken(request), ['devices'], undefined, consistencyOf(request));
+      const answer = await service.authenticate(sessionToken(request), ['devices'], undefined, readOptions(request));
       announce(reply, answer);
-      const view = devicesView(answer.session, answer.deviceId);
+      const view = devicesView(answer.session, answer.deviceId, service.views);
       return reply.header('etag', etag(view.version)).send({ devices: view.devices });
     },
   );
@@ -163,7 +203,7 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
       },
     },
     async (request, reply) => {
-      announce(reply, await service.mutate(sessionToken(request), { kind: 'device.revoke', deviceId: request.params.deviceId }, mutationOptions(request)));
+      announce(reply, await service.revokeDevice(sessionToken(request), request.params.deviceId, mutationOptions(request)));
       return reply.code(204).send();
     },
   );
@@ -184,7 +224,7 @@ export function sessionRoutes(app: FastifyInstance, { service }: RouteContext): 
     },
     async (request, reply) => {
       if (request.query.except === 'current') await service.logoutOtherDevices(sessionToken(request), mutationOptions(request));
-      else announce(reply, await service.mutate(sessionToken(request), { kind: 'session.end' }, mutationOptions(request)));
+      else announce(reply, await service.logoutEverywhere(sessionToken(request), mutationOptions(request)));
       return reply.code(204).send();
     },
   );

@@ -9,7 +9,7 @@
  * JSON.stringify made, which Lua never re-encodes.
  */
 import type { CartLineState, CartState } from '../../domain/cart.js';
-import type { DeviceState, DevicesState } from '../../domain/devices.js';
+import type { DeviceState, DevicesState, RevokeReason } from '../../domain/devices.js';
 import type { HistoryState } from '../../domain/history.js';
 import type { Change, ChangeRecord, DataPart, PartName, PartStates } from '../../domain/parts.js';
 import type { SessionSnapshot } from '../session-store.js';
@@ -91,7 +91,12 @@ function versionsOf(m: ReadonlyMap<string, string>): Record<DataPart, string> {
 
 // Devices -------------------------------------------------------------------
 
-/** A device as stored: short keys; `r` (retired hashes) omitted when empty. */
+/**
+ * A device as stored: short keys; `r` (retired hashes) omitted when empty.
+ * `av` authenticated at, `al` its level, `co` country at sign-in, `li` `lc`
+ * address and country last seen, `ti` `ta` a transient device's idle timeout
+ * and absolute deadline, `rf` why it was revoked.
+ */
 interface StoredDevice {
   c: number;
   l: number;
@@ -106,6 +111,14 @@ interface StoredDevice {
   k?: string;
   a?: string;
   i?: string;
+  av?: number;
+  al?: string;
+  co?: string;
+  li?: string;
+  lc?: string;
+  ti?: number;
+  ta?: number;
+  rf?: string;
 }
 
 export function encodeDevice(d: DeviceState): string {
@@ -118,6 +131,14 @@ export function encodeDevice(d: DeviceState): string {
   if (d.kind !== undefined) stored.k = d.kind;
   if (d.userAgent !== undefined) stored.a = d.userAgent;
   if (d.ip !== undefined) stored.i = d.ip;
+  if (d.authenticatedAt !== undefined) stored.av = d.authenticatedAt;
+  if (d.authLevel !== undefined) stored.al = d.authLevel;
+  if (d.country !== undefined) stored.co = d.country;
+  if (d.lastIp !== undefined) stored.li = d.lastIp;
+  if (d.lastCountry !== undefined) stored.lc = d.lastCountry;
+  if (d.idleTimeoutMs !== undefined) stored.ti = d.idleTimeoutMs;
+  if (d.absoluteExpiresAt !== undefined) stored.ta = d.absoluteExpiresAt;
+  if (d.revokedFor !== undefined) stored.rf = d.revokedFor;
   return JSON.stringify(stored);
 }
 
@@ -137,6 +158,14 @@ export function decodeDevice(text: string): DeviceState {
     ...(s.k !== undefined ? { kind: s.k } : {}),
     ...(s.a !== undefined ? { userAgent: s.a } : {}),
     ...(s.i !== undefined ? { ip: s.i } : {}),
+    ...(s.av !== undefined ? { authenticatedAt: s.av } : {}),
+    ...(s.al !== undefined ? { authLevel: s.al } : {}),
+    ...(s.co !== undefined ? { country: s.co } : {}),
+    ...(s.li !== undefined ? { lastIp: s.li } : {}),
+    ...(s.lc !== undefined ? { lastCountry: s.lc } : {}),
+    ...(s.ti !== undefined ? { idleTimeoutMs: s.ti } : {}),
+    ...(s.ta !== undefined ? { absoluteExpiresAt: s.ta } : {}),
+    ...(s.rf !== undefined ? { revokedFor: s.rf as RevokeReason } : {}),
   };
 }
 

@@ -15,11 +15,15 @@
  * The change feed is one stream, `<prefix>feed`, on a single server; on a
  * cluster one stream per slot, `<prefix>feed:{<tag>}` with a tag of that slot
  * (`slots.ts`), rung on the shard channel `<prefix>bell:{<tag>}` when written.
- * Each consumer's positions are the hash `<prefix>feedpos:{<consumer>}`.
+ * Each consumer's positions are the hash `<prefix>feedpos:{<consumer>}`, and
+ * the node reading it now holds `<prefix>feedlease:{<consumer>}`.
  *
  * The user index `<prefix>u:{<userId>}` (a string: the indexed session's
  * creation time and id, `<createdAt>:<sessionId>`) lives in the user's own
  * slot; it carries the same deadline as the keys of the session it names.
+ * Beside it, `<prefix>us:{<userId>}` (a set) names every session ever indexed
+ * or claimed for the user, ended ones included, until the last of them may
+ * be forgotten: what a privacy export or erasure must find.
  */
 import { keySlot, slotTag } from './slots.js';
 
@@ -36,6 +40,8 @@ export interface KeyLayout {
   /** The session's five hashes, then its feed shard's stream (with `feed`) and its parked records (with `parked`). */
   session(sessionId: string, extra?: { readonly feed?: boolean; readonly parked?: boolean }): SessionKeys;
   user(userId: string): string;
+  /** Every session of the user (same slot as `user`). */
+  userSessions(userId: string): string;
   /** The feed shard a session's changes go to: '' on one server, the slot on a cluster. */
   shardOf(sessionId: string): string;
   feedShard(shard: string): FeedShardKeys;
@@ -47,6 +53,8 @@ export interface KeyLayout {
   /** Replication's marks (one hash) and a lease's key. */
   readonly marks: string;
   lease(name: string): string;
+  /** The node that reads a feed consumer now (`ChangeFeed.lease`). */
+  feedLease(consumer: string): string;
 }
 
 export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
@@ -60,6 +68,9 @@ export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
     },
     user(userId) {
       return `${prefix}u:{${userId}}`;
+    },
+    userSessions(userId) {
+      return `${prefix}us:{${userId}}`;
     },
     shardOf(sessionId) {
       return cluster ? String(keySlot(sessionId)) : '';
@@ -79,6 +90,9 @@ export function keyLayout(prefix: string, cluster: boolean): KeyLayout {
     marks: `${prefix}marks`,
     lease(name) {
       return `${prefix}lease:{${name}}`;
+    },
+    feedLease(consumer) {
+      return `${prefix}feedlease:{${consumer}}`;
     },
   };
   return layout;

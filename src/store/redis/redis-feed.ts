@@ -121,6 +121,12 @@ export class RedisFeed implements ChangeFeed {
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
+  async lease(consumer: string, holder: string, ttlMs: number): Promise<boolean> {
+    const key = this.#keys.feedLease(consumer);
+    // Retrying after a lost reply is harmless: the holder renews its own lease.
+    return (await this.#connection.script('tesseraFeedLease', [key], [holder, String(ttlMs)], { idempotent: true })) === 1;
+  }
+
   /** Trims a shard's stream to what every configured consumer has acknowledged. */
   async #trim(shard: string): Promise<void> {
     let least: string | undefined;
@@ -200,6 +206,8 @@ export class RedisFeed implements ChangeFeed {
       .then(
         () => {
           this.#bellsHeard = true;
+          // Bells rung while subscribing were not heard: look at every slot once more.
+          for (const dirty of this.#dirty.values()) for (const shard of this.#shards) dirty.add(shard);
         },
         () => {
           // Not subscribed: sweeps find every entry, only later; try again at the next read.

@@ -10,7 +10,7 @@
  * two concurrent sign-ins of one user end up in one session, and
  * `#claimIndex` for two sessions of one user made in two regions.
  */
-import { newDevice, type DeviceLabel } from '../../domain/devices.js';
+import { newDevice, type Seen } from '../../domain/devices.js';
 import type { Hlc } from '../../domain/hlc.js';
 import type { Operation } from '../../domain/operations.js';
 import { partOf } from '../../domain/operations.js';
@@ -19,6 +19,7 @@ import { isSessionLive } from '../../domain/session.js';
 import { EMPTY_VERSION, partVersion, sessionDigest } from '../../domain/versions.js';
 import {
   StoreUnavailableError,
+  deviceAddOf,
   type ApplyOptions,
   type ApplyResult,
   type Caller,
@@ -153,7 +154,7 @@ export class RedisStore implements SessionStore {
       const indexed = readIndex(held);
       if (indexed?.sessionId === meta.id) return created;
       if (indexed !== null) {
-        const joined = await this.apply(indexed.sessionId, { kind: 'admin' }, deviceAdd(session), { now, hlc });
+        const joined = await this.apply(indexed.sessionId, { kind: 'admin' }, deviceAddOf(session), { now, hlc });
         if (joined.status === 'applied' || joined.status === 'rejected') {
           // Our own session lost the race: end it, so that its creation (already in the feed) ends everywhere.
           if (deadline !== null) await this.apply(meta.id, { kind: 'admin' }, { kind: 'session.end' }, { now, hlc });
@@ -161,7 +162,7 @@ export class RedisStore implements SessionStore {
         }
       }
       deadline ??= await this.#insert(session, hlc);
-      if (await this.#swapIndex(indexKey, held ?? '', ours, deadline)) return created;
+      if (await this.#swapIndex(meta.userId, held ?? '', ours, meta.id, deadline)) return created;
     }
     throw new StoreUnavailableError(this.engine, {
       cause: new Error(`sign-ins of user "${meta.userId}" kept racing; gave up after ${CREATE_ATTEMPTS} attempts`),
@@ -176,7 +177,8 @@ export class RedisStore implements SessionStore {
       String(limits.cartLines), String(limits.maxQuantity), String(limits.prefsBytes), String(limits.historyItems), String(limits.devices),
       caller.kind, caller.kind === 'device' ? caller.deviceId : '', caller.kind === 'device' ? caller.tokenHash : '',
       caller.kind === 'device' && caller.gen !== undefined ? String(caller.gen) : '',
-      options.ifVersion ?? '', options.knownVersion ?? '', op.kind, ...operationArguments(op, now, hlc),
+      options.ifVersion ?? '', options.knownVersion ?? '', options.seen?.ip ?? '', options.seen?.country ?? '',
+      op.kind, ...operationArguments(op, now, hlc),
     ];
     let id = sessionId;
     let alias: LoadedSession['alias'];
@@ -212,9 +214,12 @@ export class RedisStore implements SessionStore {
     return Promise.all([...bySession].map(([sessionId, sessionRecords]) => this.#mergeSession(sessionId, sessionRecords, now, true, REDIRECT_HOPS)));
   }
 
-  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
+  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc, seen?: Seen): Promise<void> {
     const { idleTimeoutMs, slideAfterMs, horizonMs, origin } = this.#settings;
-    const args = [String(now), deviceId, hlc, String(idleTimeoutMs), String(slideAfterMs), String(this.#step), String(horizonMs), origin];
+    const args = [
+      String(now), deviceId, hlc, String(idleTimeoutMs), String(slideAfterMs), String(this.#step), String(horizonMs), origin,
+      seen?.ip ?? '', seen?.country ?? '',
+    ];
     let id = sessionId;
     for (let hop = 0; hop <= REDIRECT_HOPS; hop += 1) {
       // Sliding twice changes nothing, and a change appended twice is joined once: a lost reply may be retried.
@@ -233,6 +238,35 @@ export class RedisStore implements SessionStore {
     const indexed = readIndex(await this.#connection.get(this.#keys.user(userId)));
     if (indexed === null) return null;
     return (await this.load(indexed.sessionId, [], now))?.meta.id ?? null;
+  }
+
+  async userSessions(userId: string): Promise<string[]> {
+    const [indexed, members] = await Promise.all([
+      this.#connection.get(this.#keys.user(userId)),
+      this.#connection.command(this.#keys.userSessions(userId), ['SMEMBERS', this.#keys.userSessions(userId)], { idempotent: true }),
+    ]);
+    const ids = new Set(Array.isArray(members) ? members.map(String) : []);
+    const current = readIndex(indexed);
+    if (current !== null) ids.add(current.sessionId);
+    return [...ids].sort();
+  }
+
+  /**
+   * Ends each live session of the user for `erased` (through `apply`, so the
+   * end reaches the feed and the index), then erases it to a tombstone
+   * (`ERASE_LUA`), and last drops the user's index and sessions set. A sign-in
+   * of the user while this runs may start a session after it.
+   */
+  async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {
+    const ids = await this.userSessions(userId);
+    const args = [String(now), String(this.#step), String(this.#settings.horizonMs)];
+    for (const id of ids) {
+      await this.apply(id, { kind: 'admin' }, { kind: 'session.end', reason: 'erased' }, { now, hlc });
+      await this.#connection.script('tesseraErase', this.#keys.session(id, { parked: true }), args, { idempotent: true });
+    }
+    const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
+    await this.#connection.command(keys[0]!, ['DEL', ...keys], { idempotent: true });
+    return ids.length;
   }
 
   async snapshot(sessionId: string): Promise<SessionSnapshot | null> {
@@ -356,13 +390,16 @@ export class RedisStore implements SessionStore {
       if (indexed?.sessionId === session.sessionId) return;
       const other = indexed === null ? null : await this.snapshot(indexed.sessionId);
       if (other === null || other.meta.mergedInto !== undefined || !isSessionLive(other.meta, now)) {
-        if (await this.#swapIndex(indexKey, held ?? '', ours, session.deadline)) return;
+        if (await this.#swapIndex(session.userId, held ?? '', ours, session.sessionId, session.deadline)) return;
         continue;
       }
+      // Registered as the user's whichever stays: the other is merged into it, and keeps the user's id.
       if (precedes({ createdAt: session.createdAt, id: session.sessionId }, other.meta)) {
-        if (!(await this.#swapIndex(indexKey, held!, ours, session.deadline))) continue;
+        if (!(await this.#swapIndex(session.userId, held!, ours, session.sessionId, session.deadline))) continue;
         await this.#mergeAway(other.meta.id, session.sessionId, now);
       } else {
+        const keys = [indexKey, this.#keys.userSessions(session.userId)];
+        await this.#connection.script('tesseraIndexRegister', keys, [session.sessionId, String(session.deadline)], { idempotent: true });
         await this.#mergeAway(session.sessionId, other.meta.id, now);
       }
       return;
@@ -387,11 +424,14 @@ export class RedisStore implements SessionStore {
     await this.#connection.script('tesseraWipeMerged', keys, [String(this.#step), String(this.#settings.horizonMs)], { idempotent: true });
   }
 
-  /** Sets the index to `value` if it holds `expected` ('' for nothing). */
-  async #swapIndex(indexKey: string, expected: string, value: string, deadline: number): Promise<boolean> {
-    if (expected === '') return this.#connection.setIfAbsent(indexKey, value, deadline);
+  /**
+   * Sets the user's index to `value` if it holds `expected` ('' for nothing),
+   * and registers the session as the user's in any case (`keys.ts`).
+   */
+  async #swapIndex(userId: string, expected: string, value: string, sessionId: string, deadline: number): Promise<boolean> {
+    const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
     // A lost reply is not retried: the retry would find its own value and answer "not swapped".
-    return (await this.#connection.script('tesseraIndexSwap', [indexKey], [expected, value, String(deadline)], { idempotent: false })) === 1;
+    return (await this.#connection.script('tesseraIndexSwap', keys, [expected, value, String(deadline), sessionId], { idempotent: false })) === 1;
   }
 
   /**
@@ -403,12 +443,12 @@ export class RedisStore implements SessionStore {
   async #followIndex(settled: Settled, sessionId: string): Promise<void> {
     const { userId } = settled;
     if (!settled.done || userId === null) return;
-    const indexKey = this.#keys.user(userId);
+    const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
+    const deadline = String(settled.keyDeadline);
     if (settled.ended) {
-      await this.#indexCommand(() => this.#connection.script('tesseraIndexDrop', [indexKey], [sessionId], { idempotent: true }));
+      await this.#indexCommand(() => this.#connection.script('tesseraIndexDrop', keys, [sessionId, deadline], { idempotent: true }));
     } else if (settled.deadlineMoved) {
-      const deadline = String(settled.keyDeadline);
-      await this.#indexCommand(() => this.#connection.script('tesseraIndexRefresh', [indexKey], [sessionId, deadline], { idempotent: true }));
+      await this.#indexCommand(() => this.#connection.script('tesseraIndexRefresh', keys, [sessionId, deadline], { idempotent: true }));
     }
   }
 
@@ -443,12 +483,6 @@ function createdView({ meta, deviceId, device }: NewSession, hlc: Hlc): LoadedSe
   };
 }
 
-function deviceAdd({ deviceId, device }: NewSession): Operation {
-  const { name, kind, userAgent, ip, hash } = device;
-  const label: DeviceLabel = Object.fromEntries(Object.entries({ name, kind, userAgent, ip }).filter(([, v]) => v !== undefined));
-  return { kind: 'device.add', deviceId, label, hash };
-}
-
 /** The operation's own arguments to the apply script (after its kind). */
 function operationArguments(op: Operation, now: number, hlc: string): string[] {
   switch (op.kind) {
@@ -458,19 +492,20 @@ function operationArguments(op: Operation, now: number, hlc: string): string[] {
     case 'cart.remove':
       return [op.sku, '0', ''];
     case 'cart.clear':
-    case 'session.end':
       return [];
+    case 'session.end':
+      return [op.reason ?? ''];
     case 'prefs.patch':
       return Object.entries(op.patch).flatMap(([key, value]) => [key, JSON.stringify(value)]);
     case 'history.add':
       return [op.productId, String(op.viewedAt)];
     case 'device.add':
       // The new device is built here, as applyOperation builds it; the script checks the limit, stamps and joins it.
-      return [op.deviceId, encodeDevice(newDevice(op.label, op.hash, now, hlc))];
+      return [op.deviceId, encodeDevice(newDevice(op.label, op.hash, now, hlc, op.auth)), op.atLimit ?? 'refuse'];
     case 'device.rotate':
-      return [op.deviceId, op.hash, String(op.graceMs)];
+      return [op.deviceId, op.hash, String(op.graceMs), op.reauth === undefined ? '' : '1', op.reauth?.authLevel ?? ''];
     case 'device.revoke':
-      return [op.deviceId];
+      return [op.deviceId, op.reason ?? ''];
   }
 }
 

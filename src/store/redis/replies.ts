@@ -60,7 +60,7 @@ function timestamp(value: unknown, field: string): number {
 }
 
 /** Fields of the load reply's head line before the user id (see `LOAD_LUA`). */
-const HEAD_FIELDS = 12;
+const HEAD_FIELDS = 15;
 
 /** The load reply when the session was merged into another: where to, and its CSRF secret. */
 export interface Moved {
@@ -81,15 +81,15 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   if (head === 'moved') return { moved: String(devices), csrfSecret: String(cart ?? '') };
   if (head === 'migrate') return 'migrate';
   if (r.length !== 5 || typeof head !== 'string') throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head)}`);
-  // The user id comes last, after the twelfth space, and may itself hold spaces.
+  // The user id comes last, after the fifteenth space, and may itself hold spaces.
   let userStart = -1;
   for (let n = 0; n < HEAD_FIELDS; n++) {
     userStart = head.indexOf(' ', userStart + 1);
     if (userStart === -1) break;
   }
-  const [verdict, c, l, i, a, s, vc, vp, vh, vd, activeAt, t] = head.slice(0, userStart).split(' ');
+  const [verdict, c, l, i, a, s, vc, vp, vh, vd, activeAt, t, authAt, authLevel, persistence] = head.slice(0, userStart).split(' ');
   const user = head.slice(userStart + 1);
-  if (userStart === -1 || t === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
+  if (userStart === -1 || persistence === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
     throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head.slice(0, 16))}`);
   }
   const meta: SessionMeta = {
@@ -108,7 +108,14 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   };
   if (verdict !== '-') {
     view.credential = verdict as TokenMatch;
-    if (activeAt !== '-') view.credentialActiveAt = timestamp(activeAt, 'credential device l');
+    if (activeAt !== '-') {
+      view.credentialActiveAt = timestamp(activeAt, 'credential device l');
+      view.credentialAuth = {
+        authenticatedAt: timestamp(authAt, 'credential device av'),
+        ...(authLevel !== '-' ? { authLevel: authLevel! } : {}),
+        persistent: persistence === 'p',
+      };
+    }
   }
   // A part the script did not send (null) is either not wanted or unchanged since a known version.
   if (Array.isArray(cart)) view.cart = decodeCart(fields(cart, 'cart'));

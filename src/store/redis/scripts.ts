@@ -11,10 +11,10 @@ import type { ReplyUnion } from '@redis/client/dist/lib/RESP/types.js';
 import { CART_LUA } from './lua/cart.lua.js';
 import { COMMON_LUA } from './lua/common.lua.js';
 import { DEVICES_LUA, TOKEN_MATCH_LUA } from './lua/devices.lua.js';
-import { FEED_LUA, FEED_PREPARE_LUA } from './lua/feed.lua.js';
+import { FEED_LEASE_LUA, FEED_LUA, FEED_PREPARE_LUA } from './lua/feed.lua.js';
 import { HISTORY_LUA } from './lua/history.lua.js';
 import { HLC_LUA } from './lua/hlc.lua.js';
-import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_SWAP_LUA } from './lua/index.lua.js';
+import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_REGISTER_LUA, INDEX_SWAP_LUA } from './lua/index.lua.js';
 import { JOINS_LUA } from './lua/joins.lua.js';
 import { LEASE_LUA, RELEASE_LUA } from './lua/lease.lua.js';
 import { MERGE_PATCH_LUA } from './lua/merge-patch.lua.js';
@@ -22,6 +22,7 @@ import { ACTIVITY_LUA, OPERATIONS_LUA } from './lua/operations.lua.js';
 import { PREFS_LUA } from './lua/prefs.lua.js';
 import {
   CREATE_LUA,
+  ERASE_LUA,
   LOAD_LUA,
   MARK_MERGED_LUA,
   MERGE_LUA,
@@ -65,12 +66,15 @@ export const SCRIPTS = {
   tesseraSnapshot: script(LIBRARY + SNAPSHOT_LUA),
   tesseraMarkMerged: script(LIBRARY + MARK_MERGED_LUA),
   tesseraWipeMerged: script(LIBRARY + WIPE_MERGED_LUA),
+  tesseraErase: script(LIBRARY + ERASE_LUA),
   tesseraIndexSwap: script(INDEX_SWAP_LUA),
   tesseraIndexRefresh: script(INDEX_REFRESH_LUA),
   tesseraIndexDrop: script(INDEX_DROP_LUA),
+  tesseraIndexRegister: script(INDEX_REGISTER_LUA),
   tesseraFeedPrepare: script(FEED_PREPARE_LUA),
   tesseraLease: script(LEASE_LUA),
   tesseraRelease: script(RELEASE_LUA),
+  tesseraFeedLease: script(FEED_LEASE_LUA),
 };
 
 export type ScriptName = keyof typeof SCRIPTS;

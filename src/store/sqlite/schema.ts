@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   history     TEXT NOT NULL, history_v TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_by_forget ON sessions (forget_at);
+-- every session of a user, ended and expired ones included (privacy export and erasure)
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id) WHERE user_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS users (
   user_id     TEXT PRIMARY KEY,
   session_id  TEXT NOT NULL,
@@ -43,6 +45,11 @@ CREATE TABLE IF NOT EXISTS feed (
 CREATE TABLE IF NOT EXISTS feed_positions (
   consumer    TEXT PRIMARY KEY,
   position    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feed_leases (
+  consumer    TEXT PRIMARY KEY,
+  holder      TEXT NOT NULL,
+  until       INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS parked (
   seq         INTEGER PRIMARY KEY AUTOINCREMENT,

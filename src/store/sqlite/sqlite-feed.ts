@@ -16,6 +16,7 @@ export class SqliteFeed implements ChangeFeed {
   readonly #advance: Database.Statement<[string, number]>;
   readonly #trim: Database.Statement<[number]>;
   readonly #count: Database.Statement<[number], { n: number }>;
+  readonly #lease: Database.Statement<[string, string, number, number]>;
   readonly #consumers: readonly string[];
   readonly #db: Database.Database;
   /** Woken when a change is appended, so that a waiting read returns at once. */
@@ -32,6 +33,11 @@ export class SqliteFeed implements ChangeFeed {
     );
     this.#trim = db.prepare('DELETE FROM feed WHERE position <= ?');
     this.#count = db.prepare('SELECT count(*) AS n FROM feed WHERE position > ?');
+    // Taken when free, lapsed or already ours; otherwise left alone (no row changes).
+    this.#lease = db.prepare(
+      `INSERT INTO feed_leases (consumer, holder, until) VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE
+         SET holder = excluded.holder, until = excluded.until WHERE holder = excluded.holder OR until <= ?`,
+    );
   }
 
   /** Appends a change; call inside the transaction that commits it. */
@@ -74,6 +80,12 @@ export class SqliteFeed implements ChangeFeed {
 
   async backlog(consumer: string): Promise<number> {
     return this.#count.get(this.#positionOf(consumer))?.n ?? 0;
+  }
+
+  async lease(consumer: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const taken = this.#db.transaction(() => this.#lease.run(consumer, holder, now + ttlMs, now).changes === 1).immediate();
+    return taken && ttlMs > 0;
   }
 
   #positionOf(consumer: string): number {

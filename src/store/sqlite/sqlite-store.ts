@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Operation } from '../../domain/operations.js';
-import type { DeviceLabel } from '../../domain/devices.js';
+import type { Seen } from '../../domain/devices.js';
 import type { Hlc } from '../../domain/hlc.js';
 import { EMPTY_PARTS, type Change, type ChangeRecord, type DataPart } from '../../domain/parts.js';
 import { forgetAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
@@ -22,6 +22,7 @@ import {
   checkCredential,
   creationRecords,
   EMPTY_VERSIONS,
+  erasedSession,
   loadedView,
   mergeTransition,
   newStoredSession,
@@ -34,6 +35,7 @@ import {
 } from '../transition.js';
 import {
   StoreUnavailableError,
+  deviceAddOf,
   type ApplyOptions,
   type ApplyResult,
   type Caller,
@@ -72,6 +74,8 @@ export class SqliteStore implements SessionStore {
   readonly #parked: Database.Statement<[string, number], { record: string }>;
   readonly #unpark: Database.Statement<[string]>;
   readonly #trimParked: Database.Statement<[string, string, number]>;
+  readonly #sessionsOfUser: Database.Statement<[string], { id: string }>;
+  readonly #forgetUser: Database.Statement<[string]>;
 
   constructor(options: SqliteStoreOptions) {
     this.#settings = options;
@@ -81,9 +85,11 @@ export class SqliteStore implements SessionStore {
     // NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
-    // Zero freed and unused page space: removed sessions leave no token hashes behind, and pages
-    // never carry stray heap bytes (which may once have held request headers) to disk.
-    this.#db.pragma('secure_delete = FAST');
+    // Zero freed and unused page space: removed sessions leave no token hashes behind, pages
+    // never carry stray heap bytes (which may once have held request headers) to disk, and an
+    // erased user leaves no trace in the file. ON, not FAST: FAST leaves deleted rows on
+    // freelist pages (a trimmed feed's pages, above all), which test/store/erasure.test.ts finds.
+    this.#db.pragma('secure_delete = ON');
     migrate(this.#db, options.horizonMs);
     this.#insert = this.#db.prepare(
       `INSERT INTO sessions (id, user_id, forget_at, meta, devices, devices_v, cart, cart_v, prefs, prefs_v, history, history_v)
@@ -102,6 +108,8 @@ export class SqliteStore implements SessionStore {
     this.#trimParked = this.#db.prepare(
       'DELETE FROM parked WHERE session_id = ? AND seq NOT IN (SELECT seq FROM parked WHERE session_id = ? ORDER BY seq DESC LIMIT ?)',
     );
+    this.#sessionsOfUser = this.#db.prepare('SELECT id FROM sessions WHERE user_id = ? ORDER BY id');
+    this.#forgetUser = this.#db.prepare('UPDATE sessions SET user_id = NULL WHERE id = ?');
     this.feed = options.feedConsumers.length > 0 ? new SqliteFeed(this.#db, options.feedConsumers) : null;
   }
 
@@ -127,7 +135,7 @@ export class SqliteStore implements SessionStore {
       if (userId !== null) {
         const existing = this.#liveUserSession(userId, now);
         if (existing !== null) {
-          const op: Operation = { kind: 'device.add', deviceId: session.deviceId, ...labelOf(session) };
+          const op: Operation = deviceAddOf(session);
           const result = this.#applyInTransaction(existing, { kind: 'admin' }, op, { now, hlc });
           if (result.status === 'applied') return { status: 'joined', session: result.session, records: result.records, hlc: result.hlc };
           if (result.status === 'rejected') return result;
@@ -165,11 +173,11 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc): Promise<void> {
+  async touch(sessionId: string, deviceId: string, now: number, hlc: Hlc, seen?: Seen): Promise<void> {
     this.#write(() => {
       const found = this.#resolve(sessionId, (id) => this.#select(OPTIONAL_PARTS).get(id));
       if (found === null) return;
-      const touched = touchTransition(decodeRow(found.row), deviceId, now, hlc, this.#settings);
+      const touched = touchTransition(decodeRow(found.row), deviceId, now, hlc, this.#settings, seen);
       if (touched === null) return;
       this.#update.run(encodeRow(touched.next, this.#settings.horizonMs));
       this.#append(touched.records);
@@ -178,6 +186,31 @@ export class SqliteStore implements SessionStore {
 
   async findUserSession(userId: string, now: number): Promise<string | null> {
     return this.#guard(() => this.#liveUserSession(userId, now));
+  }
+
+  async userSessions(userId: string): Promise<string[]> {
+    return this.#guard(() => this.#sessionsOfUser.all(userId).map((row) => row.id));
+  }
+
+  async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {
+    return this.#write(() => {
+      const ids = this.#sessionsOfUser.all(userId).map((row) => row.id);
+      for (const id of ids) {
+        let stored = this.#read(id)!;
+        if (stored.meta.mergedInto === undefined && isSessionLive(stored.meta, now)) {
+          const ended = transition(stored, { kind: 'admin' }, { kind: 'session.end', reason: 'erased' }, { now, hlc }, this.#settings);
+          if ('next' in ended) {
+            this.#append(ended.result.records);
+            stored = ended.next;
+          }
+        }
+        this.#update.run(encodeRow(erasedSession(stored, now), this.#settings.horizonMs));
+        this.#forgetUser.run(id);
+        this.#unpark.run(id);
+      }
+      this.#db.prepare('DELETE FROM users WHERE user_id = ?').run(userId);
+      return ids.length;
+    });
   }
 
   async snapshot(sessionId: string): Promise<StoredSession | null> {
@@ -394,14 +427,6 @@ export class SqliteStore implements SessionStore {
       throw new StoreUnavailableError('sqlite', { cause: error });
     }
   }
-}
-
-function labelOf({ device }: NewSession): { label: DeviceLabel; hash: string } {
-  const { name, kind, userAgent, ip, hash } = device;
-  const label: DeviceLabel = Object.fromEntries(
-    Object.entries({ name, kind, userAgent, ip }).filter(([, v]) => v !== undefined),
-  );
-  return { label, hash };
 }
 
 function decodeRow(row: SessionRow, parts: readonly string[] = OPTIONAL_PARTS): StoredSession {

@@ -1,8 +1,11 @@
 /**
  * Every engine against the reference rules: a long pseudo-random sequence of
  * operations (valid, over a limit, with stale versions, old or foreign
- * tokens, touches) applied to a store and, in memory, to `transition()` must
- * give the same answers — records and versions included — and the same state.
+ * tokens, touches, transient devices that expire, re-authentications, sign-ins
+ * that end the least recently active device, requests seen from changing
+ * addresses) applied to a store and, in memory, to `transition()` must give
+ * the same answers — records and versions included — token verdicts, and the
+ * same state.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,7 +13,8 @@ import { newDevice } from '../../../src/domain/devices.js';
 import type { Json, JsonObject } from '../../../src/domain/prefs.js';
 import type { Operation } from '../../../src/domain/operations.js';
 import { EMPTY_VERSION } from '../../../src/domain/versions.js';
-import { loadedView, mergeTransition, newStoredSession, touchTransition, transition, type StoredSession } from '../../../src/store/transition.js';
+import { checkCredential, loadedView, mergeTransition, newStoredSession, touchTransition, transition, type StoredSession } from '../../../src/store/transition.js';
+import type { Seen } from '../../../src/domain/devices.js';
 import type { CartLineState, CartState } from '../../../src/domain/cart.js';
 import type { ChangeRecord } from '../../../src/domain/parts.js';
 import type { Caller, StoreSettings } from '../../../src/store/session-store.js';
@@ -64,11 +68,22 @@ export function paritySuite(makeStore: StoreFactory): void {
         for (let step = 0; step < STEPS; step += 1) {
           now += Math.floor(next() * 400);
           const caller = chooseCaller(next, model, deviceIds);
+          const seen = chooseSeen(next);
           if (next() < 0.05) {
             const deviceId = pick(next, deviceIds);
             const touchStamp = stamp();
-            await store().touch(sessionId, deviceId, now, touchStamp);
-            model = touchTransition(model, deviceId, now, touchStamp, storeSettings)?.next ?? model;
+            await store().touch(sessionId, deviceId, now, touchStamp, seen);
+            model = touchTransition(model, deviceId, now, touchStamp, storeSettings, seen)?.next ?? model;
+            continue;
+          }
+          if (next() < 0.05 && caller.kind === 'device') {
+            // The token's verdict and its device's authentication, as a read sees them.
+            const credential = { deviceId: caller.deviceId, hash: caller.tokenHash };
+            const loaded = await store().load(sessionId, [], now, { credential });
+            const live = model.meta.endedAt === undefined && now < Math.min(model.meta.idleExpiresAt, model.meta.absoluteExpiresAt);
+            const expected = live ? checkCredential(model, credential, now, storeSettings) : null;
+            const got = loaded === null ? null : { credential: loaded.credential, credentialActiveAt: loaded.credentialActiveAt, credentialAuth: loaded.credentialAuth };
+            assert.deepEqual(canonicalOf(got), canonicalOf(expected), `step ${step}: load with ${JSON.stringify(credential)}`);
             continue;
           }
           if (next() < 0.06) {
@@ -87,7 +102,7 @@ export function paritySuite(makeStore: StoreFactory): void {
           if (op.kind === 'device.add') deviceIds.push(op.deviceId);
           const versions = loadedView(model, []).versions;
           const ifVersion = next() < 0.1 ? pick(next, [versions.cart, versions.prefs, EMPTY_VERSION, 'ffffffffffffffff']) : undefined;
-          const options = { now, hlc: stamp(), ...(ifVersion === undefined ? {} : { ifVersion }) };
+          const options = { now, hlc: stamp(), ...(ifVersion === undefined ? {} : { ifVersion }), ...(seen === undefined ? {} : { seen }) };
           const outcome = transition(model, caller, op, options, storeSettings);
           const result = await store().apply(sessionId, caller, op, options);
           assert.deepEqual(result, outcome.result, `step ${step}: ${JSON.stringify(op)} by ${JSON.stringify(caller)}`);
@@ -100,6 +115,20 @@ export function paritySuite(makeStore: StoreFactory): void {
       });
     }
   });
+}
+
+/** Where a request came from, now and then (activity records it when due). */
+function chooseSeen(next: () => number): Seen | undefined {
+  const r = next();
+  if (r < 0.6) return undefined;
+  if (r < 0.75) return { ip: pick(next, ['203.0.113.0', '2001:db8:1::']) };
+  if (r < 0.85) return { country: pick(next, ['DE', 'US-CA']) };
+  return { ip: pick(next, ['198.51.100.0', '2001:db8:2::']), country: pick(next, ['FR', 'JP']) };
+}
+
+/** Without undefined properties, for comparing. */
+function canonicalOf(value: unknown): unknown {
+  return value === null ? null : JSON.parse(JSON.stringify(value));
 }
 
 function guestCart(next: () => number, now: number): CartState {
@@ -135,8 +164,23 @@ function chooseOperation(next: () => number, model: StoredSession, deviceIds: re
     return { kind: 'prefs.patch', patch };
   }
   if (r < 0.82) return { kind: 'history.add', productId: pick(next, PRODUCTS), viewedAt: now - Math.floor(next() * 5) * 100 };
-  if (r < 0.88) return { kind: 'device.add', deviceId: `${newDeviceId()}`, label: next() < 0.5 ? { name: 'phone', userAgent: 'UA/1.0 (x)' } : {}, hash: randomHash() };
-  if (r < 0.96) return { kind: 'device.rotate', deviceId: pick(next, deviceIds), hash: randomHash(), graceMs: 500 + Math.floor(next() * 1500) };
-  if (r < 0.985 || step < 250) return { kind: 'device.revoke', deviceId: pick(next, [...deviceIds, 'missing']) };
-  return Object.keys(model.devices.devices).length > 0 ? { kind: 'session.end' } : { kind: 'cart.clear' };
+  if (r < 0.88) {
+    const label = next() < 0.5 ? { name: 'phone', userAgent: 'UA/1.0 (x)', ip: '192.0.2.0', country: 'NL' } : {};
+    const auth = {
+      ...(next() < 0.5 ? { authLevel: pick(next, ['pwd', 'otp', 'webauthn']) } : {}),
+      // A transient sign-in: shorter limits than the session's, which this sequence outlives.
+      ...(next() < 0.4 ? { transient: { idleTimeoutMs: 1_500 + Math.floor(next() * 2_000), absoluteExpiresAt: now + 4_000 + Math.floor(next() * 8_000) } } : {}),
+    };
+    const atLimit = next() < 0.5 ? ('end-least-recent' as const) : next() < 0.5 ? ('refuse' as const) : undefined;
+    return { kind: 'device.add', deviceId: `${newDeviceId()}`, label, hash: randomHash(), auth, ...(atLimit ? { atLimit } : {}) };
+  }
+  if (r < 0.96) {
+    const reauth = next() < 0.3 ? (next() < 0.5 ? { authLevel: pick(next, ['otp', 'webauthn']) } : {}) : undefined;
+    return { kind: 'device.rotate', deviceId: pick(next, deviceIds), hash: randomHash(), graceMs: 500 + Math.floor(next() * 1500), ...(reauth ? { reauth } : {}) };
+  }
+  if (r < 0.985 || step < 250) {
+    const reason = next() < 0.5 ? pick(next, ['logout', 'revoked', 'reuse'] as const) : undefined;
+    return { kind: 'device.revoke', deviceId: pick(next, [...deviceIds, 'missing']), ...(reason ? { reason } : {}) };
+  }
+  return Object.keys(model.devices.devices).length > 0 ? { kind: 'session.end', ...(next() < 0.5 ? { reason: 'ended' as const } : {}) } : { kind: 'cart.clear' };
 }

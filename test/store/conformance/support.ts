@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
-import { newDevice, type DeviceLabel } from '../../../src/domain/devices.js';
+import { newDevice, type DeviceAuthOptions, type DeviceLabel } from '../../../src/domain/devices.js';
 import { HybridLogicalClock } from '../../../src/domain/hlc.js';
 import { DEFAULT_LIMITS, type Limits } from '../../../src/domain/limits.js';
-import type { Operation } from '../../../src/domain/operations.js';
+import type { DeviceLimitAction, Operation } from '../../../src/domain/operations.js';
 import type { SessionMeta } from '../../../src/domain/session.js';
 import type {
   ApplyResult,
@@ -98,6 +98,8 @@ export interface SignInOptions {
   readonly idleMs?: number;
   readonly absoluteMs?: number;
   readonly label?: DeviceLabel;
+  readonly auth?: DeviceAuthOptions;
+  readonly atDeviceLimit?: DeviceLimitAction;
 }
 
 /** Creates a session (or joins the user's) as the service does at sign-in. */
@@ -116,7 +118,9 @@ export async function signIn(store: SessionStore, options: SignInOptions = {}): 
   const deviceId = newDeviceId();
   const hash = randomHash();
   const hlc = stamp();
-  const result = await store.create({ meta, deviceId, device: newDevice(options.label ?? {}, hash, now, hlc) }, { now, hlc });
+  const device = newDevice(options.label ?? {}, hash, now, hlc, options.auth);
+  const atDeviceLimit = options.atDeviceLimit === undefined ? {} : { atDeviceLimit: options.atDeviceLimit };
+  const result = await store.create({ meta, deviceId, device, ...atDeviceLimit }, { now, hlc });
   const id = result.status === 'rejected' ? meta.id : result.session.meta.id;
   // The store stamps the session with the largest stamp it has seen: the creation's.
   return { id, deviceId, hash, caller: { kind: 'device', deviceId, tokenHash: hash }, meta: { ...meta, t: hlc }, result };

@@ -6,7 +6,7 @@
  * empty array from an object.
  */
 export const DEVICES_LUA = String.raw`
-local DEVICE_FIELDS = { 'c', 'l', 'g', 'h', 'p', 'u', 'x', 't', 'n', 'k', 'a', 'i' }
+local DEVICE_FIELDS = { 'c', 'l', 'g', 'h', 'p', 'u', 'x', 't', 'n', 'k', 'a', 'i', 'av', 'al', 'co', 'li', 'lc', 'ti', 'ta', 'rf' }
 local RETIRED_HASHES_KEPT = 4
 
 local function decodeDevice(text)
@@ -40,14 +40,23 @@ local function sameDevice(x, y)
   return true
 end
 
--- As canonicalDevice(): generation, stamp, revocation.
+-- As canonicalDevice(): generation, stamp, revocation (and its reason, when recorded).
 local function canonicalDevice(d)
-  return int(d.g) .. '|' .. d.t .. '|' .. (d.x ~= nil and int(d.x) or '')
+  local text = int(d.g) .. '|' .. d.t .. '|' .. (d.x ~= nil and int(d.x) or '')
+  if d.rf ~= nil then text = text .. '|' .. d.rf end
+  return text
 end
 CANONICAL.devices = function(text) return canonicalDevice(decodeDevice(text)) end
 
--- As mergeDevice(): the higher (generation, stamp) owns the token fields,
--- activity takes the maximum, revocation is a tombstone (earliest kept).
+local function seenText(d)
+  return (d.li or '') .. '\n' .. (d.lc or '')
+end
+
+-- As mergeDevice(): the higher (generation, stamp) owns the token fields (and
+-- the authentication time, level and a transient device's limits), activity
+-- takes the maximum and where the device was last seen comes with it (a tie:
+-- the larger text), revocation is a tombstone (earliest kept, with its reason;
+-- a tie: the larger reason).
 local function mergeDevice(x, y)
   local owner
   if x.g ~= y.g then
@@ -57,18 +66,37 @@ local function mergeDevice(x, y)
   end
   local merged = copyDevice(owner)
   merged.l = math.max(x.l, y.l)
-  if x.x ~= nil and y.x ~= nil then
-    merged.x = math.min(x.x, y.x)
+  local seen
+  if x.l ~= y.l then
+    seen = x.l > y.l and x or y
   else
-    merged.x = x.x or y.x
+    seen = bytesLess(seenText(x), seenText(y)) and y or x
   end
+  merged.li, merged.lc = seen.li, seen.lc
+  local revoked = nil
+  if x.x ~= nil and y.x ~= nil then
+    if x.x ~= y.x then
+      revoked = x.x < y.x and x or y
+    else
+      revoked = bytesLess(x.rf or '', y.rf or '') and y or x
+    end
+  else
+    revoked = (x.x ~= nil and x) or (y.x ~= nil and y) or nil
+  end
+  merged.x = revoked and revoked.x or nil
+  merged.rf = revoked and revoked.rf or nil
   return merged
 end
 
 -- As rotateDevice(): generation + 1, the old hash kept for the grace window,
 -- older ones remembered (newest first) for tokens that carry no generation.
-local function rotateDevice(d, hash, now, graceMs, stamp)
+-- A re-authentication (reauth true) also sets the authentication time and level.
+local function rotateDevice(d, hash, now, graceMs, stamp, reauth, level)
   local rotated = copyDevice(d)
+  if reauth then
+    rotated.av = now
+    rotated.al = level
+  end
   local retired = {}
   if d.p ~= nil then retired[1] = d.p end
   for _, h in ipairs(d.r or {}) do
@@ -83,6 +111,33 @@ local function rotateDevice(d, hash, now, graceMs, stamp)
   rotated.t = stamp
   return rotated
 end
+
+-- As activeDevice(): activity at now, seen from ip and country when either is given ('' is none).
+local function activeDevice(d, now, seenIp, seenCountry)
+  local active = copyDevice(d)
+  active.l = now
+  if seenIp ~= '' or seenCountry ~= '' then
+    active.li = seenIp ~= '' and seenIp or nil
+    active.lc = seenCountry ~= '' and seenCountry or nil
+  end
+  return active
+end
+
+-- As leastRecentlyActive(): the count live devices with the smallest last
+-- activity, then the smallest id (byte order).
+local function leastRecentlyActive(devices, count)
+  local live = {}
+  for id, d in pairs(devices) do
+    if d.x == nil then live[#live + 1] = { id = id, l = d.l } end
+  end
+  table.sort(live, function(p, q)
+    if p.l ~= q.l then return p.l < q.l end
+    return bytesLess(p.id, q.id)
+  end)
+  local ids = {}
+  for i = 1, math.min(count, #live) do ids[i] = live[i].id end
+  return ids
+end
 `;
 
 /**
@@ -96,7 +151,10 @@ export const TOKEN_MATCH_LUA = String.raw`
 -- leading bytes match.
 local function tokenMatch(d, hash, gen, now, idle)
   if d == nil or d.x ~= nil then return 'none' end
+  -- A transient device has its own, shorter limits ("remember me" unticked).
+  if d.ti ~= nil and d.ti < idle then idle = d.ti end
   if now >= d.l + idle then return 'none' end
+  if d.ta ~= nil and now >= d.ta then return 'none' end
   if d.h == hash then
     if gen == nil or gen == d.g then return 'current' end
     return 'none'

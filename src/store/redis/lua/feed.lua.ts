@@ -23,3 +23,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('XADD', KEYS[1], 'MAXLEN', '0', '*', 'c', '')
 return 1
 `;
+
+/**
+ * A consumer's lease: taken when free or already the holder's; ttlMs 0 gives
+ * the holder's up. KEYS: lease. ARGV: holder, ttlMs. Reply: 1 when held.
+ */
+export const FEED_LEASE_LUA = String.raw`
+local holder = redis.call('GET', KEYS[1])
+if holder ~= false and holder ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;

@@ -9,8 +9,9 @@
  * ARGV: now, hlc, idleMs, slideAfterMs, stepMs, horizonMs, origin, cartLines,
  * maxQuantity, prefsBytes, historyItems, devices, callerKind ('admin' |
  * 'device'), callerDeviceId, tokenHash, gen ('' for none), ifVersion ('' for
- * none), knownVersion ('' for none), operation kind, then the operation's
- * arguments (see `operationArguments` in `../redis-store.ts`).
+ * none), knownVersion ('' for none), the address and country the request came
+ * from ('' for none), operation kind, then the operation's arguments (see
+ * `operationArguments` in `../redis-store.ts`).
  *
  * Reply: {'moved', into, csrfSecret} | {'not-found'} | {'unauthorized'} |
  * {'version-mismatch', version} | {'rejected', code, detail} |
@@ -30,8 +31,9 @@ local limits = {
 }
 local callerKind, callerDevice, tokenHash = ARGV[13], ARGV[14], ARGV[15]
 local gen = ARGV[16] ~= '' and tonumber(ARGV[16]) or nil
-local ifVersion, knownVersion, kind = ARGV[17], ARGV[18], ARGV[19]
-local ARG = 20
+local ifVersion, knownVersion = ARGV[17], ARGV[18]
+local seenIp, seenCountry, kind = ARGV[19], ARGV[20], ARGV[21]
+local ARG = 22
 
 local PART_OF = {
   ['cart.add'] = 'cart', ['cart.set'] = 'cart', ['cart.remove'] = 'cart', ['cart.clear'] = 'cart',
@@ -143,17 +145,30 @@ local function putDevice(m, id, changed, record)
   joinValue(m, 'devices', id, changed)
 end
 
+-- As device.add in deviceOperation(): at the limit, refuse — or end the least
+-- recently active devices, as many as make room (ARGV: id, device, 'refuse' | 'end-least-recent').
 operations['device.add'] = function(m, stamp)
-  local id, device = ARGV[ARG], decodeDevice(ARGV[ARG + 1])
+  local id, device, atLimit = ARGV[ARG], decodeDevice(ARGV[ARG + 1]), ARGV[ARG + 2]
+  local devices = readDevices()
   local live = 0
-  for _, d in pairs(readDevices()) do
+  for _, d in pairs(devices) do
     if d.x == nil then live = live + 1 end
   end
+  local ended = {}
   if live >= limits.devices then
-    return reject('payload-too-large', 'the session already has ' .. int(limits.devices) .. ' signed-in devices, the limit')
+    if atLimit ~= 'end-least-recent' then
+      return reject('payload-too-large', 'the session already has ' .. int(limits.devices) .. ' signed-in devices, the limit')
+    end
+    ended = leastRecentlyActive(devices, live - limits.devices + 1)
   end
   device.t = stamp
   local record = {}
+  for _, endedId in ipairs(ended) do
+    local revoked = copyDevice(devices[endedId])
+    revoked.x = now
+    revoked.rf = 'limit'
+    putDevice(m, endedId, revoked, record)
+  end
   putDevice(m, id, device, record)
   return { records = { { 'devices', record } }, written = { [DEVICES] = true } }
 end
@@ -167,10 +182,12 @@ local function deviceChange(m, stamp)
   end
   local changed
   if kind == 'device.rotate' then
-    changed = rotateDevice(device, ARGV[ARG + 1], now, tonumber(ARGV[ARG + 2]), stamp)
+    local level = ARGV[ARG + 4]
+    changed = rotateDevice(device, ARGV[ARG + 1], now, tonumber(ARGV[ARG + 2]), stamp, ARGV[ARG + 3] == '1', level ~= '' and level or nil)
   else
     changed = copyDevice(device)
     changed.x = now
+    if ARGV[ARG + 1] ~= '' then changed.rf = ARGV[ARG + 1] end
   end
   local record = {}
   putDevice(m, id, changed, record)
@@ -183,10 +200,12 @@ operations['device.revoke'] = deviceChange
 -- metadata stays as the tombstone, the parts go (emptied below).
 operations['session.end'] = function(m, stamp)
   local record = {}
+  local reason = ARGV[ARG]
   for id, d in pairs(readDevices()) do
     if d.x == nil then
       local revoked = copyDevice(d)
       revoked.x = now
+      if reason ~= '' then revoked.rf = reason end
       putDevice(m, id, revoked, record)
     end
   end
@@ -234,7 +253,7 @@ else
   -- The device that acted: the caller, or the device signing in.
   local actor = nil
   if callerKind == 'device' then actor = callerDevice elseif kind == 'device.add' then actor = ARGV[ARG] end
-  if actor ~= nil and recordActivity(m, actor, now, idle, slideAfter, stamp, records) then written[DEVICES] = true end
+  if actor ~= nil and recordActivity(m, actor, now, idle, slideAfter, stamp, records, seenIp, seenCountry) then written[DEVICES] = true end
 end
 writeMeta(m)
 appendChange(sessionIdOf(META), stamp, origin, records)
@@ -260,8 +279,9 @@ return { 'applied', metaToFlat(m), devices, partFlat, records, k, moved and 1 or
  * Activity (as `recordActivity` in `src/store/transition.ts`), shared by the
  * apply and touch scripts: when `slideAfter` has passed since the device (or
  * the session) was last recorded active, slide the deadline, move the
- * device's `lastActiveAt`, and add the activity records. True when the
- * device was written.
+ * device's `lastActiveAt` (and where it was seen, when the caller said:
+ * seenIp, seenCountry, '' for none), and add the activity records. True when
+ * the device was written.
  */
 export const ACTIVITY_LUA = String.raw`
 -- A meta record's fields: the metadata alone (no versions, no bookkeeping).
@@ -278,7 +298,7 @@ local function metaRecordFlat(m)
   return flat
 end
 
-local function recordActivity(m, deviceId, now, idle, slideAfter, stamp, records)
+local function recordActivity(m, deviceId, now, idle, slideAfter, stamp, records, seenIp, seenCountry)
   local stored = redis.call('HGET', DEVICES, deviceId)
   if not stored then return false end
   local d = decodeDevice(stored)
@@ -289,8 +309,7 @@ local function recordActivity(m, deviceId, now, idle, slideAfter, stamp, records
   slide(m, now, idle)
   records[#records + 1] = { 'meta', metaRecordFlat(m) }
   if not deviceDue then return false end
-  d.l = now
-  local text = encodeDevice(d)
+  local text = encodeDevice(activeDevice(d, now, seenIp, seenCountry))
   -- lastActiveAt is not part of a device's version: no version moves.
   redis.call('HSET', DEVICES, deviceId, text)
   records[#records + 1] = { 'devices', { deviceId, text } }

@@ -17,8 +17,10 @@
  * credential's verdict ('current' | 'grace' | 'reused' | 'none', '-' without
  * a credential), c, l, i, a, s, the versions of cart, prefs, history and
  * devices, the credential's device's last activity ('-' for none), the
- * session's largest stamp ('-' for none), and last the user id after '=' ('-'
- * for a guest), so that it may hold any character: one bulk string costs the
+ * session's largest stamp ('-' for none), the credential's device's
+ * authentication time, level and persistence ('p' or 't'; '-' each for none),
+ * and last the user id after '=' ('-' for a guest), so that it may hold any
+ * character: one bulk string costs the
  * client a fraction of a dozen. The rest are flat field/value lists. devices
  * is every device when asked for ('*') or when no credential was given, else
  * false: a checked token needs no device sent back. A part not sent is false.
@@ -40,16 +42,22 @@ local function wanted(arg, version)
 end
 local deviceId, hash, idle = ARGV[6], ARGV[7], tonumber(ARGV[9])
 local gen = ARGV[8] ~= '' and tonumber(ARGV[8]) or nil
-local verdict, activeAt, devices = '-', '-', false
+local verdict, activeAt, authAt, authLevel, persistence, devices = '-', '-', '-', '-', '-', false
 if hash ~= '' then
   local stored = redis.call('HGET', DEVICES, deviceId)
   local d = stored and cjson.decode(stored) or nil
   verdict = tokenMatch(d, hash, gen, now, idle)
-  if d ~= nil then activeAt = int(d.l) end
+  if d ~= nil then
+    activeAt = int(d.l)
+    authAt = int(d.av or d.c)
+    authLevel = d.al or '-'
+    persistence = (d.ti == nil and d.ta == nil) and 'p' or 't'
+  end
 end
 if ARGV[5] == '*' or hash == '' then devices = redis.call('HGETALL', DEVICES) end
 local head = table.concat({ verdict, raw.c, raw.l, raw.i, raw.a, raw.s or '',
-  versions[1], versions[2], versions[3], versions[4], activeAt, raw.t or '-', raw.u and ('=' .. raw.u) or '-' }, ' ')
+  versions[1], versions[2], versions[3], versions[4], activeAt, raw.t or '-', authAt, authLevel, persistence,
+  raw.u and ('=' .. raw.u) or '-' }, ' ')
 local reply = { head, devices, false, false, false }
 if wanted(ARGV[2], versions[1]) then reply[3] = partFields(CART) end
 if wanted(ARGV[3], versions[2]) then reply[4] = partFields(PREFS) end
@@ -80,20 +88,22 @@ return { 'created', k }
 `;
 
 /**
- * ARGV: now, deviceId, hlc, idleMs, slideAfterMs, stepMs, horizonMs, origin.
+ * ARGV: now, deviceId, hlc, idleMs, slideAfterMs, stepMs, horizonMs, origin,
+ * the address and the country the request came from ('' for none).
  * Reply: {'moved', into} | {0} when nothing was due (or the session is not
  * live) | {1, keyDeadline, deadlineMoved, userId|false}.
  */
 export const TOUCH_LUA = String.raw`
 local now, deviceId, hlc = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local idle, slideAfter, step, horizon, origin = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local seenIp, seenCountry = ARGV[9] or '', ARGV[10] or ''
 local m = readMeta()
 if m ~= nil and m.r ~= nil then return { 'moved', m.r } end
 if not isLive(m, now) then return { 0 } end
 local stamp = stampAbove(hlc, m.t)
 local records = {}
 local written = {}
-if recordActivity(m, deviceId, now, idle, slideAfter, stamp, records) then written[DEVICES] = true end
+if recordActivity(m, deviceId, now, idle, slideAfter, stamp, records, seenIp, seenCountry) then written[DEVICES] = true end
 if #records == 0 then return { 0 } end
 writeMeta(m)
 appendChange(sessionIdOf(META), stamp, origin, records)
@@ -272,5 +282,27 @@ m.w = nil
 emptyVersions(m)
 writeMeta(m)
 settleExpiry(m, tonumber(ARGV[1]), tonumber(ARGV[2]), {})
+return 1
+`;
+
+/**
+ * Erases a session (as `erasedSession` in `src/store/transition.ts`): its
+ * devices, parts and parked records go; its metadata stays as a tombstone
+ * without user id or secret, ended. ARGV: now, stepMs, horizonMs. KEYS: the
+ * session's, then its parked records. Reply: 1, or 0 when nothing was stored.
+ */
+export const ERASE_LUA = String.raw`
+local now, step, horizon = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('DEL', PARKED)
+local m = readMeta()
+if m == nil then return 0 end
+redis.call('DEL', DEVICES, CART, PREFS, HISTORY)
+redis.call('HDEL', META, 'u', 'w')
+m.u, m.w = nil, nil
+m.s = ''
+if m.e == nil then m.e = now end
+emptyVersions(m)
+writeMeta(m)
+settleExpiry(m, step, horizon, {})
 return 1
 `;
