@@ -66,6 +66,11 @@ export interface SimOptions {
   readonly engine?: 'redis' | 'sqlite';
   /** Start Tessera nodes; false runs NATS (and Redis) only. @default true */
   readonly tessera?: boolean;
+  /**
+   * Regions whose Tessera nodes' wall clocks run ahead (positive) or behind (negative) by this
+   * many milliseconds (libfaketime; `faketime` must be installed). @default none
+   */
+  readonly clockOffsetMs?: Readonly<Record<string, number>>;
   /** Extra environment for every Tessera node (overrides the simulation's). */
   readonly tesseraEnv?: Readonly<Record<string, string>>;
   /**
@@ -191,6 +196,7 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
     const clientPorts = new Map(names.map((n) => [n, take()]));
     const clusterPorts = new Map(names.map((n) => [n, take()]));
     const monitorPorts = new Map(names.map((n) => [n, take()]));
+    const monitorUrls = names.map((n) => `http://${HOST}:${monitorPorts.get(n)!}`);
     network = await Network.start(names, options.rttMs, clusterPorts, clientPorts, options.tcpGiveUpMs);
     const net = network;
 
@@ -221,10 +227,13 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
             TESSERA_REGION: name,
             TESSERA_REGIONS: names.join(','),
             TESSERA_NATS_URL: natsUrls.join(','),
+            // Every server's monitoring port: the replica check compares the copies of each stream.
+            TESSERA_NATS_MONITOR_URLS: monitorUrls.join(','),
+            TESSERA_ADMIN_PORT: '0',
             TESSERA_LOG_LEVEL: 'warn',
             TESSERA_SHUTDOWN_DELAY: '0s',
             ...options.tesseraEnv,
-          }),
+          }, options.clockOffsetMs?.[name] ?? 0),
         );
       }
       const info: SimRegion = {

@@ -22,14 +22,24 @@ export class TesseraNode {
     readonly port: number,
     readonly dir: string,
     env: Readonly<Record<string, string>>,
+    /** The node's wall clock this far ahead (negative: behind) of the machine's, by libfaketime; monotonic time is left alone. */
+    clockOffsetMs = 0,
   ) {
     mkdirSync(dir, { recursive: true });
     this.url = `http://${HOST}:${port}`;
     // The parent's TESSERA_* variables (a developer's shell) must not leak into the simulated nodes.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')));
-    this.#process = new LoggedProcess(`tessera ${id}`, process.execPath, ['--import', 'tsx', 'src/main.ts'], join(dir, 'tessera.log'), {
+    const node = [process.execPath, '--import', 'tsx', 'src/main.ts'];
+    const skewed = clockOffsetMs === 0 ? node : ['faketime', '-f', `${clockOffsetMs > 0 ? '+' : '-'}${Math.abs(clockOffsetMs) / 1000}s`, ...node];
+    this.#process = new LoggedProcess(`tessera ${id}`, skewed[0]!, skewed.slice(1), join(dir, 'tessera.log'), {
       cwd: REPO_ROOT,
-      env: { ...inherited, ...env, TESSERA_PORT: String(port), TESSERA_NODE_ID: id },
+      env: {
+        ...inherited,
+        ...env,
+        TESSERA_PORT: String(port),
+        TESSERA_NODE_ID: id,
+        ...(clockOffsetMs === 0 ? {} : { FAKETIME_DONT_FAKE_MONOTONIC: '1' }),
+      },
     });
   }
 

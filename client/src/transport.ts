@@ -94,10 +94,26 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** Sessions whose last consistency token the transport remembers (the oldest forgotten first). */
+const CONSISTENCY_KEPT = 10_000;
+
+/** The session id a token names (`tss1_<session>.…`), or undefined. */
+function sessionOfToken(token: string | undefined): string | undefined {
+  if (token === undefined || !token.startsWith('tss1_')) return undefined;
+  const end = token.indexOf('.');
+  return end < 0 ? undefined : token.slice('tss1_'.length, end);
+}
+
 export class Transport {
   readonly #options: TransportOptions;
   readonly #endpoints: Endpoint[];
   readonly #pools = new Map<string, Dispatcher>();
+  /**
+   * The consistency token of each session's last write (`Tessera-Consistency`,
+   * global mode), sent with its next calls: a read that fails over to another
+   * region then waits for that region to have the write (read-your-writes).
+   */
+  readonly #consistency = new Map<string, string>();
   #closed = false;
 
   constructor(options: TransportOptions) {
@@ -244,6 +260,13 @@ export class Transport {
     return pool;
   }
 
+  #remember(session: string | undefined, consistency: string): void {
+    if (session === undefined) return;
+    this.#consistency.delete(session);
+    this.#consistency.set(session, consistency);
+    if (this.#consistency.size > CONSISTENCY_KEPT) this.#consistency.delete(this.#consistency.keys().next().value!);
+  }
+
   async #attempt(
     endpoint: Endpoint,
     call: Call,
@@ -257,6 +280,9 @@ export class Transport {
       headers.authorization = `Bearer ${this.#options.apiKey}`;
     }
     if (call.token !== undefined) headers['tessera-token'] = call.token;
+    const session = sessionOfToken(call.token);
+    const consistency = session === undefined ? undefined : this.#consistency.get(session);
+    if (consistency !== undefined) headers['tessera-consistency'] = consistency;
     if (call.csrfToken !== undefined) headers['tessera-csrf'] = call.csrfToken;
     if (call.ifMatch !== undefined) headers['if-match'] = call.ifMatch;
     if (call.client?.ip !== undefined) headers['tessera-client-ip'] = call.client.ip;
@@ -290,6 +316,12 @@ export class Transport {
       } catch {
         parsed = text;
       }
+    }
+    const written = header(response.headers['tessera-consistency']);
+    if (written !== undefined) {
+      // A sign-in answers with the token naming its session; other calls carry it already.
+      const token = (parsed as { token?: unknown } | null)?.token;
+      this.#remember(sessionOfToken(typeof token === 'string' ? token : call.token), written);
     }
     return {
       status: response.statusCode,

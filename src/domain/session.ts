@@ -8,6 +8,9 @@
  *     anywhere keeps the session alive);
  *   - `endedAt`: a tombstone, the earliest kept; an ended session forgets its
  *     CSRF secret (`csrfSecret` becomes '');
+ *   - `erasedAt`: a privacy erasure (the earliest kept); an erased session
+ *     names no user whatever else arrives, so a late change cannot name them
+ *     again;
  *   - `mergedInto`: a redirect to the session of the same user that won a
  *     concurrent first sign-in in two regions (`user-index.ts`); set once;
  *   - `t`: the largest HLC stamp of any change joined into the session;
@@ -27,6 +30,8 @@ export interface SessionMeta {
   /** Per-session secret from which CSRF tokens are derived; '' once the session has ended. */
   readonly csrfSecret: string;
   readonly endedAt?: number;
+  /** When the user was erased (a privacy request): the session names no user from then on, everywhere. */
+  readonly erasedAt?: number;
   /** The session this one was merged into (same user, signed in concurrently in two regions). */
   readonly mergedInto?: string;
   /** The largest stamp of any change joined into this session. */
@@ -47,11 +52,12 @@ function smaller(a: string | undefined, b: string | undefined): string | undefin
 
 export function mergeMeta(x: SessionMeta, y: SessionMeta): SessionMeta {
   const endedAt = earliest(x.endedAt, y.endedAt);
+  const erasedAt = earliest(x.erasedAt, y.erasedAt);
   const mergedInto = smaller(x.mergedInto, y.mergedInto);
   const t = maxHlc(x.t, y.t);
   const merged: SessionMeta = {
     id: x.id,
-    userId: x.userId ?? y.userId,
+    userId: erasedAt !== undefined ? null : (x.userId ?? y.userId),
     createdAt: Math.min(x.createdAt, y.createdAt),
     lastActiveAt: Math.max(x.lastActiveAt, y.lastActiveAt),
     idleExpiresAt: Math.max(x.idleExpiresAt, y.idleExpiresAt),
@@ -61,6 +67,7 @@ export function mergeMeta(x: SessionMeta, y: SessionMeta): SessionMeta {
   return {
     ...merged,
     ...(endedAt !== undefined ? { endedAt } : {}),
+    ...(erasedAt !== undefined ? { erasedAt } : {}),
     ...(mergedInto !== undefined ? { mergedInto } : {}),
     ...(t !== undefined ? { t } : {}),
   };

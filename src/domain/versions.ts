@@ -139,6 +139,8 @@ export function sessionDigest(meta: SessionMeta, versions: Readonly<Record<DataP
     meta.id, meta.userId ?? '', meta.createdAt, meta.lastActiveAt, meta.idleExpiresAt, meta.absoluteExpiresAt,
     meta.csrfSecret, meta.endedAt ?? '', meta.mergedInto ?? '', meta.t ?? '',
     versions.cart, versions.prefs, versions.history, versions.devices,
+    // Appended only when set, so that the digests of sessions never erased stay what they were.
+    ...(meta.erasedAt !== undefined ? [meta.erasedAt] : []),
   ];
   return hash('sha1', fields.join('\n'), 'hex').slice(0, 16);
 }

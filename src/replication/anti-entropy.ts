@@ -10,11 +10,13 @@
  * Each region answers on `tessera.repair.<region>.<question>` (queue group:
  * one node answers): `buckets` (digest per bucket), `sessions` (digest per
  * session of a bucket), `states` (snapshots of sessions), `apply` (join these
- * records). The lease holder of each region asks the others every
+ * records), and `erase` (erase a user here: a privacy request made in one
+ * region is carried out in every region before it is answered). The lease holder of each region asks the others every
  * `repairIntervalMs`; `compare(peer)` runs one round on demand.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { HybridLogicalClock } from '../domain/hlc.js';
 import type { ChangeRecord } from '../domain/parts.js';
 import type { SessionStore } from '../store/session-store.js';
 import { snapshotRecords } from '../store/transition.js';
@@ -51,6 +53,7 @@ export class AntiEntropy {
   constructor(
     private readonly nc: NatsConnection,
     private readonly store: SessionStore,
+    private readonly clock: HybridLogicalClock,
     private readonly settings: ReplicationSettings,
     private readonly logger: Logger,
     private readonly observer: ReplicationObserver,
@@ -76,6 +79,17 @@ export class AntiEntropy {
       const reports = await this.store.merge((body as { records: ChangeRecord[] }).records, Date.now());
       return { merged: reports.length };
     });
+    on('erase', async (body) => ({ erased: await this.store.eraseUser((body as { userId: string }).userId, Date.now(), this.clock.now()) }));
+  }
+
+  /**
+   * Erases the user in every other region (each erases what it holds, and
+   * its tombstones travel back). Rejects unless every region answered: the
+   * request is then retried, and erasing again is harmless.
+   */
+  async eraseElsewhere(userId: string): Promise<void> {
+    const peers = this.settings.regions.filter((region) => region !== this.settings.region);
+    await Promise.all(peers.map((peer) => this.#ask(peer, 'erase', { userId })));
   }
 
   stopServing(): void {

@@ -114,10 +114,14 @@ export class AuthRouter {
       });
       this.#subscriptions.push(subscription);
     };
-    on('apply', (body: { sessionId: string; caller: Caller; op: Operation; options: ApplyOptions }) => this.#orderHere(body.sessionId, body.caller, body.op, body.options));
-    on('load', async (body: { sessionId: string; parts: DataPart[]; now: number; credential?: Credential }) => {
+    // Deadlines (grace windows, idle and absolute timeouts) are judged and set by the owner's clock, not the asker's:
+    // a region whose clock runs behind would otherwise stretch a grace window by its skew.
+    on('apply', (body: { sessionId: string; caller: Caller; op: Operation; options: ApplyOptions }) =>
+      this.#orderHere(body.sessionId, body.caller, body.op, { ...body.options, now: Date.now() }),
+    );
+    on('load', async (body: { sessionId: string; parts: DataPart[]; credential?: Credential }) => {
       if (!this.ownership.holds(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
-      return plain(await this.store.load(body.sessionId, body.parts, body.now, body.credential === undefined ? {} : { credential: body.credential }));
+      return plain(await this.store.load(body.sessionId, body.parts, Date.now(), body.credential === undefined ? {} : { credential: body.credential }));
     });
     on('applied', async (body: { stream: string }) => this.position(body.stream));
     on('handback', async (body: { home: string }) => this.ownership.handBack(body.home));
@@ -146,10 +150,12 @@ export class AuthRouter {
     const trusted = this.ownership.holds(home) || (this.freshness.fresh(this.ownership.ownerOf(home).owner) && (await this.#pastFences(home)));
     if (trusted) {
       const local = await this.store.load(sessionId, parts, now, { credential });
+      if (this.ownership.holds(home)) return local;
       // A session or device this copy has never seen may have been made a moment ago elsewhere: ask its home.
-      // A device it knows is revoked, or a wrong secret, is refused here.
+      // A device it knows is revoked, or a wrong secret, is refused here. A replaced token still in its grace
+      // window is judged by the home's clock (this one may run behind and stretch the window).
       const unknown = local === null || (local.credential === 'none' && local.credentialActiveAt === undefined);
-      if (!unknown || this.ownership.holds(home)) return local;
+      if (!unknown && local.credential !== 'grace') return local;
     }
     const { owner } = this.ownership.ownerOf(home);
     if (owner === this.settings.region) {
@@ -159,7 +165,7 @@ export class AuthRouter {
     }
     this.observer.forwarded('load');
     try {
-      return (await this.#ask(owner, 'load', { sessionId, parts, now, credential })) as LoadedSession | null;
+      return (await this.#ask(owner, 'load', { sessionId, parts, credential })) as LoadedSession | null;
     } catch (error) {
       this.observer.failedClosed();
       throw error;

@@ -210,7 +210,7 @@ export class Replicator {
           applier,
           relay: new Relay(js, this.#store, this.#settings, this.#logger, this.#observer),
           check: this.#settings.natsMonitorUrls.length > 0 ? new ReplicaCheck(nc, this.#settings, this.#logger, this.#observer) : null,
-          repair: new AntiEntropy(nc, this.#store, this.#settings, this.#logger, this.#observer),
+          repair: new AntiEntropy(nc, this.#store, this.#clock, this.#settings, this.#logger, this.#observer),
           ownership,
           freshness,
           auth,
@@ -274,6 +274,12 @@ export class Replicator {
   async order(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<Ordered> {
     if (this.#connected === null) throw new AuthUnavailableError('not connected to NATS; retry');
     return this.#connected.auth.order(sessionId, caller, op, options);
+  }
+
+  /** Erases a user in every other region (`AntiEntropy.eraseElsewhere`); rejects unless all of them did. */
+  async eraseElsewhere(userId: string): Promise<void> {
+    if (this.#connected === null) throw new ReplicationUnavailableError({ cause: new Error('not connected to NATS') });
+    await this.#connected.repair.eraseElsewhere(userId);
   }
 
   /** A load for a token check, from this region's copy only while it can be trusted (`auth.ts`). */

@@ -94,6 +94,8 @@ export interface ChangeSink {
    * done now (retryable).
    */
   order(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<{ readonly result: ApplyResult; readonly consistency?: string }>;
+  /** Erases a user in every other region; rejects unless all of them did (retryable). */
+  eraseElsewhere(userId: string): Promise<void>;
   /** A load for a token check: this region's copy while it can be trusted, else the home's answer. Rejects when neither is possible. */
   loadForAuth(sessionId: string, parts: readonly DataPart[], now: number, credential: Credential): Promise<LoadedSession | null>;
 }
@@ -465,10 +467,20 @@ export class SessionService {
   /**
    * Erases what is stored about a user (GDPR art. 17): their live session ends
    * (every device logged out), and every session of theirs keeps only a
-   * tombstone that names no one. Idempotent. Returns how many sessions were erased.
+   * tombstone that names no one. Idempotent. Returns how many sessions were
+   * erased here. In the global mode every region erases before the answer,
+   * and the tombstones travel, so that a late change cannot name the user again.
    */
   async eraseUser(userId: string): Promise<number> {
-    return this.store.eraseUser(userId, this.now(), this.clock.now());
+    const erased = await this.store.eraseUser(userId, this.now(), this.clock.now());
+    if (this.replication !== null) {
+      try {
+        await this.replication.eraseElsewhere(userId);
+      } catch (error) {
+        throw new TesseraError('unavailable', 'the user is erased in this region, but not every other region confirmed it in time; retry (erasing again is harmless)', { cause: error });
+      }
+    }
+    return erased;
   }
 
   #applyOptions(ifVersion?: string, seen?: Seen): { now: number; hlc: Hlc; ifVersion?: string; seen?: Seen } {

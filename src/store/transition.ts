@@ -249,11 +249,13 @@ export function redirectRecords(records: readonly ChangeRecord[], into: string):
 
 /**
  * What stays of an erased session: a tombstone that names no user and holds no
- * secret, device or part — ended (at `now`, unless it had ended before) — so
- * that a late change cannot bring the session back. The same on every engine.
+ * secret, device or part — ended and erased (at `now`, unless it had been
+ * before) — so that a late change cannot bring the session back nor name the
+ * user again (`erasedAt` wins every join). The same on every engine; its
+ * metadata travels to other regions like any change.
  */
 export function erasedSession(stored: StoredSession, now: number): StoredSession {
-  const meta: SessionMeta = { ...stored.meta, userId: null, csrfSecret: '', endedAt: stored.meta.endedAt ?? now };
+  const meta: SessionMeta = { ...stored.meta, userId: null, csrfSecret: '', endedAt: stored.meta.endedAt ?? now, erasedAt: stored.meta.erasedAt ?? now };
   return { meta, ...EMPTY_PARTS, versions: EMPTY_VERSIONS };
 }
 

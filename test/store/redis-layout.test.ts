@@ -104,7 +104,8 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
       const userId = `late-refresh-${Math.random()}`;
       const s = await signIn(store, { userId });
       const indexKey = `ts:u:{${userId}}`;
-      const refresh = (sessionId: string, deadline: number) => server.command('EVAL', INDEX_REFRESH_LUA, 1, indexKey, sessionId, deadline);
+      const sessionsKey = `ts:us:{${userId}}`;
+      const refresh = (sessionId: string, deadline: number) => server.command('EVAL', INDEX_REFRESH_LUA, 2, indexKey, sessionsKey, sessionId, deadline);
       const start = await expireTime(indexKey);
       const later = start + 120_000;
       assert.equal(await refresh(s.id, later), 1);

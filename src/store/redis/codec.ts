@@ -45,6 +45,7 @@ export function encodeMeta(meta: SessionMeta): string[] {
   ];
   if (meta.userId !== null) flat.push('u', meta.userId);
   if (meta.endedAt !== undefined) flat.push('e', String(meta.endedAt));
+  if (meta.erasedAt !== undefined) flat.push('x', String(meta.erasedAt));
   if (meta.mergedInto !== undefined) flat.push('r', meta.mergedInto);
   if (meta.t !== undefined) flat.push('t', meta.t);
   return flat;
@@ -72,11 +73,13 @@ function metaOf(sessionId: string, m: ReadonlyMap<string, string>): SessionMeta 
     csrfSecret: m.get('s') ?? '',
   };
   const endedAt = m.has('e') ? number('e') : undefined;
+  const erasedAt = m.has('x') ? number('x') : undefined;
   const mergedInto = m.get('r');
   const t = m.get('t');
   return {
     ...meta,
     ...(endedAt !== undefined ? { endedAt } : {}),
+    ...(erasedAt !== undefined ? { erasedAt } : {}),
     ...(mergedInto !== undefined ? { mergedInto } : {}),
     ...(t !== undefined ? { t } : {}),
   };

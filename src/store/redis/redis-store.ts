@@ -254,15 +254,15 @@ export class RedisStore implements SessionStore {
   /**
    * Ends each live session of the user for `erased` (through `apply`, so the
    * end reaches the feed and the index), then erases it to a tombstone
-   * (`ERASE_LUA`), and last drops the user's index and sessions set. A sign-in
+   * (`ERASE_LUA`, which sends the tombstone to the feed as well), and last drops the user's index and sessions set. A sign-in
    * of the user while this runs may start a session after it.
    */
   async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {
     const ids = await this.userSessions(userId);
-    const args = [String(now), String(this.#step), String(this.#settings.horizonMs)];
+    const args = [String(now), String(this.#step), String(this.#settings.horizonMs), hlc, this.#settings.origin];
     for (const id of ids) {
       await this.apply(id, { kind: 'admin' }, { kind: 'session.end', reason: 'erased' }, { now, hlc });
-      await this.#connection.script('tesseraErase', this.#keys.session(id, { parked: true }), args, { idempotent: true });
+      await this.#connection.script('tesseraErase', this.#sessionKeys(id, true), args, { idempotent: true });
     }
     const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
     await this.#connection.command(keys[0]!, ['DEL', ...keys], { idempotent: true });

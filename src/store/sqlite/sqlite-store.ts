@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Operation } from '../../domain/operations.js';
 import type { Seen } from '../../domain/devices.js';
-import type { Hlc } from '../../domain/hlc.js';
+import { maxHlc, type Hlc } from '../../domain/hlc.js';
 import { EMPTY_PARTS, type Change, type ChangeRecord, type DataPart } from '../../domain/parts.js';
 import { forgetAt, isSessionLive, type SessionMeta } from '../../domain/session.js';
 import { sessionDigest } from '../../domain/versions.js';
@@ -204,7 +204,11 @@ export class SqliteStore implements SessionStore {
             stored = ended.next;
           }
         }
-        this.#update.run(encodeRow(erasedSession(stored, now), this.#settings.horizonMs));
+        const erased = erasedSession(stored, now);
+        const meta = { ...erased.meta, t: maxHlc(erased.meta.t, hlc)! };
+        this.#update.run(encodeRow({ ...erased, meta }, this.#settings.horizonMs));
+        // The tombstone travels: every region erases its copy, and keeps it erased whatever arrives late.
+        this.#append([{ sessionId: id, part: 'meta', state: meta, hlc, origin: this.#settings.origin }]);
         this.#forgetUser.run(id);
         this.#unpark.run(id);
       }

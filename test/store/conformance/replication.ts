@@ -309,6 +309,40 @@ export function replicationSuite(makeStore: StoreFactory): void {
         await store.close();
       }
     });
+
+    it('an erasure travels in the feed and wins every join: a late record that names the user does not name them again', async () => {
+      const [eu, us] = [await makeStore(settings(), freshPlace()), await makeStore(settings(), freshPlace())];
+      try {
+        const t0 = Date.now();
+        const userId = `erased-${Math.random()}`;
+        const s = await signIn(eu, { now: t0, userId });
+        await applied(eu, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 }, t0 + 1);
+        const before = (await drain(eu)).map((e) => e.change);
+        for (const change of before) await us.merge(change.records, t0 + 2);
+        assert.equal((await us.snapshot(s.id))?.meta.userId, userId, 'us holds the session');
+
+        await eu.eraseUser(userId, t0 + 3, stamp());
+        const erasure = await replicate(eu, us, t0 + 4);
+        assert.ok(erasure.some((c) => c.records.some((r) => r.part === 'meta' && (r.state as SessionMeta).erasedAt !== undefined)), 'the tombstone is in the feed');
+        for (const store of [eu, us]) {
+          const erased = await store.snapshot(s.id);
+          assert.equal(erased?.meta.userId, null, 'no region names the user');
+          assert.ok(erased?.meta.erasedAt !== undefined && erased.meta.endedAt !== undefined);
+          assert.deepEqual(erased.cart, { lines: {} });
+        }
+        // The creation and the cart line again, late (a region that had not sent them yet): they name the user.
+        for (const store of [eu, us]) {
+          await store.merge(before.flatMap((c) => c.records), t0 + 5);
+          const erased = await store.snapshot(s.id);
+          assert.equal(erased?.meta.userId, null, 'a late record does not name the user again');
+          assert.deepEqual(erased?.cart, { lines: {} });
+          assert.equal(await store.findUserSession(userId, t0 + 5), null);
+        }
+        assert.equal(digestOf(await eu.snapshot(s.id)), digestOf(await us.snapshot(s.id)), 'the regions agree');
+      } finally {
+        await Promise.all([eu.close(), us.close()]);
+      }
+    });
   });
 
   describe('clocks', () => {

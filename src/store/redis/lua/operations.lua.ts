@@ -285,7 +285,7 @@ return { 'applied', metaToFlat(m), devices, partFlat, records, k, moved and 1 or
  */
 export const ACTIVITY_LUA = String.raw`
 -- A meta record's fields: the metadata alone (no versions, no bookkeeping).
-local META_RECORD_FIELDS = { 'c', 'l', 'i', 'a', 's', 'u', 'e', 'r', 't' }
+local META_RECORD_FIELDS = { 'c', 'l', 'i', 'a', 's', 'u', 'e', 'x', 'r', 't' }
 local function metaRecordFlat(m)
   local flat = {}
   for _, field in ipairs(META_RECORD_FIELDS) do

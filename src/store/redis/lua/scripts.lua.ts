@@ -288,11 +288,13 @@ return 1
 /**
  * Erases a session (as `erasedSession` in `src/store/transition.ts`): its
  * devices, parts and parked records go; its metadata stays as a tombstone
- * without user id or secret, ended. ARGV: now, stepMs, horizonMs. KEYS: the
- * session's, then its parked records. Reply: 1, or 0 when nothing was stored.
+ * without user id or secret, ended and erased, and goes to the feed (stamped
+ * `stamp`) so that every region erases it too. ARGV: now, stepMs, horizonMs,
+ * stamp, origin. KEYS: the session's, its parked records, then its feed
+ * shard's when the feed is on. Reply: 1, or 0 when nothing was stored.
  */
 export const ERASE_LUA = String.raw`
-local now, step, horizon = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, step, horizon, stamp, origin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 redis.call('DEL', PARKED)
 local m = readMeta()
 if m == nil then return 0 end
@@ -301,8 +303,11 @@ redis.call('HDEL', META, 'u', 'w')
 m.u, m.w = nil, nil
 m.s = ''
 if m.e == nil then m.e = now end
+if m.x == nil then m.x = now end
+m.t = maxStamp(m.t, stamp)
 emptyVersions(m)
 writeMeta(m)
 settleExpiry(m, step, horizon, {})
+appendChange(sessionIdOf(META), stamp, origin, { { 'meta', metaRecordFlat(m) } })
 return 1
 `;

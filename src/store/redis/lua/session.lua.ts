@@ -8,7 +8,7 @@
  *   not yet finished
  */
 export const SESSION_LUA = String.raw`
-local META_NUMBERS = { 'c', 'l', 'i', 'a', 'e' }
+local META_NUMBERS = { 'c', 'l', 'i', 'a', 'e', 'x' }
 -- Fields of earlier releases (per-part counters), dropped on the next write.
 local LEGACY_FIELDS = { 'vc', 'vp', 'vh', 'vd' }
 
@@ -38,9 +38,11 @@ local function metaToFlat(m)
   return flat
 end
 
--- Replaces the metadata hash with m (fields m no longer has are removed).
+-- Replaces the metadata hash with m (fields m no longer has are removed: the
+-- legacy versions, and the user of an erased session).
 local function writeMeta(m)
   if m.vc ~= nil or m.vp ~= nil or m.vh ~= nil or m.vd ~= nil then redis.call('HDEL', META, unpack(LEGACY_FIELDS)) end
+  if m.x ~= nil then redis.call('HDEL', META, 'u') end
   redis.call('HSET', META, unpack(metaToFlat(m)))
 end
 
@@ -67,8 +69,9 @@ local function slide(m, now, idle)
 end
 
 -- As mergeMeta(): field-wise — activity and deadlines the maximum, the end the
--- earliest (and an ended session forgets its CSRF secret), the redirect and the
--- secret set once, the stamp the largest.
+-- earliest (and an ended session forgets its CSRF secret), the erasure the
+-- earliest (and an erased session names no user), the redirect and the secret
+-- set once, the stamp the largest.
 local function mergeMeta(x, y)
   x.c = math.min(x.c, y.c)
   x.l = math.max(x.l, y.l)
@@ -79,6 +82,8 @@ local function mergeMeta(x, y)
   if y.r ~= nil and (x.r == nil or bytesLess(y.r, x.r)) then x.r = y.r end
   if y.s ~= nil and (x.s == nil or bytesLess(x.s, y.s)) then x.s = y.s end
   if x.e ~= nil then x.s = '' end
+  if y.x ~= nil and (x.x == nil or y.x < x.x) then x.x = y.x end
+  if x.x ~= nil then x.u = nil end
   x.t = maxStamp(x.t, y.t)
 end
 
