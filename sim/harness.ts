@@ -76,7 +76,7 @@ export interface SimOptions {
   /**
    * Working folder (one subfolder per region: NATS config, log and JetStream store, Tessera logs and
    * SQLite files); kept after `stop()` when given, for reading the logs. Give an empty or new folder.
-   * @default a new temporary folder, removed by `stop()`
+   * @default a new temporary folder, removed by `stop()` (kept, under it, when TESSERA_SIM_DIR is set)
    */
   readonly dir?: string;
 }
@@ -85,6 +85,8 @@ export interface SimRegion {
   readonly name: string;
   /** Tessera base URLs of this region's nodes (empty with `tessera: false`). */
   readonly urls: readonly string[];
+  /** The same nodes' management listeners (`/metrics`, `/readyz`). */
+  readonly adminUrls: readonly string[];
   /** This region's NATS server, client port, direct. */
   readonly natsUrl: string;
   /** What this region's Tessera nodes get as TESSERA_NATS_URL: own server first, then the others through the delay proxies. */
@@ -172,8 +174,11 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
   if (!Number.isInteger(nodesPerRegion) || nodesPerRegion < 0) throw new RangeError(`nodesPerRegion must be an integer ≥ 0, got ${nodesPerRegion}`);
   const engine = options.engine ?? 'redis';
   const withTessera = options.tessera ?? true;
-  const ownDir = options.dir === undefined;
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tessera-sim-'));
+  // TESSERA_SIM_DIR keeps every simulation's folder (logs included) under it, for reading after a failed test.
+  const keepUnder = process.env.TESSERA_SIM_DIR;
+  const ownDir = options.dir === undefined && keepUnder === undefined;
+  if (keepUnder !== undefined) mkdirSync(keepUnder, { recursive: true });
+  const dir = options.dir ?? mkdtempSync(join(keepUnder ?? tmpdir(), 'tessera-sim-'));
   mkdirSync(dir, { recursive: true });
   const apiKey = `sim_${randomBytes(16).toString('hex')}`;
 
@@ -191,7 +196,7 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
   try {
     const refuser = await startRefuser();
     cleanups.push(() => new Promise((resolve) => refuser.server.close(() => resolve())));
-    const ports = await freePorts(names.length * (3 + (withTessera ? nodesPerRegion : 0)));
+    const ports = await freePorts(names.length * (3 + (withTessera ? 2 * nodesPerRegion : 0)));
     const take = (): number => ports.shift()!;
     const clientPorts = new Map(names.map((n) => [n, take()]));
     const clusterPorts = new Map(names.map((n) => [n, take()]));
@@ -214,9 +219,12 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
       const redis = engine === 'redis' ? await startRedis({ args: REDIS_ARGS }) : null;
       const natsUrls = [nats.url, ...names.filter((other) => other !== name).map((other) => `nats://${HOST}:${net.clientPort(name, other)}`)];
       const nodes: TesseraNode[] = [];
+      const adminUrls: string[] = [];
       for (let i = 0; withTessera && i < nodesPerRegion; i += 1) {
         const id = `${name}-${i}`;
         const nodeDir = join(regionDir, id);
+        const adminPort = take();
+        adminUrls.push(`http://${HOST}:${adminPort}`);
         nodes.push(
           new TesseraNode(id, take(), nodeDir, {
             TESSERA_HOST: HOST,
@@ -229,7 +237,7 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
             TESSERA_NATS_URL: natsUrls.join(','),
             // Every server's monitoring port: the replica check compares the copies of each stream.
             TESSERA_NATS_MONITOR_URLS: monitorUrls.join(','),
-            TESSERA_ADMIN_PORT: '0',
+            TESSERA_ADMIN_PORT: String(adminPort),
             TESSERA_LOG_LEVEL: 'warn',
             TESSERA_SHUTDOWN_DELAY: '0s',
             ...options.tesseraEnv,
@@ -239,6 +247,7 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
       const info: SimRegion = {
         name,
         urls: nodes.map((n) => n.url),
+        adminUrls,
         natsUrl: nats.url,
         natsUrls,
         natsMonitorUrl: nats.monitorUrl,

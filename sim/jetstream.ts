@@ -100,6 +100,27 @@ export async function replicaStates(sim: Sim, stream: string): Promise<ReplicaSt
   return states;
 }
 
+/**
+ * Every message of the stream as the current leader holds it, by sequence: `STREAM.MSG.GET`,
+ * which only the leader answers in 2.9.10 (no `allow_direct`), many requests in flight. With
+ * `header`, the value of that header of each message (e.g. `Nats-Msg-Id`) instead of its body.
+ */
+export async function readStream(jsm: JetStreamManager, stream: string, header?: string): Promise<Map<number, string>> {
+  const info = await waitForLeader(jsm, stream);
+  const bySeq = new Map<number, string>();
+  let next = info.state.first_seq;
+  const worker = async (): Promise<void> => {
+    while (next <= info.state.last_seq) {
+      const seq = next;
+      next += 1;
+      const message = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (message) bySeq.set(seq, header === undefined ? message.string() : (message.header.get(header) ?? ''));
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  return bySeq;
+}
+
 /** The JetStream API error code of `error` (e.g. 10071 wrong last sequence), or null when it is not one. */
 export function apiErrorCode(error: unknown): number | null {
   return error instanceof JetStreamApiError ? error.code : null;

@@ -23,7 +23,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startSim, type Sim } from './harness.js';
-import { apiErrorCode, connectTo, jetstreamManager, moveLeaderTo, replicaStates, stepDown, waitForLeader } from './jetstream.js';
+import { apiErrorCode, connectTo, jetstreamManager, moveLeaderTo, readStream, replicaStates, stepDown, waitForLeader } from './jetstream.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 
@@ -250,27 +250,7 @@ function startWriters(c: Clients, subjectPrefix: string, regions: readonly strin
   return { log, done };
 }
 
-/**
- * Every message of the stream as the current leader holds it: `STREAM.MSG.GET` by sequence,
- * which only the leader answers in 2.9.10 (no `allow_direct`), many requests in flight.
- */
-async function readAll(c: Clients, stream: string): Promise<Map<number, string>> {
-  const info = await waitForLeader(c.jsm, stream);
-  const bySeq = new Map<number, string>();
-  let next = info.state.first_seq;
-  const worker = async (): Promise<void> => {
-    while (next <= info.state.last_seq) {
-      const seq = next;
-      next += 1;
-      const message = await c.jsm.streams.getMessage(stream, { seq }).catch(() => null);
-      if (message) bySeq.set(seq, message.string());
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, worker));
-  return bySeq;
-}
-
-/** The ids in a stream read by `readAll`. */
+/** The ids in a stream read by `readStream`. */
 const idsOf = (bySeq: Map<number, string>): Set<string> => new Set(bySeq.values());
 
 // ---------------------------------------------------------------------------
@@ -311,7 +291,7 @@ async function measureKill(sim: Sim, c: Clients): Promise<void> {
     // Let a timed-out publish that is still in the log be applied, then read everything.
     await sleep(3_000);
     const newLeader = (await waitForLeader(c.jsm, stream)).cluster?.leader ?? '?';
-    const stored = idsOf(await readAll(c, stream));
+    const stored = idsOf(await readStream(c.jsm, stream));
     const lost = [...log.acked.keys()].filter((id) => !stored.has(id)).length;
     const timedOutStored = [...log.timedOut].filter((id) => stored.has(id)).length;
     print(
@@ -362,7 +342,7 @@ async function measurePartition(sim: Sim, c: Clients): Promise<void> {
       const current = info.cluster!.leader!;
       if (!visited.has(current)) {
         visited.add(current);
-        const bySeq = await readAll(c, stream);
+        const bySeq = await readStream(c.jsm, stream);
         const stored = idsOf(bySeq);
         first ??= bySeq;
         const missing = [...log.acked].filter(([id]) => !stored.has(id));

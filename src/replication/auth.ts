@@ -56,7 +56,10 @@ export interface Ordered {
 
 const LOCK_MS = 10_000;
 const LOCK_WAIT_MS = 3_000;
+/** How long a forwarded auth change may take at the owner (its publish and barrier included). */
 const FORWARD_TIMEOUT_MS = 10_000;
+/** How long a token check waits for the owner's answer before failing closed: reads must not hang on a lost region. */
+const LOAD_TIMEOUT_MS = 2_000;
 
 /** A loaded session as plain data (an L1 hit is a class with getters, which JSON leaves out). */
 function plain(session: LoadedSession | null): LoadedSession | null {
@@ -165,7 +168,7 @@ export class AuthRouter {
     }
     this.observer.forwarded('load');
     try {
-      return (await this.#ask(owner, 'load', { sessionId, parts, credential })) as LoadedSession | null;
+      return (await this.#ask(owner, 'load', { sessionId, parts, credential }, LOAD_TIMEOUT_MS)) as LoadedSession | null;
     } catch (error) {
       this.observer.failedClosed();
       throw error;

@@ -71,6 +71,13 @@ export class HomeOwnership {
   readonly #seen = new Map<string, { revision: number; at: number }>();
   /** Monotonic time of this node's last acknowledged heartbeat of any home: proof that the heartbeats get through. */
   #ownBeatAt = -Infinity;
+  /**
+   * Per home this region owns: the epoch whose fences this node has applied
+   * up to. A node orders (and trusts its copy) only at that epoch: a home
+   * handed back, or taken over, is not held before the previous owner's
+   * last auth changes are applied here.
+   */
+  readonly #readyAt = new Map<string, number>();
   /** Homes this region is handing back: their auth changes wait (503) until the epoch is appended. */
   readonly #releasing = new Set<string>();
   readonly #inFlight = new Map<string, number>();
@@ -123,10 +130,14 @@ export class HomeOwnership {
     return last === undefined ? { owner: home, epoch: 0 } : { owner: last.owner, epoch: last.epoch };
   }
 
-  /** Whether this node may order a home's sessions now: its region owns it, and this node's heartbeat is fresh. */
+  /**
+   * Whether this node may order a home's sessions now: its region owns it,
+   * this node has applied what the previous owners published, and its
+   * heartbeat is fresh.
+   */
   holds(home: string): boolean {
-    const { owner } = this.ownerOf(home);
-    if (owner !== this.settings.region || this.#releasing.has(home)) return false;
+    const { owner, epoch } = this.ownerOf(home);
+    if (owner !== this.settings.region || this.#releasing.has(home) || this.#readyAt.get(home) !== epoch) return false;
     const since = this.#heldSince.get(home);
     return since !== undefined && performance.now() - since < HOLD_MS;
   }
@@ -191,6 +202,7 @@ export class HomeOwnership {
   async #beat(): Promise<void> {
     const kv = await this.#kv;
     const owned = this.settings.regions.filter((home) => this.ownerOf(home).owner === this.settings.region);
+    for (const home of owned) await this.#ready(home);
     await Promise.all(
       owned.map(async (home) => {
         const started = performance.now();
@@ -203,6 +215,18 @@ export class HomeOwnership {
         }
       }),
     );
+  }
+
+  /** Marks a home this region owns ready at its epoch once every fence of its epochs is applied here (waits a moment at most). */
+  async #ready(home: string): Promise<void> {
+    const { epoch } = this.ownerOf(home);
+    if (this.#readyAt.get(home) === epoch) return;
+    for (const fence of this.fences(home)) {
+      for (const [stream, sequence] of Object.entries(fence)) {
+        if (!(await this.appliedUpTo(stream, sequence, HEARTBEAT_MS))) return;
+      }
+    }
+    this.#readyAt.set(home, epoch);
   }
 
   /** Notes each home's heartbeat; takes over a home whose owner has been silent while ours got through. */

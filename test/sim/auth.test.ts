@@ -118,7 +118,7 @@ describe('tokens across regions', { timeout: 600_000 }, () => {
     const apLate = history.validations.filter((v) => v.region === 'ap' && v.start > cutAt + STALE_BOUND_MS);
     assert.ok(apLate.length > 0, 'ap was asked while cut off');
     assert.deepEqual(apLate.filter((v) => v.outcome === 'accepted'), [], 'ap accepts nothing it cannot know is current');
-    assert.ok(apLate.every((v) => v.outcome === 'unavailable'), `ap answers 503 while cut off (${[...new Set(apLate.map((v) => v.outcome))].join(', ')})`);
+    assert.ok(apLate.every((v) => v.outcome === 'unavailable'), `ap answers 503 while cut off (${[...new Set(apLate.map((v) => v.status))].join(', ')})`);
     await sim.waitForRoutes(30_000);
     let answered = 0;
     for (let i = 0; i < 100 && answered !== 200; i += 1) {

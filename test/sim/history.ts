@@ -14,6 +14,8 @@ export interface Validation {
   readonly start: number;
   readonly end: number;
   readonly outcome: Outcome;
+  /** The HTTP status (0: no answer). */
+  readonly status: number;
 }
 
 export interface Revocation {
@@ -36,7 +38,7 @@ export class History {
     const status = await check();
     const end = performance.now();
     const outcome: Outcome = status === 200 ? 'accepted' : status === 401 ? 'refused' : status === 503 ? 'unavailable' : 'error';
-    this.validations.push({ token, region, start, end, outcome });
+    this.validations.push({ token, region, start, end, outcome, status });
     return outcome;
   }
 

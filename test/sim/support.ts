@@ -12,7 +12,6 @@ import type { Sim } from '../../sim/harness.js';
 
 /** Settings every chaos test gives the simulated nodes: short intervals, one stream per region and class. */
 export const CHAOS_ENV: Readonly<Record<string, string>> = {
-  TESSERA_ADMIN_PORT: '0',
   TESSERA_STREAM_SHARDS: '1',
   TESSERA_REPAIR_INTERVAL: '3s',
   TESSERA_REPLICA_CHECK_INTERVAL: '2s',
