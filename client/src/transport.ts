@@ -96,6 +96,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /** Sessions whose last consistency token the transport remembers (the oldest forgotten first). */
 const CONSISTENCY_KEPT = 10_000;
+/** Streams remembered per session (the server reads 8 at most). */
+const CONSISTENCY_POSITIONS = 8;
 
 /** The session id a token names (`tss1_<session>.…`), or undefined. */
 function sessionOfToken(token: string | undefined): string | undefined {
@@ -260,10 +262,22 @@ export class Transport {
     return pool;
   }
 
+  /**
+   * Keeps a write's position: per session, the latest position of each
+   * stream its writes went to (a cart write and a sign-in may go to two), so
+   * the next call can ask for all of them.
+   */
   #remember(session: string | undefined, consistency: string): void {
     if (session === undefined) return;
+    const positions = new Map<string, number>();
+    for (const token of [...(this.#consistency.get(session)?.split(',') ?? []), ...consistency.split(',')]) {
+      const match = /^(.+)\.(\d{1,16})$/.exec(token.trim());
+      if (match === null) continue;
+      positions.set(match[1]!, Math.max(positions.get(match[1]!) ?? 0, Number(match[2])));
+    }
+    const kept = [...positions].slice(-CONSISTENCY_POSITIONS).map(([stream, seq]) => `${stream}.${seq}`);
     this.#consistency.delete(session);
-    this.#consistency.set(session, consistency);
+    this.#consistency.set(session, kept.join(','));
     if (this.#consistency.size > CONSISTENCY_KEPT) this.#consistency.delete(this.#consistency.keys().next().value!);
   }
 

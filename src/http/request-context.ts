@@ -121,7 +121,7 @@ export function readOptions(request: FastifyRequest): ReadOptions {
 
 function consistencyOf(request: FastifyRequest): string | undefined {
   const value = request.headers['tessera-consistency'];
-  return typeof value === 'string' && value.length > 0 && value.length <= 128 ? value : undefined;
+  return typeof value === 'string' && value.length > 0 && value.length <= 512 ? value : undefined;
 }
 
 /**

@@ -200,9 +200,9 @@ const ClientCountryHeader = Type.String({
 });
 const SeenHeaders = { 'tessera-client-ip': Type.Optional(ClientIpHeader), 'tessera-client-country': Type.Optional(ClientCountryHeader) };
 const ConsistencyHeader = Type.String({
-  maxLength: 128,
+  maxLength: 512,
   description:
-    "Global mode: the Tessera-Consistency of this session's last write (the SDK sends it for you). A region that has not applied that write yet waits up to TESSERA_CONSISTENCY_WAIT for it, then answers with `Tessera-Stale: true` if it still has not. Unknown or malformed values are ignored.",
+    "Global mode: the Tessera-Consistency answers of this session's writes, comma-separated — the latest per stream (`<region>.<g|r>.<shard>`), up to 8; the SDK keeps and sends them for you. A region that has not applied them yet waits up to TESSERA_CONSISTENCY_WAIT, then answers with `Tessera-Stale: true` if it still has not. Unknown or malformed entries are ignored.",
 });
 
 /** Headers of GET /v1/session, rotation and logout (documentation only). */

@@ -77,6 +77,7 @@ function plain(session: LoadedSession | null): LoadedSession | null {
 export class AuthRouter {
   readonly #subscriptions: Subscription[] = [];
   readonly #holder = `auth-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  #changes = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -191,7 +192,7 @@ export class AuthRouter {
     const done = this.ownership.begin(home);
     const lock = `auth:${sessionId}`;
     try {
-      await this.#lock(lock);
+      const holder = await this.#lock(lock);
       try {
         const stored = await this.store.snapshot(sessionId);
         if (stored?.meta.mergedInto !== undefined) return await this.order(stored.meta.mergedInto, caller, op, options);
@@ -209,17 +210,19 @@ export class AuthRouter {
         await this.#barrier(consistency);
         return { result: outcome.result, consistency };
       } finally {
-        await this.store.release(lock, this.#holder).catch(() => undefined);
+        await this.store.release(lock, holder).catch(() => undefined);
       }
     } finally {
       done();
     }
   }
 
-  async #lock(name: string): Promise<void> {
+  /** Takes a session's lock for one change; resolves to the holder to release it with (each change its own, so two changes in one process exclude each other too). */
+  async #lock(name: string): Promise<string> {
+    const holder = `${this.#holder}-${(this.#changes += 1)}`;
     const deadline = Date.now() + LOCK_WAIT_MS;
     for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-      if (await this.store.lease(name, this.#holder, LOCK_MS, Date.now())) return;
+      if (await this.store.lease(name, holder, LOCK_MS, Date.now())) return holder;
       if (Date.now() >= deadline) throw new AuthUnavailableError('another auth change of this session is in progress; retry');
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -41,6 +41,9 @@ import { ReplicaCheck } from './replica-check.js';
 import type { ReplicationSettings } from './settings.js';
 import { ensureStreams, ReplicationSetupError } from './streams.js';
 
+/** Positions one consistency header may name (one per stream a session's writes went to). */
+const MAX_POSITIONS = 8;
+
 /** What the replication reports, for metrics. */
 export interface ReplicationObserver extends AuthObserver {
   published(durability: DurabilityClass, outcome: 'ok' | 'timeout' | 'error'): void;
@@ -317,16 +320,22 @@ export class Replicator {
    * Whether this region has applied the change a consistency token names,
    * waiting up to `waitMs` for it. A token of this region is always caught up.
    */
-  async caughtUp(token: string, waitMs = this.#settings.consistencyWaitMs): Promise<boolean> {
-    const parsed = parseToken(token);
-    if (parsed === null || parsed.ref.origin === this.#settings.region || !this.#settings.regions.includes(parsed.ref.origin)) return true;
-    const stream = streamName(parsed.ref);
+  async caughtUp(consistency: string, waitMs = this.#settings.consistencyWaitMs): Promise<boolean> {
+    // One position per stream the session's writes went to (`a,b,…`): every one must be applied here.
     const deadline = Date.now() + waitMs;
-    for (;;) {
-      if ((await this.#position(stream)) >= parsed.sequence) return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(20, Math.max(1, deadline - Date.now()))));
-    }
+    const waits = consistency
+      .split(',', MAX_POSITIONS)
+      .map((token) => parseToken(token.trim()))
+      .filter((parsed) => parsed !== null && parsed.ref.origin !== this.#settings.region && this.#settings.regions.includes(parsed.ref.origin))
+      .map(async (parsed) => {
+        const stream = streamName(parsed!.ref);
+        for (;;) {
+          if ((await this.#position(stream)) >= parsed!.sequence) return true;
+          if (Date.now() >= deadline) return false;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(20, Math.max(1, deadline - Date.now()))));
+        }
+      });
+    return (await Promise.all(waits)).every(Boolean);
   }
 
   async close(): Promise<void> {

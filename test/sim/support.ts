@@ -130,3 +130,26 @@ export async function waitForConvergence(sim: Sim, regions: readonly string[], t
 export function sessionOf(token: string): string {
   return token.slice('tss1_'.length, token.indexOf('.'));
 }
+
+/** A metric's value on one node, from its management listener (`/metrics`); null when absent or unreachable. */
+export async function metricOf(adminUrl: string, series: string): Promise<number | null> {
+  const text = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.text()).catch(() => '');
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? null : Number(line.slice(series.length + 1));
+}
+
+/** Waits until every region orders its own sessions again (after a takeover, once it is handed back) and is fresh. */
+export async function waitForOwnHomes(sim: Sim, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const settled = await Promise.all(
+      sim.regions.map(async (region) => {
+        const url = region.adminUrls[0]!;
+        return (await metricOf(url, `tessera_auth_home_lease{home="${region.name}"}`)) === 1 && (await metricOf(url, 'tessera_auth_fresh')) === 1;
+      }),
+    );
+    if (settled.every(Boolean)) return;
+    if (Date.now() >= deadline) throw new Error(`regions not back on their own homes after ${timeoutMs} ms: ${sim.regions.filter((_, i) => !settled[i]).map((r) => r.name).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
