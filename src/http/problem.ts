@@ -77,6 +77,6 @@ function describeValidation(error: Partial<FastifyError> & { validation?: unknow
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { code, detail, unexpected } = classify(error);
   if (unexpected) request.log.error({ reqId: request.id, err: error }, 'unexpected error');
-  else if (code === 'unavailable') request.log.warn({ reqId: request.id, err: error }, 'session store unavailable');
+  else if (code === 'unavailable') request.log.warn({ reqId: request.id, err: error, detail }, 'unavailable: answered 503');
   return sendProblem(reply, code, detail);
 }

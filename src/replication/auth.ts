@@ -34,6 +34,12 @@ import type { HomeOwnership } from './home.js';
 import { parseToken, streamName } from './layout.js';
 import type { ReplicationSettings } from './settings.js';
 
+/** A region's answer to the barrier: how far it applied the stream, and the epoch it knows of the change's home. */
+interface Applied {
+  readonly position: number;
+  readonly epoch: number;
+}
+
 /** The owner could not be reached, or does not hold the home right now: retry. */
 export class AuthUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -45,7 +51,7 @@ export class AuthUnavailableError extends Error {
 /** What the auth side reports, for metrics. */
 export interface AuthObserver {
   forwarded(kind: 'apply' | 'load'): void;
-  barrier(seconds: number, outcome: 'confirmed' | 'waited-out'): void;
+  barrier(seconds: number, outcome: 'confirmed' | 'waited-out' | 'superseded'): void;
   failedClosed(): void;
 }
 
@@ -127,7 +133,10 @@ export class AuthRouter {
       if (!this.ownership.holds(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
       return plain(await this.store.load(body.sessionId, body.parts, Date.now(), body.credential === undefined ? {} : { credential: body.credential }));
     });
-    on('applied', async (body: { stream: string }) => this.position(body.stream));
+    on('applied', async (body: { stream: string; home: string }): Promise<Applied> => ({
+      position: await this.position(body.stream),
+      epoch: this.ownership.ownerOf(body.home).epoch,
+    }));
     on('handback', async (body: { home: string }) => this.ownership.handBack(body.home));
   }
 
@@ -206,8 +215,8 @@ export class AuthRouter {
           // Taken over while publishing: the change lies past the fence, and every applier (ours too) ignores it.
           throw new AuthUnavailableError('the home was taken over during the change; retry');
         }
+        await this.#barrier(consistency, home, change.epoch!);
         await this.store.merge(records, options.now);
-        await this.#barrier(consistency);
         return { result: outcome.result, consistency };
       } finally {
         await this.store.release(lock, holder).catch(() => undefined);
@@ -232,19 +241,22 @@ export class AuthRouter {
    * Waits until every other region has applied the change, or can no longer
    * be fresh without having applied it (`FRESH_MS` after the acknowledgement).
    */
-  async #barrier(token: string): Promise<void> {
+  async #barrier(token: string, home: string, epoch: number): Promise<void> {
     const parsed = parseToken(token);
     if (parsed === null) return;
     const stream = streamName(parsed.ref);
     const began = performance.now();
     const deadline = began + FRESH_MS + 100;
     const others = this.settings.regions.filter((region) => region !== this.settings.region);
+    let superseded = false;
     const confirmed = await Promise.all(
       others.map(async (region) => {
-        while (performance.now() < deadline) {
+        while (performance.now() < deadline && !superseded) {
           try {
-            const position = (await this.#ask(region, 'applied', { stream }, Math.max(50, deadline - performance.now()))) as number;
-            if (position >= parsed.sequence) return true;
+            const answer = (await this.#ask(region, 'applied', { stream, home }, Math.max(50, deadline - performance.now()))) as Applied;
+            // A region that knows a later epoch of this home ignored the change: this node is not the owner any more.
+            if (answer.epoch > epoch) superseded = true;
+            else if (answer.position >= parsed.sequence) return true;
           } catch {
             // Unreachable: the wait runs out below.
           }
@@ -253,6 +265,10 @@ export class AuthRouter {
         return false;
       }),
     );
+    if (superseded) {
+      this.observer.barrier((performance.now() - began) / 1000, 'superseded');
+      throw new AuthUnavailableError(`another region owns home "${home}" at a later epoch: the change counts nowhere; retry`);
+    }
     const all = confirmed.every(Boolean);
     if (!all) {
       this.logger.warn({ stream, sequence: parsed.sequence, unconfirmed: others.filter((_, i) => !confirmed[i]) }, 'an auth change waited out regions that did not confirm it (they cannot be fresh without it)');

@@ -325,13 +325,14 @@ export class HomeOwnership {
   async #readEpochs(): Promise<void> {
     const last = (await this.jsm.streams.info(EPOCH_STREAM)).state.last_seq;
     for (let seq = this.#lastEpochSeq + 1; seq <= last; seq += 1) {
-      const message = await this.jsm.streams.getMessage(EPOCH_STREAM, { seq }).catch(() => null);
-      if (message !== null) {
-        const record = message.json<EpochRecord>();
-        const list = this.#epochs.get(record.home) ?? [];
-        if (!list.some((r) => r.epoch === record.epoch)) list.push(record);
-        this.#epochs.set(record.home, list);
-      }
+      // A record that cannot be read now is read again next round, never skipped: a node that missed
+      // a takeover would think it still owned the home.
+      const message = await this.jsm.streams.getMessage(EPOCH_STREAM, { seq });
+      if (message === null) throw new Error(`epoch record ${seq} could not be read`);
+      const record = message.json<EpochRecord>();
+      const list = this.#epochs.get(record.home) ?? [];
+      if (!list.some((r) => r.epoch === record.epoch)) list.push(record);
+      this.#epochs.set(record.home, list);
       this.#lastEpochSeq = seq;
     }
   }

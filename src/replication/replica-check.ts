@@ -4,8 +4,8 @@
  * stay messages short without a warning, and a leader moved onto it lost
  * acknowledged messages. Every server's own view of each stream comes from its
  * monitoring endpoint (`/jsz?streams=true`). A replica that is behind the
- * leader and has not reached even what the leader held at the previous check
- * is removed from the stream's peers, so it can never lead, and JetStream places and fills a fresh one; a
+ * leader, has not reached even what the leader held at the previous check,
+ * and yet is taken for current by the leader is removed from the stream's peers, so it can never lead, and JetStream places and fills a fresh one; a
  * leader that is behind one of its replicas steps down. What the stream lost
  * meanwhile is the repair's to restore (`anti-entropy.ts`), from the stores.
  */
@@ -19,13 +19,22 @@ interface ServerView {
   readonly server: string;
   readonly lastSeq: number;
   readonly leader: string | undefined;
+  /** The leader's view of the other replicas: those it knows to be catching up or away. */
+  readonly behind: ReadonlySet<string>;
 }
 
 interface JszStream {
   readonly name: string;
-  readonly cluster?: { readonly leader?: string };
+  readonly cluster?: {
+    readonly leader?: string;
+    /** `active`: nanoseconds since the leader last heard from the replica (2.9.10 keeps `current` true through a cut). */
+    readonly replicas?: ReadonlyArray<{ readonly name: string; readonly current?: boolean; readonly offline?: boolean; readonly active?: number }>;
+  };
   readonly state?: { readonly last_seq?: number };
 }
+
+/** A replica the leader has not heard from for this long is away (cut off, down), not silently short. */
+const UNHEARD_NS = 3_000_000_000;
 
 export class ReplicaCheck {
   #timer: NodeJS.Timeout | null = null;
@@ -83,7 +92,9 @@ export class ReplicaCheck {
         for (const replica of replicas) {
           const gap = leader.lastSeq - replica.lastSeq;
           this.observer.replicaBehind(stream, replica.server, Math.max(0, gap));
-          if (earlier === undefined || replica.lastSeq >= earlier) continue;
+          // Only a replica the leader takes for current can be short unnoticed: one it knows is
+          // catching up or cut off (a partition) will be filled by JetStream itself.
+          if (earlier === undefined || replica.lastSeq >= earlier || leader.behind.has(replica.server)) continue;
           this.logger.error({ stream, server: replica.server, behind: gap }, 'a stream replica stays behind its leader: removing it so a fresh one is filled');
           await this.nc
             .request(`$JS.API.STREAM.PEER.REMOVE.${stream}`, JSON.stringify({ peer: replica.server }), { timeout: 5_000 })
@@ -109,7 +120,10 @@ export class ReplicaCheck {
           for (const account of jsz.account_details ?? []) {
             for (const stream of account.stream_detail ?? []) {
               const list = views.get(stream.name) ?? [];
-              list.push({ server, lastSeq: stream.state?.last_seq ?? 0, leader: stream.cluster?.leader });
+              const behind = new Set(
+                (stream.cluster?.replicas ?? []).filter((r) => r.current !== true || r.offline === true || (r.active ?? 0) > UNHEARD_NS).map((r) => r.name),
+              );
+              list.push({ server, lastSeq: stream.state?.last_seq ?? 0, leader: stream.cluster?.leader, behind });
               views.set(stream.name, list);
             }
           }
