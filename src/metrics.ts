@@ -3,7 +3,7 @@
  * keys, user ids or session ids.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ReplicationObserver } from './replication/replicator.js';
+import type { ReplicationObserver } from './replication/observer.js';
 
 export class Metrics {
   readonly registry = new Registry();

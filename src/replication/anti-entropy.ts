@@ -21,7 +21,7 @@ import type { ChangeRecord } from '../domain/parts.js';
 import type { SessionStore } from '../store/session-store.js';
 import { snapshotRecords } from '../store/transition.js';
 import { shardOf } from './layout.js';
-import type { ReplicationObserver } from './replicator.js';
+import type { ReplicationObserver } from './observer.js';
 import type { ReplicationSettings } from './settings.js';
 
 const REQUEST_TIMEOUT_MS = 30_000;

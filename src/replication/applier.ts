@@ -13,7 +13,7 @@ import type { HybridLogicalClock } from '../domain/hlc.js';
 import type { Change } from '../domain/parts.js';
 import type { SessionStore } from '../store/session-store.js';
 import { allStreams, decodeChange, streamName, type StreamRef } from './layout.js';
-import type { ReplicationObserver } from './replicator.js';
+import type { ReplicationObserver } from './observer.js';
 import type { ReplicationSettings } from './settings.js';
 
 const BATCH = 256;

@@ -130,7 +130,7 @@ export class AuthRouter {
       this.#orderHere(body.sessionId, body.caller, body.op, { ...body.options, now: Date.now() }),
     );
     on('load', async (body: { sessionId: string; parts: DataPart[]; credential?: Credential }) => {
-      if (!this.ownership.holds(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
+      if (!this.ownership.current(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
       return plain(await this.store.load(body.sessionId, body.parts, Date.now(), body.credential === undefined ? {} : { credential: body.credential }));
     });
     on('applied', async (body: { stream: string; home: string }): Promise<Applied> => ({
@@ -160,10 +160,12 @@ export class AuthRouter {
    */
   async load(sessionId: string, parts: readonly DataPart[], now: number, credential: Credential): Promise<LoadedSession | null> {
     const home = this.homeOf(sessionId);
-    const trusted = this.ownership.holds(home) || (this.freshness.fresh(this.ownership.ownerOf(home).owner) && (await this.#pastFences(home)));
+    // This region's own orders count only while no other region can have taken the home over: fresh() is for other owners.
+    const own = this.ownership.current(home);
+    const trusted = own || (this.freshness.fresh(this.ownership.ownerOf(home).owner) && (await this.#pastFences(home)));
     if (trusted) {
       const local = await this.store.load(sessionId, parts, now, { credential });
-      if (this.ownership.holds(home)) return local;
+      if (own) return local;
       // A session or device this copy has never seen may have been made a moment ago elsewhere: ask its home.
       // A device it knows is revoked, or a wrong secret, is refused here. A replaced token still in its grace
       // window is judged by the home's clock (this one may run behind and stretch the window).

@@ -4,7 +4,10 @@
  * region's copy? Only while that copy has applied every auth change that
  * region has published — checked against its global streams' last sequences
  * every `CHECK_MS` — and for `FRESH_MS` after the check began, by this node's
- * monotonic clock. (One lease per region: a region whose streams are between
+ * monotonic clock, and while a write of this node's (its heartbeat) that
+ * began under `FRESH_MS` ago was acknowledged by a majority of regions — a
+ * server cut off from the others may still answer as a leader that has been
+ * replaced. (One lease per region: a region whose streams are between
  * leaders does not make the others' sessions unanswerable.) A node cut off from the other regions, or
  * whose region lags, stops being fresh by itself within `FRESH_MS`; that is
  * also how long a revocation waits for a region that does not confirm it
@@ -29,6 +32,13 @@ export class Freshness {
     private readonly settings: ReplicationSettings,
     /** This region's applied position of a stream. */
     private readonly position: (stream: string) => Promise<number>,
+    /**
+     * When this node's last write that a majority of regions acknowledged began (monotonic ms;
+     * `HomeOwnership.lastAcknowledged`). A server cut off from the others may still answer
+     * stream info as a leader that has been replaced: only a node whose writes get through is
+     * known to read the real leader's view.
+     */
+    private readonly lastAcknowledged: () => number,
   ) {}
 
   start(): void {
@@ -41,14 +51,21 @@ export class Freshness {
     this.#timer = null;
   }
 
-  /** Whether this node may trust its region's copy for the auth changes `origin` orders. This region's own: always. */
+  /**
+   * Whether this node may trust its region's copy for the auth changes another
+   * region (`origin`) orders: a check begun under `FRESH_MS` ago found every
+   * one of them applied, and a write of this node's that began under `FRESH_MS`
+   * ago was acknowledged by a majority of regions.
+   */
   fresh(origin: string): boolean {
-    return origin === this.settings.region || performance.now() < (this.#freshUntil.get(origin) ?? -Infinity);
+    if (origin === this.settings.region) return false;
+    const now = performance.now();
+    return now < (this.#freshUntil.get(origin) ?? -Infinity) && now < this.lastAcknowledged() + FRESH_MS;
   }
 
   /** Whether it is fresh for every other region (for metrics). */
   freshEverywhere(): boolean {
-    return this.settings.regions.every((origin) => this.fresh(origin));
+    return this.settings.regions.every((origin) => origin === this.settings.region || this.fresh(origin));
   }
 
   async #check(): Promise<void> {

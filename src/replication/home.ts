@@ -18,7 +18,10 @@
  *   every node of the owning region writes its homes' keys every
  *   `HEARTBEAT_MS`. A node *holds* a home for `HOLD_MS` after the start of its
  *   last heartbeat that NATS acknowledged (a majority of regions), by its own
- *   monotonic clock — a node paused or cut off stops holding by itself.
+ *   monotonic clock — a node paused or cut off stops holding by itself. To
+ *   hold again after a lapse it first appends a mark to the epoch stream and
+ *   reads every record up to it: a server that was cut off may still answer
+ *   as a leader that has been replaced, and its view of the epochs with it.
  * - **Takeover**: a region whose own heartbeats get through, and that has
  *   seen no new heartbeat of a home for `TAKEOVER_MS` (> `HOLD_MS` + margin),
  *   reads the old owner's global streams' last sequences, waits until it has
@@ -41,11 +44,17 @@ import type { ReplicationSettings } from './settings.js';
 
 export const EPOCH_STREAM = 'TESSERA_EPOCHS';
 const EPOCH_SUBJECT = 'tessera.epoch';
+/** Marks a node appends to the epoch stream to learn its true end (see `#confirmEpochs`); not records. */
+const MARK_SUBJECT = `${EPOCH_SUBJECT}.mark`;
 const HEARTBEAT_BUCKET = 'tessera_homes';
 /** How often the owning region's nodes write their homes' heartbeats. */
 export const HEARTBEAT_MS = 500;
-/** How long a node holds a home after its last acknowledged heartbeat started. */
-export const HOLD_MS = 4_000;
+/**
+ * How long a node holds a home after its last acknowledged heartbeat started: long enough to ride
+ * out most leader elections of the heartbeat bucket (NATS 2.9.10 has no pre-vote, so even a healed
+ * region's return can force one), short enough to end well before anyone can take over.
+ */
+export const HOLD_MS = 5_500;
 /** How long another region waits, having seen no heartbeat of a home, before it takes it over. */
 export const TAKEOVER_MS = 7_000;
 
@@ -67,8 +76,8 @@ export class HomeOwnership {
   readonly #kv: Promise<KV>;
   /** When a heartbeat that NATS acknowledged last started, per home this region owns (monotonic ms). */
   readonly #heldSince = new Map<string, number>();
-  /** When each home's heartbeat was last seen to change, and its revision then (monotonic ms). */
-  readonly #seen = new Map<string, { revision: number; at: number }>();
+  /** When each home's heartbeat was last seen to change, its revision then, and the epoch it was watched at (monotonic ms). */
+  readonly #seen = new Map<string, { revision: number; at: number; epoch: number }>();
   /** Monotonic time of this node's last acknowledged heartbeat of any home: proof that the heartbeats get through. */
   #ownBeatAt = -Infinity;
   /**
@@ -157,6 +166,20 @@ export class HomeOwnership {
     return fence !== undefined && sequence <= fence;
   }
 
+  /**
+   * Whether this node's copy is current for a home's sessions (token checks):
+   * as `holds`, but for as long as no other region can have taken the home
+   * over — a second short of `TAKEOVER_MS` since the last acknowledged
+   * heartbeat began — so that checks ride out a heartbeat-bucket election that
+   * orders would not.
+   */
+  current(home: string): boolean {
+    const { owner, epoch } = this.ownerOf(home);
+    if (owner !== this.settings.region || this.#readyAt.get(home) !== epoch) return false;
+    const since = this.#heldSince.get(home);
+    return since !== undefined && performance.now() - since < TAKEOVER_MS - 1_000;
+  }
+
   /** The fences of every change of owner of a home: what a copy must have applied to speak for its sessions. */
   fences(home: string): ReadonlyArray<Readonly<Record<string, number>>> {
     return (this.#epochs.get(home) ?? []).map((record) => record.fence);
@@ -201,20 +224,40 @@ export class HomeOwnership {
 
   async #beat(): Promise<void> {
     const kv = await this.#kv;
-    const owned = this.settings.regions.filter((home) => this.ownerOf(home).owner === this.settings.region);
+    const ownedNow = (): string[] => this.settings.regions.filter((home) => this.ownerOf(home).owner === this.settings.region);
+    const lapsed = (home: string): boolean => {
+      const since = this.#heldSince.get(home);
+      return since === undefined || performance.now() - since >= HOLD_MS;
+    };
+    // Holding again after a lapse (start-up, a cut, a pause): first learn every epoch appended meanwhile
+    // from the stream's real leader — a server that was cut off may still answer as a replaced one.
+    if (ownedNow().some(lapsed)) {
+      try {
+        await this.#confirmEpochs();
+      } catch (error) {
+        this.logger.debug({ err: error }, 'cannot confirm the epochs with a majority of regions; not holding');
+        return;
+      }
+    }
+    const owned = ownedNow();
     for (const home of owned) await this.#ready(home);
-    await Promise.all(
-      owned.map(async (home) => {
-        const started = performance.now();
-        try {
-          await kv.put(home, JSON.stringify({ owner: this.settings.region, node: this.settings.nodeId }));
-          this.#heldSince.set(home, started);
-          this.#ownBeatAt = started;
-        } catch {
-          // Not acknowledged: the hold runs out by itself.
-        }
-      }),
-    );
+    const beat = async (key: string, home?: string): Promise<void> => {
+      const started = performance.now();
+      try {
+        await kv.put(key, JSON.stringify({ owner: this.settings.region, node: this.settings.nodeId }));
+        if (home !== undefined) this.#heldSince.set(home, started);
+        this.#ownBeatAt = Math.max(this.#ownBeatAt, started);
+      } catch {
+        // Not acknowledged: the hold runs out by itself.
+      }
+    };
+    // A region that owns no home now (its own taken over) still proves that its writes get through.
+    await Promise.all(owned.length > 0 ? owned.map((home) => beat(home, home)) : [beat(`alive.${this.settings.region}`)]);
+  }
+
+  /** When this node's last write that a majority of regions acknowledged began (monotonic ms): its heartbeat. */
+  lastAcknowledged(): number {
+    return this.#ownBeatAt;
   }
 
   /** Marks a home this region owns ready at its epoch once every fence of its epochs is applied here (waits a moment at most). */
@@ -234,7 +277,7 @@ export class HomeOwnership {
     const kv = await this.#kv;
     const now = performance.now();
     for (const home of this.settings.regions) {
-      const { owner } = this.ownerOf(home);
+      const { owner, epoch } = this.ownerOf(home);
       if (owner === this.settings.region) continue;
       let revision = 0;
       try {
@@ -243,18 +286,19 @@ export class HomeOwnership {
         continue;
       }
       const seen = this.#seen.get(home);
-      if (seen === undefined || seen.revision !== revision) {
-        this.#seen.set(home, { revision, at: now });
+      // A new owner (a takeover or handback just appended) gets a whole silence of its own before anyone takes over from it.
+      if (seen === undefined || seen.revision !== revision || seen.epoch !== epoch) {
+        this.#seen.set(home, { revision, at: now, epoch });
         continue;
       }
       // Silence counts only while our own heartbeats get through: a stalled heartbeat bucket is no proof of death.
       if (now - this.#ownBeatAt > 2 * HEARTBEAT_MS) {
-        this.#seen.set(home, { revision, at: now });
+        this.#seen.set(home, { revision, at: now, epoch });
         continue;
       }
       if (now - seen.at < TAKEOVER_MS + this.#stagger(owner)) continue;
       await this.#takeOver(home);
-      this.#seen.set(home, { revision, at: performance.now() });
+      this.#seen.set(home, { revision, at: performance.now(), epoch: this.ownerOf(home).epoch });
     }
   }
 
@@ -291,7 +335,7 @@ export class HomeOwnership {
       const last = this.#epochs.get(home)?.at(-1);
       if (last?.owner === home) {
         for (const [stream, sequence] of Object.entries(last.fence)) await this.appliedUpTo(stream, sequence, 30_000);
-        this.logger.info({ home, epoch: last.epoch }, 'this region orders its own sessions again');
+        this.logger.warn({ home, epoch: last.epoch }, 'this region was given its sessions back');
       }
     } catch (error) {
       this.logger.debug({ err: error, owner }, 'asking for this region’s sessions back failed; will ask again');
@@ -321,18 +365,31 @@ export class HomeOwnership {
     return this.ownerOf(record.home).epoch === record.epoch && this.ownerOf(record.home).owner === record.owner;
   }
 
-  /** Reads the epoch records appended since the last read. */
-  async #readEpochs(): Promise<void> {
-    const last = (await this.jsm.streams.info(EPOCH_STREAM)).state.last_seq;
+  /**
+   * Appends a mark to the epoch stream and reads every record up to it. Only
+   * the stream's real leader, with a majority of regions, can acknowledge the
+   * mark, so the view that results holds every epoch appended before now.
+   */
+  async #confirmEpochs(): Promise<void> {
+    const node = this.settings.nodeId.replace(/[^A-Za-z0-9_-]/g, '_');
+    const ack = await this.js.publish(`${MARK_SUBJECT}.${node}`, '', { timeout: 5_000 });
+    await this.#readEpochs(ack.seq);
+  }
+
+  /** Reads the epoch records appended since the last read (up to `upTo`, or as far as the stream's info says). */
+  async #readEpochs(upTo?: number): Promise<void> {
+    const last = upTo ?? (await this.jsm.streams.info(EPOCH_STREAM)).state.last_seq;
     for (let seq = this.#lastEpochSeq + 1; seq <= last; seq += 1) {
       // A record that cannot be read now is read again next round, never skipped: a node that missed
       // a takeover would think it still owned the home.
       const message = await this.jsm.streams.getMessage(EPOCH_STREAM, { seq });
       if (message === null) throw new Error(`epoch record ${seq} could not be read`);
-      const record = message.json<EpochRecord>();
-      const list = this.#epochs.get(record.home) ?? [];
-      if (!list.some((r) => r.epoch === record.epoch)) list.push(record);
-      this.#epochs.set(record.home, list);
+      if (!message.subject.startsWith(`${MARK_SUBJECT}.`)) {
+        const record = message.json<EpochRecord>();
+        const list = this.#epochs.get(record.home) ?? [];
+        if (!list.some((r) => r.epoch === record.epoch)) list.push(record);
+        this.#epochs.set(record.home, list);
+      }
       this.#lastEpochSeq = seq;
     }
   }

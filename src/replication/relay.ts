@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { changeId } from '../domain/parts.js';
 import type { SessionStore } from '../store/session-store.js';
 import { encodeChange, shardOf, subjectOf } from './layout.js';
-import type { ReplicationObserver } from './replicator.js';
+import type { ReplicationObserver } from './observer.js';
 import type { ReplicationSettings } from './settings.js';
 
 export const FEED_CONSUMER = 'replication';

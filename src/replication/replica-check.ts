@@ -12,7 +12,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { streamName } from './layout.js';
-import type { ReplicationObserver } from './replicator.js';
+import type { ReplicationObserver } from './observer.js';
 import type { ReplicationSettings } from './settings.js';
 
 interface ServerView {

@@ -30,7 +30,8 @@ import { changeId, type Change, type DataPart, type PartName } from '../domain/p
 import type { Operation } from '../domain/operations.js';
 import type { ApplyOptions, Caller, Credential, LoadedSession, SessionStore, StoreSettings } from '../store/session-store.js';
 import { homeOf } from '../tokens/session-token.js';
-import { AuthRouter, AuthUnavailableError, type AuthObserver, type Ordered } from './auth.js';
+import { AuthRouter, AuthUnavailableError, type Ordered } from './auth.js';
+import type { ReplicationObserver } from './observer.js';
 import { Freshness } from './freshness.js';
 import { HomeOwnership } from './home.js';
 import { AntiEntropy } from './anti-entropy.js';
@@ -43,36 +44,6 @@ import { ensureStreams, ReplicationSetupError } from './streams.js';
 
 /** Positions one consistency header may name (one per stream a session's writes went to). */
 const MAX_POSITIONS = 8;
-
-/** What the replication reports, for metrics. */
-export interface ReplicationObserver extends AuthObserver {
-  published(durability: DurabilityClass, outcome: 'ok' | 'timeout' | 'error'): void;
-  relayed(changes: number): void;
-  /** Changes joined from a stream, and what the joins did per session (`MergeReport` outcomes; 'unchanged' for duplicates). */
-  applied(source: string, stream: string, outcome: { changes: number; outcomes: Readonly<Record<string, number>> }): void;
-  lag(source: string, stream: string, seconds: number, changes: number): void;
-  lease(held: boolean): void;
-  replicaBehind(stream: string, server: string, messages: number): void;
-  repaired(peer: string, sessions: number): void;
-  rebuildProgress(peer: string, done: number, total: number): void;
-  /** Per home region, whether this node may order its sessions now; and whether it may answer token checks locally. */
-  authLeases(holds: Readonly<Record<string, boolean>>, fresh: boolean): void;
-}
-
-export const QUIET_OBSERVER: ReplicationObserver = {
-  published: () => {},
-  relayed: () => {},
-  applied: () => {},
-  lag: () => {},
-  lease: () => {},
-  replicaBehind: () => {},
-  repaired: () => {},
-  rebuildProgress: () => {},
-  forwarded: () => {},
-  barrier: () => {},
-  failedClosed: () => {},
-  authLeases: () => {},
-};
 
 /** A global-class change could not be made durable across regions in time. */
 export class ReplicationUnavailableError extends Error {
@@ -190,7 +161,7 @@ export class Replicator {
           ownership.valid(homeOf(change.sessionId) ?? this.#settings.regions[0]!, change.origin, change.epoch ?? 0, stream, sequence),
         );
         await ownership.start();
-        const freshness = new Freshness(jsm, this.#settings, position);
+        const freshness = new Freshness(jsm, this.#settings, position, () => ownership.lastAcknowledged());
         const auth = new AuthRouter(
           nc,
           this.#store,
