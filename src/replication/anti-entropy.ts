@@ -14,13 +14,14 @@
  * region is carried out in every region before it is answered). The lease holder of each region asks the others every
  * `repairIntervalMs`; `compare(peer)` runs one round on demand.
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { HybridLogicalClock } from '../domain/hlc.js';
 import type { ChangeRecord } from '../domain/parts.js';
 import type { SessionStore } from '../store/session-store.js';
 import { snapshotRecords } from '../store/transition.js';
 import { shardOf } from './layout.js';
+import { answerQuestions, ask } from './questions.js';
 import type { ReplicationObserver } from './observer.js';
 import type { ReplicationSettings } from './settings.js';
 
@@ -61,25 +62,15 @@ export class AntiEntropy {
 
   /** Answers other regions' questions (every node; one of the region's answers each). */
   serve(): void {
-    const queue = `tessera-repair-${this.settings.region}`;
-    const on = (question: string, answer: (body: unknown) => Promise<unknown>): void => {
-      const subscription = this.nc.subscribe(`tessera.repair.${this.settings.region}.${question}`, {
-        queue,
-        callback: (error, msg) => {
-          if (error !== null) return;
-          void this.#reply(msg, answer);
-        },
-      });
-      this.#subscriptions.push(subscription);
-    };
-    on('buckets', async () => Object.fromEntries(await this.#bucketDigests()));
-    on('sessions', async (body) => Object.fromEntries(await this.#sessionsOf((body as { bucket: number }).bucket)));
-    on('states', async (body) => this.#states((body as { ids: string[] }).ids));
-    on('apply', async (body) => {
-      const reports = await this.store.merge((body as { records: ChangeRecord[] }).records, Date.now());
-      return { merged: reports.length };
-    });
-    on('erase', async (body) => ({ erased: await this.store.eraseUser((body as { userId: string }).userId, Date.now(), this.clock.now()) }));
+    this.#subscriptions.push(
+      ...answerQuestions(this.nc, 'repair', this.settings.region, {
+        buckets: async () => Object.fromEntries(await this.#bucketDigests()),
+        sessions: async (body: { bucket: number }) => Object.fromEntries(await this.#sessionsOf(body.bucket)),
+        states: async (body: { ids: string[] }) => this.#states(body.ids),
+        apply: async (body: { records: ChangeRecord[] }) => ({ merged: (await this.store.merge(body.records, Date.now())).length }),
+        erase: async (body: { userId: string }) => ({ erased: await this.store.eraseUser(body.userId, Date.now(), this.clock.now()) }),
+      }),
+    );
   }
 
   /**
@@ -195,19 +186,7 @@ export class AntiEntropy {
     return records;
   }
 
-  async #ask(peer: string, question: string, body: unknown): Promise<unknown> {
-    const reply = await this.nc.request(`tessera.repair.${peer}.${question}`, JSON.stringify(body), { timeout: REQUEST_TIMEOUT_MS });
-    const parsed = reply.json<{ ok: boolean; value?: unknown; error?: string }>();
-    if (!parsed.ok) throw new Error(`${peer} could not answer ${question}: ${parsed.error ?? 'unknown error'}`);
-    return parsed.value;
-  }
-
-  async #reply(msg: Msg, answer: (body: unknown) => Promise<unknown>): Promise<void> {
-    try {
-      const body = msg.data.length === 0 ? {} : msg.json<unknown>();
-      msg.respond(JSON.stringify({ ok: true, value: await answer(body) }));
-    } catch (error) {
-      msg.respond(JSON.stringify({ ok: false, error: error instanceof Error ? error.message : String(error) }));
-    }
+  #ask(peer: string, question: string, body: unknown): Promise<unknown> {
+    return ask(this.nc, 'repair', peer, question, body, REQUEST_TIMEOUT_MS);
   }
 }

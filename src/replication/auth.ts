@@ -32,6 +32,7 @@ import type { DataPart } from '../domain/parts.js';
 import { FRESH_MS, type Freshness } from './freshness.js';
 import type { HomeOwnership } from './home.js';
 import { parseToken, streamName } from './layout.js';
+import { answerQuestions, ask } from './questions.js';
 import type { ReplicationSettings } from './settings.js';
 
 /** A region's answer to the barrier: how far it applied the stream, and the epoch it knows of the change's home. */
@@ -107,37 +108,23 @@ export class AuthRouter {
 
   /** Answers other regions: orders forwarded changes, serves loads, reports positions, hands homes back. */
   serve(): void {
-    const queue = `tessera-home-${this.settings.region}`;
-    const on = (question: string, answer: (body: any) => Promise<unknown>): void => {
-      const subscription = this.nc.subscribe(`tessera.home.${this.settings.region}.${question}`, {
-        queue,
-        callback: (error, msg) => {
-          if (error !== null) return;
-          void (async () => {
-            try {
-              msg.respond(JSON.stringify({ ok: true, value: await answer(msg.json()) }));
-            } catch (failure) {
-              msg.respond(JSON.stringify({ ok: false, error: failure instanceof Error ? failure.message : String(failure) }));
-            }
-          })();
+    this.#subscriptions.push(
+      ...answerQuestions(this.nc, 'home', this.settings.region, {
+        // Deadlines (grace windows, idle and absolute timeouts) are judged and set by the owner's clock, not the asker's:
+        // a region whose clock runs behind would otherwise stretch a grace window by its skew.
+        apply: (body: { sessionId: string; caller: Caller; op: Operation; options: ApplyOptions }) =>
+          this.#orderHere(body.sessionId, body.caller, body.op, { ...body.options, now: Date.now() }),
+        load: async (body: { sessionId: string; parts: DataPart[]; credential?: Credential }) => {
+          if (!this.ownership.current(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
+          return plain(await this.store.load(body.sessionId, body.parts, Date.now(), body.credential === undefined ? {} : { credential: body.credential }));
         },
-      });
-      this.#subscriptions.push(subscription);
-    };
-    // Deadlines (grace windows, idle and absolute timeouts) are judged and set by the owner's clock, not the asker's:
-    // a region whose clock runs behind would otherwise stretch a grace window by its skew.
-    on('apply', (body: { sessionId: string; caller: Caller; op: Operation; options: ApplyOptions }) =>
-      this.#orderHere(body.sessionId, body.caller, body.op, { ...body.options, now: Date.now() }),
+        applied: async (body: { stream: string; home: string }): Promise<Applied> => ({
+          position: await this.position(body.stream),
+          epoch: this.ownership.ownerOf(body.home).epoch,
+        }),
+        handback: async (body: { home: string }) => this.ownership.handBack(body.home),
+      }),
     );
-    on('load', async (body: { sessionId: string; parts: DataPart[]; credential?: Credential }) => {
-      if (!this.ownership.current(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
-      return plain(await this.store.load(body.sessionId, body.parts, Date.now(), body.credential === undefined ? {} : { credential: body.credential }));
-    });
-    on('applied', async (body: { stream: string; home: string }): Promise<Applied> => ({
-      position: await this.position(body.stream),
-      epoch: this.ownership.ownerOf(body.home).epoch,
-    }));
-    on('handback', async (body: { home: string }) => this.ownership.handBack(body.home));
   }
 
   stopServing(): void {
@@ -280,16 +267,8 @@ export class AuthRouter {
     this.observer.barrier((performance.now() - began) / 1000, all ? 'confirmed' : 'waited-out');
   }
 
-  async #ask(region: string, question: string, body: unknown, timeoutMs = FORWARD_TIMEOUT_MS): Promise<unknown> {
-    let reply;
-    try {
-      reply = await this.nc.request(`tessera.home.${region}.${question}`, JSON.stringify(body), { timeout: timeoutMs });
-    } catch (error) {
-      throw new AuthUnavailableError(`region ${region} did not answer (${(error as Error).message}); retry`, { cause: error });
-    }
-    const parsed = reply.json<{ ok: boolean; value?: unknown; error?: string }>();
-    if (!parsed.ok) throw new AuthUnavailableError(`region ${region} could not ${question}: ${parsed.error ?? 'unknown error'}; retry`);
-    return parsed.value;
+  #ask(region: string, question: string, body: unknown, timeoutMs = FORWARD_TIMEOUT_MS): Promise<unknown> {
+    return ask(this.nc, 'home', region, question, body, timeoutMs, (message, cause) => new AuthUnavailableError(`${message}; retry`, { cause }));
   }
 }
 

@@ -40,6 +40,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { streamName } from './layout.js';
+import { ask } from './questions.js';
 import type { ReplicationSettings } from './settings.js';
 
 export const EPOCH_STREAM = 'TESSERA_EPOCHS';
@@ -330,7 +331,7 @@ export class HomeOwnership {
     const { owner } = this.ownerOf(home);
     if (owner === home || performance.now() - this.#ownBeatAt > 2 * HEARTBEAT_MS) return;
     try {
-      await this.nc.request(`tessera.home.${owner}.handback`, JSON.stringify({ home }), { timeout: 10_000 });
+      await ask(this.nc, 'home', owner, 'handback', { home }, 10_000);
       await this.#readEpochs();
       const last = this.#epochs.get(home)?.at(-1);
       if (last?.owner === home) {

@@ -31,7 +31,7 @@ import type { Operation } from '../domain/operations.js';
 import type { ApplyOptions, Caller, Credential, LoadedSession, SessionStore, StoreSettings } from '../store/session-store.js';
 import { homeOf } from '../tokens/session-token.js';
 import { AuthRouter, AuthUnavailableError, type Ordered } from './auth.js';
-import type { ReplicationObserver } from './observer.js';
+import { QUIET_OBSERVER, type ReplicationObserver } from './observer.js';
 import { Freshness } from './freshness.js';
 import { HomeOwnership } from './home.js';
 import { AntiEntropy } from './anti-entropy.js';

@@ -44,8 +44,8 @@ export class History {
 
   /** Runs a revocation and records it once it returned successfully. */
   /**
-   * Runs a revocation and records when it was acknowledged. A 503 is retried
-   * (changes are retry-safe) until `forMs` has passed; once retried, a 401 is
+   * Runs a revocation and records when it was acknowledged. A 503, or no
+   * answer, is retried (changes are retry-safe) until `forMs` has passed; once retried, a 401 is
    * an acknowledgement too: an earlier attempt took effect and the token is
    * gone. Resolves to `ok` when acknowledged, else the last status.
    */
@@ -53,7 +53,8 @@ export class History {
     const start = performance.now();
     let status = await call();
     let retried = false;
-    while (status === 503 && performance.now() - start < forMs) {
+    // 503 and no answer at all (0) are both unknown outcomes: the change may or may not have been made.
+    while ((status === 503 || status === 0) && performance.now() - start < forMs) {
       this.retries += 1;
       retried = true;
       await new Promise((resolve) => setTimeout(resolve, 100));
