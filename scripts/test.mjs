@@ -23,10 +23,13 @@ function collect(dir) {
   });
 }
 
+// The multi-region simulations last: they run one at a time (test/sim/one-at-a-time.ts), and one
+// waiting for another holds a slot of the runner, so they should not wait while other files could run.
+const isSim = (f) => f.startsWith(join('test', 'sim'));
 const files = roots
   .flatMap(collect)
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
+  .sort((a, b) => Number(isSim(a)) - Number(isSim(b)) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ') || 'test/ or client/'}`);
   process.exit(1);

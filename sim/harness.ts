@@ -134,7 +134,10 @@ export interface Sim {
   /** SIGKILLs one node (`node` counts from 0) or, without `node`, all of the region's nodes. */
   killTessera(region: string, node?: number): Promise<void>;
   restartTessera(region: string, node?: number): Promise<void>;
-  /** Kills the region's Tessera nodes and Redis, deletes their store (Redis AOF / SQLite files), starts them again; NATS is left running. */
+  /**
+   * Kills the region's Tessera nodes and Redis, deletes their store (Redis AOF / SQLite files) and starts Redis
+   * again, empty; NATS is left running. The nodes stay down until `restartTessera`, so the empty store can be seen.
+   */
   wipeRegion(region: string): Promise<void>;
   /** Resolves once every running server has a route to every running server it is not cut off from, and a meta leader is known. */
   waitForRoutes(timeoutMs?: number): Promise<void>;
@@ -365,7 +368,6 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
             for (const suffix of ['', '-wal', '-shm']) rmSync(join(node.dir, `tessera.db${suffix}`), { force: true });
           }
         }
-        await Promise.all(r.nodes.map((n) => n.start()));
       },
       waitForRoutes: (timeoutMs = CLUSTER_TIMEOUT_MS) => waitUntil('the NATS cluster to form', timeoutMs, clusterProblem, 100),
       async status() {

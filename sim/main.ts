@@ -104,6 +104,7 @@ async function run(sim: Sim, line: string): Promise<string | 'quit'> {
     }
     case 'wipe':
       await sim.wipeRegion(region);
+      await sim.restartTessera(region);
       return `${region}: store wiped, running`;
     case 'kill-nats':
       await sim.killNats(region);

@@ -4,7 +4,7 @@
  * about 2 s to start (nodes start in parallel). Its output goes to
  * `<dir>/tessera.log`.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LoggedProcess, waitUntil } from './processes.js';
@@ -29,17 +29,19 @@ export class TesseraNode {
     this.url = `http://${HOST}:${port}`;
     // The parent's TESSERA_* variables (a developer's shell) must not leak into the simulated nodes.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')));
-    const node = [process.execPath, '--import', 'tsx', 'src/main.ts'];
-    const skewed = clockOffsetMs === 0 ? node : ['faketime', '-f', `${clockOffsetMs > 0 ? '+' : '-'}${Math.abs(clockOffsetMs) / 1000}s`, ...node];
-    this.#process = new LoggedProcess(`tessera ${id}`, skewed[0]!, skewed.slice(1), join(dir, 'tessera.log'), {
+    // A skewed clock is libfaketime preloaded into node itself (not the `faketime` wrapper, whose
+    // child a kill of the wrapper would leave running).
+    const skew =
+      clockOffsetMs === 0
+        ? {}
+        : {
+            LD_PRELOAD: faketimeLibrary(),
+            FAKETIME: `${clockOffsetMs > 0 ? '+' : '-'}${Math.abs(clockOffsetMs) / 1000}s`,
+            FAKETIME_DONT_FAKE_MONOTONIC: '1',
+          };
+    this.#process = new LoggedProcess(`tessera ${id}`, process.execPath, ['--import', 'tsx', 'src/main.ts'], join(dir, 'tessera.log'), {
       cwd: REPO_ROOT,
-      env: {
-        ...inherited,
-        ...env,
-        TESSERA_PORT: String(port),
-        TESSERA_NODE_ID: id,
-        ...(clockOffsetMs === 0 ? {} : { FAKETIME_DONT_FAKE_MONOTONIC: '1' }),
-      },
+      env: { ...inherited, ...env, TESSERA_PORT: String(port), TESSERA_NODE_ID: id, ...skew },
     });
   }
 
@@ -70,4 +72,13 @@ export class TesseraNode {
   logTail(lines?: number): string {
     return this.#process.logTail(lines);
   }
+}
+
+/** libfaketime's multi-threaded library, as Debian's `faketime` package installs it. */
+function faketimeLibrary(): string {
+  const found = ['/usr/lib/x86_64-linux-gnu/faketime', '/usr/lib/aarch64-linux-gnu/faketime', '/usr/lib/faketime', '/usr/local/lib/faketime']
+    .map((dir) => join(dir, 'libfaketimeMT.so.1'))
+    .find((path) => existsSync(path));
+  if (found === undefined) throw new Error('a skewed clock needs libfaketime: apt-get install faketime');
+  return found;
 }

@@ -45,6 +45,8 @@ import type { ReplicationSettings } from './settings.js';
 
 export const EPOCH_STREAM = 'TESSERA_EPOCHS';
 const EPOCH_SUBJECT = 'tessera.epoch';
+/** Tries at appending an epoch record while the stream keeps moving (marks) and the record is still due. */
+const APPEND_ATTEMPTS = 5;
 /** Marks a node appends to the epoch stream to learn its true end (see `#confirmEpochs`); not records. */
 const MARK_SUBJECT = `${EPOCH_SUBJECT}.mark`;
 const HEARTBEAT_BUCKET = 'tessera_homes';
@@ -283,7 +285,8 @@ export class HomeOwnership {
       let revision = 0;
       try {
         revision = (await kv.get(home))?.revision ?? 0;
-      } catch {
+      } catch (error) {
+        this.logger.debug({ err: error, home }, 'cannot read a home\'s heartbeat');
         continue;
       }
       const seen = this.#seen.get(home);
@@ -294,6 +297,7 @@ export class HomeOwnership {
       }
       // Silence counts only while our own heartbeats get through: a stalled heartbeat bucket is no proof of death.
       if (now - this.#ownBeatAt > 2 * HEARTBEAT_MS) {
+        this.logger.debug({ home, sinceOwnBeat: Math.round(now - this.#ownBeatAt) }, 'a home is silent, but so are our own heartbeats: not counting');
         this.#seen.set(home, { revision, at: now, epoch });
         continue;
       }
@@ -355,15 +359,20 @@ export class HomeOwnership {
 
   /** Appends an epoch record if the stream is still where we last read it (stream-level compare-and-set). */
   async #append(record: EpochRecord): Promise<boolean> {
-    try {
-      await this.js.publish(`${EPOCH_SUBJECT}.${record.home}`, JSON.stringify(record), { expect: { lastSequence: this.#lastEpochSeq }, timeout: 10_000 });
-    } catch (error) {
-      this.logger.info({ err: error, home: record.home }, 'an epoch was appended meanwhile by another region');
-      await this.#readEpochs();
-      return false;
+    // The stream moves on with other nodes' marks too: while the record would still be the next epoch
+    // of its home, try again at the new end; once another epoch of the home is there, give up.
+    for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt += 1) {
+      if (this.ownerOf(record.home).epoch !== record.epoch - 1) return false;
+      try {
+        await this.js.publish(`${EPOCH_SUBJECT}.${record.home}`, JSON.stringify(record), { expect: { lastSequence: this.#lastEpochSeq }, timeout: 10_000 });
+        await this.#readEpochs();
+        return this.ownerOf(record.home).epoch === record.epoch && this.ownerOf(record.home).owner === record.owner;
+      } catch (error) {
+        this.logger.debug({ err: error, home: record.home, attempt }, 'the epoch stream moved on before the append; reading it again');
+        await this.#readEpochs().catch(() => undefined);
+      }
     }
-    await this.#readEpochs();
-    return this.ownerOf(record.home).epoch === record.epoch && this.ownerOf(record.home).owner === record.owner;
+    return false;
   }
 
   /**

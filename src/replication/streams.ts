@@ -19,6 +19,9 @@ export class ReplicationSetupError extends Error {
 
 const nanos = (ms: number): number => ms * 1_000_000;
 
+/** What JetStream answers when no set of servers can hold a stream's replicas as asked (errors 10005, 10023, 10074). */
+const PLACEMENT_ERROR = /tags not matched|no suitable peers|insufficient resources|replicas > 1 not supported/i;
+
 function configOf(ref: StreamRef, settings: ReplicationSettings, replicas: number): Partial<StreamConfig> & { name: string } {
   return {
     name: streamName(ref),
@@ -53,6 +56,8 @@ export async function ensureStreams(jsm: JetStreamManager, settings: Replication
   try {
     await jsm.getAccountInfo();
   } catch (error) {
+    // A server still starting (or a timeout) is tried again; only JetStream switched off is a setup error.
+    if (!/not enabled/i.test(String((error as Error).message))) throw error;
     throw new ReplicationSetupError(
       `JetStream is not available on the NATS servers of TESSERA_NATS_URL (${(error as Error).message}); start every server with JetStream enabled`,
       { cause: error },
@@ -71,11 +76,11 @@ export async function ensureStreams(jsm: JetStreamManager, settings: Replication
         break;
       } catch (error) {
         const message = String((error as Error).message);
-        if (/tags not matched|no suitable peers/i.test(message) && replicas > 1) {
+        if (PLACEMENT_ERROR.test(message) && replicas > 1) {
           replicas -= 1;
           continue;
         }
-        if (/tags not matched|no suitable peers/i.test(message)) {
+        if (PLACEMENT_ERROR.test(message)) {
           throw new ReplicationSetupError(
             `no JetStream server is tagged "region:${region}": give this region's NATS servers server_tags: ["region:${region}"] (TESSERA_REGION=${region})`,
             { cause: error },
@@ -95,6 +100,8 @@ export async function ensureStreams(jsm: JetStreamManager, settings: Replication
     try {
       await ensure(jsm, configOf(ref, settings, regions.length));
     } catch (error) {
+      // A timeout or a meta group still electing its leader passes; a cluster that cannot place the replicas does not.
+      if (!PLACEMENT_ERROR.test(String((error as Error).message))) throw error;
       throw new ReplicationSetupError(
         `cannot place ${streamName(ref)} with one replica in each of the ${regions.length} regions of TESSERA_REGIONS (${(error as Error).message}); ` +
           'the NATS cluster must span every region, each server tagged "region:<name>", with unique_tag: "region:" in its jetstream block',

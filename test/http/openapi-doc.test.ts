@@ -64,8 +64,9 @@ describe('the OpenAPI document describes errors, headers and media types', () =>
       assert.deepEqual(headersOf(route).sort(), ['if-match', 'tessera-client-country', 'tessera-client-ip', 'tessera-csrf'], route);
       for (const status of ['403', '412', '413', '415']) assert.ok(operation(route).responses[status], `${route} documents ${status}`);
     }
+    // Tessera-Consistency names the writes the answer must see (global mode's read-your-writes).
     for (const route of ['GET /v1/session', 'POST /v1/session/rotate', 'POST /v1/session/reauthenticate', 'DELETE /v1/session']) {
-      assert.deepEqual(headersOf(route).sort(), ['tessera-client-country', 'tessera-client-ip', 'tessera-csrf'], route);
+      assert.deepEqual(headersOf(route).sort(), ['tessera-client-country', 'tessera-client-ip', 'tessera-consistency', 'tessera-csrf'], route);
     }
     assert.ok(operation('POST /v1/session/reauthenticate').responses['403'], 'reauthentication needs the sign-in scope');
     for (const route of ['GET /v1/users/{userId}/export', 'DELETE /v1/users/{userId}']) assert.ok(operation(route).responses['403'], route);

@@ -5,6 +5,7 @@
  * what users would get — acknowledged writes present in every region's store,
  * no 5xx on reads, every region's sessions equal — not by NATS's counters.
  */
+import './one-at-a-time.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -286,6 +287,7 @@ describe('chaos in three simulated regions', { timeout: 600_000 }, () => {
     await waitForConvergence(sim, REGIONS, 30_000);
     await sim.wipeRegion('us');
     assert.equal((await digestsOf(sim, 'us')).size, 0, 'the store of us is empty');
+    await sim.restartTessera('us');
     await waitForConvergence(sim, REGIONS, 90_000);
     const us = new RegionClient(sim, 'us');
     for (const { token, sku } of made) {

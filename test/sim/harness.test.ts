@@ -4,6 +4,7 @@
  * tags give, the delay and the cuts of its links, and killing and restarting
  * a region. The tests share one simulation and run in order.
  */
+import './one-at-a-time.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
@@ -139,11 +140,13 @@ describe('multi-region simulation', { timeout: 240_000 }, () => {
     assert.equal((await fetch(`${sim.region('ap').urls[0]}/readyz`)).status, 200);
   });
 
-  test('wipeRegion empties the region store and restarts its nodes', async () => {
+  test('wipeRegion empties the region store; restartTessera brings its nodes back', async () => {
     const redisPort = Number(new URL(sim.region('us').redisUrl!).port);
     assert.equal(await respCommand(redisPort, ['SET', 'sim:wiped', 'yes']), 'OK');
     await sim.wipeRegion('us');
     assert.equal(await respCommand(redisPort, ['DBSIZE']), 0);
+    await assert.rejects(fetch(`${sim.region('us').urls[0]}/readyz`), 'the nodes stay down');
+    await sim.restartTessera('us');
     assert.equal((await fetch(`${sim.region('us').urls[0]}/readyz`)).status, 200);
   });
 });

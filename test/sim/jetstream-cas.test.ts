@@ -6,6 +6,7 @@
  * does not in 2.9.10 — nats-server #4320 — so nothing may rely on it; see
  * `npm run sim:measure` and docs/replication.md.)
  */
+import './one-at-a-time.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';

@@ -4,6 +4,7 @@
  * another region — the first one dead right after the write — waits for that
  * region to have the write instead of answering without it.
  */
+import './one-at-a-time.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TesseraClient } from '../../client/src/index.js';

@@ -36,7 +36,7 @@ export function checkExpressions(expressions: readonly string[]): ToolRun {
 export async function exposedMetricNames(): Promise<Set<string>> {
   const server = await startTessera();
   try {
-    const reply = await server.request('GET', '/metrics', { key: null });
+    const reply = await server.request('GET', '/metrics', { key: null, admin: true });
     const names = new Set<string>();
     for (const [, name, type] of reply.text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${name}${suffix}`);
