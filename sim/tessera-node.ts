@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { LoggedProcess, waitUntil } from './processes.js';
 
 const HOST = '127.0.0.1';
-const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 60_000;
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export class TesseraNode {
@@ -49,15 +49,22 @@ export class TesseraNode {
     return this.#process.running;
   }
 
-  /** Starts the node and resolves once `/readyz` answers 200. */
+  /**
+   * Starts the node and resolves once `/readyz` answers 200 and, in global mode, says the node is
+   * connected to NATS with its streams set up (a node serves before that, but its global writes answer 503).
+   */
   async start(): Promise<void> {
     this.#process.start();
     try {
       await waitUntil(`${this.#process.label} to be ready`, START_TIMEOUT_MS, async () => {
         if (!this.#process.running) throw new Error(`exited ${JSON.stringify(this.#process.exit)}`);
         const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
-        await response.body?.cancel();
-        return response.status === 200 ? null : `/readyz answered ${response.status}`;
+        if (response.status !== 200) {
+          await response.body?.cancel();
+          return `/readyz answered ${response.status}`;
+        }
+        const { replication } = (await response.json()) as { replication?: string };
+        return replication === undefined || replication === 'connected' ? null : `replication ${replication}`;
       }, 100);
     } catch (error) {
       await this.#process.kill();

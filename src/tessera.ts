@@ -116,7 +116,11 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const keys = new ApiKeyRing(specs.map(apiKey));
 
   let draining = false;
+  // `/readyz` says whether the global mode can publish yet (it does not wait for it: the region serves meanwhile).
+  const linked = replicator;
+  const replication = linked === null ? undefined : () => (linked.connected ? ('connected' as const) : ('connecting' as const));
   const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining,
+    ...(replication ? { replication } : {}),
     nodeId: config.nodeId,
     now,
     admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight, authFailuresPerMinute: config.authFailuresPerMinute },
@@ -129,6 +133,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     metrics,
     logger,
     draining: () => draining,
+    ...(replication ? { replication } : {}),
     nodeId: config.nodeId,
     openapi: app.swagger() as unknown as Readonly<Record<string, unknown>>,
     timeouts: config.timeouts,

@@ -14,13 +14,15 @@ import type { SessionStore } from '../store/session-store.js';
 import { timeoutCheckInterval, writeClientError } from './app.js';
 import type { Metrics } from '../metrics.js';
 import { errorHandler, sendProblem } from './problem.js';
-import { healthRoutes, metricsRoutes } from './routes/operations.js';
+import { type ReplicationState, healthRoutes, metricsRoutes } from './routes/operations.js';
 
 export interface AdminAppOptions {
   readonly store: SessionStore;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly draining: () => boolean;
+  /** The global mode's link to NATS, for `/readyz` (absent: single-region). */
+  readonly replication?: () => ReplicationState | null;
   readonly nodeId: string;
   /** The API listener's OpenAPI document (its `swagger()` once ready), generated from its route schemas. */
   readonly openapi: Readonly<Record<string, unknown>>;
@@ -57,6 +59,6 @@ export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyIn
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   metricsRoutes(app, { metrics });
-  healthRoutes(app, { store, draining });
+  healthRoutes(app, { store, draining, ...(options.replication ? { replication: options.replication } : {}) });
   return app;
 }

@@ -20,7 +20,7 @@ import { apiKeyOf, invalidApiKey, missingHost, scopeHook } from './request-conte
 import { adminRoutes } from './routes/admin.js';
 import { cartRoutes } from './routes/cart.js';
 import { historyRoutes } from './routes/history.js';
-import { healthRoutes, problemRoutes } from './routes/operations.js';
+import { type ReplicationState, healthRoutes, problemRoutes } from './routes/operations.js';
 import { prefsRoutes } from './routes/prefs.js';
 import { sessionRoutes, signInRoutes } from './routes/sessions.js';
 import { Problem } from './schemas.js';
@@ -33,6 +33,8 @@ export interface HttpAppOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly draining: () => boolean;
+  /** The global mode's link to NATS, for `/readyz` (absent: single-region). */
+  readonly replication?: () => ReplicationState | null;
   /**
    * Requests per second per API key (0: unlimited), requests in flight per node, and failed
    * API-key authentications per minute per client address (0: unlimited; default 0 here, 60 in config).
@@ -236,7 +238,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     });
     await v1.register(async (admin) => adminRoutes(admin, context));
   });
-  healthRoutes(app, { store, draining });
+  healthRoutes(app, { store, draining, ...(options.replication ? { replication: options.replication } : {}) });
   problemRoutes(app);
   return app;
 }

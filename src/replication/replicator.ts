@@ -215,6 +215,11 @@ export class Replicator {
     }
   }
 
+  /** Whether this node has connected to NATS and set up its streams (the client reconnects by itself after that). */
+  get connected(): boolean {
+    return this.#connected !== null && !this.#connected.nc.isClosed();
+  }
+
   /** Whether this node holds the region's lease (runs relay, appliers and checks). */
   get leading(): boolean {
     return this.#leased;

@@ -104,11 +104,12 @@ describe('multi-region simulation', { timeout: 240_000 }, () => {
     assert.deepEqual((await sim.status()).map((r) => [r.name, r.routesTo]), [['eu', ['ap', 'us']], ['us', ['ap', 'eu']], ['ap', ['eu', 'us']]]);
   });
 
-  test('every Tessera node answers /readyz with 200', async () => {
+  test('every Tessera node answers /readyz with 200, connected to NATS', async () => {
     for (const region of sim.regions) {
       assert.equal(region.urls.length, 1);
       const response = await fetch(`${region.urls[0]}/readyz`);
       assert.equal(response.status, 200, `${region.name}'s node`);
+      assert.deepEqual(await response.json(), { status: 'ready', engine: 'redis', replication: 'connected' });
     }
     // The API key the simulation hands out is accepted.
     const response = await fetch(`${sim.region('eu').urls[0]}/v1/sessions`, {

@@ -14,11 +14,23 @@ export interface OperationsContext {
   readonly store: SessionStore;
   /** True once shutdown has begun: readiness fails so load balancers drain the node. */
   readonly draining: () => boolean;
+  /**
+   * The global mode's link to NATS, reported by `/readyz` (null: single-region). Readiness does
+   * not wait for it: a region serves its own store while NATS is away, with global writes answering 503.
+   */
+  readonly replication?: () => ReplicationState | null;
 }
 
+/** `connected`: streams set up, global writes accepted; `connecting`: not yet, or not any more. */
+export type ReplicationState = 'connected' | 'connecting';
+
 /** `/healthz` and `/readyz`: load balancers probe them on the API port. */
-export function healthRoutes(app: FastifyInstance, { store, draining }: OperationsContext): void {
-  const Status = Type.Object({ status: Type.String(), engine: Type.Optional(Type.String()) });
+export function healthRoutes(app: FastifyInstance, { store, draining, replication = () => null }: OperationsContext): void {
+  const Status = Type.Object({
+    status: Type.String(),
+    engine: Type.Optional(Type.String()),
+    replication: Type.Optional(Type.Union([Type.Literal('connected'), Type.Literal('connecting')], { description: 'Global mode only: whether this node can publish to NATS' })),
+  });
 
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Status } } }, async () => ({
     status: 'ok',
@@ -30,7 +42,8 @@ export function healthRoutes(app: FastifyInstance, { store, draining }: Operatio
     async (_request, reply) => {
       if (draining()) return sendProblem(reply, 'unavailable', 'shutting down');
       await store.ping();
-      return { status: 'ready', engine: store.engine };
+      const state = replication();
+      return { status: 'ready', engine: store.engine, ...(state === null ? {} : { replication: state }) };
     },
   );
 }
