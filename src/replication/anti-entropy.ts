@@ -9,7 +9,8 @@
  *
  * Each region answers on `tessera.repair.<region>.<question>` (queue group:
  * one node answers): `buckets` (digest per bucket), `sessions` (digest per
- * session of a bucket), `states` (snapshots of sessions), `apply` (join these
+ * session of up to 16 buckets: one scan of the store per question, so a wiped
+ * region's rebuild scans the peer 16 times, not once per bucket), `states` (snapshots of sessions), `apply` (join these
  * records), and `erase` (erase a user here: a privacy request made in one
  * region is carried out in every region before it is answered). The lease holder of each region asks the others every
  * `repairIntervalMs`; `compare(peer)` runs one round on demand.
@@ -28,6 +29,8 @@ import type { ReplicationSettings } from './settings.js';
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Sessions per `states` / `apply` message (a snapshot is a few KB; NATS carries 1 MB). */
 const CHUNK = 50;
+/** Buckets whose sessions one question asks for (a wiped region asks for every bucket). */
+const BUCKETS_PER_QUESTION = 16;
 
 export interface RepairOutcome {
   readonly peer: string;
@@ -45,6 +48,17 @@ function xorHex(a: string, b: string): string {
 }
 
 const ZERO = '0000000000000000';
+
+/** A bucket's digest: its sessions' digests XORed. */
+function digestsOf(index: ReadonlyMap<number, ReadonlyMap<string, string>>): Map<number, string> {
+  const digests = new Map<number, string>();
+  for (const [bucket, sessions] of index) {
+    let digest = ZERO;
+    for (const sessionDigest of sessions.values()) digest = xorHex(digest, sessionDigest);
+    digests.set(bucket, digest);
+  }
+  return digests;
+}
 
 export class AntiEntropy {
   readonly #subscriptions: Subscription[] = [];
@@ -64,8 +78,13 @@ export class AntiEntropy {
   serve(): void {
     this.#subscriptions.push(
       ...answerQuestions(this.nc, 'repair', this.settings.region, {
-        buckets: async () => Object.fromEntries(await this.#bucketDigests()),
-        sessions: async (body: { bucket: number }) => Object.fromEntries(await this.#sessionsOf(body.bucket)),
+        buckets: async () => Object.fromEntries(digestsOf(await this.#index())),
+        // `bucket` alone is how nodes before batched questions asked; they read the flat answer.
+        sessions: async (body: { bucket?: number; buckets?: number[] }) => {
+          const index = await this.#index();
+          if (body.buckets === undefined) return Object.fromEntries(index.get(body.bucket ?? -1) ?? []);
+          return Object.fromEntries(body.buckets.slice(0, BUCKETS_PER_QUESTION).map((bucket) => [bucket, Object.fromEntries(index.get(bucket) ?? [])]));
+        },
         states: async (body: { ids: string[] }) => this.#states(body.ids),
         apply: async (body: { records: ChangeRecord[] }) => ({ merged: (await this.store.merge(body.records, Date.now())).length }),
         erase: async (body: { userId: string }) => ({ erased: await this.store.eraseUser(body.userId, Date.now(), this.clock.now()) }),
@@ -118,7 +137,9 @@ export class AntiEntropy {
 
   /** One comparison with a peer region: buckets, then sessions, then both ways the snapshots of those that differ. */
   async compare(peer: string): Promise<RepairOutcome> {
-    const ours = await this.#bucketDigests();
+    // One scan of our store serves the whole round: its buckets' digests and the sessions in each.
+    const index = await this.#index();
+    const ours = digestsOf(index);
     const theirs = new Map(Object.entries((await this.#ask(peer, 'buckets', {})) as Record<string, string>));
     const differing: number[] = [];
     for (let bucket = 0; bucket < this.settings.repairBuckets; bucket += 1) {
@@ -126,21 +147,25 @@ export class AntiEntropy {
     }
     let pulled = 0;
     let pushed = 0;
-    for (const [done, bucket] of differing.entries()) {
-      const mine = await this.#sessionsOf(bucket);
-      const other = new Map(Object.entries((await this.#ask(peer, 'sessions', { bucket })) as Record<string, string>));
-      const pull = [...other].filter(([id, digest]) => mine.get(id) !== digest).map(([id]) => id);
-      const push = [...mine].filter(([id, digest]) => other.get(id) !== digest).map(([id]) => id);
-      for (let i = 0; i < pull.length; i += CHUNK) {
-        const records = (await this.#ask(peer, 'states', { ids: pull.slice(i, i + CHUNK) })) as ChangeRecord[];
-        await this.store.merge(records, Date.now());
+    for (let start = 0; start < differing.length; start += BUCKETS_PER_QUESTION) {
+      const asked = differing.slice(start, start + BUCKETS_PER_QUESTION);
+      const answer = (await this.#ask(peer, 'sessions', { buckets: asked })) as Record<string, Record<string, string>>;
+      for (const bucket of asked) {
+        const mine = index.get(bucket) ?? new Map<string, string>();
+        const other = new Map(Object.entries(answer[String(bucket)] ?? {}));
+        const pull = [...other].filter(([id, digest]) => mine.get(id) !== digest).map(([id]) => id);
+        const push = [...mine].filter(([id, digest]) => other.get(id) !== digest).map(([id]) => id);
+        for (let i = 0; i < pull.length; i += CHUNK) {
+          const records = (await this.#ask(peer, 'states', { ids: pull.slice(i, i + CHUNK) })) as ChangeRecord[];
+          await this.store.merge(records, Date.now());
+        }
+        for (let i = 0; i < push.length; i += CHUNK) {
+          await this.#ask(peer, 'apply', { records: await this.#states(push.slice(i, i + CHUNK)) });
+        }
+        pulled += pull.length;
+        pushed += push.length;
       }
-      for (let i = 0; i < push.length; i += CHUNK) {
-        await this.#ask(peer, 'apply', { records: await this.#states(push.slice(i, i + CHUNK)) });
-      }
-      pulled += pull.length;
-      pushed += push.length;
-      this.observer.rebuildProgress(peer, done + 1, differing.length);
+      this.observer.rebuildProgress(peer, Math.min(start + BUCKETS_PER_QUESTION, differing.length), differing.length);
     }
     if (pulled + pushed > 0) {
       this.observer.repaired(peer, pulled + pushed);
@@ -149,22 +174,16 @@ export class AntiEntropy {
     return { peer, buckets: this.settings.repairBuckets, differing: differing.length, pulled, pushed };
   }
 
-  /** Every session's digest, XORed per bucket. */
-  async #bucketDigests(): Promise<Map<number, string>> {
-    const buckets = new Map<number, string>();
+  /** Every session's digest, by bucket: one scan of the store. */
+  async #index(): Promise<Map<number, Map<string, string>>> {
+    const index = new Map<number, Map<string, string>>();
     await this.#scan((id, digest) => {
       const bucket = shardOf(id, this.settings.repairBuckets);
-      buckets.set(bucket, xorHex(buckets.get(bucket) ?? ZERO, digest));
+      let sessions = index.get(bucket);
+      if (sessions === undefined) index.set(bucket, (sessions = new Map()));
+      sessions.set(id, digest);
     });
-    return buckets;
-  }
-
-  async #sessionsOf(bucket: number): Promise<Map<string, string>> {
-    const sessions = new Map<string, string>();
-    await this.#scan((id, digest) => {
-      if (shardOf(id, this.settings.repairBuckets) === bucket) sessions.set(id, digest);
-    });
-    return sessions;
+    return index;
   }
 
   async #scan(each: (id: string, digest: string) => void): Promise<void> {

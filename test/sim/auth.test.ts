@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startSim, type Sim } from '../../sim/harness.js';
 import { History } from './history.js';
-import { CHAOS_ENV, RegionClient, waitForOwnHomes } from './support.js';
+import { CHAOS_ENV, RegionClient, waitUntilSettled } from './support.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 const GRACE_MS = 1_000;
@@ -143,7 +143,7 @@ describe('tokens across regions', { timeout: 600_000 }, () => {
     }
     assert.equal(answered, 200, 'ap answers again after the heal');
     // eu or us took ap's home over during the cut; ap asks for it back.
-    await waitForOwnHomes(sim, 60_000);
+    await waitUntilSettled(sim, 60_000);
   });
 
   it('3. two regions rotate one device at once, 200 times: one new generation wins, the other gets 409, and the token it replaced is reuse after the grace window', async () => {
@@ -214,7 +214,7 @@ describe('tokens across regions', { timeout: 600_000 }, () => {
     const apAfter = history.validations.filter((v) => v.region === 'ap' && v.start > revocation.end);
     assert.ok(apAfter.length > 0 && apAfter.every((v) => v.outcome === 'unavailable'), 'ap, cut off with its clock ahead, refuses rather than trusts its lapsed lease');
     await sim.waitForRoutes(30_000);
-    await waitForOwnHomes(sim, 60_000);
+    await waitUntilSettled(sim, 60_000);
   });
 
   it('5. the home region killed: its sessions’ auth changes resume elsewhere, and no token revoked before the kill is accepted after it', async () => {

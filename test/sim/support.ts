@@ -121,7 +121,19 @@ export async function waitForConvergence(sim: Sim, regions: readonly string[], t
     for (const id of ids) if (new Set(maps.map((map) => map.get(id) ?? 'absent')).size > 1) differing.push(id);
     if (differing.length === 0 && ids.size > 0) return maps[0]!;
     last = `${differing.length} of ${ids.size} sessions differ, e.g. ${differing.slice(0, 3).join(', ')}`;
-    if (Date.now() >= deadline) assert.fail(`regions ${regions.join(', ')} did not converge within ${timeoutMs} ms: ${last}`);
+    if (Date.now() >= deadline) {
+      // What differs, region by region: the digests and the stored state of the first such session.
+      const example = differing[0];
+      const detail =
+        example === undefined
+          ? ''
+          : (
+              await Promise.all(
+                regions.map(async (region, i) => `\n  ${region} ${maps[i]!.get(example) ?? 'absent'}: ${JSON.stringify(await snapshotIn(sim, region, example).catch(() => null))}`),
+              )
+            ).join('');
+      assert.fail(`regions ${regions.join(', ')} did not converge within ${timeoutMs} ms: ${last}${detail}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
@@ -138,18 +150,29 @@ export async function metricOf(adminUrl: string, series: string): Promise<number
   return line === undefined ? null : Number(line.slice(series.length + 1));
 }
 
-/** Waits until every region orders its own sessions again (after a takeover, once it is handed back) and is fresh. */
-export async function waitForOwnHomes(sim: Sim, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the regions have settled after a cut or a kill: every region orders its own
+ * sessions again (a taken-over home handed back) and is fresh, and a sign-in and a logout go
+ * through in every region twice in a row, a second apart. (After a heal, nats-server 2.9.10
+ * re-elects stream leaders for some seconds — no pre-vote — and global writes answer 503 meanwhile.)
+ */
+export async function waitUntilSettled(sim: Sim, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let passes = 0;
   for (;;) {
     const settled = await Promise.all(
       sim.regions.map(async (region) => {
         const url = region.adminUrls[0]!;
-        return (await metricOf(url, `tessera_auth_home_lease{home="${region.name}"}`)) === 1 && (await metricOf(url, 'tessera_auth_fresh')) === 1;
+        if ((await metricOf(url, `tessera_auth_home_lease{home="${region.name}"}`)) !== 1 || (await metricOf(url, 'tessera_auth_fresh')) !== 1) return false;
+        const client = new RegionClient(sim, region.name);
+        const signedIn = await client.signIn();
+        if (signedIn.status !== 201) return false;
+        return (await client.request('DELETE', '/v1/session', { token: signedIn.body.token })).status === 204;
       }),
     );
-    if (settled.every(Boolean)) return;
-    if (Date.now() >= deadline) throw new Error(`regions not back on their own homes after ${timeoutMs} ms: ${sim.regions.filter((_, i) => !settled[i]).map((r) => r.name).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    passes = settled.every(Boolean) ? passes + 1 : 0;
+    if (passes === 2) return;
+    if (Date.now() >= deadline) throw new Error(`regions not settled after ${timeoutMs} ms: ${sim.regions.filter((_, i) => !settled[i]).map((r) => r.name).join(', ') || 'flapping'}`);
+    await new Promise((resolve) => setTimeout(resolve, passes > 0 ? 1_000 : 250));
   }
 }
