@@ -30,6 +30,9 @@ declare module 'fastify' {
   }
 }
 
+/** Probes, every few seconds from every balancer and orchestrator: a trace each would drown the requests'. */
+const UNTRACED_ROUTES = new Set(['/healthz', '/readyz']);
+
 /** Methods semantic conventions name as they are; others are `_OTHER`. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
 
@@ -56,8 +59,9 @@ function end(request: FastifyRequest, statusCode: number | null): void {
 export function traceRequests(app: FastifyInstance, tracer: Tracer): void {
   app.decorateRequest('tracing', null);
   app.addHook('onRequest', (request, _reply, done) => {
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const route = request.routeOptions.url;
+    if (route !== undefined && UNTRACED_ROUTES.has(route)) return done();
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const method = KNOWN_METHODS.has(request.method) ? request.method : '_OTHER';
     const span = tracer.startSpan(
       route === undefined ? method : `${method} ${route}`,

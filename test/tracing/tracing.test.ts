@@ -76,6 +76,7 @@ describe('tracing on the embedded engine', () => {
   const read = upstream();
   const unsampled = upstream(false);
   const lateBody = upstream();
+  const probe = upstream();
   let token = '';
   let csrfToken = '';
 
@@ -90,6 +91,7 @@ describe('tracing on the embedded engine', () => {
     assert.equal((await server.request('GET', '/v1/session', { token, headers: { traceparent: unsampled.traceparent } })).status, 200);
     assert.equal((await server.request('GET', '/v1/session', { token, key: 'not-a-key', headers: { traceparent: read.traceparent } })).status, 401);
     assert.equal(await signInWithLateBody(server.url, lateBody.traceparent), 'HTTP/1.1 201 Created');
+    for (const path of ['/healthz', '/readyz']) assert.equal((await server.request('GET', path, { key: null, headers: { traceparent: probe.traceparent } })).status, 200);
     // Graceful shutdown flushes the exporter: every span has arrived once close resolves.
     await server.close();
   });
@@ -136,6 +138,10 @@ describe('tracing on the embedded engine', () => {
     const create = only(receiver.spans, (s) => s.name === 'store.create' && s.traceId === lateBody.traceId, 'store.create span');
     assert.equal(create.parentSpanId, request.spanId);
     assert.equal(receiver.spans.filter((s) => s.name === 'store.create').length, 2);
+  });
+
+  test('health probes make no span', () => {
+    assert.equal(receiver.spans.filter((s) => s.traceId === probe.traceId).length, 0);
   });
 
   test('an incoming parent that was not sampled is honoured: nothing of its trace is exported', () => {
