@@ -23,6 +23,13 @@ import type { SamplerName, TracingSettings } from './settings.js';
 /** The instrumentation scope of every span Tessera makes. */
 export const TRACER_NAME = 'tessera';
 
+/**
+ * The longest a shutdown waits for the last spans to be exported: a collector
+ * that does not answer must not hold the drain past its deadline (10 s, after
+ * which the process exits 1); spans not sent by then are dropped.
+ */
+export const FLUSH_LIMIT_MS = 3_000;
+
 export interface Tracing {
   readonly tracer: Tracer;
   /** Exports the spans still queued (graceful shutdown), then unregisters the provider. */
@@ -68,11 +75,18 @@ export function startTracing(settings: TracingSettings, instanceId: string): Tra
   return {
     tracer: trace.getTracer(TRACER_NAME),
     shutdown() {
-      stopped ??= provider.shutdown().finally(() => {
+      stopped ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const limit = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, FLUSH_LIMIT_MS).unref();
+        });
+        // An export that fails is the collector's problem, not a reason to fail the shutdown.
+        await Promise.race([provider.shutdown().catch(() => undefined), limit]);
+        clearTimeout(timer);
         trace.disable();
         context.disable();
         propagation.disable();
-      });
+      })();
       return stopped;
     },
   };

@@ -5,10 +5,11 @@
  * operation; the Redis engines add a span per command or script beneath it
  * (`store/redis/connection.ts`), with the cluster slot.
  *
- * Calls made outside a traced request — the sweeper, replication, webhook
- * delivery — make no span: they would each start a trace of their own, many
- * a second, and drown the requests'. Arguments and results are never
- * recorded (they hold token hashes, user ids and carts).
+ * Only calls within a sampled request make a span: within an unsampled one
+ * it would not be exported either, and the calls of the sweeper, replication
+ * and webhook delivery would each start a trace of their own, many a second,
+ * and drown the requests'. Arguments and results are never recorded (they
+ * hold token hashes, user ids and carts).
  */
 import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Tracer } from '@opentelemetry/api';
 import type { SessionStore } from '../store/session-store.js';
@@ -57,7 +58,8 @@ export class TracedStore implements SessionStore {
   }
 
   #traced<T>(operation: Operation, work: () => Promise<T>): Promise<T> {
-    if (trace.getSpan(context.active()) === undefined) return work();
+    // Outside a request, or within one not sampled (its children would not be exported either).
+    if (trace.getSpan(context.active())?.isRecording() !== true) return work();
     return this.#tracer.startActiveSpan(
       `store.${operation}`,
       { kind: SpanKind.CLIENT, attributes: { ...this.#attributes, [ATTR.dbOperationName]: operation } },

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { trace } from '@opentelemetry/api';
@@ -244,6 +245,23 @@ describe('tracing on Redis Cluster', () => {
     assert.equal(script.attributes[ATTR.redisSlot], keySlot(`{${sessionId}}`));
     assert.equal(script.attributes[ATTR.storeEngine], 'redis-cluster');
   });
+});
+
+test('a collector that never answers does not hold the shutdown', { timeout: 60_000 }, async () => {
+  // Takes every export and never answers: without a limit, close() would wait out the export timeout (2 min).
+  const silent = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1/traces`;
+    const server = await startTessera({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '120000' });
+    assert.equal((await server.request('POST', '/v1/sessions', { body: {}, headers: { traceparent: upstream().traceparent } })).status, 201);
+    await server.close();
+    // Unregistered all the same: the next start may register its own provider.
+    assert.equal(trace.getTracer('probe').startSpan('probe').isRecording(), false);
+  } finally {
+    silent.closeAllConnections();
+    silent.close();
+  }
 });
 
 describe('tracing off', () => {

@@ -140,13 +140,13 @@ export class RedisConnection {
 
   /**
    * `work` in a span named by the command (and script), with the slot of `key`
-   * on a cluster — only within a traced store call, so background work makes no
-   * traces of its own. Keys and arguments are not recorded: they name sessions and users.
+   * on a cluster — only within a traced store call of a sampled request, so
+   * background work makes no traces of its own. Keys and arguments are not recorded: they name sessions and users.
    */
   #traced<T>(command: string, script: ScriptName | undefined, key: string | undefined, work: () => Promise<T>): Promise<T> {
     if (this.#tracer === null) return work();
     const parent = context.active();
-    if (trace.getSpan(parent) === undefined) return work();
+    if (trace.getSpan(parent)?.isRecording() !== true) return work();
     const span = this.#tracer.startSpan(
       script === undefined ? command : `${command} ${script}`,
       {
