@@ -2,6 +2,7 @@
  * The process logger. Tokens, CSRF tokens, API keys and cookies are redacted
  * wherever they might appear in a log line; the redaction is covered by a test.
  */
+import { context, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config/config.js';
 
@@ -71,12 +72,29 @@ export function serializeRequest(req: LoggedRequest): Record<string, unknown> {
   };
 }
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * `trace_id`, `span_id` and `trace_flags` of the active span (the request's, or
+ * a store call's within it), as OpenTelemetry's log data model names them;
+ * nothing outside a span.
+ */
+export function traceFields(): Record<string, string> {
+  const span = trace.getSpanContext(context.active());
+  if (span === undefined) return {};
+  return { trace_id: span.traceId, span_id: span.spanId, trace_flags: span.traceFlags.toString(16).padStart(2, '0') };
+}
+
+export interface LoggerOptions {
+  /** Add the active span's ids to every line (when tracing is on; off, the lookup is not even made). @default false */
+  readonly traceIds?: boolean;
+}
+
+export function createLogger(level: LogLevel, destination?: DestinationStream, { traceIds = false }: LoggerOptions = {}): Logger {
   const options = {
     level,
     base: { service: 'tessera' },
     serializers: { req: serializeRequest },
     redact: { paths: REDACTED_PATHS, censor: CENSOR },
+    ...(traceIds ? { mixin: traceFields } : {}),
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, { traceIds: config.tracing !== null });
   if (config.apiKeys.some((k) => k.secret.length < 16)) logger.warn('an API key in TESSERA_API_KEYS is shorter than 16 characters; use long random secrets in production');
 
   let tessera: Tessera;
@@ -40,7 +40,10 @@ async function main(): Promise<void> {
     const host = tessera.generatedApiKey === null ? config.host : '127.0.0.1';
     throw explainListenError({ host, port: config.port }, error);
   }
-  logger.info({ address, admin: tessera.adminAddress, store: config.store.engine, region: config.region }, 'tessera listening');
+  logger.info(
+    { address, admin: tessera.adminAddress, store: config.store.engine, region: config.region, tracing: config.tracing === null ? 'off' : config.tracing.sampler },
+    'tessera listening',
+  );
   if (tessera.generatedApiKey !== null) {
     // Printed once, on purpose, to the terminal only: there was no key to use otherwise.
     process.stdout.write(

@@ -23,6 +23,8 @@ import { CachedStore } from './cache/cached-store.js';
 import { ApiKeyRing, SCOPE_ALIASES, apiKey, generateApiKeySecret } from './tokens/api-keys.js';
 import { DEFAULT_WEBHOOK_TIMING, EVENTS_CONSUMER, WebhookDelivery } from './events/webhooks.js';
 import { webhookKey } from './events/webhook-signature.js';
+import type { Tracing } from './tracing/provider.js';
+import { TracedStore } from './tracing/traced-store.js';
 
 export interface Tessera {
   /** The API listener's app: `/v1`, `/healthz`, `/readyz`, `/problems/…`. */
@@ -37,6 +39,8 @@ export interface Tessera {
   readonly replicator: Replicator | null;
   /** Session events as webhooks, when TESSERA_WEBHOOK_URLS is set; delivering once listening. */
   readonly webhooks: WebhookDelivery | null;
+  /** OpenTelemetry tracing, when configured (`OTEL_EXPORTER_OTLP_ENDPOINT`…); null: off, no provider registered. */
+  readonly tracing: Tracing | null;
   /** Set when no API key was configured: the one generated for this run. */
   readonly generatedApiKey: string | null;
   /**
@@ -59,6 +63,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const logger = options.logger ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
   const metrics = new Metrics();
+  // Loaded only when configured: with tracing off, no SDK, no hook and no span exist.
+  const tracing = config.tracing === null ? null : (await import('./tracing/provider.js')).startTracing(config.tracing, config.nodeId);
   const storeSettings: StoreSettings = {
     idleTimeoutMs: config.idleTimeoutMs,
     slideAfterMs: config.slideAfterMs,
@@ -68,11 +74,20 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     // The global mode ships the feed and webhooks are delivered from it; with neither, nothing reads it and nothing is appended.
     feedConsumers: [...(config.replication === null ? [] : [FEED_CONSUMER]), ...(config.webhooks === null ? [] : [EVENTS_CONSUMER])],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
+    ...(tracing === null ? {} : { tracer: tracing.tracer }),
   };
-  const engine = await openStore(config.store, storeSettings);
+  let engine: SessionStore;
+  try {
+    engine = await openStore(config.store, storeSettings);
+  } catch (error) {
+    await tracing?.shutdown();
+    throw error;
+  }
+  // Spans under the L1 cache: a store span is a real round trip to the engine.
+  const traced = tracing === null ? engine : new TracedStore(engine, tracing.tracer);
   const store = config.l1.enabled
-    ? new CachedStore(engine, config.limits.historyItems, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
-    : engine;
+    ? new CachedStore(traced, config.limits.historyItems, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
+    : traced;
   // Stamps carry the node, so no two nodes issue equal ones; the region stays the writer in CRDT state.
   const clock = new HybridLogicalClock(nodeOrigin(config.region, randomBytes(6).toString('base64url')), now);
   let replicator: Replicator | null = null;
@@ -81,6 +96,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       replicator = await Replicator.start({ ...config.replication, nodeId: config.nodeId }, storeSettings, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver());
     } catch (error) {
       await store.close();
+      await tracing?.shutdown();
       throw error;
     }
   }
@@ -121,6 +137,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
   const replication = linked === null ? undefined : () => (linked.connected ? ('connected' as const) : ('connecting' as const));
   const app = await buildHttpApp({ service, store, keys, limits: config.limits, metrics, logger, draining: () => draining,
     ...(replication ? { replication } : {}),
+    tracer: tracing?.tracer ?? null,
     nodeId: config.nodeId,
     now,
     admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight, authFailuresPerMinute: config.authFailuresPerMinute },
@@ -169,6 +186,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     sweeper,
     replicator,
     webhooks,
+    tracing,
     generatedApiKey,
     async listen() {
       // Without configured keys the generated one is printed once: never expose that beyond loopback.
@@ -195,6 +213,8 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
       // After the last request: its change is in the feed, delivered by this node's next start or another node.
       await webhooks?.stop();
       await store.close();
+      // Last: the spans of the final requests and store calls are exported before the process exits.
+      await tracing?.shutdown();
     },
   };
 }

@@ -56,6 +56,8 @@ export const FULL: Profile = {
 };
 
 export const ALL_TARGETS: readonly TargetId[] = ['tessera-redis', 'tessera-cluster', 'tessera-sqlite', 'fastify-hello', 'express-session', 'redis-floor'];
+/** Tracing's cost (tracing on at 1 %, beside the same engine untraced): only when named in --targets. */
+export const OPTIONAL_TARGETS: readonly TargetId[] = ['tessera-redis-traced', 'tessera-sqlite-traced'];
 /** --quick leaves out the diagnostic Redis floor to stay under two minutes. */
 const QUICK_TARGETS: readonly TargetId[] = ALL_TARGETS.filter((t) => t !== 'redis-floor');
 
@@ -83,7 +85,9 @@ const HELP = `npm run bench -- [options]
 
   --quick                 short run (< 2 min): ${QUICK.sessions} sessions, 1 s phases
   --targets a,b,...       subset of: ${ALL_TARGETS.join(', ')}
-                          (default: all; --quick leaves out redis-floor)
+                          (default: all; --quick leaves out redis-floor); also
+                          ${OPTIONAL_TARGETS.join(', ')}: tracing on at 1 %,
+                          e.g. --targets tessera-sqlite,tessera-sqlite-traced
   --sessions N            seeded sessions per target (full: ${FULL.sessions})
   --seconds S             measured seconds per closed-loop and open-loop phase
   --reseed                seed through the API even if a snapshot of the same data exists
@@ -128,7 +132,8 @@ export function parseOptions(argv: readonly string[]): Options {
   }
   const targets =
     values.targets === undefined ? (values.quick ? QUICK_TARGETS : ALL_TARGETS) : (values.targets.split(',').map((t) => t.trim()) as TargetId[]);
-  for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`--targets: unknown target "${t}"; choose from ${ALL_TARGETS.join(', ')}`);
+  const known = [...ALL_TARGETS, ...OPTIONAL_TARGETS];
+  for (const t of targets) if (!known.includes(t)) throw new Error(`--targets: unknown target "${t}"; choose from ${known.join(', ')}`);
   return {
     profile,
     targets,

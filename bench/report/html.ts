@@ -16,6 +16,8 @@ export const TARGET_COLOR: Record<TargetId, string> = {
   'tessera-redis': '#d1495b',
   'tessera-cluster': '#edae49',
   'tessera-sqlite': '#66a182',
+  'tessera-redis-traced': '#e07a87',
+  'tessera-sqlite-traced': '#9cc5ae',
   'fastify-hello': '#00798c',
   'express-session': '#30343f',
   'redis-floor': '#8d6a9f',

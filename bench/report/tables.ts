@@ -1,7 +1,7 @@
 /** The report's tables, built once from the results and rendered as Markdown and HTML. */
 import { fmtInt, fmtMs } from '../lib/progress.js';
 import { MIX_LABEL, type MixName } from '../load/workload.js';
-import { TARGET_LABEL, type TargetId } from '../targets/target.js';
+import { TARGET_LABEL, TRACED_TARGETS, type TargetId } from '../targets/target.js';
 import { ASSUMPTIONS, capacityInputs, capacityModel } from './capacity.js';
 import type { BenchResults, OpenLoopRecord, ProfileRecord } from './results.js';
 
@@ -126,6 +126,38 @@ export function buildTables(r: BenchResults): Table[] {
       ),
     ]),
   });
+
+  const traced = targets.filter((t) => TRACED_TARGETS[t] !== undefined && targets.includes(TRACED_TARGETS[t]!));
+  if (traced.length > 0) {
+    const serverUs = (t: TargetId, m: MixName): number | null => {
+      const p = r.peaks.find((x) => x.target === t && x.mix === m);
+      const cpu = p?.cpu?.perRole['server'];
+      return p && cpu !== undefined && p.rps > 0 ? (cpu / 100) * (1e6 / p.rps) : null;
+    };
+    tables.push({
+      id: 'tracing',
+      title: 'Cost of tracing (on at 1 % sampling ÷ off, same engine, same run)',
+      intro:
+        'Peak req/s of the traced target divided by that of the same engine untraced (1.00 = no cost), and the server CPU per request of each (µs of one core, traced / untraced). Tracing off is the untraced target itself: no SDK is loaded and no hook is registered.',
+      head: ['target', ...mixes.map((m) => `${m}: req/s ratio`), ...mixes.map((m) => `${m}: server µs traced / off`)],
+      rows: traced.map((t) => {
+        const off = TRACED_TARGETS[t]!;
+        return [
+          label(t),
+          ...mixes.map((m) => {
+            const on = r.peaks.find((x) => x.target === t && x.mix === m);
+            const base = r.peaks.find((x) => x.target === off && x.mix === m);
+            return on && base && base.rps > 0 ? `${(on.rps / base.rps).toFixed(2)}×` : '–';
+          }),
+          ...mixes.map((m) => {
+            const on = serverUs(t, m);
+            const base = serverUs(off, m);
+            return on !== null && base !== null ? `${on.toFixed(0)} / ${base.toFixed(0)}` : '–';
+          }),
+        ];
+      }),
+    });
+  }
 
   const floorPeak = (m: MixName) => r.peaks.find((p) => p.target === 'redis-floor' && p.mix === m);
   const helloPeak = (m: MixName) => r.peaks.find((p) => p.target === 'fastify-hello' && p.mix === m);

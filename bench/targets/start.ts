@@ -7,6 +7,8 @@ const STARTERS: Record<TargetId, (ctx: TargetContext) => Promise<Target>> = {
   'tessera-redis': (ctx) => startTessera('redis', ctx),
   'tessera-cluster': (ctx) => startTessera('redis-cluster', ctx),
   'tessera-sqlite': (ctx) => startTessera('sqlite', ctx),
+  'tessera-redis-traced': (ctx) => startTessera('redis', ctx, { traced: true }),
+  'tessera-sqlite-traced': (ctx) => startTessera('sqlite', ctx, { traced: true }),
   'fastify-hello': startFastifyHello,
   'express-session': startExpressSession,
   'redis-floor': startRedisFloor,

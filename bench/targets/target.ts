@@ -1,12 +1,28 @@
 /** What the runner needs from each system under test. */
 import type { SeedResult, SeedProgress } from '../dataset/seed.js';
 
-export type TargetId = 'tessera-redis' | 'tessera-cluster' | 'tessera-sqlite' | 'fastify-hello' | 'express-session' | 'redis-floor';
+export type TargetId =
+  | 'tessera-redis'
+  | 'tessera-cluster'
+  | 'tessera-sqlite'
+  | 'tessera-redis-traced'
+  | 'tessera-sqlite-traced'
+  | 'fastify-hello'
+  | 'express-session'
+  | 'redis-floor';
+
+/** A traced target and the one it is compared with: the same engine with tracing off. */
+export const TRACED_TARGETS: Partial<Record<TargetId, TargetId>> = {
+  'tessera-redis-traced': 'tessera-redis',
+  'tessera-sqlite-traced': 'tessera-sqlite',
+};
 
 export const TARGET_LABEL: Record<TargetId, string> = {
   'tessera-redis': 'Tessera · Redis',
   'tessera-cluster': 'Tessera · Redis Cluster',
   'tessera-sqlite': 'Tessera · SQLite',
+  'tessera-redis-traced': 'Tessera · Redis, traced 1 %',
+  'tessera-sqlite-traced': 'Tessera · SQLite, traced 1 %',
   'fastify-hello': 'Fastify hello-world',
   'express-session': 'express-session + connect-redis',
   'redis-floor': 'Fastify + one Redis command (floor)',
@@ -16,6 +32,9 @@ export const TARGET_DESCRIPTION: Record<TargetId, string> = {
   'tessera-redis': 'Tessera (compiled JavaScript, run with node) on one redis-server; L1 cache on (the default for Redis).',
   'tessera-cluster': 'Tessera on a 6-node Redis Cluster (3 masters + 3 replicas) on this machine; L1 cache on.',
   'tessera-sqlite': 'Tessera on the embedded SQLite engine (WAL, one file in a temp folder); L1 cache off (the default).',
+  'tessera-redis-traced':
+    'tessera-redis with OpenTelemetry tracing on: OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.01, OTLP/HTTP protobuf to a receiver in the runner that discards what it gets.',
+  'tessera-sqlite-traced': 'tessera-sqlite with the same tracing settings as tessera-redis-traced.',
   'fastify-hello': 'HTTP ceiling: Fastify 5 answering every route with a small JSON after checking the bearer key. No store.',
   'express-session':
     'Ecosystem default: Express 5 + express-session 1.19 + connect-redis 9 on node-redis 5 and one redis-server; the same session shape stored as one JSON document.',

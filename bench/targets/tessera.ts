@@ -1,5 +1,7 @@
 /** Tessera as a child process on each of its three engines. */
 import { existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { seedTessera } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp, type Service } from '../lib/proc.js';
@@ -26,8 +28,32 @@ async function readRuntimeStats(origin: string): Promise<RuntimeStats | null> {
   }
 }
 
-export async function startTessera(engine: Engine, ctx: TargetContext): Promise<Target> {
-  const id: TargetId = engine === 'sqlite' ? 'tessera-sqlite' : engine === 'redis' ? 'tessera-redis' : 'tessera-cluster';
+/** An OTLP/HTTP receiver that takes every export and keeps nothing but counts: what traced targets send to. */
+async function startSpanSink(): Promise<{ readonly url: string; readonly exports: () => number; stop(): Promise<void> }> {
+  let exports = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      exports += 1;
+      response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
+    exports: () => exports,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface TesseraTargetOptions {
+  /** OpenTelemetry tracing on, sampling 1 % of traces (parentbased_traceidratio 0.01), exported to a local sink. @default false */
+  readonly traced?: boolean;
+}
+
+export async function startTessera(engine: Engine, ctx: TargetContext, options: TesseraTargetOptions = {}): Promise<Target> {
+  const base: TargetId = engine === 'sqlite' ? 'tessera-sqlite' : engine === 'redis' ? 'tessera-redis' : 'tessera-cluster';
+  const id = options.traced ? (`${base}-traced` as TargetId) : base;
   const port = await freePort();
   const adminPort = await freePort();
   const env: Record<string, string> = {
@@ -42,7 +68,17 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
     ...(process.env['TESSERA_L1_MAX_BYTES'] ? { TESSERA_L1_MAX_BYTES: process.env['TESSERA_L1_MAX_BYTES'] } : {}),
   };
   const pids = new Map<string, number[]>();
-  let stopStore: () => Promise<void> = async () => {};
+  const sink = options.traced ? await startSpanSink() : null;
+  if (sink !== null) {
+    Object.assign(env, {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: sink.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.01',
+    });
+  }
+  let stopStore: () => Promise<void> = async () => {
+    await sink?.stop();
+  };
   let footprint: Target['footprint'] = async () => null;
   let store: StoreHandle;
   let commandStats: StoreCommandStats | undefined;
@@ -61,7 +97,10 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
       env['TESSERA_REDIS_URL'] = redis.url;
       store = { kind: 'redis', url: redis.url };
       pids.set('store', [await redisPid(redis)]);
-      stopStore = () => redis.stop();
+      stopStore = async () => {
+        await redis.stop();
+        await sink?.stop();
+      };
       footprint = async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' });
       settle = () => settleRedis((...args) => redis.command(...args));
       commandStats = {
@@ -73,7 +112,10 @@ export async function startTessera(engine: Engine, ctx: TargetContext): Promise<
       env['TESSERA_REDIS_NODES'] = cluster.nodes.join(',');
       store = { kind: 'redis', url: `redis://${cluster.nodes[0]}` };
       pids.set('store', await clusterPids(cluster));
-      stopStore = () => cluster.stop();
+      stopStore = async () => {
+        await cluster.stop();
+        await sink?.stop();
+      };
       footprint = async () => ({ bytes: await clusterMasterMemory(cluster), what: 'Redis used_memory, sum of the 3 masters' });
       settle = async () => void (await Promise.all(cluster.ports.map((port) => settleRedis((...args) => cluster.command(port, ...args)))));
       commandStats = {

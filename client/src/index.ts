@@ -38,6 +38,8 @@ export {
 export type { ErrorCode, ProblemCode, TransportCode } from './errors.js';
 export { SESSION_PARTS } from './types.js';
 export { verifyWebhook, WebhookVerificationError } from './webhooks.js';
+export { withTraceContext, traceContextOf } from './trace-context.js';
+export type { TraceContext } from './trace-context.js';
 export type { VerifyWebhookOptions, WebhookHeaders } from './webhooks.js';
 export type {
   SessionPart,

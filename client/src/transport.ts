@@ -11,6 +11,7 @@ import {
   transportError,
 } from './errors.js';
 import { backoffDelay, neverSent, parseRetryAfter, type RetryOptions } from './retry.js';
+import { activeTraceContext } from './trace-context.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -301,6 +302,12 @@ export class Transport {
     if (call.ifMatch !== undefined) headers['if-match'] = call.ifMatch;
     if (call.client?.ip !== undefined) headers['tessera-client-ip'] = call.client.ip;
     if (call.client?.country !== undefined) headers['tessera-client-country'] = call.client.country;
+    // Continues the caller's trace through Tessera (`withTraceContext`, the middleware).
+    const trace = activeTraceContext();
+    if (trace !== undefined) {
+      headers.traceparent = trace.traceparent;
+      if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+    }
     let body: string | undefined;
     if (call.body !== undefined) {
       body = JSON.stringify(call.body);

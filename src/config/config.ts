@@ -12,6 +12,7 @@ import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 import type { DeviceLimitAction } from '../domain/operations.js';
 import { webhookKey } from '../events/webhook-signature.js';
+import { parseTracing, type TracingSettings } from '../tracing/settings.js';
 
 export type { StoreConfig };
 
@@ -92,6 +93,8 @@ export interface Config {
    * again). Loopback by default, whatever `host` is: expose it deliberately. @default 127.0.0.1:8081
    */
   readonly admin: { readonly host: string; readonly port: number };
+  /** OpenTelemetry tracing from the standard `OTEL_*` variables; null (off) without an OTLP endpoint. */
+  readonly tracing: TracingSettings | null;
 }
 
 export interface WebhookConfig {
@@ -305,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId: read('TESSERA_NODE_ID') ?? `${hostname()}:${process.pid}`,
     shutdownDelayMs: duration('TESSERA_SHUTDOWN_DELAY', 2 * SECOND),
     admin: { host: adminHost, port: adminPort },
+    tracing: parseTracing(read, (variable, message) => new ConfigError(variable, message)),
     timeouts: {
       headersMs,
       requestMs,

@@ -3,6 +3,7 @@
  * problem+json errors, API keys, and the route schemas the OpenAPI document is
  * generated from (served, with metrics, by the management listener: admin-app.ts).
  */
+import type { Tracer } from '@opentelemetry/api';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Duplex } from 'node:stream';
@@ -24,6 +25,7 @@ import { type ReplicationState, healthRoutes, problemRoutes } from './routes/ope
 import { prefsRoutes } from './routes/prefs.js';
 import { sessionRoutes, signInRoutes } from './routes/sessions.js';
 import { Problem } from './schemas.js';
+import { traceRequests } from '../tracing/request-spans.js';
 
 export interface HttpAppOptions {
   readonly service: SessionService;
@@ -46,6 +48,8 @@ export interface HttpAppOptions {
   readonly now?: () => number;
   /** How long the listener waits for callers. @default DEFAULT_HTTP_TIMEOUTS */
   readonly timeouts?: HttpTimeouts;
+  /** A span per request when tracing is on (`tracing/request-spans.ts`). @default null */
+  readonly tracer?: Tracer | null;
 }
 
 /**
@@ -118,6 +122,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     childLoggerFactory: (parent) => parent,
   });
   app.decorateRequest('apiKey', null);
+  // First of all hooks: every later one, and the handler, runs within the request's span.
+  if (options.tracer) traceRequests(app, options.tracer);
   registerJsonParser(app, limits.bodyBytes);
   // API v1 speaks JSON only: any other media type is a 415, not a string body.
   app.removeContentTypeParser('text/plain');

@@ -8,6 +8,7 @@
  * same atomic step they append the change to their feed (`feed.ts`), so that no
  * committed change can be lost to replication or to event delivery.
  */
+import type { Tracer } from '@opentelemetry/api';
 import type { ProblemCode } from '../domain/errors.js';
 import type { Hlc } from '../domain/hlc.js';
 import type { Limits } from '../domain/limits.js';
@@ -54,6 +55,11 @@ export interface StoreSettings {
   readonly feedConsumers: readonly string[];
   /** Told how many bytes of session data each engine call read (for metrics). */
   readonly onBytesRead?: (bytes: number) => void;
+  /**
+   * When tracing is on: the Redis engines give each command or script run
+   * within a traced store call a span of its own (with the cluster slot).
+   */
+  readonly tracer?: Tracer;
 }
 
 /** Versions the caller already holds, per part: an engine may leave such unchanged parts out. */

@@ -67,7 +67,7 @@ export async function startTessera(env: Record<string, string> = {}, options: { 
       done();
     },
   });
-  const tessera = await createTessera(config, { logger: createLogger(config.logLevel, sink), ...(options.now ? { now: options.now } : {}) });
+  const tessera = await createTessera(config, { logger: createLogger(config.logLevel, sink, { traceIds: config.tracing !== null }), ...(options.now ? { now: options.now } : {}) });
   const url = await tessera.listen();
 
   async function request<T = any>(method: string, path: string, opts: RequestOptions = {}): Promise<Reply<T>> {

@@ -35,6 +35,12 @@ export interface SessionOptions<Req> {
   /** Also expose the session as `req.session` (drop-in for express-session code), unless another middleware already set it. @default true */
   readonly exposeAsSession?: boolean;
   /**
+   * Send the request's W3C trace context (`traceparent`, `tracestate`) with every Tessera call made
+   * for it, so the trace continues through Tessera. Turn off when OpenTelemetry's undici
+   * instrumentation already adds one. @default true
+   */
+  readonly forwardTraceContext?: boolean;
+  /**
    * The visitor's country or region (ISO 3166: `DE`, `US-CA`), e.g. from your CDN's geo
    * header: `(req) => req.get('cf-ipcountry')`. Recorded at sign-in and, with the address,
    * as where a device was last seen. @default none
@@ -56,6 +62,7 @@ export interface ResolvedOptions<Req> {
   readonly csrf: false | (OriginPolicy & { headerName: string; formField: string });
   readonly deviceLabel: (request: { userAgent: string | undefined; ip: string | undefined }) => DeviceLabel;
   readonly exposeAsSession: boolean;
+  readonly forwardTraceContext: boolean;
   readonly country: (request: Req) => string | undefined;
 }
 
@@ -94,6 +101,7 @@ export function resolveOptions<Req>(options: SessionOptions<Req>): ResolvedOptio
     csrf,
     deviceLabel: options.deviceLabel ?? defaultDeviceLabel,
     exposeAsSession: options.exposeAsSession ?? true,
+    forwardTraceContext: options.forwardTraceContext ?? true,
     country: options.country ?? (() => undefined),
   };
 }

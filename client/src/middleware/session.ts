@@ -29,6 +29,7 @@ import {
 } from './cookies.js';
 import { CsrfRefusedError, SAFE_METHODS, crossSiteReason } from './csrf.js';
 import type { ResolvedOptions } from './options.js';
+import { bindTraceContext, traceContextOf } from '../trace-context.js';
 
 /** What an adapter tells the session about its request and how it sets cookies. */
 export interface Carrier {
@@ -73,7 +74,8 @@ export class TesseraSession {
 
   /** @internal Built by the middleware; use `req.tessera`. */
   constructor(client: TesseraClient, options: ResolvedOptions<never>, carrier: Carrier) {
-    this.#client = client;
+    // Every call for this request carries the trace context it arrived with.
+    this.#client = options.forwardTraceContext ? bindTraceContext(client, traceContextOf(carrier.header('traceparent'), carrier.header('tracestate'))) : client;
     this.#options = options;
     this.#carrier = carrier;
   }

@@ -13,6 +13,7 @@
  *   (`cluster.ts`); on one server, a connection that went silent is replaced.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api';
 import {
   ClientClosedError,
   ClientOfflineError,
@@ -26,6 +27,7 @@ import { DeadlineError, Deadlines, openClient, type Commands } from './clients.j
 import { openCluster } from './cluster.js';
 import type { RedisTuning } from './options.js';
 import type { ScriptName } from './scripts.js';
+import { keySlot } from './slots.js';
 
 export type RedisEngine = 'redis' | 'redis-cluster';
 
@@ -71,52 +73,56 @@ export class RedisConnection {
   readonly #engine: RedisEngine;
   readonly #timeoutMs: number;
   readonly #deadlines = new Deadlines();
+  readonly #tracer: Tracer | null;
 
-  private constructor(engine: RedisEngine, commands: Commands, timeoutMs: number) {
+  private constructor(engine: RedisEngine, commands: Commands, timeoutMs: number, tracer: Tracer | null) {
     this.#engine = engine;
     this.#commands = commands;
     this.#timeoutMs = timeoutMs;
+    this.#tracer = tracer;
   }
 
-  static async open(target: ConnectionTarget, tuning: RedisTuning): Promise<RedisConnection> {
+  /** With a `tracer`, each call made within a traced store call gets a span of its own (docs/architecture.md, Tracing). */
+  static async open(target: ConnectionTarget, tuning: RedisTuning, tracer: Tracer | null = null): Promise<RedisConnection> {
     try {
       const commands = target.engine === 'redis' ? await openClient(target.url, tuning) : await openCluster(target.nodes, tuning);
-      return new RedisConnection(target.engine, commands, tuning.commandTimeoutMs);
+      return new RedisConnection(target.engine, commands, tuning.commandTimeoutMs, tracer);
     } catch (error) {
       throw new StoreUnavailableError(target.engine, { cause: error });
     }
   }
 
   script(name: ScriptName, keys: readonly string[], args: readonly string[], options: CallOptions): Promise<unknown> {
-    return this.#call(() => this.#commands.script(name, keys, args), options);
+    // Sent as EVALSHA (EVAL once on NOSCRIPT): the script's name tells what it did.
+    return this.#traced('EVALSHA', name, keys[0], () => this.#call(() => this.#commands.script(name, keys, args), options));
   }
 
   get(key: string): Promise<string | null> {
-    return this.#call(() => this.#commands.get(key), { idempotent: true });
+    return this.#traced('GET', undefined, key, () => this.#call(() => this.#commands.get(key), { idempotent: true }));
   }
 
   /** SET NX with an absolute deadline: true when this call created the key. */
   setIfAbsent(key: string, value: string, deadline: number): Promise<boolean> {
     // Not retried after a lost reply: the retry would answer "exists" for a key this call created.
-    return this.#call(() => this.#commands.setIfAbsent(key, value, deadline), { idempotent: false });
+    return this.#traced('SET', undefined, key, () => this.#call(() => this.#commands.setIfAbsent(key, value, deadline), { idempotent: false }));
   }
 
   /** SET with an absolute deadline. */
   set(key: string, value: string, deadline: number): Promise<void> {
-    return this.#call(() => this.#commands.set(key, value, deadline), { idempotent: true });
+    return this.#traced('SET', undefined, key, () => this.#call(() => this.#commands.set(key, value, deadline), { idempotent: true }));
   }
 
   del(keys: readonly string[]): Promise<void> {
-    return this.#call(() => this.#commands.del(keys), { idempotent: true });
+    return this.#traced('DEL', undefined, keys[0], () => this.#call(() => this.#commands.del(keys), { idempotent: true }));
   }
 
   /** Any other command on the node that owns `key`; retried after a lost connection only when idempotent. */
   command(key: string, args: readonly string[], options: CallOptions): Promise<unknown> {
-    return this.#call(() => this.#commands.command(key, args), options);
+    return this.#traced(args[0]?.toUpperCase() ?? 'COMMAND', undefined, key, () => this.#call(() => this.#commands.command(key, args), options));
   }
 
   scanKeys(cursor: string, match: string, count: number): Promise<{ readonly keys: readonly string[]; readonly cursor: string }> {
-    return this.#call(() => this.#commands.scanKeys(cursor, match, count), { idempotent: true });
+    return this.#traced('SCAN', undefined, undefined, () => this.#call(() => this.#commands.scanKeys(cursor, match, count), { idempotent: true }));
   }
 
   /** Subscribes to shard channels; no deadline (thousands of channels take a while), and errors stay node-redis's. */
@@ -130,6 +136,44 @@ export class RedisConnection {
 
   async close(): Promise<void> {
     await this.#commands.close();
+  }
+
+  /**
+   * `work` in a span named by the command (and script), with the slot of `key`
+   * on a cluster — only within a traced store call of a sampled request, so
+   * background work makes no traces of its own. Keys and arguments are not recorded: they name sessions and users.
+   */
+  #traced<T>(command: string, script: ScriptName | undefined, key: string | undefined, work: () => Promise<T>): Promise<T> {
+    if (this.#tracer === null) return work();
+    const parent = context.active();
+    if (trace.getSpan(parent)?.isRecording() !== true) return work();
+    const span = this.#tracer.startSpan(
+      script === undefined ? command : `${command} ${script}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          // The names of tracing/attributes.ts (the store cannot import from above it).
+          'db.system.name': 'redis',
+          'db.operation.name': command,
+          'tessera.store.engine': this.#engine,
+          ...(script === undefined ? {} : { 'db.stored_procedure.name': script }),
+          ...(this.#engine === 'redis-cluster' && key !== undefined ? { 'tessera.redis.slot': keySlot(key) } : {}),
+        },
+      },
+      parent,
+    );
+    return work().then(
+      (value) => {
+        span.end();
+        return value;
+      },
+      (error: unknown) => {
+        span.setAttribute('error.type', error instanceof Error ? error.name : 'unknown');
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+        throw error;
+      },
+    );
   }
 
   async #call<T>(work: () => Promise<T>, { idempotent }: CallOptions): Promise<T> {
