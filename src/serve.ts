@@ -1,6 +1,7 @@
 /**
- * `npm start`: runs Tessera as a process. SIGTERM or SIGINT drains in-flight
- * requests, closes the store and exits 0.
+ * Runs Tessera as a process: what `npm start` (`src/main.ts`) and `tessera
+ * serve` (`src/cli/`) do. SIGTERM or SIGINT drains in-flight requests, closes
+ * the store and exits 0; invalid configuration exits 2, a failed start 1.
  */
 import { ConfigError, DRAIN_DEADLINE_MS, loadConfig, type Config } from './config/config.js';
 import { StartupError, explainListenError, explainStoreError } from './config/diagnostics.js';
@@ -8,10 +9,10 @@ import { createLogger } from './logging.js';
 import { ReplicationSetupError } from './replication/streams.js';
 import { createTessera, type Tessera } from './tessera.js';
 
-async function main(): Promise<void> {
+export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`tessera: invalid configuration: ${error.message}\n`);
@@ -74,7 +75,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`tessera: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+/** Starts the service; a failure to start is printed and exits 1. */
+export function runService(env: NodeJS.ProcessEnv = process.env): void {
+  serve(env).catch((error: unknown) => {
+    process.stderr.write(`tessera: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
