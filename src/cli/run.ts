@@ -64,7 +64,12 @@ function configFor(env: NodeJS.ProcessEnv, storeSpec: string | boolean | undefin
 }
 
 async function withStore<T>(config: Config, store: StoreConfig, mayCreate: boolean, work: (store: SessionStore) => Promise<T>): Promise<T> {
-  const opened = await openCommandStore(config, store, { mayCreate });
+  let opened: SessionStore;
+  try {
+    opened = await openCommandStore(config, store, { mayCreate });
+  } catch (error) {
+    throw new Error(`cannot open ${describeStore(store)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   try {
     return await work(opened);
   } finally {

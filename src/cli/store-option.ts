@@ -6,6 +6,7 @@
  * carries imported sessions to other regions).
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from '../config/config.js';
 import { openStore } from '../store/open-store.js';
 import type { SessionStore, StoreConfig } from '../store/session-store.js';
@@ -32,7 +33,7 @@ export function parseStoreSpec(spec: string, command: string): StoreConfig {
 export function describeStore(store: StoreConfig): string {
   switch (store.engine) {
     case 'sqlite':
-      return `sqlite:${store.path}`;
+      return `sqlite:${resolve(store.path)}`;
     case 'redis': {
       const url = new URL(store.url);
       return `${url.protocol}//${url.host}`;
