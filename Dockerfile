@@ -14,6 +14,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The tessera command's admin subcommands reuse the SDK's tessera-admin (client/src/cli.ts).
+COPY client/src ./client/src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # Runtime: no compiler, no npm install, no dev dependencies, not root.
@@ -26,6 +28,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/client/src ./dist/client/src
 # The embedded engine's file; mount a volume here to keep it across containers.
 RUN mkdir -p /var/lib/tessera && chown 1000:1000 /var/lib/tessera
 VOLUME ["/var/lib/tessera"]

@@ -222,7 +222,9 @@ export function mergeTransition(
     base = { meta, ...EMPTY_PARTS, versions: EMPTY_VERSIONS };
     created = true;
   }
-  if (base.meta.mergedInto !== undefined) return { kind: 'redirect', into: base.meta.mergedInto };
+  // A session first stored already merged away (a repair, an import) is kept as the redirect it is,
+  // its records joined into it as the Redis engines do; only later records go on to the winner.
+  if (!created && base.meta.mergedInto !== undefined) return { kind: 'redirect', into: base.meta.mergedInto };
   const ordered = [...records.filter((r) => r.part === 'meta'), ...records.filter((r) => r.part !== 'meta')];
   const next = joinInto(base, ordered, settings);
   const changed = DATA_PARTS.filter((p) => next.versions[p] !== base.versions[p]);

@@ -79,7 +79,7 @@ describe('.dockerignore', () => {
   });
 
   test('keeps local installs, builds, data, secrets and history out of the context', () => {
-    for (const path of ['node_modules', 'node_modules/fastify/package.json', 'dist/src/main.js', 'data/tessera.db', '.env', '.git/config', 'test/http/cart.test.ts', 'client/src/index.ts']) {
+    for (const path of ['node_modules', 'node_modules/fastify/package.json', 'dist/src/main.js', 'data/tessera.db', '.env', '.git/config', 'test/http/cart.test.ts', 'client/test/client.test.ts', 'client/package.json']) {
       assert.equal(admitted(path), false, path);
     }
   });
@@ -150,6 +150,8 @@ describe('the image, assembled by replaying the Dockerfile', { timeout: 600_000 
     for (const [path] of devOnly) assert.ok(!existsSync(join(workdir, path)), `${path} (dev only) is in the image`);
     assert.ok(!existsSync(join(workdir, 'src')), 'TypeScript sources are not shipped');
     assert.ok(existsSync(join(runtimeRoot, 'app/dist/src/main.js')));
+    assert.ok(existsSync(join(runtimeRoot, 'app/dist/src/cli/main.js')), 'the tessera command');
+    assert.ok(existsSync(join(runtimeRoot, 'app/dist/client/src/cli.js')), 'the admin client the tessera command reuses');
   });
 
   test('starts, answers /healthz and the API, passes its HEALTHCHECK, and stops on SIGTERM', async () => {

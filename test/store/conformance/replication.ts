@@ -23,7 +23,7 @@ import type { SessionMeta } from '../../../src/domain/session.js';
 import { partVersion, sessionDigest } from '../../../src/domain/versions.js';
 import type { FeedEntry } from '../../../src/store/feed.js';
 import type { SessionSnapshot, SessionStore } from '../../../src/store/session-store.js';
-import { creationRecords, mergeTransition, newStoredSession, type StoredSession } from '../../../src/store/transition.js';
+import { creationRecords, mergeTransition, newStoredSession, snapshotRecords, type StoredSession } from '../../../src/store/transition.js';
 import { newDeviceId, newSessionId } from '../../../src/tokens/session-token.js';
 import {
   admin,
@@ -471,6 +471,33 @@ export function replicationSuite(makeStore: StoreFactory): void {
         assert.equal(digestOf(await eu.snapshot(winner.id)), digestOf(await us.snapshot(winner.id)));
       } finally {
         await Promise.all([eu.close(), us.close()]);
+      }
+    });
+
+    it('snapshots merged into an empty store give every session back with its digest, a merged-away one as a redirect (tessera import)', async () => {
+      const [eu, us, copy] = [await makeStore(settings(), freshPlace()), await makeStore(settings(), freshPlace()), await makeStore(settings(), freshPlace())];
+      try {
+        const userId = `copied-${Math.random()}`;
+        const a = await signIn(eu, { userId });
+        const b = await signIn(us, { userId });
+        await applied(us, b.id, b.caller, { kind: 'cart.add', sku: 'X', quantity: 1 });
+        await replicate(us, eu);
+        const ended = await signIn(eu);
+        await applied(eu, ended.id, admin, { kind: 'session.end' });
+        const loser = (await eu.snapshot(a.id))!.meta.mergedInto === undefined ? b : a;
+        const ids = [a.id, b.id, ended.id];
+        // The redirect first: it must be kept as itself, not only passed on to the session it names.
+        for (const id of [loser.id, ...ids.filter((i) => i !== loser.id)]) {
+          const snapshot = (await eu.snapshot(id))!;
+          await copy.merge(snapshotRecords(snapshot, { hlc: snapshot.meta.t ?? '', origin: 'import' }), Date.now());
+        }
+        for (const id of ids) assert.equal(digestOf(await copy.snapshot(id)), digestOf(await eu.snapshot(id)), id);
+        assert.notEqual((await copy.snapshot(loser.id))?.meta.mergedInto, undefined);
+        const viaLoser = await copy.load(loser.id, ['cart'], Date.now(), { credential: { deviceId: loser.deviceId, hash: loser.hash } });
+        assert.equal(viaLoser?.credential, 'current', "the merged-away session's token still works in the copy");
+        assert.equal(quantityOf(viaLoser.cart!.lines.X), 1);
+      } finally {
+        await Promise.all([eu.close(), us.close(), copy.close()]);
       }
     });
   });
