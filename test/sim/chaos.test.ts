@@ -7,11 +7,11 @@
  */
 import './one-at-a-time.js';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startSim, type Sim } from '../../sim/harness.js';
 import { connectTo, jetstreamManager, moveLeaderTo, readStream, replicaServers, waitForLeader } from '../../sim/jetstream.js';
-import { CHAOS_ENV, RegionClient, digestsOf, sessionOf, snapshotIn, waitForConvergence } from './support.js';
+import { CHAOS_ENV, RegionClient, digestsOf, sessionOf, snapshotIn, waitForConvergence, waitUntilSettled } from './support.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,6 +66,9 @@ describe('chaos in three simulated regions', { timeout: 600_000 }, () => {
   after(async () => {
     await sim.stop();
   });
+
+  // Each scenario starts from regions at rest: the one before may have cut, killed or healed a region.
+  beforeEach(() => waitUntilSettled(sim, 90_000));
 
   it('1. a whole region killed under writes: no acknowledged sign-in lost, reads elsewhere answered (the dead region\'s sessions within the RTO); back, it converges', async () => {
     const load = writeLoad(sim, REGIONS);

@@ -111,12 +111,19 @@ describe('multi-region simulation', { timeout: 240_000 }, () => {
       assert.equal(response.status, 200, `${region.name}'s node`);
       assert.deepEqual(await response.json(), { status: 'ready', engine: 'redis', replication: 'connected' });
     }
-    // The API key the simulation hands out is accepted.
-    const response = await fetch(`${sim.region('eu').urls[0]}/v1/sessions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${sim.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 'sim-user' }),
-    });
+    // The API key the simulation hands out is accepted. (After the heal above NATS re-elects its
+    // leaders for some seconds, and a sign-in meanwhile answers 503, retry-safe: it is retried.)
+    const signIn = () =>
+      fetch(`${sim.region('eu').urls[0]}/v1/sessions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sim.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'sim-user' }),
+      });
+    let response = await signIn();
+    for (let attempt = 0; response.status === 503 && attempt < 100; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      response = await signIn();
+    }
     assert.equal(response.status, 201);
   });
 
