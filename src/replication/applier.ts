@@ -5,7 +5,7 @@
  * replays a little, and joins are idempotent). Records from other regions
  * are never appended to the feed, so nothing is sent back.
  */
-import type { JsMsg, JetStreamClient } from '@nats-io/jetstream';
+import type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -19,11 +19,18 @@ import type { ReplicationSettings } from './settings.js';
 const BATCH = 256;
 /** How long an idle follower sleeps between looks at its queue (a message wakes it at once). */
 const FETCH_EXPIRES_MS = 1_000;
+/**
+ * After this long without a message, a follower asks the stream where it ends: a consumer that
+ * stopped delivering without an error (seen after a stream leader and the meta leader were
+ * killed together: a region stayed short of a stream, and so never fresh) is started again.
+ */
+const STALL_CHECK_MS = 5_000;
 
 const markOf = (stream: string): string => `applied:${stream}`;
 
 export class Applier {
   readonly #js: JetStreamClient;
+  #jsm: Promise<JetStreamManager> | null = null;
   /** Applied positions of the streams this node follows, as it moves them. */
   readonly #positions = new Map<string, number>();
   #loops: Promise<void>[] = [];
@@ -88,10 +95,15 @@ export class Applier {
           signal.ended ??= new Error('the stream consumer stopped');
           signal.wake?.();
         })();
+        let heardAt = performance.now();
         try {
           while (!this.#stopping) {
             if (queue.length === 0) {
               if (signal.ended !== null) throw signal.ended;
+              if (performance.now() - heardAt >= STALL_CHECK_MS) {
+                heardAt = performance.now();
+                await this.#checkNotStalled(stream, applied);
+              }
               this.observer.lag(ref.origin, stream, 0, 0);
               await new Promise<void>((resolve) => {
                 signal.wake = resolve;
@@ -100,6 +112,7 @@ export class Applier {
               signal.wake = null;
               continue;
             }
+            heardAt = performance.now();
             const batch = queue.splice(0, BATCH);
             const first = batch[0]!.seq;
             if (first > applied + 1) {
@@ -121,6 +134,13 @@ export class Applier {
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** Math.min(failures, 4), 4_000)));
       }
     }
+  }
+
+  /** Throws when the stream holds changes past `applied` that the consumer has not delivered (the caller starts it again). */
+  async #checkNotStalled(stream: string, applied: number): Promise<void> {
+    this.#jsm ??= this.#js.jetstreamManager(false);
+    const last = (await (await this.#jsm).streams.info(stream)).state.last_seq;
+    if (last > applied) throw new Error(`the consumer of ${stream} stopped delivering: applied up to ${applied}, the stream ends at ${last}`);
   }
 
   async #apply(ref: StreamRef, stream: string, messages: readonly JsMsg[]): Promise<void> {
