@@ -135,6 +135,16 @@ export function nextVersion<P extends DataPart>(part: P, version: string, before
  * compare to find sessions that diverged (and tests, to check convergence).
  */
 export function sessionDigest(meta: SessionMeta, versions: Readonly<Record<DataPart, string>>): string {
+  if (meta.mergedInto !== undefined) {
+    // A session merged into another is a redirect: every read and write goes to the other. A region
+    // that learned of the merge after writing to it locally keeps those parts (and their stamps,
+    // activity and deadline) where nothing reads them, while a region that merged it moved them; both
+    // sent the writes on to the winner. Regions compare a redirect by what it says, or the repair would
+    // exchange it forever without a difference that matters (seen in the chaos tests: users who signed
+    // in again in two regions at once).
+    const redirect = [meta.id, meta.userId ?? '', meta.createdAt, meta.absoluteExpiresAt, meta.endedAt ?? '', meta.mergedInto, meta.erasedAt ?? ''];
+    return hash('sha1', ['merged', ...redirect].join('\n'), 'hex').slice(0, 16);
+  }
   const fields = [
     meta.id, meta.userId ?? '', meta.createdAt, meta.lastActiveAt, meta.idleExpiresAt, meta.absoluteExpiresAt,
     meta.csrfSecret, meta.endedAt ?? '', meta.mergedInto ?? '', meta.t ?? '',

@@ -20,9 +20,10 @@ const BATCH = 256;
 /** How long an idle follower sleeps between looks at its queue (a message wakes it at once). */
 const FETCH_EXPIRES_MS = 1_000;
 /**
- * After this long without a message, a follower asks the stream where it ends: a consumer that
- * stopped delivering without an error (seen after a stream leader and the meta leader were
- * killed together: a region stayed short of a stream, and so never fresh) is started again.
+ * After this long without a message, a follower asks the stream where it ends, and a consumer
+ * that stopped delivering without an error is started again: otherwise the region stays short
+ * of the stream, and so never fresh, with nothing logged (two regions stayed unfresh for 90 s
+ * after a stream leader and the meta leader were killed together).
  */
 const STALL_CHECK_MS = 5_000;
 
