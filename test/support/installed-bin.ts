@@ -56,6 +56,8 @@ export function run(command: string, args: readonly string[], options: { cwd?: s
       clearTimeout(timer);
       resolve({ code, signal, stdout: out.join(''), stderr: err.join('') });
     });
+    // A command that exits without reading its input (`script --version`) closes the pipe first: not an error.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(options.input ?? '');
   });
 }
