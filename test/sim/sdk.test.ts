@@ -9,13 +9,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TesseraClient } from '../../client/src/index.js';
 import { startSim, type Sim } from '../../sim/harness.js';
-import { CHAOS_ENV } from './support.js';
+import { CHAOS_ENV, waitUntilSettled } from './support.js';
 
 describe('the SDK in two regions', { timeout: 300_000 }, () => {
   let sim: Sim;
   before(async () => {
     // A long round trip: a change needs at least 100 ms to reach the other region.
     sim = await startSim({ regions: ['eu', 'us'], rttMs: 200, tesseraEnv: { ...CHAOS_ENV, TESSERA_CONSISTENCY_WAIT: '3s' } });
+    // Streams just created elect their leaders across 200 ms round trips: the SDK below does not retry.
+    await waitUntilSettled(sim, 90_000);
   });
   after(async () => {
     await sim.stop();
