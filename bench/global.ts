@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { startSim, type Sim } from '../sim/harness.js';
 import { freePorts } from '../sim/processes.js';
 import { TesseraNode } from '../sim/tessera-node.js';
+import { metricOf } from '../test/sim/support.js';
 import { startRedis } from '../test/support/redis-harness.js';
 
 const RTTS = (process.env.GLOBAL_BENCH_RTTS ?? '20,60,100').split(',').map(Number);
@@ -71,10 +72,9 @@ const fmt = (ms: number): string => (ms < 10 ? ms.toFixed(1) : Math.round(ms).to
 const cell = (values: readonly number[]): string => `${fmt(quantile(values, 0.5))} / ${fmt(quantile(values, 0.99))}`;
 
 async function cpuSeconds(adminUrl: string): Promise<number> {
-  const text = await fetch(`${adminUrl}/metrics`).then((r) => r.text());
-  const line = text.split('\n').find((l) => l.startsWith('tessera_process_cpu_seconds_total '));
-  if (line === undefined) throw new Error('no tessera_process_cpu_seconds_total');
-  return Number(line.split(' ')[1]);
+  const seconds = await metricOf(adminUrl, 'tessera_process_cpu_seconds_total');
+  if (seconds === null) throw new Error(`no tessera_process_cpu_seconds_total at ${adminUrl}`);
+  return seconds;
 }
 
 type Kind = 'sign-in (global)' | 'cart add (regional)' | 'token check' | 'rotate at home' | 'rotate elsewhere (forwarded)' | 'logout (barrier)' | 'replication lag';
