@@ -121,6 +121,7 @@ class WithHits implements LoadedSession {
   declare readonly credential?: LoadedSession['credential'];
   declare readonly credentialActiveAt?: LoadedSession['credentialActiveAt'];
   declare readonly credentialAuth?: LoadedSession['credentialAuth'];
+  declare readonly alias?: LoadedSession['alias'];
   readonly rendered: Readonly<Partial<Record<CachedPart, string>>>;
   readonly #loaded: LoadedSession;
   readonly #hits: Hits;
@@ -138,6 +139,7 @@ class WithHits implements LoadedSession {
     if (loaded.credential !== undefined) this.credential = loaded.credential;
     if (loaded.credentialActiveAt !== undefined) this.credentialActiveAt = loaded.credentialActiveAt;
     if (loaded.credentialAuth !== undefined) this.credentialAuth = loaded.credentialAuth;
+    if (loaded.alias !== undefined) this.alias = loaded.alias;
     const rendered: Partial<Record<CachedPart, string>> = { ...loaded.rendered };
     if (hits.cart !== undefined) rendered.cart = hits.cart.view;
     if (hits.prefs !== undefined) rendered.prefs = hits.prefs.view;

@@ -32,12 +32,23 @@ export function encodeHlc({ wall, counter, origin }: HlcParts): Hlc {
 }
 
 export function decodeHlc(hlc: Hlc): HlcParts {
-  const [wall, counter, ...origin] = hlc.split('.');
+  const first = hlc.indexOf('.');
+  const second = first < 0 ? -1 : hlc.indexOf('.', first + 1);
   return {
-    wall: Number.parseInt(wall ?? '0', 16),
-    counter: Number.parseInt(counter ?? '0', 16),
-    origin: origin.join('.'),
+    wall: wallOf(hlc, first),
+    counter: counterOf(hlc, first, second),
+    origin: second < 0 ? '' : hlc.slice(second + 1),
   };
+}
+
+// Read by position rather than split: a clock observes a stamp on every authenticated request.
+function wallOf(hlc: Hlc, firstDot: number): number {
+  return Number.parseInt(firstDot < 0 ? hlc : hlc.slice(0, firstDot), 16);
+}
+
+function counterOf(hlc: Hlc, firstDot: number, secondDot: number): number {
+  if (firstDot < 0) return 0;
+  return Number.parseInt(secondDot < 0 ? hlc.slice(firstDot + 1) : hlc.slice(firstDot + 1, secondDot), 16);
 }
 
 /** Characters of a region or node name, each part of a clock's origin. */
@@ -106,7 +117,10 @@ export class HybridLogicalClock {
    */
   observe(remote: Hlc | undefined): void {
     if (remote === undefined) return;
-    const { wall, counter } = decodeHlc(remote);
+    const first = remote.indexOf('.');
+    const wall = wallOf(remote, first);
+    if (wall < this.#wall) return;
+    const counter = counterOf(remote, first, first < 0 ? -1 : remote.indexOf('.', first + 1));
     if (wall > this.#wall) {
       this.#wall = wall;
       this.#counter = counter;

@@ -22,11 +22,10 @@
  * the same canonical texts; a parity test holds the two to each other.
  */
 import { hash } from 'node:crypto';
-import type { CartLineState, CartState } from './cart.js';
-import type { DeviceState, DevicesState } from './devices.js';
-import type { HistoryState } from './history.js';
+import type { CartLineState } from './cart.js';
+import type { DeviceState } from './devices.js';
 import type { DataPart, PartStates } from './parts.js';
-import type { PrefRegister, PrefsState } from './prefs.js';
+import type { PrefRegister } from './prefs.js';
 import type { SessionMeta } from './session.js';
 
 /** The version of an empty part. */
@@ -73,32 +72,33 @@ function format([hi, lo]: [number, number]): string {
   return (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
 }
 
-/** The canonical text of each entry of a part, by key. */
-function entries<P extends DataPart>(part: P, state: PartStates[P]): Iterable<[string, string]> {
-  switch (part) {
-    case 'cart':
-      return mapEntries((state as CartState).lines, canonicalCartLine);
-    case 'prefs':
-      return mapEntries((state as PrefsState).keys, canonicalRegister);
-    case 'history':
-      return mapEntries((state as HistoryState).items, String);
-    case 'devices':
-      return mapEntries((state as DevicesState).devices, canonicalDevice);
-    default:
-      throw new TypeError(`unknown data part "${String(part)}"`);
-  }
+/** Where a part keeps its entries, by key, and each entry's canonical text. */
+interface EntryForm<P extends DataPart> {
+  readonly record: (state: PartStates[P]) => Readonly<Record<string, unknown>>;
+  readonly text: (value: never) => string;
 }
 
-function* mapEntries<T>(record: Readonly<Record<string, T>>, text: (value: T) => string): Iterable<[string, string]> {
-  for (const key of Object.keys(record)) yield [key, text(record[key]!)];
+const ENTRY_FORMS: { readonly [P in DataPart]: EntryForm<P> } = {
+  cart: { record: (state) => state.lines, text: canonicalCartLine },
+  prefs: { record: (state) => state.keys, text: canonicalRegister },
+  history: { record: (state) => state.items, text: String },
+  devices: { record: (state) => state.devices, text: canonicalDevice },
+};
+
+function formOf<P extends DataPart>(part: P): EntryForm<P> {
+  const form = ENTRY_FORMS[part] as EntryForm<P> | undefined;
+  if (form === undefined) throw new TypeError(`unknown data part "${String(part)}"`);
+  return form;
 }
 
 /** The version of a part's state, computed from every entry. */
 export function partVersion<P extends DataPart>(part: P, state: PartStates[P]): string {
+  const { record, text } = formOf(part);
+  const entries = record(state);
   let hi = 0;
   let lo = 0;
-  for (const [key, value] of entries(part, state)) {
-    const [h, l] = entryHash(part, key, value);
+  for (const key of Object.keys(entries)) {
+    const [h, l] = entryHash(part, key, text(entries[key] as never));
     hi ^= h;
     lo ^= l;
   }
@@ -109,23 +109,32 @@ export function partVersion<P extends DataPart>(part: P, state: PartStates[P]): 
  * The version after a change, from the version before it: only the entries
  * whose canonical text differs are hashed. `before` and `after` are the
  * whole states; entries absent from `after` (history trimmed) are XORed out.
+ * An entry the change left as it was — the same object, as joins keep
+ * untouched entries — is not even written out: a write costs what it touched.
  */
 export function nextVersion<P extends DataPart>(part: P, version: string, before: PartStates[P], after: PartStates[P]): string {
-  const old = new Map(entries(part, before));
+  const { record, text } = formOf(part);
+  const old = record(before);
+  const now = record(after);
   let [hi, lo] = parse(version);
-  const flip = (key: string, value: string): void => {
-    const [h, l] = entryHash(part, key, value);
+  const flip = (key: string, entryText: string): void => {
+    const [h, l] = entryHash(part, key, entryText);
     hi ^= h;
     lo ^= l;
   };
-  for (const [key, value] of entries(part, after)) {
-    const was = old.get(key);
-    old.delete(key);
+  for (const key of Object.keys(now)) {
+    const value = now[key];
+    const was = Object.hasOwn(old, key) ? old[key] : undefined;
     if (was === value) continue;
-    if (was !== undefined) flip(key, was);
-    flip(key, value);
+    const valueText = text(value as never);
+    if (was !== undefined) {
+      const wasText = text(was as never);
+      if (wasText === valueText) continue;
+      flip(key, wasText);
+    }
+    flip(key, valueText);
   }
-  for (const [key, was] of old) flip(key, was);
+  for (const key of Object.keys(old)) if (!Object.hasOwn(now, key)) flip(key, text(old[key] as never));
   return format([hi, lo]);
 }
 

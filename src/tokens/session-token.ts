@@ -76,8 +76,10 @@ export function parseToken(token: string | undefined): ParsedToken | null {
   const match = TOKEN_PATTERN.exec(token);
   if (!match) return null;
   const [, sessionId, deviceId, gen, secret] = match;
-  const parsed = { sessionId: sessionId!, deviceId: deviceId!, hash: hashToken(secret!) };
-  return gen === undefined ? parsed : { ...parsed, gen: Number.parseInt(gen, 36) };
+  const hash = hashToken(secret!);
+  return gen === undefined
+    ? { sessionId: sessionId!, deviceId: deviceId!, hash }
+    : { sessionId: sessionId!, deviceId: deviceId!, hash, gen: Number.parseInt(gen, 36) };
 }
 
 /** Constant-time equality of two base64url hashes. */

@@ -17,6 +17,7 @@ import { quantityOf } from '../../../src/domain/cart.js';
 import { newDevice } from '../../../src/domain/devices.js';
 import { decodeHlc, HybridLogicalClock } from '../../../src/domain/hlc.js';
 import { DEFAULT_LIMITS } from '../../../src/domain/limits.js';
+import { CachedStore } from '../../../src/cache/cached-store.js';
 import { applyOperation, type Operation } from '../../../src/domain/operations.js';
 import { mergePart, type Change, type ChangeRecord, type PartStates } from '../../../src/domain/parts.js';
 import type { SessionMeta } from '../../../src/domain/session.js';
@@ -467,6 +468,13 @@ export function replicationSuite(makeStore: StoreFactory): void {
           assert.equal(viaLoser.alias?.id, loser.id);
           assert.equal(quantityOf(viaLoser.cart!.lines.X), 3, `${name}: both carts count`);
           assert.equal(viaLoser.prefs!.keys.lang?.v, 'fr');
+          // Through L1, first from the store, then with the parts L1 confirmed: the CSRF secret its devices' tokens were made with stays.
+          const cached = new CachedStore(region, DEFAULT_LIMITS.historyItems);
+          for (const read of ['from the store', 'from L1']) {
+            const viaL1 = await cached.load(loser.id, ['cart', 'prefs'], now, { credential: { deviceId: loser.deviceId, hash: loser.hash } });
+            assert.deepEqual(viaL1?.alias, viaLoser.alias, `${name}, ${read}: the session asked for stays named`);
+            assert.equal(quantityOf(viaL1!.cart!.lines.X), 3, `${name}, ${read}`);
+          }
         }
         assert.equal(digestOf(await eu.snapshot(winner.id)), digestOf(await us.snapshot(winner.id)));
       } finally {
