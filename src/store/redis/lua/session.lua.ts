@@ -10,7 +10,12 @@
 export const SESSION_LUA = String.raw`
 local META_NUMBERS = { 'c', 'l', 'i', 'a', 'e', 'x' }
 -- Fields of earlier releases (per-part counters), dropped on the next write.
-local LEGACY_FIELDS = { 'vc', 'vp', 'vh', 'vd' }
+local LEGACY_FIELDS = { vc = true, vp = true, vh = true, vd = true }
+
+-- The metadata hash as this script last read or wrote it (field -> text), so
+-- that writeMeta sends only the fields that differ: a write moves three or four
+-- of a dozen (activity, the idle deadline, the stamp, a version).
+local storedMeta = {}
 
 -- Session metadata: strings in the hash, numbers here.
 local function metaFromFlat(flat)
@@ -23,14 +28,16 @@ local function metaFromFlat(flat)
 end
 
 local function readMeta()
-  return metaFromFlat(redis.call('HGETALL', META))
+  local flat = redis.call('HGETALL', META)
+  storedMeta = toMap(flat)
+  return metaFromFlat(flat)
 end
 
 -- The metadata as hash fields (numbers as integers), legacy fields left out.
 local function metaToFlat(m)
   local flat = {}
   for field, value in pairs(m) do
-    if field ~= 'vc' and field ~= 'vp' and field ~= 'vh' and field ~= 'vd' then
+    if not LEGACY_FIELDS[field] then
       flat[#flat + 1] = field
       flat[#flat + 1] = type(value) == 'number' and int(value) or value
     end
@@ -38,12 +45,25 @@ local function metaToFlat(m)
   return flat
 end
 
--- Replaces the metadata hash with m (fields m no longer has are removed: the
--- legacy versions, and the user of an erased session).
+-- Makes the metadata hash hold m: the fields that differ from what is stored
+-- are set, and the fields m no longer has are removed (the legacy versions,
+-- the user of an erased session, a finished merge's mark).
 local function writeMeta(m)
-  if m.vc ~= nil or m.vp ~= nil or m.vh ~= nil or m.vd ~= nil then redis.call('HDEL', META, unpack(LEGACY_FIELDS)) end
-  if m.x ~= nil then redis.call('HDEL', META, 'u') end
-  redis.call('HSET', META, unpack(metaToFlat(m)))
+  local changed, gone = {}, {}
+  local flat = metaToFlat(m)
+  for i = 1, #flat, 2 do
+    if storedMeta[flat[i]] ~= flat[i + 1] then
+      changed[#changed + 1] = flat[i]
+      changed[#changed + 1] = flat[i + 1]
+    end
+  end
+  for field in pairs(storedMeta) do
+    if m[field] == nil or LEGACY_FIELDS[field] then gone[#gone + 1] = field end
+  end
+  if #gone > 0 then redis.call('HDEL', META, unpack(gone)) end
+  if #changed > 0 then redis.call('HSET', META, unpack(changed)) end
+  for _, field in ipairs(gone) do storedMeta[field] = nil end
+  for i = 1, #changed, 2 do storedMeta[changed[i]] = changed[i + 1] end
 end
 
 local function deadline(m)
