@@ -53,6 +53,20 @@ export interface WriteOptions extends TokenOptions {
   readonly ifMatch?: string;
 }
 
+/**
+ * A change whose answer you do not need: `{ return: 'minimal' }` asks for the
+ * part's new version alone (`Prefer: return=minimal`) — the server renders
+ * nothing and sends no body, and the call resolves to `{ version }`.
+ */
+export interface MinimalWriteOptions extends WriteOptions {
+  readonly return: 'minimal';
+}
+
+/** What a change answered minimally resolves to: the part's new version (use it as `ifMatch`). */
+export interface Written {
+  readonly version: string;
+}
+
 export interface CreateSessionInput {
   /** Sign this user in; without it a guest session is created. */
   readonly userId?: string;

@@ -31,7 +31,9 @@ import {
   type TesseraClientOptions,
   type TokenOptions,
   type ViewInput,
+  type MinimalWriteOptions,
   type WriteOptions,
+  type Written,
 } from './client-options.js';
 
 const seg = encodeURIComponent;
@@ -301,12 +303,15 @@ export class TesseraClient {
    * @example
    * const cart = await tessera.addToCart(token, { sku: 'mug-blue', quantity: 2 });
    */
-  async addToCart(token: string, item: CartItemInput, options?: WriteOptions): Promise<Cart> {
-    return withVersion<Cart>(
+  addToCart(token: string, item: CartItemInput, options: MinimalWriteOptions): Promise<Written>;
+  addToCart(token: string, item: CartItemInput, options?: WriteOptions): Promise<Cart>;
+  async addToCart(token: string, item: CartItemInput, options?: WriteOptions): Promise<Cart | Written> {
+    return changed<Cart>(
       await this.#send(
         { method: 'POST', path: '/v1/session/cart/items', token, body: item, ...writeHeaders(options), idempotent: false },
         options,
       ),
+      options,
     );
   }
 
@@ -315,17 +320,16 @@ export class TesseraClient {
    * @example
    * await tessera.setCartItem(token, { sku: 'mug-blue', quantity: 3 }, { ifMatch: cart.version });
    */
-  async setCartItem(
-    token: string,
-    item: { sku: string; quantity: number; attributes?: JsonObject },
-    options?: WriteOptions,
-  ): Promise<Cart> {
+  setCartItem(token: string, item: CartLineInput, options: MinimalWriteOptions): Promise<Written>;
+  setCartItem(token: string, item: CartLineInput, options?: WriteOptions): Promise<Cart>;
+  async setCartItem(token: string, item: CartLineInput, options?: WriteOptions): Promise<Cart | Written> {
     const { sku, ...body } = item;
-    return withVersion<Cart>(
+    return changed<Cart>(
       await this.#send(
         { method: 'PUT', path: `/v1/session/cart/items/${seg(sku)}`, token, body, ...writeHeaders(options), idempotent: true },
         options,
       ),
+      options,
     );
   }
 
@@ -333,12 +337,15 @@ export class TesseraClient {
    * @example
    * await tessera.removeFromCart(token, 'mug-blue');
    */
-  async removeFromCart(token: string, sku: string, options?: WriteOptions): Promise<Cart> {
-    return withVersion<Cart>(
+  removeFromCart(token: string, sku: string, options: MinimalWriteOptions): Promise<Written>;
+  removeFromCart(token: string, sku: string, options?: WriteOptions): Promise<Cart>;
+  async removeFromCart(token: string, sku: string, options?: WriteOptions): Promise<Cart | Written> {
+    return changed<Cart>(
       await this.#send(
         { method: 'DELETE', path: `/v1/session/cart/items/${seg(sku)}`, token, ...writeHeaders(options), idempotent: true },
         options,
       ),
+      options,
     );
   }
 
@@ -346,12 +353,15 @@ export class TesseraClient {
    * @example
    * await tessera.clearCart(token);
    */
-  async clearCart(token: string, options?: WriteOptions): Promise<Cart> {
-    return withVersion<Cart>(
+  clearCart(token: string, options: MinimalWriteOptions): Promise<Written>;
+  clearCart(token: string, options?: WriteOptions): Promise<Cart>;
+  async clearCart(token: string, options?: WriteOptions): Promise<Cart | Written> {
+    return changed<Cart>(
       await this.#send(
         { method: 'DELETE', path: '/v1/session/cart', token, ...writeHeaders(options), idempotent: true },
         options,
       ),
+      options,
     );
   }
 
@@ -371,8 +381,10 @@ export class TesseraClient {
    * @example
    * await tessera.patchPrefs(token, { currency: 'EUR', theme: null });
    */
-  async patchPrefs(token: string, patch: { [key: string]: JsonValue }, options?: WriteOptions): Promise<Prefs> {
-    return withVersion<Prefs>(
+  patchPrefs(token: string, patch: { [key: string]: JsonValue }, options: MinimalWriteOptions): Promise<Written>;
+  patchPrefs(token: string, patch: { [key: string]: JsonValue }, options?: WriteOptions): Promise<Prefs>;
+  async patchPrefs(token: string, patch: { [key: string]: JsonValue }, options?: WriteOptions): Promise<Prefs | Written> {
+    return changed<Prefs>(
       await this.#send(
         {
           method: 'PATCH',
@@ -385,6 +397,7 @@ export class TesseraClient {
         },
         options,
       ),
+      options,
     );
   }
 
@@ -405,10 +418,12 @@ export class TesseraClient {
    * @example
    * await tessera.recordView(token, 'mug-blue');
    */
-  async recordView(token: string, view: string | ViewInput, options?: WriteOptions): Promise<History> {
+  recordView(token: string, view: string | ViewInput, options: MinimalWriteOptions): Promise<Written>;
+  recordView(token: string, view: string | ViewInput, options?: WriteOptions): Promise<History>;
+  async recordView(token: string, view: string | ViewInput, options?: WriteOptions): Promise<History | Written> {
     const input = typeof view === 'string' ? { productId: view } : view;
     const viewedAt = input.viewedAt === undefined ? new Date() : new Date(input.viewedAt);
-    return withVersion<History>(
+    return changed<History>(
       await this.#send(
         {
           method: 'POST',
@@ -420,6 +435,7 @@ export class TesseraClient {
         },
         options,
       ),
+      options,
     );
   }
 
@@ -503,13 +519,32 @@ async function doneIfRetried(
   }
 }
 
-function writeHeaders(options: WriteOptions | undefined): Pick<Call, 'csrfToken' | 'ifMatch' | 'client'> {
+function writeHeaders(options: WriteOptions | undefined): Pick<Call, 'csrfToken' | 'ifMatch' | 'prefer' | 'client'> {
   return {
     ...(options?.csrfToken !== undefined ? { csrfToken: options.csrfToken } : {}),
     ...(options?.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
+    ...(isMinimal(options) ? { prefer: 'return=minimal' } : {}),
     ...(options?.client !== undefined ? { client: options.client } : {}),
   };
 }
+
+function isMinimal(options: WriteOptions | undefined): options is MinimalWriteOptions {
+  return (options as Partial<MinimalWriteOptions> | undefined)?.return === 'minimal';
+}
+
+/**
+ * A change's answer: the part, or — asked for `{ return: 'minimal' }` — its
+ * version alone, from the ETag of the 204 (or from the body, should a server
+ * answer in full).
+ */
+function changed<T extends { version: string }>(answer: Answer, options: WriteOptions | undefined): T | Written {
+  if (!isMinimal(options)) return withVersion<T>(answer);
+  if (answer.status === 204) return { version: unquote(answer.etag) ?? '' };
+  return { version: withVersion<T>(answer).version };
+}
+
+/** A cart line to set: its SKU, quantity and attributes. */
+type CartLineInput = { sku: string; quantity: number; attributes?: JsonObject };
 
 /** The body, with `version` taken from the ETag when the body lacks one. */
 function withVersion<T extends { version: string }>(answer: Answer): T {

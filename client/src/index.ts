@@ -9,6 +9,8 @@ export type {
   RequestOptions,
   TokenOptions,
   WriteOptions,
+  MinimalWriteOptions,
+  Written,
   CreateSessionInput,
   GetSessionInput,
   CartItemInput,

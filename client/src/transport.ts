@@ -22,6 +22,8 @@ export interface Call {
   readonly token?: string | undefined;
   readonly csrfToken?: string | undefined;
   readonly ifMatch?: string | undefined;
+  /** `Prefer` (RFC 7240), e.g. `return=minimal`. */
+  readonly prefer?: string | undefined;
   /** Where the end user's request came from (`Tessera-Client-IP`, `Tessera-Client-Country`). */
   readonly client?: ClientOrigin | undefined;
   readonly body?: unknown;
@@ -300,6 +302,7 @@ export class Transport {
     if (consistency !== undefined) headers['tessera-consistency'] = consistency;
     if (call.csrfToken !== undefined) headers['tessera-csrf'] = call.csrfToken;
     if (call.ifMatch !== undefined) headers['if-match'] = call.ifMatch;
+    if (call.prefer !== undefined) headers.prefer = call.prefer;
     if (call.client?.ip !== undefined) headers['tessera-client-ip'] = call.client.ip;
     if (call.client?.country !== undefined) headers['tessera-client-country'] = call.client.country;
     // Continues the caller's trace through Tessera (`withTraceContext`, the middleware).

@@ -123,6 +123,32 @@ describe('TesseraClient against a real Tessera', () => {
     assert.equal((await tessera.getCart(token)).version, second.version);
   });
 
+  it("asked for { return: 'minimal' }, each change resolves to the part's new version alone, usable as ifMatch", async () => {
+    const { token } = await tessera.createSession();
+    const minimal = { return: 'minimal' } as const;
+    const added = await tessera.addToCart(token, { sku: 'mug', quantity: 2 }, minimal);
+    assert.deepEqual(Object.keys(added), ['version']);
+    assert.equal(added.version, (await tessera.getCart(token)).version);
+    const set = await tessera.setCartItem(token, { sku: 'mug', quantity: 5 }, { ...minimal, ifMatch: added.version });
+    assert.notEqual(set.version, added.version);
+    await assert.rejects(tessera.setCartItem(token, { sku: 'mug', quantity: 9 }, { ...minimal, ifMatch: added.version }), VersionMismatchError);
+    const cart = await tessera.getCart(token);
+    assert.deepEqual(cart.items.map((i) => [i.sku, i.quantity]), [['mug', 5]]);
+    assert.equal(cart.version, set.version);
+    await tessera.addToCart(token, { sku: 'tee' }, minimal);
+    const removed = await tessera.removeFromCart(token, 'mug', minimal);
+    assert.equal(removed.version, (await tessera.getCart(token)).version);
+    const cleared = await tessera.clearCart(token, minimal);
+    assert.deepEqual((await tessera.getCart(token)).items, []);
+    assert.equal(cleared.version, (await tessera.getCart(token)).version);
+    const prefs = await tessera.patchPrefs(token, { currency: 'EUR' }, minimal);
+    assert.deepEqual(await tessera.getPrefs(token), { prefs: { currency: 'EUR' }, version: prefs.version });
+    const viewed = await tessera.recordView(token, 'p1', minimal);
+    const history = await tessera.getHistory(token);
+    assert.deepEqual(history.items.map((i) => i.productId), ['p1']);
+    assert.equal(history.version, viewed.version);
+  });
+
   it('merge-patches preferences and deletes keys with null', async () => {
     const { token } = await tessera.createSession();
     await tessera.patchPrefs(token, { currency: 'EUR', theme: 'dark', nested: { a: 1, b: 2 } });

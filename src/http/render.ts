@@ -65,6 +65,16 @@ export function historyJson(session: LoadedSession): string {
   return `{"items":${itemsOfHistory(session)},"version":${JSON.stringify(session.versions.history)}}`;
 }
 
+/**
+ * The answer to a change of a part: its document, or — when the caller asked
+ * for `Prefer: return=minimal` — 204 with the part's new version as ETag and
+ * nothing rendered (RFC 7240; `Preference-Applied` says it was honoured).
+ */
+export function sendChanged(reply: FastifyReply, minimal: boolean, render: () => string, version: string): FastifyReply {
+  if (!minimal) return sendRendered(reply, render(), version);
+  return reply.code(204).header('etag', etag(version)).header('preference-applied', 'return=minimal').send();
+}
+
 /** Sends rendered JSON as it is (Fastify does not serialize a string sent with a JSON type), with the part's ETag. */
 export function sendRendered(reply: FastifyReply, json: string, version?: string): FastifyReply {
   if (version !== undefined) reply.header('etag', etag(version));

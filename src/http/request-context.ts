@@ -42,6 +42,23 @@ export function ifMatch(request: FastifyRequest): string | undefined {
   return unquoted;
 }
 
+/**
+ * Whether the caller asked for `Prefer: return=minimal` (RFC 7240): among the
+ * preferences of every Prefer header, `return` (any case) with the value
+ * `minimal` (quoted or not). Parameters after `;` and other preferences are ignored.
+ */
+export function prefersMinimal(request: FastifyRequest): boolean {
+  const value = request.headers.prefer;
+  if (value === undefined) return false;
+  for (const line of Array.isArray(value) ? value : [value]) {
+    for (const preference of line.split(',')) {
+      const [name, ...rest] = preference.split(';')[0]!.split('=');
+      if (name!.trim().toLowerCase() === 'return' && rest.join('=').trim().replace(/^"(.*)"$/, '$1').toLowerCase() === 'minimal') return true;
+    }
+  }
+  return false;
+}
+
 export function etag(version: string): string {
   return `"${version}"`;
 }

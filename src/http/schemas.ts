@@ -178,10 +178,31 @@ export const MUTATION_PROBLEMS: readonly ProblemCode[] = [...TOKEN_PROBLEMS, ...
 export function withETag(schema: TSchema, description: string): object {
   return {
     description,
-    headers: { etag: Type.String({ description: "The part's version as a strong entity tag (\"v<n>\"); send it as If-Match to change the part only if it has not moved on." }) },
+    headers: { etag: Type.String({ description: "The part's version as a strong entity tag (a digest of the part, the same in every region); send it as If-Match to change the part only if it has not moved on." }) },
     content: { 'application/json': { schema } },
   };
 }
+
+/** What a change of a part answers: the part's document (200), or its new version alone (204) when the caller prefers a minimal answer. */
+export function changedPart(schema: TSchema, description: string): Record<200 | 204, object> {
+  return {
+    200: withETag(schema, description),
+    204: {
+      type: 'null',
+      description: 'Applied, answered minimally (the request said Prefer: return=minimal): no body',
+      headers: {
+        etag: Type.String({ description: "The part's new version as a strong entity tag, as the 200 answer's ETag." }),
+        'preference-applied': Type.Literal('return=minimal'),
+      },
+    },
+  };
+}
+
+const PreferHeader = Type.String({
+  maxLength: 256,
+  description:
+    'RFC 7240. `return=minimal`: answer 204 with the part\'s new version as ETag and no body — the part is not rendered, for callers that do not need it. Other preferences are ignored.',
+});
 
 const CsrfHeader = Type.String({
   description: 'The csrfToken of sign-in or rotation. On a mutation a wrong one is 403 csrf-mismatch; on GET /v1/session it is reported in `csrf`. Empty counts as absent.',
@@ -209,6 +230,8 @@ const ConsistencyHeader = Type.String({
 export const CsrfHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader), 'tessera-consistency': Type.Optional(ConsistencyHeader), ...SeenHeaders });
 /** Headers of a change to a part (documentation only). */
 export const MutationHeaders = Type.Object({ 'tessera-csrf': Type.Optional(CsrfHeader), 'if-match': Type.Optional(IfMatchHeader), ...SeenHeaders });
+/** Headers of a change to the cart, preferences or history: a mutation's, and Prefer (documentation only). */
+export const PartChangeHeaders = Type.Object({ ...MutationHeaders.properties, prefer: Type.Optional(PreferHeader) });
 /** Headers of a read of one part (documentation only). */
 export const ReadHeaders = Type.Object({ 'tessera-consistency': Type.Optional(ConsistencyHeader), ...SeenHeaders });
 

@@ -59,10 +59,16 @@ describe('the OpenAPI document describes errors, headers and media types', () =>
     }
   });
 
-  test('mutations document If-Match, Tessera-CSRF and their 403, 412, 413 and 415 answers', () => {
+  test('mutations document If-Match, Prefer, Tessera-CSRF, their minimal 204 and their 403, 412, 413 and 415 answers', () => {
     for (const route of MUTATIONS) {
-      assert.deepEqual(headersOf(route).sort(), ['if-match', 'tessera-client-country', 'tessera-client-ip', 'tessera-csrf'], route);
+      const partChange = !route.includes('/devices');
+      const expected = ['if-match', ...(partChange ? ['prefer'] : []), 'tessera-client-country', 'tessera-client-ip', 'tessera-csrf'];
+      assert.deepEqual(headersOf(route).sort(), expected, route);
       for (const status of ['403', '412', '413', '415']) assert.ok(operation(route).responses[status], `${route} documents ${status}`);
+      if (!partChange) continue;
+      const minimal = operation(route).responses['204'];
+      assert.ok(minimal?.headers?.etag && minimal.headers['preference-applied'], `${route} documents the minimal answer with its ETag`);
+      assert.equal(minimal.content, undefined, `${route}: the minimal answer has no body`);
     }
     // Tessera-Consistency names the writes the answer must see (global mode's read-your-writes).
     for (const route of ['GET /v1/session', 'POST /v1/session/rotate', 'POST /v1/session/reauthenticate', 'DELETE /v1/session']) {

@@ -1,13 +1,14 @@
 /** The cart: `/v1/session/cart`. Every change touches only the cart. */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Operation } from '../../domain/operations.js';
 import type { Authenticated } from '../../service/session-service.js';
-import { cartJson, sendRendered } from '../render.js';
-import { announce, readOptions, mutationOptions, sessionToken } from '../request-context.js';
+import { cartJson, sendChanged, sendRendered } from '../render.js';
+import { announce, readOptions, mutationOptions, prefersMinimal, sessionToken } from '../request-context.js';
 import {
   Cart,
   MUTATION_PROBLEMS,
-  MutationHeaders,
+  PartChangeHeaders,
+  changedPart,
   NoQuery,
   ReadHeaders,
   TOKEN_PROBLEMS,
@@ -32,13 +33,17 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
   });
   const change = (summary: string, extra: object = {}) => ({
     ...read(summary),
-    documentedHeaders: MutationHeaders,
-    response: { 200: withETag(Cart, 'The cart after the change'), ...problemResponses(MUTATION_PROBLEMS) },
+    documentedHeaders: PartChangeHeaders,
+    response: { ...changedPart(Cart, 'The cart after the change'), ...problemResponses(MUTATION_PROBLEMS) },
     ...extra,
   });
   const send = (reply: FastifyReply, answer: Authenticated) => {
     announce(reply, answer);
     return sendRendered(reply, cartJson(answer.session), answer.session.versions.cart);
+  };
+  const sendChange = (request: FastifyRequest, reply: FastifyReply, answer: Authenticated) => {
+    announce(reply, answer);
+    return sendChanged(reply, prefersMinimal(request), () => cartJson(answer.session), answer.session.versions.cart);
   };
 
   app.get('/v1/session/cart', { schema: read('Read the cart') }, async (request, reply) =>
@@ -51,7 +56,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     async (request, reply) => {
       const { sku, quantity = 1, attributes } = request.body;
       const op: Operation = { kind: 'cart.add', sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
-      return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+      return sendChange(request, reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
     },
   );
 
@@ -61,7 +66,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     async (request, reply) => {
       const { quantity, attributes } = request.body;
       const op: Operation = { kind: 'cart.set', sku: request.params.sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
-      return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+      return sendChange(request, reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
     },
   );
 
@@ -69,10 +74,10 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     '/v1/session/cart/items/:sku',
     { schema: change('Remove a line', { params: skuParams(limits) }) },
     async (request, reply) =>
-      send(reply, await service.mutate(sessionToken(request), { kind: 'cart.remove', sku: request.params.sku }, mutationOptions(request))),
+      sendChange(request, reply, await service.mutate(sessionToken(request), { kind: 'cart.remove', sku: request.params.sku }, mutationOptions(request))),
   );
 
   app.delete('/v1/session/cart', { schema: change('Empty the cart') }, async (request, reply) =>
-    send(reply, await service.mutate(sessionToken(request), { kind: 'cart.clear' }, mutationOptions(request))),
+    sendChange(request, reply, await service.mutate(sessionToken(request), { kind: 'cart.clear' }, mutationOptions(request))),
   );
 }

@@ -1,10 +1,10 @@
 /** Browsing history: `/v1/session/history`, newest first, deduplicated by product. */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../domain/errors.js';
 import type { Authenticated } from '../../service/session-service.js';
-import { historyJson, sendRendered } from '../render.js';
-import { announce, readOptions, mutationOptions, sessionToken } from '../request-context.js';
-import { History, MUTATION_PROBLEMS, MutationHeaders, NoQuery, ReadHeaders, TOKEN_PROBLEMS, historyBody, problemResponses, withETag, type HistoryBody } from '../schemas.js';
+import { historyJson, sendChanged, sendRendered } from '../render.js';
+import { announce, readOptions, mutationOptions, prefersMinimal, sessionToken } from '../request-context.js';
+import { History, MUTATION_PROBLEMS, PartChangeHeaders, NoQuery, ReadHeaders, TOKEN_PROBLEMS, historyBody, changedPart, problemResponses, withETag, type HistoryBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
 /** Clients' clocks drift; a view further ahead than this is refused rather than pinned to the top. */
@@ -14,6 +14,10 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
   const send = (reply: FastifyReply, answer: Authenticated) => {
     announce(reply, answer);
     return sendRendered(reply, historyJson(answer.session), answer.session.versions.history);
+  };
+  const sendChange = (request: FastifyRequest, reply: FastifyReply, answer: Authenticated) => {
+    announce(reply, answer);
+    return sendChanged(reply, prefersMinimal(request), () => historyJson(answer.session), answer.session.versions.history);
   };
 
   app.get(
@@ -38,9 +42,9 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
         tags: ['history'],
         summary: 'Record a product view',
         querystring: NoQuery,
-        documentedHeaders: MutationHeaders,
+        documentedHeaders: PartChangeHeaders,
         body: historyBody(limits),
-        response: { 200: withETag(History, 'The history after the view'), ...problemResponses(MUTATION_PROBLEMS) },
+        response: { ...changedPart(History, 'The history after the view'), ...problemResponses(MUTATION_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
@@ -51,7 +55,7 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
         throw new TesseraError('validation-failed', 'body.viewedAt must be a time between 2000 and now');
       }
       const op = { kind: 'history.add', productId: request.body.productId, viewedAt } as const;
-      return send(reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+      return sendChange(request, reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
     },
   );
 }

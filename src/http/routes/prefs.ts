@@ -1,18 +1,22 @@
 /** Preferences: `/v1/session/prefs`, changed by JSON merge patch (RFC 7396). */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { JsonObject } from '../../domain/prefs.js';
 import type { Authenticated } from '../../service/session-service.js';
-import { prefsDocumentJson, sendRendered } from '../render.js';
-import { announce, readOptions, mutationOptions, sessionToken } from '../request-context.js';
+import { prefsDocumentJson, sendChanged, sendRendered } from '../render.js';
+import { announce, readOptions, mutationOptions, prefersMinimal, sessionToken } from '../request-context.js';
 import { JSON_MEDIA_TYPES } from '../json-body.js';
-import { MUTATION_PROBLEMS, MutationHeaders, NoQuery, Prefs, ReadHeaders, TOKEN_PROBLEMS, problemResponses, withETag } from '../schemas.js';
+import { MUTATION_PROBLEMS, PartChangeHeaders, NoQuery, Prefs, ReadHeaders, TOKEN_PROBLEMS, changedPart, problemResponses, withETag } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
 export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
   const send = (reply: FastifyReply, answer: Authenticated) => {
     announce(reply, answer);
     return sendRendered(reply, prefsDocumentJson(answer.session), answer.session.versions.prefs);
+  };
+  const sendChange = (request: FastifyRequest, reply: FastifyReply, answer: Authenticated) => {
+    announce(reply, answer);
+    return sendChanged(reply, prefersMinimal(request), () => prefsDocumentJson(answer.session), answer.session.versions.prefs);
   };
 
   app.get(
@@ -40,17 +44,17 @@ export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteCont
         // The only route that takes a merge patch by its own media type (the body parser holds routes to `consumes`).
         consumes: [...JSON_MEDIA_TYPES],
         querystring: NoQuery,
-        documentedHeaders: MutationHeaders,
+        documentedHeaders: PartChangeHeaders,
         body: Type.Object({}, {
           additionalProperties: true,
           maxProperties: 256,
           propertyNames: { minLength: 1, maxLength: limits.idLength },
         }),
-        response: { 200: withETag(Prefs, 'The preferences after the patch'), ...problemResponses(MUTATION_PROBLEMS) },
+        response: { ...changedPart(Prefs, 'The preferences after the patch'), ...problemResponses(MUTATION_PROBLEMS) },
         security: TOKEN_SECURITY,
       },
     },
     async (request, reply) =>
-      send(reply, await service.mutate(sessionToken(request), { kind: 'prefs.patch', patch: request.body }, mutationOptions(request))),
+      sendChange(request, reply, await service.mutate(sessionToken(request), { kind: 'prefs.patch', patch: request.body }, mutationOptions(request))),
   );
 }
