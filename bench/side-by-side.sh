@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Two builds of Tessera side by side over HTTP, alternated round by round, so
+# that a change's cost shows as a ratio taken minutes apart on one machine
+# (docs/PERFORMANCE.md, "Before and after the replicating core").
+#
+#   bench/side-by-side.sh <checkout A> <checkout B>
+#
+# Each checkout needs `npm ci` and `npm run build` (it runs dist/src/main.js).
+# Each gets its own redis-server; one signed-in session per build. Per round
+# and build: reads (GET /v1/session?parts=cart,prefs) and writes (PUT of a
+# cart line, 5 SKUs, quantities 1-5: every write succeeds), each for DURATION
+# seconds under wrk (2 threads, 32 connections), then the Redis time per
+# script call of that phase (INFO commandstats, reset between phases).
+#
+# Environment: ROUNDS (3), DURATION (10), BASE_PORT (7410).
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 <checkout A> <checkout B>" >&2
+  exit 2
+fi
+for tool in wrk redis-server redis-cli curl node; do
+  command -v "$tool" >/dev/null || { echo "$0: $tool is required" >&2; exit 2; }
+done
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+BASE_PORT=${BASE_PORT:-7410}
+KEY=side-by-side-key-0123456789abcdef
+WORK=$(mktemp -d)
+declare -A DIR=([A]=$(cd "$1" && pwd) [B]=$(cd "$2" && pwd))
+declare -A PORT=([A]=$BASE_PORT [B]=$((BASE_PORT + 10)))
+declare -A TOKEN PID
+
+cleanup() {
+  for build in A B; do
+    [[ -n "${PID[$build]:-}" ]] && kill "${PID[$build]}" 2>/dev/null || true
+    redis-cli -p $((PORT[$build] + 1)) shutdown nosave >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat > "$WORK/write.lua" <<'LUA'
+wrk.headers["content-type"] = "application/json"
+math.randomseed(os.time())
+request = function()
+  return wrk.format("PUT", "/v1/session/cart/items/SKU-" .. math.random(1, 5), nil, '{"quantity":' .. math.random(1, 5) .. '}')
+end
+LUA
+
+start() {
+  local build=$1 port=${PORT[$1]} redis=$((PORT[$1] + 1))
+  [[ -f "${DIR[$build]}/dist/src/main.js" ]] || { echo "$0: run npm run build in ${DIR[$build]}" >&2; exit 2; }
+  redis-server --port "$redis" --save '' --appendonly no --daemonize yes --logfile "$WORK/redis-$build.log" >/dev/null
+  (cd "${DIR[$build]}" && TESSERA_STORE=redis TESSERA_REDIS_URL="redis://127.0.0.1:$redis" TESSERA_PORT="$port" \
+    TESSERA_ADMIN_PORT=$((port + 2)) TESSERA_API_KEYS="bench:$KEY" TESSERA_LOG_LEVEL=warn TESSERA_SHUTDOWN_DELAY=0s \
+    exec node dist/src/main.js >"$WORK/tessera-$build.log" 2>&1) &
+  PID[$build]=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+  TOKEN[$build]=$(curl -sf -X POST -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"userId":"side-by-side"}' \
+    "http://127.0.0.1:$port/v1/sessions" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).token))')
+}
+
+# Prints "req/s p99 non-2xx" of one phase.
+phase() {
+  local build=$1 kind=$2 url="http://127.0.0.1:${PORT[$1]}" out
+  if [[ $kind == reads ]]; then
+    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/v1/session?parts=cart,prefs")
+  else
+    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s "$WORK/write.lua" -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/")
+  fi
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $4}' <<<"$out")"
+}
+
+# Redis µs per script call since the last reset, then resets.
+script_cost() {
+  local redis=$((PORT[$1] + 1))
+  redis-cli -p "$redis" info commandstats | grep -oE 'cmdstat_evalsha:.*usec_per_call=[0-9.]+' | sed 's/.*usec_per_call=//'
+  redis-cli -p "$redis" config resetstat >/dev/null
+}
+
+start A
+start B
+for build in A B; do script_cost "$build" >/dev/null; done
+echo "A = ${DIR[A]} ($(git -C "${DIR[A]}" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo "B = ${DIR[B]} ($(git -C "${DIR[B]}" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo
+echo "| round | phase | A req/s | B req/s | B/A | A p99 | B p99 | A Redis µs/script | B Redis µs/script |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for round in $(seq "$ROUNDS"); do
+  for kind in reads writes; do
+    read -r a_rps a_p99 a_bad <<<"$(phase A "$kind")"
+    a_redis=$(script_cost A)
+    read -r b_rps b_p99 b_bad <<<"$(phase B "$kind")"
+    b_redis=$(script_cost B)
+    if [[ -n "${a_bad:-}" || -n "${b_bad:-}" ]]; then echo "non-2xx answers (A ${a_bad:-0}, B ${b_bad:-0}): see $WORK" >&2; fi
+    ratio=$(node -e "console.log((${b_rps} / ${a_rps}).toFixed(2))")
+    echo "| $round | $kind | $a_rps | $b_rps | $ratio | $a_p99 | $b_p99 | $a_redis | $b_redis |"
+  done
+done
