@@ -389,8 +389,11 @@ export class SessionService {
     return consistency === null ? { result } : { result, consistency };
   }
 
-  /** A load for a token check: in the global mode, from a copy that can be trusted for auth, or from the home. */
-  // Not async: single-region, the store's promise is handed back without another await on every request.
+  /**
+   * A load for a token check: in the global mode, from a copy that can be
+   * trusted for auth, or from the home. Not `async`: single-region, the
+   * store's promise is handed back, without another await on every request.
+   */
   #load(parsed: ParsedToken, parts: readonly DataPart[], now: number): Promise<LoadedSession | null> {
     const credential = parsed.gen === undefined ? { deviceId: parsed.deviceId, hash: parsed.hash } : { deviceId: parsed.deviceId, hash: parsed.hash, gen: parsed.gen };
     if (this.replication === null) return this.store.load(parsed.sessionId, parts, now, { credential });
