@@ -35,7 +35,7 @@ function sessionInfoJson(session: LoadedSession, deviceId: string): string {
   );
 }
 
-/** The versions object; a version is `v` and digits, never anything to escape. */
+/** The versions object; a version is 16 hex digits (`domain/versions.ts`), never anything to escape. */
 function versionsJson({ cart, prefs, history, devices }: LoadedSession['versions']): string {
   return `{"cart":"${cart}","prefs":"${prefs}","history":"${history}","devices":"${devices}"}`;
 }
