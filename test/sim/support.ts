@@ -160,19 +160,27 @@ export async function waitUntilSettled(sim: Sim, timeoutMs: number): Promise<voi
   const deadline = Date.now() + timeoutMs;
   let passes = 0;
   for (;;) {
-    const settled = await Promise.all(
-      sim.regions.map(async (region) => {
+    // Per region: null when settled, else what is not yet (for the failure message).
+    const unsettled = await Promise.all(
+      sim.regions.map(async (region): Promise<string | null> => {
         const url = region.adminUrls[0]!;
-        if ((await metricOf(url, `tessera_auth_home_lease{home="${region.name}"}`)) !== 1 || (await metricOf(url, 'tessera_auth_fresh')) !== 1) return false;
+        const lease = await metricOf(url, `tessera_auth_home_lease{home="${region.name}"}`);
+        if (lease !== 1) return `its home lease is ${lease ?? 'not reported'}`;
+        const fresh = await metricOf(url, 'tessera_auth_fresh');
+        if (fresh !== 1) return `tessera_auth_fresh is ${fresh ?? 'not reported'}`;
         const client = new RegionClient(sim, region.name);
         const signedIn = await client.signIn();
-        if (signedIn.status !== 201) return false;
-        return (await client.request('DELETE', '/v1/session', { token: signedIn.body.token })).status === 204;
+        if (signedIn.status !== 201) return `a sign-in answered ${signedIn.status} ${signedIn.body?.type ?? ''}`.trim();
+        const logout = await client.request('DELETE', '/v1/session', { token: signedIn.body.token });
+        return logout.status === 204 ? null : `a logout answered ${logout.status} ${logout.body?.type ?? ''}`.trim();
       }),
     );
-    passes = settled.every(Boolean) ? passes + 1 : 0;
+    passes = unsettled.every((reason) => reason === null) ? passes + 1 : 0;
     if (passes === 2) return;
-    if (Date.now() >= deadline) throw new Error(`regions not settled after ${timeoutMs} ms: ${sim.regions.filter((_, i) => !settled[i]).map((r) => r.name).join(', ') || 'flapping'}`);
+    if (Date.now() >= deadline) {
+      const why = sim.regions.flatMap((region, i) => (unsettled[i] === null ? [] : [`${region.name} (${unsettled[i]})`]));
+      throw new Error(`regions not settled after ${timeoutMs} ms: ${why.join(', ') || 'flapping'}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, passes > 0 ? 1_000 : 250));
   }
 }
