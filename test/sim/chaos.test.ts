@@ -111,6 +111,8 @@ describe('chaos in three simulated regions', { timeout: 600_000 }, () => {
     }
     await sim.restartRegion('ap');
     await waitForConvergence(sim, REGIONS, 60_000);
+    // Back, ap answers token checks once it is fresh again (503 until then: it fails closed).
+    await waitUntilSettled(sim, 60_000);
     // And the cart adds acknowledged in eu and us, in every region.
     const ap = new RegionClient(sim, 'ap');
     for (const { token, sku } of load.acknowledged.filter((w) => w.region !== 'ap').slice(0, 20)) {
