@@ -55,13 +55,34 @@ export async function stepDown(nc: NatsConnection, jsm: JetStreamManager, stream
   return null;
 }
 
-/** Steps the leader down until `wanted` leads; returns how many step-downs it took, or null after `maxTries`. */
+/**
+ * Steps the leader down until `wanted` leads; returns how many step-downs it took, or null after
+ * `maxTries`. Before each step-down it lets `wanted` catch up: a replica that is behind (after a
+ * kill or a cut, for seconds) cannot be elected, and stepping down meanwhile only moves the
+ * leader between the others.
+ */
 export async function moveLeaderTo(nc: NatsConnection, jsm: JetStreamManager, stream: string, wanted: string, maxTries = 12): Promise<number | null> {
   for (let tries = 0; tries <= maxTries; tries += 1) {
     if ((await waitForLeader(jsm, stream)).cluster?.leader === wanted) return tries;
-    if (tries < maxTries) await stepDown(nc, jsm, stream);
+    if (tries === maxTries) break;
+    await waitForCurrent(jsm, stream, wanted, 15_000);
+    await stepDown(nc, jsm, stream);
   }
   return null;
+}
+
+/** Waits (at most `timeoutMs`, then goes on) until `server`'s replica of the stream is current, or leads it. */
+async function waitForCurrent(jsm: JetStreamManager, stream: string, server: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const cluster = (await jsm.streams.info(stream)).cluster;
+      if (cluster?.leader === server || cluster?.replicas?.some((replica) => replica.name === server && replica.current)) return;
+    } catch {
+      // no leader for a moment
+    }
+    await sleep(200);
+  }
 }
 
 export interface ReplicaState {
