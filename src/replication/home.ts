@@ -52,6 +52,8 @@ const MARK_SUBJECT = `${EPOCH_SUBJECT}.mark`;
 const HEARTBEAT_BUCKET = 'tessera_homes';
 /** How often the owning region's nodes write their homes' heartbeats. */
 export const HEARTBEAT_MS = 500;
+/** Rounds in a row (one per heartbeat: 10 s) a step may fail before it is logged at warn, and again after each as many. */
+const PERSISTENT_FAILURE_ROUNDS = 20;
 /**
  * How long a node holds a home after its last acknowledged heartbeat started: long enough to ride
  * out most leader elections of the heartbeat bucket (NATS 2.9.10 has no pre-vote, so even a healed
@@ -96,6 +98,8 @@ export class HomeOwnership {
   #timer: NodeJS.Timeout | null = null;
   #busy = false;
   #stopped = false;
+  /** Steps that failed in a row, by kind (see `#failed`). */
+  readonly #failures = new Map<string, number>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -218,8 +222,9 @@ export class HomeOwnership {
       await this.#beat();
       await this.#watch();
       await this.#reclaim();
+      this.#failures.delete('round');
     } catch (error) {
-      this.logger.debug({ err: error }, 'home ownership round failed');
+      this.#failed('round', { err: error }, 'home ownership round failed');
     } finally {
       this.#busy = false;
     }
@@ -237,8 +242,9 @@ export class HomeOwnership {
     if (ownedNow().some(lapsed)) {
       try {
         await this.#confirmEpochs();
+        this.#failures.delete('confirm');
       } catch (error) {
-        this.logger.debug({ err: error }, 'cannot confirm the epochs with a majority of regions; not holding');
+        this.#failed('confirm', { err: error }, 'cannot confirm the epochs with a majority of regions; not holding');
         return;
       }
     }
@@ -341,10 +347,24 @@ export class HomeOwnership {
       if (last?.owner === home) {
         for (const [stream, sequence] of Object.entries(last.fence)) await this.appliedUpTo(stream, sequence, 30_000);
         this.logger.warn({ home, epoch: last.epoch }, 'this region was given its sessions back');
+        this.#failures.delete('reclaim');
+      } else {
+        this.#failed('reclaim', { owner, epoch: last?.epoch }, 'asked for this region’s sessions back; they are still elsewhere');
       }
     } catch (error) {
-      this.logger.debug({ err: error, owner }, 'asking for this region’s sessions back failed; will ask again');
+      this.#failed('reclaim', { err: error, owner }, 'asking for this region’s sessions back failed; will ask again');
     }
+  }
+
+  /**
+   * A step that fails every round: at debug level (routine while NATS elects
+   * leaders after a heal), and at warn once it has failed
+   * `PERSISTENT_FAILURE_ROUNDS` rounds in a row, then every as many again.
+   */
+  #failed(kind: string, fields: Record<string, unknown>, message: string): void {
+    const inARow = (this.#failures.get(kind) ?? 0) + 1;
+    this.#failures.set(kind, inARow);
+    this.logger[inARow % PERSISTENT_FAILURE_ROUNDS === 0 ? 'warn' : 'debug']({ ...fields, failedInARow: inARow }, message);
   }
 
   /** The last sequence of each of a region's global streams. */
