@@ -38,7 +38,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { startRedis, type RedisServer } from '../test/support/redis-harness.js';
 import { NatsServer } from './nats-server.js';
 import { Network, type RttSpec } from './network.js';
@@ -181,7 +181,9 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
   const keepUnder = process.env.TESSERA_SIM_DIR;
   const ownDir = options.dir === undefined && keepUnder === undefined;
   if (keepUnder !== undefined) mkdirSync(keepUnder, { recursive: true });
-  const dir = options.dir ?? mkdtempSync(join(keepUnder ?? tmpdir(), 'tessera-sim-'));
+  // A kept folder is named after the test file that made it, so a failed run's logs point at their test.
+  const maker = keepUnder === undefined ? '' : `${basename(process.argv[1] ?? 'sim').replace(/\.(test\.)?[cm]?[jt]s$/, '')}-`;
+  const dir = options.dir ?? mkdtempSync(join(keepUnder ?? tmpdir(), `tessera-sim-${maker}`));
   mkdirSync(dir, { recursive: true });
   const apiKey = `sim_${randomBytes(16).toString('hex')}`;
 

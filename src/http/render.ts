@@ -14,7 +14,8 @@ import type { CsrfCheck } from '../tokens/csrf.js';
 import type { LoadedSession } from '../store/session-store.js';
 import { devicesView, sessionInfo, type ViewSettings } from '../service/views.js';
 import { cartItemsJson, historyItemsJson, prefsJson } from '../domain/part-json.js';
-import { etag } from './request-context.js';
+import type { Authenticated } from '../service/session-service.js';
+import { announce, etag } from './request-context.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -65,14 +66,25 @@ export function historyJson(session: LoadedSession): string {
   return `{"items":${itemsOfHistory(session)},"version":${JSON.stringify(session.versions.history)}}`;
 }
 
+/** The parts with a document and a route of their own. */
+export type DocumentPart = 'cart' | 'prefs' | 'history';
+const PART_DOCUMENTS: Readonly<Record<DocumentPart, (session: LoadedSession) => string>> = { cart: cartJson, prefs: prefsDocumentJson, history: historyJson };
+
+/** The answer to a read of a part: its document with its version as ETag, and how consistent the read was. */
+export function sendPart(reply: FastifyReply, part: DocumentPart, answer: Authenticated): FastifyReply {
+  announce(reply, answer);
+  return sendRendered(reply, PART_DOCUMENTS[part](answer.session), answer.session.versions[part]);
+}
+
 /**
  * The answer to a change of a part: its document, or — when the caller asked
  * for `Prefer: return=minimal` — 204 with the part's new version as ETag and
  * nothing rendered (RFC 7240; `Preference-Applied` says it was honoured).
  */
-export function sendChanged(reply: FastifyReply, minimal: boolean, render: () => string, version: string): FastifyReply {
-  if (!minimal) return sendRendered(reply, render(), version);
-  return reply.code(204).header('etag', etag(version)).header('preference-applied', 'return=minimal').send();
+export function sendPartChanged(reply: FastifyReply, part: DocumentPart, answer: Authenticated, minimal: boolean): FastifyReply {
+  if (!minimal) return sendPart(reply, part, answer);
+  announce(reply, answer);
+  return reply.code(204).header('etag', etag(answer.session.versions[part])).header('preference-applied', 'return=minimal').send();
 }
 
 /** Sends rendered JSON as it is (Fastify does not serialize a string sent with a JSON type), with the part's ETag. */

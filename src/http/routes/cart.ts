@@ -1,9 +1,8 @@
 /** The cart: `/v1/session/cart`. Every change touches only the cart. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Operation } from '../../domain/operations.js';
-import type { Authenticated } from '../../service/session-service.js';
-import { cartJson, sendChanged, sendRendered } from '../render.js';
-import { announce, readOptions, mutationOptions, prefersMinimal, sessionToken } from '../request-context.js';
+import { sendPart, sendPartChanged } from '../render.js';
+import { mutationOptions, prefersMinimal, readOptions, sessionToken } from '../request-context.js';
 import {
   Cart,
   MUTATION_PROBLEMS,
@@ -37,17 +36,8 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     response: { ...changedPart(Cart, 'The cart after the change'), ...problemResponses(MUTATION_PROBLEMS) },
     ...extra,
   });
-  const send = (reply: FastifyReply, answer: Authenticated) => {
-    announce(reply, answer);
-    return sendRendered(reply, cartJson(answer.session), answer.session.versions.cart);
-  };
-  const sendChange = (request: FastifyRequest, reply: FastifyReply, answer: Authenticated) => {
-    announce(reply, answer);
-    return sendChanged(reply, prefersMinimal(request), () => cartJson(answer.session), answer.session.versions.cart);
-  };
-
   app.get('/v1/session/cart', { schema: read('Read the cart') }, async (request, reply) =>
-    send(reply, await service.authenticate(sessionToken(request), ['cart'], undefined, readOptions(request))),
+    sendPart(reply, 'cart', await service.authenticate(sessionToken(request), ['cart'], undefined, readOptions(request))),
   );
 
   app.post<{ Body: AddItemBody }>(
@@ -56,7 +46,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     async (request, reply) => {
       const { sku, quantity = 1, attributes } = request.body;
       const op: Operation = { kind: 'cart.add', sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
-      return sendChange(request, reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+      return sendPartChanged(reply, 'cart', await service.mutate(sessionToken(request), op, mutationOptions(request)), prefersMinimal(request));
     },
   );
 
@@ -66,7 +56,7 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     async (request, reply) => {
       const { quantity, attributes } = request.body;
       const op: Operation = { kind: 'cart.set', sku: request.params.sku, quantity, ...(attributes !== undefined ? { attributes } : {}) };
-      return sendChange(request, reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+      return sendPartChanged(reply, 'cart', await service.mutate(sessionToken(request), op, mutationOptions(request)), prefersMinimal(request));
     },
   );
 
@@ -74,10 +64,10 @@ export function cartRoutes(app: FastifyInstance, { service, limits }: RouteConte
     '/v1/session/cart/items/:sku',
     { schema: change('Remove a line', { params: skuParams(limits) }) },
     async (request, reply) =>
-      sendChange(request, reply, await service.mutate(sessionToken(request), { kind: 'cart.remove', sku: request.params.sku }, mutationOptions(request))),
+      sendPartChanged(reply, 'cart', await service.mutate(sessionToken(request), { kind: 'cart.remove', sku: request.params.sku }, mutationOptions(request)), prefersMinimal(request)),
   );
 
   app.delete('/v1/session/cart', { schema: change('Empty the cart') }, async (request, reply) =>
-    sendChange(request, reply, await service.mutate(sessionToken(request), { kind: 'cart.clear' }, mutationOptions(request))),
+    sendPartChanged(reply, 'cart', await service.mutate(sessionToken(request), { kind: 'cart.clear' }, mutationOptions(request)), prefersMinimal(request)),
   );
 }

@@ -1,9 +1,8 @@
 /** Browsing history: `/v1/session/history`, newest first, deduplicated by product. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { TesseraError } from '../../domain/errors.js';
-import type { Authenticated } from '../../service/session-service.js';
-import { historyJson, sendChanged, sendRendered } from '../render.js';
-import { announce, readOptions, mutationOptions, prefersMinimal, sessionToken } from '../request-context.js';
+import { sendPart, sendPartChanged } from '../render.js';
+import { mutationOptions, prefersMinimal, readOptions, sessionToken } from '../request-context.js';
 import { History, MUTATION_PROBLEMS, PartChangeHeaders, NoQuery, ReadHeaders, TOKEN_PROBLEMS, historyBody, changedPart, problemResponses, withETag, type HistoryBody } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
@@ -11,15 +10,6 @@ import { TOKEN_SECURITY, type RouteContext } from './context.js';
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 export function historyRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
-  const send = (reply: FastifyReply, answer: Authenticated) => {
-    announce(reply, answer);
-    return sendRendered(reply, historyJson(answer.session), answer.session.versions.history);
-  };
-  const sendChange = (request: FastifyRequest, reply: FastifyReply, answer: Authenticated) => {
-    announce(reply, answer);
-    return sendChanged(reply, prefersMinimal(request), () => historyJson(answer.session), answer.session.versions.history);
-  };
-
   app.get(
     '/v1/session/history',
     {
@@ -32,7 +22,7 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
         security: TOKEN_SECURITY,
       },
     },
-    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['history'], undefined, readOptions(request))),
+    async (request, reply) => sendPart(reply, 'history', await service.authenticate(sessionToken(request), ['history'], undefined, readOptions(request))),
   );
 
   app.post<{ Body: HistoryBody }>(
@@ -55,7 +45,7 @@ export function historyRoutes(app: FastifyInstance, { service, limits }: RouteCo
         throw new TesseraError('validation-failed', 'body.viewedAt must be a time between 2000 and now');
       }
       const op = { kind: 'history.add', productId: request.body.productId, viewedAt } as const;
-      return sendChange(request, reply, await service.mutate(sessionToken(request), op, mutationOptions(request)));
+      return sendPartChanged(reply, 'history', await service.mutate(sessionToken(request), op, mutationOptions(request)), prefersMinimal(request));
     },
   );
 }

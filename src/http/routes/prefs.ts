@@ -1,24 +1,14 @@
 /** Preferences: `/v1/session/prefs`, changed by JSON merge patch (RFC 7396). */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { JsonObject } from '../../domain/prefs.js';
-import type { Authenticated } from '../../service/session-service.js';
-import { prefsDocumentJson, sendChanged, sendRendered } from '../render.js';
-import { announce, readOptions, mutationOptions, prefersMinimal, sessionToken } from '../request-context.js';
+import { sendPart, sendPartChanged } from '../render.js';
+import { mutationOptions, prefersMinimal, readOptions, sessionToken } from '../request-context.js';
 import { JSON_MEDIA_TYPES } from '../json-body.js';
 import { MUTATION_PROBLEMS, PartChangeHeaders, NoQuery, Prefs, ReadHeaders, TOKEN_PROBLEMS, changedPart, problemResponses, withETag } from '../schemas.js';
 import { TOKEN_SECURITY, type RouteContext } from './context.js';
 
 export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteContext): void {
-  const send = (reply: FastifyReply, answer: Authenticated) => {
-    announce(reply, answer);
-    return sendRendered(reply, prefsDocumentJson(answer.session), answer.session.versions.prefs);
-  };
-  const sendChange = (request: FastifyRequest, reply: FastifyReply, answer: Authenticated) => {
-    announce(reply, answer);
-    return sendChanged(reply, prefersMinimal(request), () => prefsDocumentJson(answer.session), answer.session.versions.prefs);
-  };
-
   app.get(
     '/v1/session/prefs',
     {
@@ -31,7 +21,7 @@ export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteCont
         security: TOKEN_SECURITY,
       },
     },
-    async (request, reply) => send(reply, await service.authenticate(sessionToken(request), ['prefs'], undefined, readOptions(request))),
+    async (request, reply) => sendPart(reply, 'prefs', await service.authenticate(sessionToken(request), ['prefs'], undefined, readOptions(request))),
   );
 
   app.patch<{ Body: JsonObject }>(
@@ -55,6 +45,6 @@ export function prefsRoutes(app: FastifyInstance, { service, limits }: RouteCont
       },
     },
     async (request, reply) =>
-      sendChange(request, reply, await service.mutate(sessionToken(request), { kind: 'prefs.patch', patch: request.body }, mutationOptions(request))),
+      sendPartChanged(reply, 'prefs', await service.mutate(sessionToken(request), { kind: 'prefs.patch', patch: request.body }, mutationOptions(request)), prefersMinimal(request)),
   );
 }
