@@ -3,7 +3,7 @@
  * clients on a region's server, stream placement, leader moves, and each
  * replica's own view of a stream (from its server's /jsz).
  */
-import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sim } from './harness.js';
@@ -19,6 +19,27 @@ export function replicaServers(info: StreamInfo): string[] {
   const cluster = info.cluster;
   if (cluster === undefined) return [];
   return [...(cluster.leader ? [cluster.leader] : []), ...(cluster.replicas ?? []).map((r) => r.name)];
+}
+
+/** JetStream's "system temporarily unavailable": the meta group has no leader, as for seconds after a heal on nats-server 2.9.10 (no pre-vote). */
+const META_LEADERLESS = 10008;
+
+/**
+ * Adds a stream, retrying while JetStream's meta group elects a leader or the
+ * request times out (both pass within seconds of a heal); any other refusal,
+ * such as replicas that cannot be placed, is thrown at once.
+ */
+export async function addStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, timeoutMs = 30_000): Promise<StreamInfo> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await jsm.streams.add(config);
+    } catch (error) {
+      const passing = apiErrorCode(error) === META_LEADERLESS || (error as Error).name === 'TimeoutError';
+      if (!passing || Date.now() >= deadline) throw error;
+      await sleep(250);
+    }
+  }
 }
 
 /** Waits until the stream has a leader (after creation, a step-down or a failure). */

@@ -23,7 +23,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startSim, type Sim } from './harness.js';
-import { apiErrorCode, connectTo, jetstreamManager, moveLeaderTo, readStream, replicaStates, stepDown, waitForLeader } from './jetstream.js';
+import { addStream, apiErrorCode, connectTo, jetstreamManager, moveLeaderTo, readStream, replicaStates, stepDown, waitForLeader } from './jetstream.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 
@@ -95,7 +95,7 @@ async function measureLatency(sim: Sim, c: Clients): Promise<void> {
   print();
   print('| RTT | leader | p50 | p99 | max | step-downs to place the leader |');
   print('| --- | --- | --- | --- | --- | --- |');
-  await c.jsm.streams.add({ name: 'LAT', subjects: ['lat.>'], num_replicas: 3 });
+  await addStream(c.jsm, { name: 'LAT', subjects: ['lat.>'], num_replicas: 3 });
   await waitForLeader(c.jsm, 'LAT');
   await publishWhenReachable(c.js.eu!, 'lat.x');
   for (const rtt of [20, 60, 100]) {
@@ -155,7 +155,7 @@ async function measureCas(c: Clients): Promise<void> {
   print('| --- | --- | --- | --- | --- | --- |');
   const writers = [c.js.eu!, c.js.us!] as const;
 
-  await c.jsm.streams.add({ name: 'CAS_SUBJECT', subjects: ['cass.>'], num_replicas: 3 });
+  await addStream(c.jsm, { name: 'CAS_SUBJECT', subjects: ['cass.>'], num_replicas: 3 });
   await waitForLeader(c.jsm, 'CAS_SUBJECT');
   for (const js of writers) await publishWhenReachable(js, 'cass.other');
   let last = 0;
@@ -188,7 +188,7 @@ async function measureCas(c: Clients): Promise<void> {
   );
   row('KV update (R3 bucket)', (await c.jsm.streams.info('KV_cas')).cluster?.leader, kv);
 
-  await c.jsm.streams.add({ name: 'CAS_STREAM', subjects: ['cast.>'], num_replicas: 3 });
+  await addStream(c.jsm, { name: 'CAS_STREAM', subjects: ['cast.>'], num_replicas: 3 });
   await waitForLeader(c.jsm, 'CAS_STREAM');
   for (const js of writers) await publishWhenReachable(js, 'cast.other');
   let lastSeq = 0;
@@ -264,7 +264,7 @@ async function measureKill(sim: Sim, c: Clients): Promise<void> {
   print('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (let attempt = 1; attempt <= TRIES; attempt += 1) {
     const stream = `KILL${attempt}`;
-    await c.jsm.streams.add({ name: stream, subjects: [`kill${attempt}.>`], num_replicas: 3 });
+    await addStream(c.jsm, { name: stream, subjects: [`kill${attempt}.>`], num_replicas: 3 });
     const leader = (await waitForLeader(c.jsm, stream)).cluster!.leader!;
     const survivors = REGIONS.filter((r) => r !== leader);
     for (const r of survivors) await publishWhenReachable(c.js[r]!, `kill${attempt}.warm`);
@@ -310,7 +310,7 @@ async function measurePartition(sim: Sim, c: Clients): Promise<void> {
   print();
   for (let attempt = 1; attempt <= TRIES; attempt += 1) {
     const stream = `PART${attempt}`;
-    await c.jsm.streams.add({ name: stream, subjects: [`part${attempt}.>`], num_replicas: 3 });
+    await addStream(c.jsm, { name: stream, subjects: [`part${attempt}.>`], num_replicas: 3 });
     const leader = (await waitForLeader(c.jsm, stream)).cluster!.leader!;
     for (const r of REGIONS) await publishWhenReachable(c.js[r]!, `part${attempt}.warm`);
     let stop!: () => void;

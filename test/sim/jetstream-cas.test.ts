@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startSim, type Sim } from '../../sim/harness.js';
-import { apiErrorCode, connectTo, jetstreamManager, waitForLeader } from '../../sim/jetstream.js';
+import { addStream, apiErrorCode, connectTo, jetstreamManager, waitForLeader } from '../../sim/jetstream.js';
 import { waitUntil } from '../../sim/processes.js';
 
 const ROUNDS = 20;
@@ -44,7 +44,7 @@ describe('JetStream compare-and-set across regions (nats-server 2.9.10)', { time
   });
 
   test('stream-level expected-last-sequence refuses the stale one of two concurrent writers, every round', async () => {
-    await jsm.streams.add({ name: 'CAS', subjects: ['cas.>'], num_replicas: 3 });
+    await addStream(jsm, { name: 'CAS', subjects: ['cas.>'], num_replicas: 3 });
     await waitForLeader(jsm, 'CAS');
     const writers = [jetstream(eu), jetstream(us)];
     // Right after creation a server may not yet know the stream's subjects ("jetstream is not enabled").
