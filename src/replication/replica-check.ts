@@ -3,11 +3,17 @@
  * JetStream 2.9.10 does not: after a partition and heal, a replica was seen to
  * stay messages short without a warning, and a leader moved onto it lost
  * acknowledged messages. Every server's own view of each stream comes from its
- * monitoring endpoint (`/jsz?streams=true`). A replica that is behind the
- * leader, has not reached even what the leader held at the previous check,
- * and yet is taken for current by the leader is removed from the stream's peers, so it can never lead, and JetStream places and fills a fresh one; a
- * leader that is behind one of its replicas steps down. What the stream lost
- * meanwhile is the repair's to restore (`anti-entropy.ts`), from the stores.
+ * monitoring endpoint (`/jsz?streams=true`). A replica that is taken for
+ * current by the leader, yet has not reached even what the leader held at the
+ * previous check, at two checks in a row, is removed from the stream's peers,
+ * so it can never lead, and JetStream places and fills a fresh one (on another
+ * server of its region: with one server in a region there is none, and the
+ * stream goes on with the others). A replica just back from a restart or a cut
+ * is short at the first check after it returns and has caught up by the next;
+ * removing it then took a region's only replica away for good (chaos test 3
+ * found it). A leader that is behind one of its replicas steps down. What the
+ * stream lost meanwhile is the repair's to restore (`anti-entropy.ts`), from
+ * the stores.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -15,7 +21,7 @@ import { streamName } from './layout.js';
 import type { ReplicationObserver } from './observer.js';
 import type { ReplicationSettings } from './settings.js';
 
-interface ServerView {
+export interface ServerView {
   readonly server: string;
   readonly lastSeq: number;
   readonly leader: string | undefined;
@@ -36,11 +42,65 @@ interface JszStream {
 /** A replica the leader has not heard from for this long is away (cut off, down), not silently short. */
 const UNHEARD_NS = 3_000_000_000;
 
+/** Checks in a row at which a replica must be short before it is removed (see the top of this file). */
+export const SHORT_CHECKS = 2;
+
+/** What the checks of one stream remember from one to the next. */
+export interface StreamMemory {
+  /** The leader's last sequence at the previous check. */
+  leaderSeq?: number;
+  /** server → checks in a row at which its replica was short while the leader took it for current. */
+  readonly strikes: Map<string, number>;
+}
+
+export type Verdict =
+  | { readonly action: 'leader-stepped-down'; readonly server: string; readonly leaderSeq: number; readonly replicaSeq: number }
+  | { readonly action: 'peer-removed'; readonly server: string; readonly behind: number };
+
+/**
+ * One check of one stream, from every server's view of it: the leader to step
+ * down, or the replicas to remove (and `memory` updated for the next check).
+ * `gap` reports every replica's distance behind the leader, for the metrics.
+ */
+export function judgeStream(replicas: readonly ServerView[], memory: StreamMemory, gap: (server: string, behind: number) => void = () => undefined): Verdict[] {
+  const leaderName = replicas.find((v) => v.leader !== undefined)?.leader;
+  const leader = replicas.find((v) => v.server === leaderName);
+  // Strikes count checks in a row: one that cannot judge a replica (no leader, the server away) starts its count again.
+  for (const server of memory.strikes.keys()) if (leader === undefined || !replicas.some((v) => v.server === server)) memory.strikes.delete(server);
+  if (leader === undefined || replicas.length < 2) return [];
+  const ahead = Math.max(...replicas.map((v) => v.lastSeq));
+  // The leader lacks what a replica holds: it must not stay leader.
+  if (leader.lastSeq < ahead) {
+    memory.strikes.clear();
+    return [{ action: 'leader-stepped-down', server: leader.server, leaderSeq: leader.lastSeq, replicaSeq: ahead }];
+  }
+  const earlier = memory.leaderSeq;
+  memory.leaderSeq = leader.lastSeq;
+  const verdicts: Verdict[] = [];
+  for (const replica of replicas) {
+    const behind = leader.lastSeq - replica.lastSeq;
+    gap(replica.server, Math.max(0, behind));
+    // Short: below even what the leader held a whole interval ago, not lagging behind writes. Only a
+    // replica the leader takes for current can be short unnoticed: one it knows is catching up or cut
+    // off (a partition) will be filled by JetStream itself.
+    const short = earlier !== undefined && replica.lastSeq < earlier && !leader.behind.has(replica.server);
+    const strikes = short ? (memory.strikes.get(replica.server) ?? 0) + 1 : 0;
+    if (strikes < SHORT_CHECKS) {
+      if (strikes === 0) memory.strikes.delete(replica.server);
+      else memory.strikes.set(replica.server, strikes);
+      continue;
+    }
+    memory.strikes.delete(replica.server);
+    verdicts.push({ action: 'peer-removed', server: replica.server, behind });
+  }
+  return verdicts;
+}
+
 export class ReplicaCheck {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
-  /** stream → the leader's last sequence at the previous check. */
-  readonly #leaderSeq = new Map<string, number>();
+  /** stream → what its previous checks saw. */
+  readonly #memory = new Map<string, StreamMemory>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -74,32 +134,19 @@ export class ReplicaCheck {
       for (let shard = 0; shard < this.settings.shards; shard += 1) {
         const stream = streamName({ origin: this.settings.region, durability, shard });
         const replicas = views.get(stream) ?? [];
-        const leaderName = replicas.find((v) => v.leader !== undefined)?.leader;
-        const leader = replicas.find((v) => v.server === leaderName);
-        if (leader === undefined || replicas.length < 2) continue;
-        const ahead = Math.max(...replicas.map((v) => v.lastSeq));
-        if (leader.lastSeq < ahead) {
-          // The leader lacks what a replica holds: it must not stay leader.
-          this.logger.error({ stream, leader: leader.server, leaderSeq: leader.lastSeq, replicaSeq: ahead }, 'a stream leader is behind one of its replicas: stepping it down');
-          await this.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 }).catch(() => undefined);
-          actions.push({ stream, server: leader.server, action: 'leader-stepped-down' });
-          continue;
-        }
-        // A replica that has not reached even what the leader held a whole interval ago is not
-        // lagging behind writes: it is short, and stays so (the 2.9.10 defect this check exists for).
-        const earlier = this.#leaderSeq.get(stream);
-        this.#leaderSeq.set(stream, leader.lastSeq);
-        for (const replica of replicas) {
-          const gap = leader.lastSeq - replica.lastSeq;
-          this.observer.replicaBehind(stream, replica.server, Math.max(0, gap));
-          // Only a replica the leader takes for current can be short unnoticed: one it knows is
-          // catching up or cut off (a partition) will be filled by JetStream itself.
-          if (earlier === undefined || replica.lastSeq >= earlier || leader.behind.has(replica.server)) continue;
-          this.logger.error({ stream, server: replica.server, behind: gap }, 'a stream replica stays behind its leader: removing it so a fresh one is filled');
-          await this.nc
-            .request(`$JS.API.STREAM.PEER.REMOVE.${stream}`, JSON.stringify({ peer: replica.server }), { timeout: 5_000 })
-            .catch((error: unknown) => this.logger.warn({ err: error, stream }, 'removing a short replica failed'));
-          actions.push({ stream, server: replica.server, action: 'peer-removed' });
+        let memory = this.#memory.get(stream);
+        if (memory === undefined) this.#memory.set(stream, (memory = { strikes: new Map() }));
+        for (const verdict of judgeStream(replicas, memory, (server, behind) => this.observer.replicaBehind(stream, server, behind))) {
+          actions.push({ stream, server: verdict.server, action: verdict.action });
+          if (verdict.action === 'leader-stepped-down') {
+            this.logger.error({ stream, leader: verdict.server, leaderSeq: verdict.leaderSeq, replicaSeq: verdict.replicaSeq }, 'a stream leader is behind one of its replicas: stepping it down');
+            await this.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 }).catch(() => undefined);
+          } else {
+            this.logger.error({ stream, server: verdict.server, behind: verdict.behind }, 'a stream replica stays behind its leader: removing it so a fresh one is filled');
+            await this.nc
+              .request(`$JS.API.STREAM.PEER.REMOVE.${stream}`, JSON.stringify({ peer: verdict.server }), { timeout: 5_000 })
+              .catch((error: unknown) => this.logger.warn({ err: error, stream }, 'removing a short replica failed'));
+          }
         }
       }
     }
