@@ -5,7 +5,8 @@
  * acknowledged messages. Every server's own view of each stream comes from its
  * monitoring endpoint (`/jsz?streams=true`). A replica that is taken for
  * current by the leader, yet has not reached even what the leader held at the
- * previous check, at two checks in a row, is removed from the stream's peers,
+ * previous check, at two checks in a row that each follow new writes (in a
+ * quiet stream a healthy follower stays one message behind), is removed from the stream's peers,
  * so it can never lead, and JetStream places and fills a fresh one (on another
  * server of its region: with one server in a region there is none, and the
  * stream goes on with the others). A replica just back from a restart or a cut
@@ -80,10 +81,14 @@ export function judgeStream(replicas: readonly ServerView[], memory: StreamMemor
   for (const replica of replicas) {
     const behind = leader.lastSeq - replica.lastSeq;
     gap(replica.server, Math.max(0, behind));
+    // Only an interval in which the leader appended can tell: a follower may apply the last entry it
+    // holds only when the next one arrives, so in a quiet stream a healthy one can stay a message
+    // behind (every wrongful removal seen in the simulations was one message behind, the load stopped).
+    if (earlier === undefined || leader.lastSeq <= earlier) continue;
     // Short: below even what the leader held a whole interval ago, not lagging behind writes. Only a
     // replica the leader takes for current can be short unnoticed: one it knows is catching up or cut
     // off (a partition) will be filled by JetStream itself.
-    const short = earlier !== undefined && replica.lastSeq < earlier && !leader.behind.has(replica.server);
+    const short = replica.lastSeq < earlier && !leader.behind.has(replica.server);
     const strikes = short ? (memory.strikes.get(replica.server) ?? 0) + 1 : 0;
     if (strikes < SHORT_CHECKS) {
       if (strikes === 0) memory.strikes.delete(replica.server);

@@ -53,6 +53,20 @@ describe('the replica check of one stream', () => {
     assert.deepEqual(judgeStream(views({ eu: 130, us: 130, ap: 105 }), leaderless), [], 'no leader to judge by in between');
   });
 
+  it('judges only intervals with new writes: in a quiet stream a healthy follower stays one message behind', () => {
+    const memory = fresh();
+    judgeStream(views({ eu: 99, us: 99, ap: 99 }), memory);
+    judgeStream(views({ eu: 100, us: 100, ap: 99 }), memory);
+    for (let check = 0; check < 5; check += 1) assert.deepEqual(judgeStream(views({ eu: 100, us: 100, ap: 99 }), memory), [], `quiet check ${check + 1}`);
+    assert.deepEqual(judgeStream(views({ eu: 101, us: 101, ap: 101 }), memory), [], 'the next write brings it up');
+    // Strikes survive quiet checks: a replica short across writes is still removed at its second such check.
+    const stuck = fresh();
+    judgeStream(views({ eu: 100, us: 100, ap: 90 }), stuck);
+    judgeStream(views({ eu: 110, us: 110, ap: 90 }), stuck);
+    judgeStream(views({ eu: 110, us: 110, ap: 90 }), stuck);
+    assert.deepEqual(judgeStream(views({ eu: 120, us: 120, ap: 90 }), stuck), [{ action: 'peer-removed', server: 'ap', behind: 30 }]);
+  });
+
   it('leaves a replica the leader knows to be behind (catching up, or cut off) to JetStream', () => {
     const memory = fresh();
     for (const [step, seq] of [100, 110, 120, 130].entries()) {
