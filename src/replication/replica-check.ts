@@ -3,18 +3,18 @@
  * JetStream 2.9.10 does not: after a partition and heal, a replica was seen to
  * stay messages short without a warning, and a leader moved onto it lost
  * acknowledged messages. Every server's own view of each stream comes from its
- * monitoring endpoint (`/jsz?streams=true`). A replica that is taken for
- * current by the leader, yet has not reached even what the leader held at the
- * previous check, at two checks in a row that each follow new writes (in a
- * quiet stream a healthy follower stays one message behind), is removed from the stream's peers,
- * so it can never lead, and JetStream places and fills a fresh one (on another
- * server of its region: with one server in a region there is none, and the
- * stream goes on with the others). A replica just back from a restart or a cut
- * is short at the first check after it returns and has caught up by the next;
- * removing it then took a region's only replica away for good (chaos test 3
- * found it). A leader that is behind one of its replicas steps down. What the
- * stream lost meanwhile is the repair's to restore (`anti-entropy.ts`), from
- * the stores.
+ * monitoring endpoint (`/jsz?streams=true`). A replica that the leader takes
+ * for current, yet that has not reached even what the leader held at the
+ * previous check, at two checks in a row that each follow new writes, is
+ * removed from the stream's peers, so it can never lead, and JetStream places
+ * and fills a fresh one (on another server of its region; with a single server
+ * there is none, and the stream goes on with the others). One check is not
+ * enough: a replica just back from a restart or a cut is short at the first
+ * check after it returns and has caught up by the next, and in a quiet stream
+ * a healthy follower can stay a message behind. Removing such replicas took a
+ * region's only replica of a stream away for good (D79). A leader that is
+ * behind one of its replicas steps down. What the stream lost meanwhile is the
+ * repair's to restore (`anti-entropy.ts`), from the stores.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
