@@ -88,11 +88,13 @@ export function judgeStream(replicas: readonly ServerView[], memory: StreamMemor
     // Short: below even what the leader held a whole interval ago, not lagging behind writes. Only a
     // replica the leader takes for current can be short unnoticed: one it knows is catching up or cut
     // off (a partition) will be filled by JetStream itself.
-    const short = replica.lastSeq < earlier && !leader.behind.has(replica.server);
-    const strikes = short ? (memory.strikes.get(replica.server) ?? 0) + 1 : 0;
+    if (replica.lastSeq >= earlier || leader.behind.has(replica.server)) {
+      memory.strikes.delete(replica.server);
+      continue;
+    }
+    const strikes = (memory.strikes.get(replica.server) ?? 0) + 1;
     if (strikes < SHORT_CHECKS) {
-      if (strikes === 0) memory.strikes.delete(replica.server);
-      else memory.strikes.set(replica.server, strikes);
+      memory.strikes.set(replica.server, strikes);
       continue;
     }
     memory.strikes.delete(replica.server);
@@ -132,9 +134,9 @@ export class ReplicaCheck {
   }
 
   /** One comparison of every stream of this region; returns the repairs made (for tests and logs). */
-  async checkOnce(): Promise<Array<{ stream: string; server: string; action: 'peer-removed' | 'leader-stepped-down' }>> {
+  async checkOnce(): Promise<Array<{ stream: string; server: string; action: Verdict['action'] }>> {
     const views = await this.#views();
-    const actions: Array<{ stream: string; server: string; action: 'peer-removed' | 'leader-stepped-down' }> = [];
+    const actions: Array<{ stream: string; server: string; action: Verdict['action'] }> = [];
     for (const durability of ['global', 'regional'] as const) {
       for (let shard = 0; shard < this.settings.shards; shard += 1) {
         const stream = streamName({ origin: this.settings.region, durability, shard });
