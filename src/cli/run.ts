@@ -33,11 +33,28 @@ export type CliOutcome = number | 'serving';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * A session id is 22 characters of base64url, so one in 64 begins with "-", and parseArgs would
+ * read it as a group of short options. No option has that shape (the one short option is -h),
+ * so such an argument stays what the operator meant: a session id.
+ */
+const DASHED_SESSION_ID = /^-[A-Za-z0-9_-]{21}$/;
+
 /** Parses a command's options strictly: an unknown option or a missing value is bad usage. */
 function parse(command: string, args: readonly string[], options: Options): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  // Each dashed session id goes through parseArgs as a stand-in no option can look like (an
+  // argument never holds a NUL), and comes back after it.
+  const dashed = new Map<string, string>();
+  const standIn = (arg: string, index: number): string => {
+    if (!DASHED_SESSION_ID.test(arg)) return arg;
+    dashed.set(`\0${index}`, arg);
+    return `\0${index}`;
+  };
+  const restore = (arg: string): string => dashed.get(arg) ?? arg;
   try {
-    const { values, positionals } = parseArgs({ args: [...args], options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    const { values, positionals } = parseArgs({ args: args.map(standIn), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const restored = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === 'string' ? restore(value) : value]));
+    return { values: restored as Record<string, string | boolean | undefined>, positionals: positionals.map(restore) };
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error), command);
   }

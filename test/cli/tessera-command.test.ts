@@ -35,6 +35,12 @@ function digestsOf(file: string): Map<string, string> {
   return digests;
 }
 
+/** What `session inspect` printed, once it has said it succeeded (its standard error otherwise). */
+function inspectJson(inspect: Run): Record<string, any> {
+  assert.equal(inspect.code, 0, `session inspect: exit ${inspect.code ?? inspect.signal}: ${inspect.stderr}`);
+  return JSON.parse(inspect.stdout) as Record<string, any>;
+}
+
 const sessionLines = (file: string): number => readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith('{"id":')).length;
 
 before(async () => {
@@ -162,6 +168,13 @@ describe('the tessera command', { timeout: 300_000 }, () => {
     const unknown = await tessera(['session', 'inspect', 'B'.repeat(22), '--store', serverStore()]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no session B{22} in sqlite:/);
+    // One session id in 64 begins with "-": it is an id, wherever it stands, not a group of short options.
+    const dashed = `-${'B'.repeat(21)}`;
+    for (const args of [['session', 'inspect', dashed, '--store', serverStore()], ['session', '--store', serverStore(), 'inspect', dashed]]) {
+      const unknownDashed = await tessera(args);
+      assert.equal(unknownDashed.code, 1, unknownDashed.stderr);
+      assert.match(unknownDashed.stderr, /no session -B{21} in sqlite:/);
+    }
     const noFile = await tessera(['session', 'inspect', 'B'.repeat(22), '--store', `sqlite:${join(server.dir, 'absent.db')}`]);
     assert.equal(noFile.code, 1);
     assert.match(noFile.stderr, /no SQLite store at/);
@@ -187,7 +200,7 @@ describe('the tessera command', { timeout: 300_000 }, () => {
     const after = await tessera(['user', 'devices', 'cli-bob'], admin);
     assert.equal(after.code, 1);
     assert.match(after.stdout, /no live session for cli-bob/);
-    const inspected = JSON.parse((await tessera(['session', 'inspect', bob.token, '--store', serverStore()])).stdout);
+    const inspected = inspectJson(await tessera(['session', 'inspect', bob.token, '--store', serverStore()]));
     assert.equal(inspected.status, 'ended');
     assert.equal(inspected.token.verdict, 'none');
   });
@@ -224,7 +237,7 @@ describe('the tessera command', { timeout: 300_000 }, () => {
     const again = await tessera(['import', '--file', file, '--store', redis.url]);
     assert.equal(again.code, 0, again.stdout);
     const cartOwner = [...source.keys()].find((id) => JSON.parse(readFileSync(file, 'utf8').split('\n').find((l) => l.includes(`"id":"${id}"`))!).session.cart.lines.S0);
-    const inRedis = JSON.parse((await tessera(['session', 'inspect', cartOwner!, '--store', redis.url])).stdout);
+    const inRedis = inspectJson(await tessera(['session', 'inspect', cartOwner!, '--store', redis.url]));
     assert.deepEqual(inRedis.cart.map((i: { sku: string; quantity: number }) => [i.sku, i.quantity]), [['S0', 1]]);
 
     // And back: Redis → a new SQLite file, digest for digest the sessions of the first export.
