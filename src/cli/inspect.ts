@@ -18,7 +18,8 @@ import { matchToken, type TokenMatch } from '../tokens/token-match.js';
 import { UsageError } from './usage.js';
 
 export const REDACTED = '[redacted]';
-const SESSION_ID = /^(?:[A-Za-z0-9_-]{1,32}~)?[A-Za-z0-9_-]{22}$/;
+/** A session id: 22 characters of base64url, after `region~` in the global mode. */
+export const SESSION_ID = /^(?:[A-Za-z0-9_-]{1,32}~)?[A-Za-z0-9_-]{22}$/;
 
 /** What was asked for: a session id, or a token (which names its session and device). */
 export type InspectTarget = { readonly sessionId: string; readonly token?: ParsedToken };

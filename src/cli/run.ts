@@ -11,7 +11,7 @@ import { runService } from '../serve.js';
 import type { SessionStore, StoreConfig } from '../store/session-store.js';
 import { runExport } from './export.js';
 import { runImport } from './import.js';
-import { inspectReport, parseInspectTarget } from './inspect.js';
+import { inspectReport, parseInspectTarget, SESSION_ID } from './inspect.js';
 import { generateKey } from './keys.js';
 import { describeStore, openCommandStore, parseStoreSpec } from './store-option.js';
 import { EXIT, helpOf, HELP, UsageError } from './usage.js';
@@ -34,11 +34,11 @@ export type CliOutcome = number | 'serving';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /**
- * A session id is 22 characters of base64url, so one in 64 begins with "-", and parseArgs would
- * read it as a group of short options. No option has that shape (the one short option is -h),
- * so such an argument stays what the operator meant: a session id.
+ * A session id is base64url, so one in 64 begins with "-", and parseArgs would read it as a group
+ * of short options. No option has a session id's shape (the one short option is -h), so such an
+ * argument stays what the operator meant: a session id.
  */
-const DASHED_SESSION_ID = /^-[A-Za-z0-9_-]{21}$/;
+const isDashedSessionId = (arg: string): boolean => arg.startsWith('-') && SESSION_ID.test(arg);
 
 /** Parses a command's options strictly: an unknown option or a missing value is bad usage. */
 function parse(command: string, args: readonly string[], options: Options): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
@@ -46,7 +46,7 @@ function parse(command: string, args: readonly string[], options: Options): { va
   // argument never holds a NUL), and comes back after it.
   const dashed = new Map<string, string>();
   const standIn = (arg: string, index: number): string => {
-    if (!DASHED_SESSION_ID.test(arg)) return arg;
+    if (!isDashedSessionId(arg)) return arg;
     dashed.set(`\0${index}`, arg);
     return `\0${index}`;
   };
