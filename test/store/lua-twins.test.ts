@@ -17,7 +17,7 @@ import { applyMergePatch, mergeRegister, type Json, type PrefsState } from '../.
 import { mergeMeta, type SessionMeta } from '../../src/domain/session.js';
 import { partVersion } from '../../src/domain/versions.js';
 import { decodeCartLine, decodeDevice, decodeMeta, decodeRegister, encodeCartLine, encodeDevice, encodeMeta, encodePartFields, encodeRegister } from '../../src/store/redis/codec.js';
-import { LIBRARY } from '../../src/store/redis/scripts.js';
+import { functionLibrary, LIBRARY, type FunctionLibrary } from '../../src/store/redis/scripts.js';
 import { matchToken } from '../../src/tokens/token-match.js';
 import { canonical, simulate, statesOf, stepsArb, type Family } from '../domain/support.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
@@ -33,9 +33,17 @@ after(async () => {
 const KEYS = ['t:{twin}:m', 't:{twin}:d', 't:{twin}:c', 't:{twin}:p', 't:{twin}:h'];
 const RUNS = 60;
 
-/** Runs a Lua body after the scripts' library, on the keys of one scratch session. */
+const twins = new Map<string, FunctionLibrary>();
+
+/** Runs a Lua body as a function of a library of the scripts' helpers, on the keys of one scratch session. */
 async function lua(body: string, ...args: string[]): Promise<unknown> {
-  return server.command('EVAL', `${LIBRARY}\n${body}`, KEYS.length, ...KEYS, ...args);
+  let library = twins.get(body);
+  if (library === undefined) {
+    library = functionLibrary('twin', LIBRARY, { twin: { body } });
+    await server.command('FUNCTION', 'LOAD', library.code);
+    twins.set(body, library);
+  }
+  return server.command('FCALL', library.functions.twin!, KEYS.length, ...KEYS, ...args);
 }
 
 const FAMILIES: Record<'devices' | 'cart' | 'prefs', Family[]> = { devices: ['devices', 'meta'], cart: ['cart'], prefs: ['prefs'] };

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { TESSERA_FUNCTIONS } from '../../src/store/redis/scripts.js';
 import { keySlot } from '../support/key-slot.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-harness.js';
 import { conformance } from './conformance.js';
@@ -62,6 +63,36 @@ describe('Redis Cluster: what an ended session leaves on its node', { timeout: 6
       await applied(store, guest.id, guest.caller, { kind: 'cart.add', sku: 'G', quantity: 1 });
       await applied(store, guest.id, admin, { kind: 'session.end' });
       assert.deepEqual(await existing(sessionKeys(guest.id)), [`ts:{${guest.id}}:m`]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('Redis Cluster: the Lua function library', { timeout: 60_000 }, () => {
+  it('a master without the library (restarted empty, newly added) is given it by the first call to its slots', async () => {
+    const store = await RedisStore.connect({ ...settings(), engine: 'redis-cluster', nodes: cluster.nodes });
+    try {
+      const masters = (await cluster.topology()).filter((n) => n.role === 'master' && !n.failed);
+      for (const master of masters) await cluster.command(master.port, 'FUNCTION', 'FLUSH');
+      // Sessions until every master owns two of them.
+      const owner = (id: string) => {
+        const slot = keySlot(`ts:{${id}}:m`);
+        return masters.find((n) => n.slotRanges.some(([from, to]) => slot >= from && slot <= to))!.port;
+      };
+      const sessions = [];
+      const owned = new Map<number, number>();
+      while (masters.some((n) => (owned.get(n.port) ?? 0) < 2)) {
+        const s = await signIn(store);
+        sessions.push(s);
+        owned.set(owner(s.id), (owned.get(owner(s.id)) ?? 0) + 1);
+      }
+      for (const s of sessions) await applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 });
+      for (const s of sessions) assert.deepEqual(Object.keys((await store.load(s.id, ['cart'], Date.now()))?.cart?.lines ?? {}), ['A']);
+      for (const master of masters) {
+        const list = (await cluster.command(master.port, 'FUNCTION', 'LIST')) as unknown[][];
+        assert.deepEqual(list.map((entry) => entry[entry.indexOf('library_name') + 1]), [TESSERA_FUNCTIONS.name], `master ${master.port}`);
+      }
     } finally {
       await store.close();
     }

@@ -55,7 +55,7 @@ describe('Redis round trips', { timeout: 60_000 }, () => {
       const guest = await signIn(store, { idleMs: THIRTY_DAYS });
       const userId = `counted-${Math.random()}`;
       const user = await signIn(store, { userId, idleMs: THIRTY_DAYS });
-      // The first call of each script on a server may need a second command (NOSCRIPT, then EVAL).
+      // The first call on a server loads the library there (Function not found, FUNCTION LOAD, then FCALL again).
       await store.load(guest.id, ['cart'], Date.now());
       await applied(store, guest.id, guest.caller, { kind: 'cart.add', sku: 'warm', quantity: 1 });
       await store.touch(guest.id, guest.deviceId, Date.now(), stamp());
@@ -67,12 +67,12 @@ describe('Redis round trips', { timeout: 60_000 }, () => {
         t.diagnostic(`${what}: ${commands.length} command(s) ${commands.join(' ')}`);
         return commands;
       };
-      assert.deepEqual(await counted('load (all parts)', () => store.load(guest.id, ['cart', 'prefs', 'history', 'devices'], Date.now())), ['EVALSHA']);
-      assert.deepEqual(await counted('load (auth only)', () => store.load(guest.id, [], Date.now())), ['EVALSHA']);
-      assert.deepEqual(await counted('apply cart.add', () => applied(store, guest.id, guest.caller, { kind: 'cart.add', sku: 'A', quantity: 1 })), ['EVALSHA']);
-      assert.deepEqual(await counted('apply prefs.patch', () => applied(store, guest.id, guest.caller, { kind: 'prefs.patch', patch: { a: { b: 1 } } })), ['EVALSHA']);
-      assert.deepEqual(await counted('touch', () => store.touch(guest.id, guest.deviceId, Date.now(), stamp())), ['EVALSHA']);
-      assert.deepEqual(await counted('create (guest)', () => signIn(store)), ['EVALSHA']);
+      assert.deepEqual(await counted('load (all parts)', () => store.load(guest.id, ['cart', 'prefs', 'history', 'devices'], Date.now())), ['FCALL']);
+      assert.deepEqual(await counted('load (auth only)', () => store.load(guest.id, [], Date.now())), ['FCALL']);
+      assert.deepEqual(await counted('apply cart.add', () => applied(store, guest.id, guest.caller, { kind: 'cart.add', sku: 'A', quantity: 1 })), ['FCALL']);
+      assert.deepEqual(await counted('apply prefs.patch', () => applied(store, guest.id, guest.caller, { kind: 'prefs.patch', patch: { a: { b: 1 } } })), ['FCALL']);
+      assert.deepEqual(await counted('touch', () => store.touch(guest.id, guest.deviceId, Date.now(), stamp())), ['FCALL']);
+      assert.deepEqual(await counted('create (guest)', () => signIn(store)), ['FCALL']);
 
       // A user's session also moves its index's deadline, once per expiry step at most.
       await counted('apply on a user session (first, may move the index)', () => applied(store, user.id, user.caller, { kind: 'cart.add', sku: 'A', quantity: 1 }));
@@ -88,7 +88,7 @@ describe('Redis round trips', { timeout: 60_000 }, () => {
       assert.ok(join.length <= 3 && join[0] === 'GET', join.join(' '));
       const fresh = await counted('create (new user)', () => signIn(store, { userId: `fresh-${Math.random()}` }));
       // The index is claimed by a script, which also registers the session as the user's (privacy requests find it).
-      assert.deepEqual(fresh, ['GET', 'EVALSHA', 'EVALSHA']);
+      assert.deepEqual(fresh, ['GET', 'FCALL', 'FCALL']);
     } finally {
       log.stop();
       await store.close();

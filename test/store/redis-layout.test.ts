@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INDEX_REFRESH_LUA } from '../../src/store/redis/lua/index.lua.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { functionLibrary, LIBRARY, TESSERA_FUNCTIONS } from '../../src/store/redis/scripts.js';
 import type { SessionStore, StoreSettings } from '../../src/store/session-store.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { admin, applied, HORIZON_MS, settings, signIn, stamp } from './conformance/support.js';
@@ -199,6 +200,49 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
       // The user's sessions set outlives the tombstone, which names the user: an erasure must find it.
       assert.ok((await expireTime(`ts:us:{${userId}}`)) >= tombstone);
       assert.deepEqual(await server.command('SMEMBERS', `ts:us:{${userId}}`), [s.id]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('The Lua function library', { timeout: 60_000 }, () => {
+  /** The names of the libraries the server holds. */
+  async function libraries(): Promise<string[]> {
+    const list = (await server.command('FUNCTION', 'LIST')) as unknown[][];
+    return list.map((entry) => String(entry[entry.indexOf('library_name') + 1])).sort();
+  }
+
+  it('a server that lost the library (restarted, flushed) is given it by the next call; another release’s library stays beside it', async () => {
+    const store = await connect(60_000);
+    try {
+      const s = await signIn(store);
+      await server.command('FUNCTION', 'FLUSH');
+      // The library of another release, as in a rolling upgrade: same prefix, other code.
+      const other = functionLibrary('tessera', LIBRARY, { tesseraApply: { body: `return 'another release'` } });
+      await server.command('FUNCTION', 'LOAD', other.code);
+
+      await applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 2 });
+      assert.deepEqual(Object.keys((await store.load(s.id, ['cart'], Date.now()))?.cart?.lines ?? {}), ['A']);
+      assert.deepEqual(await libraries(), [other.name, TESSERA_FUNCTIONS.name].sort());
+      assert.equal(await server.command('FCALL', other.functions.tesseraApply!, 0), 'another release');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads go on while Redis is over its memory limit; writes are refused and change nothing', async () => {
+    const store = await connect(60_000);
+    try {
+      const s = await signIn(store);
+      await applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 });
+      await server.command('CONFIG', 'SET', 'maxmemory', '1');
+      try {
+        await assert.rejects(store.apply(s.id, s.caller, { kind: 'cart.add', sku: 'B', quantity: 1 }, { now: Date.now(), hlc: stamp() }));
+        assert.deepEqual(Object.keys((await store.load(s.id, ['cart'], Date.now()))?.cart?.lines ?? {}), ['A']);
+      } finally {
+        await server.command('CONFIG', 'SET', 'maxmemory', '0');
+      }
     } finally {
       await store.close();
     }

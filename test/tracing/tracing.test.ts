@@ -203,11 +203,11 @@ describe('tracing on Redis', () => {
     const create = only(receiver.spans, (s) => s.parentSpanId === request.spanId && s.name === 'store.create', 'store.create span');
     assert.equal(create.attributes[ATTR.storeEngine], 'redis');
     assert.equal(create.attributes[ATTR.dbSystemName], 'redis');
-    const script = only(receiver.spans, (s) => s.parentSpanId === create.spanId && s.name === 'EVALSHA tesseraCreate', 'tesseraCreate span');
+    const script = only(receiver.spans, (s) => s.parentSpanId === create.spanId && s.name === 'FCALL tesseraCreate', 'tesseraCreate span');
     assert.equal(script.kind, CLIENT);
     assert.deepEqual(
       [script.attributes[ATTR.dbOperationName], script.attributes[ATTR.dbStoredProcedureName], script.attributes[ATTR.storeEngine]],
-      ['EVALSHA', 'tesseraCreate', 'redis'],
+      ['FCALL', 'tesseraCreate', 'redis'],
     );
     // One server has no slots to speak of.
     assert.equal(script.attributes[ATTR.redisSlot], undefined);
@@ -241,7 +241,7 @@ describe('tracing on Redis Cluster', () => {
     const request = only(receiver.spans, (s) => s.kind === SERVER && s.traceId === read.traceId, 'request span');
     const load = only(receiver.spans, (s) => s.parentSpanId === request.spanId && s.name === 'store.load', 'store.load span');
     assert.equal(load.attributes[ATTR.storeEngine], 'redis-cluster');
-    const script = only(receiver.spans, (s) => s.parentSpanId === load.spanId && s.name === 'EVALSHA tesseraLoad', 'tesseraLoad span');
+    const script = only(receiver.spans, (s) => s.parentSpanId === load.spanId && s.name === 'FCALL tesseraLoad', 'tesseraLoad span');
     assert.equal(script.attributes[ATTR.redisSlot], keySlot(`{${sessionId}}`));
     assert.equal(script.attributes[ATTR.storeEngine], 'redis-cluster');
   });

@@ -5,7 +5,7 @@
  */
 import { createClient } from 'redis';
 import type { RedisTuning } from './options.js';
-import { SCRIPTS, type ScriptName } from './scripts.js';
+import { callFunction, TESSERA_FUNCTIONS, type ScriptName } from './scripts.js';
 
 /** The commands the store uses. */
 export interface Commands {
@@ -246,7 +246,7 @@ export class Replaceable<C> {
 }
 
 async function connectClient(url: string, tuning: RedisTuning) {
-  const client = createClient({ url, ...clientDefaults(tuning), scripts: SCRIPTS });
+  const client = createClient({ url, ...clientDefaults(tuning) });
   // Errors surface through the commands that meet them; the client reconnects by itself.
   client.on('error', () => undefined);
   await connectWithin(tuning.startupTimeoutMs, () => client.connect(), () => client.destroy());
@@ -268,7 +268,16 @@ export async function openClient(url: string, tuning: RedisTuning): Promise<Comm
     tuning.commandTimeoutMs,
   );
   return {
-    script: (name, keys, args) => clients.run((c) => c[name](keys, args)),
+    script: (name, keys, args) =>
+      clients.run((c) =>
+        callFunction(
+          TESSERA_FUNCTIONS,
+          name,
+          // node-redis only reads the arrays.
+          (fn) => c.fCall(fn, { keys: keys as string[], arguments: args as string[] }),
+          (code) => c.sendCommand(['FUNCTION', 'LOAD', code]),
+        ),
+      ),
     get: (key) => clients.run((c) => c.get(key)),
     setIfAbsent: async (key, value, deadline) =>
       (await clients.run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',

@@ -12,7 +12,7 @@
 import { createCluster } from 'redis';
 import { clientDefaults, connectWithin, Replaceable, type Commands } from './clients.js';
 import type { RedisTuning } from './options.js';
-import { SCRIPTS } from './scripts.js';
+import { callFunction, TESSERA_FUNCTIONS } from './scripts.js';
 
 function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
   const cluster = createCluster({
@@ -22,7 +22,6 @@ function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
     // Connect to a node when a command first needs it, so that a dead node never blocks discovery.
     minimizeConnections: true,
     maxCommandRedirections: 16,
-    scripts: SCRIPTS,
   });
   cluster.on('error', () => undefined);
   cluster.on('node-error', () => undefined);
@@ -44,7 +43,17 @@ export async function openCluster(seeds: readonly string[], tuning: RedisTuning)
     tuning.topologyRefreshMs,
   );
   return {
-    script: (name, keys, args) => clusters.run((c) => c[name](keys, args)),
+    script: (name, keys, args) =>
+      clusters.run((c) =>
+        callFunction(
+          TESSERA_FUNCTIONS,
+          name,
+          // node-redis only reads the arrays; the first key routes FCALL to the slot's master.
+          (fn) => c.fCall(fn, { keys: keys as string[], arguments: args as string[] }),
+          // Loaded where the call went: the master of the first key's slot.
+          (code) => c.sendCommand(keys[0], false, ['FUNCTION', 'LOAD', code]),
+        ),
+      ),
     get: (key) => clusters.run((c) => c.get(key)),
     setIfAbsent: async (key, value, deadline) =>
       (await clusters.run((c) => c.set(key, value, { condition: 'NX', expiration: { type: 'PXAT', value: deadline } }))) === 'OK',

@@ -93,8 +93,8 @@ export class RedisConnection {
   }
 
   script(name: ScriptName, keys: readonly string[], args: readonly string[], options: CallOptions): Promise<unknown> {
-    // Sent as EVALSHA (EVAL once on NOSCRIPT): the script's name tells what it did.
-    return this.#traced('EVALSHA', name, keys[0], () => this.#call(() => this.#commands.script(name, keys, args), options));
+    // Sent as FCALL (FUNCTION LOAD once where the library is missing): the script's name tells what it did.
+    return this.#traced('FCALL', name, keys[0], () => this.#call(() => this.#commands.script(name, keys, args), options));
   }
 
   get(key: string): Promise<string | null> {

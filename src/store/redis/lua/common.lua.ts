@@ -1,6 +1,6 @@
 /**
- * Lua shared by every session script: the key roles, and small helpers on
- * strings, integers and hashes.
+ * Lua shared by every script: the call's keys and their roles, and small
+ * helpers on strings, integers and hashes.
  *
  * Every session script is called with the keys of one session (`../keys.ts`):
  * metadata, devices, cart, preferences, history, then as the script needs
@@ -10,19 +10,43 @@
  * that may not exist (parked records) are passed only to the merge, which may
  * wait out a slot migration: a script whose keys are partly missing in a
  * migrating slot gets TRYAGAIN.
+ *
+ * The scripts are one function library (`../scripts.ts`). Its top level runs
+ * once, at FUNCTION LOAD, where Redis 7.0 gives Lua no globals at all — not
+ * `tonumber`, `string` or `cjson`: it may only define functions and tables of
+ * constants. Everything else happens inside functions, at call time.
  */
 export const COMMON_LUA = String.raw`
-local META, DEVICES, CART, PREFS, HISTORY = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
--- Then, when a script needs them, the parked records (':q') and the feed stream of
--- the session's slot; on a cluster the stream's bell is the channel of the same tag.
-local PARKED, FEED, BELL = nil, nil, nil
-for i = 6, #KEYS do
-  if string.sub(KEYS[i], -2) == ':q' then PARKED = KEYS[i] else FEED = KEYS[i] end
+-- The call's keys and arguments. Every function of the library begins with
+-- beginCall, which binds them and the key roles: metadata, devices, cart,
+-- preferences, history, then, when a script needs them, the parked records
+-- (':q') and the feed stream of the session's slot; on a cluster the stream's
+-- bell is the channel of the same tag.
+local KEYS, ARGV = {}, {}
+local META, DEVICES, CART, PREFS, HISTORY, PARKED, FEED, BELL
+local DATA_KEYS, PART_KEY = {}, {}
+
+-- What a call leaves in the library's state (the metadata as read, versions
+-- being moved) is reset before the next: each file that keeps such state says how.
+local callResets = {}
+local function eachCall(reset)
+  callResets[#callResets + 1] = reset
 end
-if FEED ~= nil and string.find(FEED, '{', 1, true) then BELL = string.gsub(FEED, 'feed:{', 'bell:{', 1) end
-local DATA_KEYS = { DEVICES, CART, PREFS, HISTORY }
+
+local function beginCall(keys, args)
+  KEYS, ARGV = keys, args
+  META, DEVICES, CART, PREFS, HISTORY = keys[1], keys[2], keys[3], keys[4], keys[5]
+  PARKED, FEED, BELL = nil, nil, nil
+  for i = 6, #keys do
+    if string.sub(keys[i], -2) == ':q' then PARKED = keys[i] else FEED = keys[i] end
+  end
+  if FEED ~= nil and string.find(FEED, '{', 1, true) then BELL = string.gsub(FEED, 'feed:{', 'bell:{', 1) end
+  DATA_KEYS[1], DATA_KEYS[2], DATA_KEYS[3], DATA_KEYS[4] = DEVICES, CART, PREFS, HISTORY
+  PART_KEY.devices, PART_KEY.cart, PART_KEY.prefs, PART_KEY.history = DEVICES, CART, PREFS, HISTORY
+  for i = 1, #callResets do callResets[i]() end
+end
+
 local DATA_PARTS = { 'cart', 'prefs', 'history', 'devices' }
-local PART_KEY = { devices = DEVICES, cart = CART, prefs = PREFS, history = HISTORY }
 
 -- Every part hash holds this field from the session's creation, so that all five
 -- keys always exist: a script over a slot in mid-migration whose keys are partly

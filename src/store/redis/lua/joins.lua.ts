@@ -15,7 +15,8 @@ local JOINS = {
     same = function(x, y) return x.t == y.t and x.v == y.v end,
   },
   history = {
-    decode = tonumber, encode = int, merge = math.max,
+    -- Wrapped: the library's top level sees no tonumber or math (common.lua.ts).
+    decode = function(text) return tonumber(text) end, encode = int, merge = function(x, y) return math.max(x, y) end,
     same = function(x, y) return x == y end,
   },
 }

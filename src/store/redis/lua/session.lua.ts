@@ -16,6 +16,7 @@ local LEGACY_FIELDS = { vc = true, vp = true, vh = true, vd = true }
 -- that writeMeta sends only the fields that differ: a write moves three or four
 -- of a dozen (activity, the idle deadline, the stamp, a version).
 local storedMeta = {}
+eachCall(function() storedMeta = {} end)
 
 -- Session metadata: strings in the hash, numbers here.
 local function metaFromFlat(flat)

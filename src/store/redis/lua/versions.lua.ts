@@ -28,6 +28,7 @@ end
 
 -- Versions being moved by this script: part -> halves; written back by saveVersions.
 local moving = {}
+eachCall(function() moving = {} end)
 
 -- The version of a part as stored, computed from every entry for a session
 -- written before versions were digests (canonical: the part's canonical text function).
