@@ -9,10 +9,12 @@
 # Each gets its own redis-server; one signed-in session per build. Per round
 # and build: reads (GET /v1/session?parts=cart,prefs) and writes (PUT of a
 # cart line, 5 SKUs, quantities 1-5: every write succeeds), each for DURATION
-# seconds under wrk (2 threads, 32 connections), then the Redis time per
+# seconds under wrk (2 threads, CONNECTIONS connections), then the Redis time per
 # script call of that phase (INFO commandstats, reset between phases).
 #
-# Environment: ROUNDS (3), DURATION (10), BASE_PORT (7410).
+# Environment: ROUNDS (3), DURATION (10), BASE_PORT (7410), CONNECTIONS (32;
+# 1 sends one request at a time, so that Redis's time per script is not
+# stretched by the load generator and the node taking its core).
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -26,6 +28,8 @@ done
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 BASE_PORT=${BASE_PORT:-7410}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=$((CONNECTIONS < 2 ? 1 : 2))
 KEY=side-by-side-key-0123456789abcdef
 WORK=$(mktemp -d)
 declare -A DIR=([A]=$(cd "$1" && pwd) [B]=$(cd "$2" && pwd))
@@ -66,17 +70,17 @@ start() {
 phase() {
   local build=$1 kind=$2 url="http://127.0.0.1:${PORT[$1]}" out
   if [[ $kind == reads ]]; then
-    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/v1/session?parts=cart,prefs")
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/v1/session?parts=cart,prefs")
   else
-    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s "$WORK/write.lua" -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/")
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/write.lua" -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/")
   fi
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $4}' <<<"$out")"
 }
 
-# Redis µs per script call since the last reset, then resets.
+# Redis µs per script call since the last reset (EVALSHA before the function library, FCALL after), then resets.
 script_cost() {
   local redis=$((PORT[$1] + 1))
-  redis-cli -p "$redis" info commandstats | grep -oE 'cmdstat_evalsha:.*usec_per_call=[0-9.]+' | sed 's/.*usec_per_call=//'
+  redis-cli -p "$redis" info commandstats | grep -oE 'cmdstat_(evalsha|fcall):.*usec_per_call=[0-9.]+' | sed 's/.*usec_per_call=//' | head -1
   redis-cli -p "$redis" config resetstat >/dev/null
 }
 

@@ -27,7 +27,7 @@ import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_REGISTER_LUA, INDEX_SWAP_LUA }
 import { JOINS_LUA } from './lua/joins.lua.js';
 import { LEASE_LUA, RELEASE_LUA } from './lua/lease.lua.js';
 import { MERGE_PATCH_LUA } from './lua/merge-patch.lua.js';
-import { ACTIVITY_LUA, OPERATIONS_LUA } from './lua/operations.lua.js';
+import { ACTIVITY_LUA, APPLY_LUA, OPERATIONS_LUA } from './lua/operations.lua.js';
 import { PREFS_LUA } from './lua/prefs.lua.js';
 import {
   CREATE_LUA,
@@ -46,7 +46,7 @@ import { VERSIONS_LUA } from './lua/versions.lua.js';
 /** What every script is built on: the helpers, then each part's rules, then the joins and the feed. */
 export const LIBRARY = [
   COMMON_LUA, HLC_LUA, SESSION_LUA, VERSIONS_LUA, DEVICES_LUA, TOKEN_MATCH_LUA, CART_LUA, PREFS_LUA, MERGE_PATCH_LUA,
-  HISTORY_LUA, JOINS_LUA, FEED_LUA, ACTIVITY_LUA,
+  HISTORY_LUA, JOINS_LUA, FEED_LUA, ACTIVITY_LUA, OPERATIONS_LUA,
 ].join('\n');
 
 /** A script's Lua, run as the body of a function that begins with `beginCall` (`common.lua.ts`). */
@@ -85,7 +85,7 @@ const DEFINITIONS = {
   tesseraLoad: { body: LOAD_LUA, readOnly: true },
   tesseraMigrate: { body: MIGRATE_LUA },
   tesseraCreate: { body: CREATE_LUA },
-  tesseraApply: { body: OPERATIONS_LUA },
+  tesseraApply: { body: APPLY_LUA },
   tesseraTouch: { body: TOUCH_LUA },
   tesseraMerge: { body: MERGE_LUA },
   tesseraSnapshot: { body: SNAPSHOT_LUA, readOnly: true },
