@@ -159,6 +159,18 @@ describe('the Lua twins of the domain', { timeout: 120_000 }, () => {
     );
   });
 
+  it('order strings byte by byte as JavaScript orders ASCII, at every length and shared prefix', async () => {
+    // Strings of a few bytes, so that prefixes, ties and differences at every offset of the 4-byte steps occur.
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', 'A', '.', '0', '~'), maxLength: 11 });
+    await fc.assert(
+      fc.asyncProperty(text, text, text, async (prefix, x, y) => {
+        const [a, b] = [prefix + x, prefix + y];
+        assert.equal(await lua(`return bytesLess(ARGV[1], ARGV[2]) and 1 or 0`, a, b), a < b ? 1 : 0, `${JSON.stringify(a)} < ${JSON.stringify(b)}`);
+      }),
+      { numRuns: RUNS * 4 },
+    );
+  });
+
   it('lift a stamp above a floor as stampAbove does', async () => {
     const stamp = fc
       .tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom(0, 1, 0xfffe, 0xffff), fc.constantFrom('eu.a', 'us.b'))

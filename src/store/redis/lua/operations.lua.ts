@@ -238,9 +238,12 @@ do
     local m = readMeta()
     if m ~= nil and m.r ~= nil then return { 'moved', m.r, m.s or '' } end
     if not isLive(m, now) then return { 'not-found' } end
+    -- The caller's device as stored, read once for the token check and its activity.
+    local caller = nil
     if callerKind ~= 'admin' then
       local stored = redis.call('HGET', DEVICES, callerDevice)
-      local verdict = stored and tokenMatch(decodeDevice(stored), tokenHash, gen, now, idle) or 'none'
+      caller = stored and decodeDevice(stored) or nil
+      local verdict = caller and tokenMatch(caller, tokenHash, gen, now, idle) or 'none'
       if verdict ~= 'current' and verdict ~= 'grace' then return { 'unauthorized' } end
       if kind == 'device.rotate' and verdict == 'grace' then
         -- Two rotations of one device at once: the first won; the one still holding the token it replaced does not rotate again.
@@ -267,7 +270,9 @@ do
       -- The device that acted: the caller, or the device signing in.
       local actor = nil
       if callerKind == 'device' then actor = callerDevice elseif kind == 'device.add' then actor = ARGV[ARG] end
-      if actor ~= nil and recordActivity(m, actor, now, idle, slideAfter, stamp, records, seenIp, seenCountry) then written[DEVICES] = true end
+      -- An operation on devices may have changed the caller's: read again.
+      local known = (actor == callerDevice and part ~= 'devices') and caller or nil
+      if actor ~= nil and recordActivity(m, actor, now, idle, slideAfter, stamp, records, seenIp, seenCountry, known) then written[DEVICES] = true end
     end
     writeMeta(m)
     appendChange(sessionIdOf(META), stamp, origin, records)
@@ -286,7 +291,7 @@ do
       if knownVersion == version or m.e ~= nil then partFlat = false else partFlat = partFields(PART_KEY[part]) end
     end
     local k, moved = settleExpiry(m, step, horizon, written)
-    return { 'applied', metaToFlat(m), devices, partFlat, records, k, moved and 1 or 0, stamp }
+    return { 'applied', writtenMetaFlat(), devices, partFlat, records, k, moved and 1 or 0, stamp }
   end
 end
 `;
@@ -297,7 +302,8 @@ end
  * the session) was last recorded active, slide the deadline, move the
  * device's `lastActiveAt` (and where it was seen, when the caller said:
  * seenIp, seenCountry, '' for none), and add the activity records. True when
- * the device was written.
+ * the device was written. `known` is the device as stored, when the caller has
+ * already read it in this call (nil: read here).
  */
 export const ACTIVITY_LUA = String.raw`
 -- A meta record's fields: the metadata alone (no versions, no bookkeeping).
@@ -314,10 +320,13 @@ local function metaRecordFlat(m)
   return flat
 end
 
-local function recordActivity(m, deviceId, now, idle, slideAfter, stamp, records, seenIp, seenCountry)
-  local stored = redis.call('HGET', DEVICES, deviceId)
-  if not stored then return false end
-  local d = decodeDevice(stored)
+local function recordActivity(m, deviceId, now, idle, slideAfter, stamp, records, seenIp, seenCountry, known)
+  local d = known
+  if d == nil then
+    local stored = redis.call('HGET', DEVICES, deviceId)
+    if not stored then return false end
+    d = decodeDevice(stored)
+  end
   if d.x ~= nil then return false end
   local deviceDue = now - d.l >= slideAfter
   if not deviceDue and now - m.l < slideAfter then return false end

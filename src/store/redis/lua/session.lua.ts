@@ -12,11 +12,12 @@ local META_NUMBERS = { 'c', 'l', 'i', 'a', 'e', 'x' }
 -- Fields of earlier releases (per-part counters), dropped on the next write.
 local LEGACY_FIELDS = { vc = true, vp = true, vh = true, vd = true }
 
--- The metadata hash as this script last read or wrote it (field -> text), so
--- that writeMeta sends only the fields that differ: a write moves three or four
--- of a dozen (activity, the idle deadline, the stamp, a version).
-local storedMeta = {}
-eachCall(function() storedMeta = {} end)
+-- The metadata hash as this call last read or wrote it: each field's text, and
+-- the numbers read from it. writeMeta sends only the fields that differ — a
+-- write moves three or four of a dozen (activity, the idle deadline, the stamp,
+-- a version) — and finds a number unchanged without writing it out.
+local storedMeta, storedNumbers = {}, {}
+eachCall(function() storedMeta, storedNumbers = {}, {} end)
 
 -- Session metadata: strings in the hash, numbers here.
 local function metaFromFlat(flat)
@@ -30,8 +31,12 @@ end
 
 local function readMeta()
   local flat = redis.call('HGETALL', META)
-  storedMeta = toMap(flat)
-  return metaFromFlat(flat)
+  local m = metaFromFlat(flat)
+  storedMeta, storedNumbers = toMap(flat), {}
+  if m ~= nil then
+    for _, field in ipairs(META_NUMBERS) do storedNumbers[field] = m[field] end
+  end
+  return m
 end
 
 -- The metadata as hash fields (numbers as integers), legacy fields left out.
@@ -51,11 +56,16 @@ end
 -- the user of an erased session, a finished merge's mark).
 local function writeMeta(m)
   local changed, gone = {}, {}
-  local flat = metaToFlat(m)
-  for i = 1, #flat, 2 do
-    if storedMeta[flat[i]] ~= flat[i + 1] then
-      changed[#changed + 1] = flat[i]
-      changed[#changed + 1] = flat[i + 1]
+  for field, value in pairs(m) do
+    if not LEGACY_FIELDS[field] then
+      local text = value
+      if type(value) == 'number' then
+        if storedNumbers[field] == value then text = storedMeta[field] else text = int(value) end
+      end
+      if storedMeta[field] ~= text then
+        changed[#changed + 1] = field
+        changed[#changed + 1] = text
+      end
     end
   end
   for field in pairs(storedMeta) do
@@ -63,8 +73,21 @@ local function writeMeta(m)
   end
   if #gone > 0 then redis.call('HDEL', META, unpack(gone)) end
   if #changed > 0 then redis.call('HSET', META, unpack(changed)) end
-  for _, field in ipairs(gone) do storedMeta[field] = nil end
-  for i = 1, #changed, 2 do storedMeta[changed[i]] = changed[i + 1] end
+  for _, field in ipairs(gone) do
+    storedMeta[field] = nil
+    storedNumbers[field] = nil
+  end
+  for i = 1, #changed, 2 do
+    local field = changed[i]
+    storedMeta[field] = changed[i + 1]
+    if type(m[field]) == 'number' then storedNumbers[field] = m[field] end
+  end
+end
+
+-- The metadata as writeMeta left it, as hash fields: metaToFlat of what it
+-- wrote, without writing out its numbers again.
+local function writtenMetaFlat()
+  return toFlat(storedMeta)
 end
 
 local function deadline(m)
