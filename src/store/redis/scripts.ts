@@ -43,7 +43,7 @@ import {
 import { SESSION_LUA } from './lua/session.lua.js';
 import { VERSIONS_LUA } from './lua/versions.lua.js';
 
-/** What every script is built on: the helpers, then each part's rules, then the joins and the feed. */
+/** What every script is built on: the helpers, each part's rules, the joins, the feed, activity and the operations (apply). */
 export const LIBRARY = [
   COMMON_LUA, HLC_LUA, SESSION_LUA, VERSIONS_LUA, DEVICES_LUA, TOKEN_MATCH_LUA, CART_LUA, PREFS_LUA, MERGE_PATCH_LUA,
   HISTORY_LUA, JOINS_LUA, FEED_LUA, ACTIVITY_LUA, OPERATIONS_LUA,
