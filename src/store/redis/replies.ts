@@ -6,6 +6,7 @@ import type { ProblemCode } from '../../domain/errors.js';
 import type { ChangeRecord, DataPart, PartName } from '../../domain/parts.js';
 import type { TokenMatch } from '../../tokens/token-match.js';
 import type { ApplyResult, LoadedSession } from '../session-store.js';
+import type { DeviceAuth } from '../../domain/devices.js';
 import type { SessionMeta } from '../../domain/session.js';
 import {
   decodeCart,
@@ -16,6 +17,9 @@ import {
   decodeRecord,
   type FieldList,
 } from './codec.js';
+
+/** A result being filled in. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const PART_NAMES: ReadonlySet<string> = new Set(['meta', 'devices', 'cart', 'prefs', 'history']);
 
@@ -41,7 +45,7 @@ function sessionView(
   devices: FieldList,
   parts: Partial<Record<Exclude<DataPart, 'devices'>, FieldList>>,
 ): LoadedSession {
-  const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
+  const view: Mutable<LoadedSession> = {
     ...decodeMeta(sessionId, meta),
     devices: decodeDevices(devices),
   };
@@ -92,7 +96,8 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   if (userStart === -1 || persistence === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
     throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head.slice(0, 16))}`);
   }
-  const meta: SessionMeta = {
+  // Optional fields are added, not spread in: this runs on every request.
+  const meta: Mutable<SessionMeta> = {
     id: sessionId,
     userId: user.startsWith('=') ? user.slice(1) : null,
     createdAt: timestamp(c, 'c'),
@@ -101,8 +106,9 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
     absoluteExpiresAt: timestamp(a, 'a'),
     csrfSecret: s!,
   };
-  const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = {
-    meta: t === '-' ? meta : { ...meta, t },
+  if (t !== '-') meta.t = t;
+  const view: Mutable<LoadedSession> = {
+    meta,
     devices: Array.isArray(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
     versions: { cart: vc!, prefs: vp!, history: vh!, devices: vd! },
   };
@@ -110,11 +116,9 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
     view.credential = verdict as TokenMatch;
     if (activeAt !== '-') {
       view.credentialActiveAt = timestamp(activeAt, 'credential device l');
-      view.credentialAuth = {
-        authenticatedAt: timestamp(authAt, 'credential device av'),
-        ...(authLevel !== '-' ? { authLevel: authLevel! } : {}),
-        persistent: persistence === 'p',
-      };
+      const auth: Mutable<DeviceAuth> = { authenticatedAt: timestamp(authAt, 'credential device av'), persistent: persistence === 'p' };
+      if (authLevel !== '-') auth.authLevel = authLevel;
+      view.credentialAuth = auth;
     }
   }
   // A part the script did not send (null) is either not wanted or unchanged since a known version.
