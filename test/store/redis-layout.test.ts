@@ -231,6 +231,22 @@ describe('The Lua function library', { timeout: 60_000 }, () => {
     }
   });
 
+  it('calls that all find the library missing at once each load it, and every one of them succeeds', async () => {
+    const store = await connect(60_000);
+    try {
+      const sessions = [];
+      for (let i = 0; i < 10; i += 1) sessions.push(await signIn(store));
+      await server.command('FUNCTION', 'FLUSH');
+      // Pipelined on one connection: every call meets "Function not found" before the first load lands,
+      // so all but one load meet "already exists".
+      await Promise.all(sessions.map((s) => applied(store, s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 })));
+      for (const s of sessions) assert.deepEqual(Object.keys((await store.load(s.id, ['cart'], Date.now()))?.cart?.lines ?? {}), ['A']);
+      assert.deepEqual(await libraries(), [TESSERA_FUNCTIONS.name]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('reads go on while Redis is over its memory limit; writes are refused and change nothing', async () => {
     const store = await connect(60_000);
     try {

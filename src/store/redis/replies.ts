@@ -2,11 +2,11 @@
  * Reading the scripts' replies (nested arrays of strings and integers) into
  * the store contract's results.
  */
+import type { DeviceAuth } from '../../domain/devices.js';
 import type { ProblemCode } from '../../domain/errors.js';
 import type { ChangeRecord, DataPart, PartName } from '../../domain/parts.js';
 import type { TokenMatch } from '../../tokens/token-match.js';
 import type { ApplyResult, LoadedSession } from '../session-store.js';
-import type { DeviceAuth } from '../../domain/devices.js';
 import type { SessionMeta } from '../../domain/session.js';
 import {
   decodeCart,
@@ -116,7 +116,10 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
     view.credential = verdict as TokenMatch;
     if (activeAt !== '-') {
       view.credentialActiveAt = timestamp(activeAt, 'credential device l');
-      const auth: Mutable<DeviceAuth> = { authenticatedAt: timestamp(authAt, 'credential device av'), persistent: persistence === 'p' };
+      const auth: Mutable<DeviceAuth> = {
+        authenticatedAt: timestamp(authAt, 'credential device av'),
+        persistent: persistence === 'p',
+      };
       if (authLevel !== '-') auth.authLevel = authLevel;
       view.credentialAuth = auth;
     }
