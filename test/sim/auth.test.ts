@@ -268,7 +268,9 @@ describe('tokens across regions', { timeout: 600_000 }, () => {
     // Back, ap asks for its sessions again and orders them itself.
     await sim.restartRegion('ap');
     let back = false;
-    for (let attempt = 0; attempt < 100 && !back; attempt += 1) {
+    // Patience as long as the reclaim's own: the handback may take 10 s, and ap then waits up to 30 s
+    // to have applied the changes made while it was away (`#reclaim` in src/replication/home.ts).
+    for (let attempt = 0; attempt < 200 && !back; attempt += 1) {
       const token = made[9]!;
       const rotated = await clients.ap!.request('POST', '/v1/session/rotate', { token });
       back = rotated.status === 200;
