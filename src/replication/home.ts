@@ -78,7 +78,8 @@ export class HomeOwnership {
   /** The epoch records seen, in order, per home. */
   readonly #epochs = new Map<string, EpochRecord[]>();
   #lastEpochSeq = 0;
-  readonly #kv: Promise<KV>;
+  /** The heartbeat bucket, bound in `start`. */
+  #kv: KV | null = null;
   /** When a heartbeat that NATS acknowledged last started, per home this region owns (monotonic ms). */
   readonly #heldSince = new Map<string, number>();
   /** When each home's heartbeat was last seen to change, its revision then, and the epoch it was watched at (monotonic ms). */
@@ -108,9 +109,7 @@ export class HomeOwnership {
     private readonly settings: ReplicationSettings,
     private readonly logger: Logger,
     private readonly appliedUpTo: AppliedUpTo,
-  ) {
-    this.#kv = new Kvm(nc).create(HEARTBEAT_BUCKET, { replicas: settings.regions.length, history: 1 });
-  }
+  ) {}
 
   /** Creates the epoch stream (idempotently) and starts following it and the heartbeats. */
   async start(): Promise<void> {
@@ -130,9 +129,17 @@ export class HomeOwnership {
           if (!/already in use|exists/i.test(String((error as Error).message))) throw error;
         });
     }
-    await this.#kv;
+    // Made here, not in the constructor: a start that fails before awaiting it would leave its
+    // rejection unobserved, and Node ends the process on that (seen in CI: a bucket timeout
+    // while the meta group was electing exited the node instead of retrying).
+    this.#kv = await new Kvm(this.nc).create(HEARTBEAT_BUCKET, { replicas: this.settings.regions.length, history: 1 });
     await this.#readEpochs();
     this.#timer = setInterval(() => void this.#round(), HEARTBEAT_MS);
+  }
+
+  #bucket(): KV {
+    if (this.#kv === null) throw new Error('home ownership used before start()');
+    return this.#kv;
   }
 
   stop(): void {
@@ -231,7 +238,7 @@ export class HomeOwnership {
   }
 
   async #beat(): Promise<void> {
-    const kv = await this.#kv;
+    const kv = this.#bucket();
     const ownedNow = (): string[] => this.settings.regions.filter((home) => this.ownerOf(home).owner === this.settings.region);
     const lapsed = (home: string): boolean => {
       const since = this.#heldSince.get(home);
@@ -283,7 +290,7 @@ export class HomeOwnership {
 
   /** Notes each home's heartbeat; takes over a home whose owner has been silent while ours got through. */
   async #watch(): Promise<void> {
-    const kv = await this.#kv;
+    const kv = this.#bucket();
     const now = performance.now();
     for (const home of this.settings.regions) {
       const { owner, epoch } = this.ownerOf(home);
