@@ -22,13 +22,15 @@ import type { ChangeRecord } from '../domain/parts.js';
 import type { SessionStore } from '../store/session-store.js';
 import { snapshotRecords } from '../store/transition.js';
 import { shardOf } from './layout.js';
-import { answerQuestions, ask } from './questions.js';
+import { answerQuestions, ask, maxPayload } from './questions.js';
 import type { ReplicationObserver } from './observer.js';
 import type { ReplicationSettings } from './settings.js';
 
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Sessions per `states` / `apply` message (a snapshot is a few KB; NATS carries 1 MB). */
+/** Most sessions per `states` / `apply` message; fewer when their snapshots would not fit in one (`#fitting`). */
 const CHUNK = 50;
+/** Bytes of a message kept for what surrounds the records: the answer's envelope, the ids left out. */
+const ENVELOPE_BYTES = 16 * 1024;
 /** Buckets whose sessions one question asks for (a wiped region asks for every bucket). */
 const BUCKETS_PER_QUESTION = 16;
 
@@ -85,7 +87,12 @@ export class AntiEntropy {
           if (body.buckets === undefined) return Object.fromEntries(index.get(body.bucket ?? -1) ?? []);
           return Object.fromEntries(body.buckets.slice(0, BUCKETS_PER_QUESTION).map((bucket) => [bucket, Object.fromEntries(index.get(bucket) ?? [])]));
         },
-        states: async (body: { ids: string[] }) => this.#states(body.ids),
+        // With `maxBytes`, as many sessions as fit and the ids left for the next question; without, how nodes before it asked.
+        states: async (body: { ids: string[]; maxBytes?: number }) => {
+          if (body.maxBytes === undefined) return this.#states(body.ids);
+          const { records, taken } = this.#fitting(await this.#statesBySession(body.ids), Math.min(body.maxBytes, this.#budget()));
+          return { records, rest: body.ids.slice(taken) };
+        },
         apply: async (body: { records: ChangeRecord[] }) => ({ merged: (await this.store.merge(body.records, Date.now())).length }),
         erase: async (body: { userId: string }) => ({ erased: await this.store.eraseUser(body.userId, Date.now(), this.clock.now()) }),
       }),
@@ -149,19 +156,14 @@ export class AntiEntropy {
     let pushed = 0;
     for (let start = 0; start < differing.length; start += BUCKETS_PER_QUESTION) {
       const asked = differing.slice(start, start + BUCKETS_PER_QUESTION);
-      const answer = (await this.#ask(peer, 'sessions', { buckets: asked })) as Record<string, Record<string, string>>;
+      const answer = await this.#sessionsOf(peer, asked);
       for (const bucket of asked) {
         const mine = index.get(bucket) ?? new Map<string, string>();
         const other = new Map(Object.entries(answer[String(bucket)] ?? {}));
         const pull = [...other].filter(([id, digest]) => mine.get(id) !== digest).map(([id]) => id);
         const push = [...mine].filter(([id, digest]) => other.get(id) !== digest).map(([id]) => id);
-        for (let i = 0; i < pull.length; i += CHUNK) {
-          const records = (await this.#ask(peer, 'states', { ids: pull.slice(i, i + CHUNK) })) as ChangeRecord[];
-          await this.store.merge(records, Date.now());
-        }
-        for (let i = 0; i < push.length; i += CHUNK) {
-          await this.#ask(peer, 'apply', { records: await this.#states(push.slice(i, i + CHUNK)) });
-        }
+        await this.#pull(peer, pull);
+        await this.#push(peer, push);
         pulled += pull.length;
         pushed += push.length;
       }
@@ -172,6 +174,72 @@ export class AntiEntropy {
       this.logger.info({ peer, buckets: differing.length, pulled, pushed }, 'sessions that differed from another region were exchanged');
     }
     return { peer, buckets: this.settings.repairBuckets, differing: differing.length, pulled, pushed };
+  }
+
+  /**
+   * The peer's session digests of these buckets. An answer too large for one
+   * message (a few hundred thousand sessions in 16 buckets) is asked again
+   * bucket by bucket.
+   */
+  async #sessionsOf(peer: string, buckets: readonly number[]): Promise<Record<string, Record<string, string>>> {
+    try {
+      return (await this.#ask(peer, 'sessions', { buckets })) as Record<string, Record<string, string>>;
+    } catch (error) {
+      if (buckets.length === 1 || !/max_payload/.test((error as Error).message)) throw error;
+      const answer: Record<string, Record<string, string>> = {};
+      for (const bucket of buckets) Object.assign(answer, await this.#sessionsOf(peer, [bucket]));
+      return answer;
+    }
+  }
+
+  /** Joins the peer's snapshots of these sessions here, as many per question as fit in a message. */
+  async #pull(peer: string, ids: readonly string[]): Promise<void> {
+    let left = ids;
+    while (left.length > 0) {
+      const asked = left.slice(0, CHUNK);
+      const answer = (await this.#ask(peer, 'states', { ids: asked, maxBytes: this.#budget() })) as ChangeRecord[] | { records: ChangeRecord[]; rest: string[] };
+      // A node from before `maxBytes` answers every session asked, as an array.
+      const { records, rest } = Array.isArray(answer) ? { records: answer, rest: [] } : answer;
+      if (rest.length === asked.length) throw new Error(`region ${peer} answered none of ${asked.length} sessions asked for`);
+      await this.store.merge(records, Date.now());
+      left = [...rest, ...left.slice(asked.length)];
+    }
+  }
+
+  /** Sends the peer this region's snapshots of these sessions to join, as many per message as fit. */
+  async #push(peer: string, ids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      let left = await this.#statesBySession(ids.slice(i, i + CHUNK));
+      while (left.length > 0) {
+        const { records, taken } = this.#fitting(left, this.#budget());
+        await this.#ask(peer, 'apply', { records });
+        left = left.slice(taken);
+      }
+    }
+  }
+
+  /**
+   * The records of the first sessions whose JSON fits in `maxBytes`, and how
+   * many sessions that is: at least one, so a session larger than a message
+   * fails where it is sent, named by the size refusal, instead of stalling.
+   */
+  #fitting(sessions: readonly (readonly ChangeRecord[])[], maxBytes: number): { records: ChangeRecord[]; taken: number } {
+    const records: ChangeRecord[] = [];
+    let bytes = 0;
+    let taken = 0;
+    for (const session of sessions) {
+      const size = Buffer.byteLength(JSON.stringify(session)) + 1;
+      if (taken > 0 && bytes + size > maxBytes) break;
+      records.push(...session);
+      bytes += size;
+      taken += 1;
+    }
+    return { records, taken };
+  }
+
+  /** What one message may carry of records: the connection's `max_payload` less the envelope. */
+  #budget(): number {
+    return Math.max(maxPayload(this.nc) - ENVELOPE_BYTES, ENVELOPE_BYTES);
   }
 
   /** Every session's digest, by bucket: one scan of the store. */
@@ -197,12 +265,17 @@ export class AntiEntropy {
 
   /** The snapshots of these sessions as change records of this region. */
   async #states(ids: readonly string[]): Promise<ChangeRecord[]> {
-    const records: ChangeRecord[] = [];
+    return (await this.#statesBySession(ids)).flat();
+  }
+
+  /** The same, one list of records per session asked for, in order (empty for a session gone). */
+  async #statesBySession(ids: readonly string[]): Promise<ChangeRecord[][]> {
+    const sessions: ChangeRecord[][] = [];
     for (const id of ids) {
       const snapshot = await this.store.snapshot(id);
-      if (snapshot !== null) records.push(...snapshotRecords(snapshot, { hlc: snapshot.meta.t ?? '', origin: this.settings.region }));
+      sessions.push(snapshot === null ? [] : snapshotRecords(snapshot, { hlc: snapshot.meta.t ?? '', origin: this.settings.region }));
     }
-    return records;
+    return sessions;
   }
 
   #ask(peer: string, question: string, body: unknown): Promise<unknown> {

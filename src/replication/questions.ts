@@ -20,20 +20,44 @@ export function answerQuestions(
     nc.subscribe(`tessera.${topic}.${region}.${question}`, {
       queue: `tessera-${topic}-${region}`,
       callback: (error, msg) => {
-        if (error === null) void respond(msg, answer);
+        if (error === null) void respond(nc, msg, answer);
       },
     }),
   );
 }
 
-async function respond(msg: Msg, answer: (body: unknown) => Promise<unknown>): Promise<void> {
-  let reply: Answer;
+/**
+ * Answers one question. Never rejects: it runs detached from the
+ * subscription, so a rejection would end the process. An answer larger than
+ * the server carries is refused in words the asker sees (instead of a
+ * timeout); a connection closing meanwhile (shutdown) leaves the asker to time
+ * out, as a node gone would.
+ */
+async function respond(nc: NatsConnection, msg: Msg, answer: (body: unknown) => Promise<unknown>): Promise<void> {
+  let text: string;
   try {
-    reply = { ok: true, value: await answer(msg.data.length === 0 ? {} : msg.json<unknown>()) };
+    text = JSON.stringify({ ok: true, value: await answer(msg.data.length === 0 ? {} : msg.json<unknown>()) } satisfies Answer);
   } catch (failure) {
-    reply = { ok: false, error: failure instanceof Error ? failure.message : String(failure) };
+    text = refusal(failure instanceof Error ? failure.message : String(failure));
   }
-  msg.respond(JSON.stringify(reply));
+  const limit = maxPayload(nc);
+  if (Buffer.byteLength(text) > limit) {
+    text = refusal(`the answer takes ${Buffer.byteLength(text)} bytes, more than the ${limit} the NATS servers carry (max_payload)`);
+  }
+  try {
+    msg.respond(text);
+  } catch {
+    // Closed or draining: nobody to answer.
+  }
+}
+
+function refusal(error: string): string {
+  return JSON.stringify({ ok: false, error } satisfies Answer);
+}
+
+/** The most bytes one message may carry on this connection (the server's `max_payload`; NATS's default 1 MiB before it is known). */
+export function maxPayload(nc: NatsConnection): number {
+  return nc.info?.max_payload ?? 1024 * 1024;
 }
 
 /** Asks a region a question; rejects with what `fail` makes of an unanswered or refused question. */
