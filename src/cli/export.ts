@@ -7,7 +7,7 @@
  * Then it checks the file against a new scan: sessions that changed or
  * appeared meanwhile are exported once more and checked again.
  */
-import { createWriteStream, existsSync, truncateSync } from 'node:fs';
+import { createWriteStream, existsSync, openSync, truncateSync } from 'node:fs';
 import type { SessionStore } from '../store/session-store.js';
 import { checkpointLine, endLine, expectedOf, newHeader, readDump, sessionLine, write, type DumpHeader, type Expected } from './dump-file.js';
 import { startProgress } from './progress.js';
@@ -82,8 +82,11 @@ export async function runExport(options: ExportOptions): Promise<number> {
     truncateSync(file, existing.cutAt);
   }
   const sessions = existing?.sessions ?? new Set<string>();
-  // The file holds CSRF secrets and token hashes: readable by its owner only.
-  const stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
+  // The file holds CSRF secrets and token hashes: readable by its owner only. Opened here, so
+  // that a file that cannot be written is refused before any work, as an error of this call.
+  const stream = createWriteStream(file, { fd: openSync(file, 'a', 0o600) });
+  // A failed write (a full disk) rejects its `write`; the stream's own 'error' event, unheard, would end the process.
+  stream.on('error', () => undefined);
   try {
     if (existing === null) await write(stream, `${JSON.stringify(newHeader(source))}\n`);
     else out(`continuing ${file}: ${sessions.size} sessions already exported${existing.ended ? ' (finished; catching up with changes since)' : ''}`);

@@ -214,6 +214,11 @@ describe('the tessera command', { timeout: 300_000 }, () => {
       }
     }
     const file = join(server.dir, 'sessions.ndjson');
+    // A file that cannot be opened fails the command with its reason (it was an unhandled 'error' event).
+    const unwritable = await tessera(['export', '--file', join(server.dir, 'no-such-folder', 'sessions.ndjson'), '--store', serverStore()]);
+    assert.equal(unwritable.code, 1, unwritable.stderr);
+    assert.match(unwritable.stderr, /^tessera export: ENOENT: no such file or directory, open '.*no-such-folder/);
+    assert.doesNotMatch(unwritable.stderr, /Unhandled|node:events/);
     const exported = await tessera(['export', '--file', file, '--store', serverStore(), '--batch', '7']);
     assert.equal(exported.code, 0, exported.stdout + exported.stderr);
     const source = digestsOf(file);
