@@ -132,7 +132,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write('\nstopping…\n');
-    await sim.stop();
+    // Never rejects: it is called from signal handlers and a detached queue.
+    try {
+      await sim.stop();
+    } catch (error) {
+      process.stderr.write(`sim: stopping failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    }
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));

@@ -133,6 +133,8 @@ export class Replicator {
   async #connectLoop(): Promise<void> {
     for (let attempt = 0; !this.#closed; attempt += 1) {
       let nc: NatsConnection | null = null;
+      // What this attempt started, stopped again if a later step fails: the next attempt starts its own.
+      const started: (() => void)[] = [];
       try {
         nc = await connect({
           servers: [...this.#settings.natsUrls],
@@ -160,6 +162,7 @@ export class Replicator {
         const applier = new Applier(nc, this.#store, this.#clock, this.#settings, this.#logger, this.#observer, (change, stream, sequence) =>
           ownership.valid(homeOf(change.sessionId) ?? this.#settings.regions[0]!, change.origin, change.epoch ?? 0, stream, sequence),
         );
+        started.push(() => ownership.stop());
         await ownership.start();
         const freshness = new Freshness(jsm, this.#settings, position, () => ownership.lastAcknowledged());
         const auth = new AuthRouter(
@@ -178,6 +181,7 @@ export class Replicator {
           this.#observer.authLeases(Object.fromEntries(this.#settings.regions.map((home) => [home, ownership.holds(home)])), freshness.freshEverywhere());
         }, 1_000);
         leasesTimer.unref();
+        started.push(() => clearInterval(leasesTimer));
         const connected: Connected = {
           nc,
           js,
@@ -196,6 +200,7 @@ export class Replicator {
           await nc.close();
           return;
         }
+        started.push(() => freshness.stop(), () => auth.stopServing(), () => connected.repair.stopServing());
         freshness.start();
         auth.serve();
         connected.repair.serve();
@@ -204,6 +209,13 @@ export class Replicator {
         this.#logger.info({ region: this.#settings.region }, 'connected to NATS; streams ready');
         return;
       } catch (error) {
+        for (const stop of started.reverse()) {
+          try {
+            stop();
+          } catch {
+            // An unsubscribe on a connection already closed: nothing left to stop.
+          }
+        }
         await nc?.close().catch(() => undefined);
         if (error instanceof ReplicationSetupError) {
           this.#logger.error({ err: error }, 'NATS cannot hold the streams as the global mode needs them');
