@@ -88,7 +88,10 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
       lookups.length = 0;
       const hit = await node.load(ids[0]!, ['cart'], Date.now());
       assert.deepEqual(lookups, ['cart:hit']);
-      assert.deepEqual(hit?.cart, (await plain.load(ids[0]!, ['cart'], Date.now()))?.cart);
+      const pushedOut = (await plain.load(ids[0]!, ['cart'], Date.now()))?.cart;
+      assert.deepEqual(hit?.cart, pushedOut);
+      // Written and never read: its public JSON was made as it left the parsed states.
+      assert.equal(hit?.rendered?.cart, cartItemsJson(pushedOut!));
       const joined = await write(ids[0]!, 'SECOND');
       assert.equal(joined.status, 'applied');
       const stored = await plain.load(ids[0]!, ['cart'], Date.now());
@@ -101,6 +104,25 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
     } finally {
       await plain.close();
       await node.close();
+    }
+  });
+
+  test('a part written again and again without a read is rendered by the first read, from the last write', async () => {
+    await add(nodeA, 'W1');
+    await add(nodeA, 'W2');
+    await add(nodeA, 'W2');
+    const plain = new SqliteStore({ ...settings, path: join(dir, 'db') });
+    try {
+      const stored = (await plain.load(sessionId, ['cart'], Date.now()))?.cart;
+      lookups.length = 0;
+      const first = await nodeA.load(sessionId, ['cart'], Date.now());
+      const second = await nodeA.load(sessionId, ['cart'], Date.now());
+      assert.deepEqual(lookups, ['cart:hit', 'cart:hit']);
+      assert.equal(first?.rendered?.cart, cartItemsJson(stored!));
+      assert.match(first!.rendered!.cart!, /"sku":"W2","quantity":2/);
+      assert.equal(second?.rendered?.cart, first?.rendered?.cart, 'the view made by the first read is kept');
+    } finally {
+      await plain.close();
     }
   });
 
