@@ -40,10 +40,8 @@ async function respond(nc: NatsConnection, msg: Msg, answer: (body: unknown) => 
   } catch (failure) {
     text = refusal(failure instanceof Error ? failure.message : String(failure));
   }
-  const limit = maxPayload(nc);
-  if (Buffer.byteLength(text) > limit) {
-    text = refusal(`the answer takes ${Buffer.byteLength(text)} bytes, more than the ${limit} the NATS servers carry (max_payload)`);
-  }
+  const [bytes, limit] = [Buffer.byteLength(text), maxPayload(nc)];
+  if (bytes > limit) text = refusal(`the answer takes ${bytes} bytes, more than the ${limit} the NATS servers carry (max_payload)`);
   try {
     msg.respond(text);
   } catch {
