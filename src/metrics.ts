@@ -165,6 +165,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly replicationRepairRounds = new Counter({
+    name: 'tessera_replication_repair_rounds_total',
+    help: 'Periodic repair rounds with another region, by peer region and outcome (ok: compared, and what differed exchanged; failed: see the log).',
+    labelNames: ['peer', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly replicationRebuild = new Gauge({
     name: 'tessera_replication_repair_progress_ratio',
     help: 'Progress of the current repair round with a peer region (buckets repaired / buckets that differed).',
@@ -226,6 +233,7 @@ export class Metrics {
       lease: (held) => this.replicationLease.set(held ? 1 : 0),
       replicaBehind: (stream, server, messages) => this.replicaBehind.set({ stream, server }, messages),
       repaired: (peer, sessions) => this.replicationRepaired.inc({ peer }, sessions),
+      repairRound: (peer, outcome) => this.replicationRepairRounds.inc({ peer, outcome }),
       rebuildProgress: (peer, done, total) => this.replicationRebuild.set({ peer }, total === 0 ? 1 : done / total),
       forwarded: (kind) => this.authForwarded.inc({ kind }),
       barrier: (seconds, outcome) => this.authBarrier.observe({ outcome }, seconds),

@@ -135,7 +135,9 @@ export class AntiEntropy {
       if (peer === this.settings.region) continue;
       try {
         outcomes.push(await this.compare(peer));
+        this.observer.repairRound(peer, 'ok');
       } catch (error) {
+        this.observer.repairRound(peer, 'failed');
         this.logger.warn({ err: error, peer }, 'comparing sessions with a region failed (it may be away)');
       }
     }

@@ -142,6 +142,27 @@ describe('repair questions larger than a NATS message', { timeout: 120_000 }, ()
     assert.deepEqual(unobserved.map(String), []);
   });
 
+  test('each periodic round is reported per peer: ok with a region that answers, failed with one that does not', async () => {
+    const rounds: string[] = [];
+    const settings: ReplicationSettings = {
+      ...DEFAULT_REPLICATION,
+      region: 'us',
+      regions: ['eu', 'us', 'gone'],
+      natsUrls: [url],
+      natsMonitorUrls: [],
+      nodeId: 'us-1',
+      repairBuckets: 1,
+    };
+    // Not serving: it only asks, so the regions' own answering nodes stay the only ones.
+    const asking = new AntiEntropy(connections[1]!, stores.get('us')!, new HybridLogicalClock('us'), settings, pino({ level: 'silent' }), {
+      ...QUIET_OBSERVER,
+      repairRound: (peer, outcome) => rounds.push(`${peer}:${outcome}`),
+    });
+    const outcomes = await asking.compareAll();
+    assert.deepEqual(outcomes.map((o) => o.peer), ['eu']);
+    assert.deepEqual(rounds, ['eu:ok', 'gone:failed']);
+  });
+
   test('digests of 16 buckets too many for one message are asked for again bucket by bucket', async () => {
     await region('ap', ['ap', 'sa'], 16);
     await region('sa', ['ap', 'sa'], 16);
