@@ -75,7 +75,7 @@ describe('deploy/grafana/tessera.json', () => {
     assert.notEqual(checkExpressions(['sum(rate(tessera_problems_total[5m])']).status, 0);
   });
 
-  test('shows the RED metrics, the L1 cache and the store', () => {
+  test('shows the RED metrics, the L1 cache, the store and the global mode', () => {
     const used = new Set(expressions.flatMap((e) => metricNames(e.expr)));
     for (const name of [
       'tessera_http_request_duration_seconds_count',
@@ -84,6 +84,11 @@ describe('deploy/grafana/tessera.json', () => {
       'tessera_cache_lookups_total',
       'tessera_store_read_bytes_sum',
       'tessera_store_read_bytes_count',
+      'tessera_replication_lag_seconds',
+      'tessera_replication_published_total',
+      'tessera_auth_home_lease',
+      'tessera_auth_failed_closed_total',
+      'tessera_replication_repair_rounds_total',
     ]) {
       assert.ok(used.has(name), `no panel uses ${name}`);
     }
