@@ -98,3 +98,18 @@ export function createLogger(level: LogLevel, destination?: DestinationStream, {
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }
+
+/**
+ * A fault no code path handles ends the process, as Node's default does, but
+ * said as a log line of its own (level fatal, with the error and its stack)
+ * where operators' log pipelines look, not only as text on standard error.
+ * No drain: state after such a fault is not to be trusted.
+ */
+export function exitOnUnhandled(logger: Logger): void {
+  const exit = (what: string) => (error: unknown): void => {
+    logger.fatal({ err: error }, `${what}; exiting`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', exit('uncaught exception'));
+  process.on('unhandledRejection', exit('unhandled rejection'));
+}

@@ -1,11 +1,12 @@
 /**
  * Runs Tessera as a process: what `npm start` (`src/main.ts`) and `tessera
  * serve` (`src/cli/`) do. SIGTERM or SIGINT drains in-flight requests, closes
- * the store and exits 0; invalid configuration exits 2, a failed start 1.
+ * the store and exits 0; invalid configuration exits 2, a failed start 1, and a
+ * fault nothing handles 1, logged at fatal first (`exitOnUnhandled`).
  */
 import { ConfigError, DRAIN_DEADLINE_MS, loadConfig, type Config } from './config/config.js';
 import { StartupError, explainListenError, explainStoreError } from './config/diagnostics.js';
-import { createLogger } from './logging.js';
+import { createLogger, exitOnUnhandled } from './logging.js';
 import { ReplicationSetupError } from './replication/streams.js';
 import { createTessera, type Tessera } from './tessera.js';
 
@@ -21,6 +22,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     throw error;
   }
   const logger = createLogger(config.logLevel, undefined, { traceIds: config.tracing !== null });
+  exitOnUnhandled(logger);
   if (config.apiKeys.some((k) => k.secret.length < 16)) logger.warn('an API key in TESSERA_API_KEYS is shorter than 16 characters; use long random secrets in production');
 
   let tessera: Tessera;

@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { runTessera, startTesseraProcess, type TesseraProcess } from '../support/process.js';
+import { REPO_ROOT, runTessera, startTesseraProcess, type TesseraProcess } from '../support/process.js';
 import { flip } from '../support/wrong-secrets.js';
 
 const KEY = 'lifecycle-key-0123456789';
@@ -276,6 +277,26 @@ describe('Tessera as a process', () => {
       assert.notEqual(again.body.session.id, active.session.id);
     } finally {
       db.close();
+    }
+  });
+
+  test('a fault no code path handles is logged at fatal, with its stack, before the process exits 1', () => {
+    // The handlers `serve` installs, in a process of their own, met by each kind of fault.
+    const faults = {
+      'unhandled rejection': "Promise.reject(new Error('boom: a rejection'));",
+      'uncaught exception': "setTimeout(() => { throw new Error('boom: an exception'); });",
+    };
+    for (const [what, fault] of Object.entries(faults)) {
+      const script =
+        `import { createLogger, exitOnUnhandled } from ${JSON.stringify(join(REPO_ROOT, 'src/logging.ts'))};\n` +
+        `exitOnUnhandled(createLogger('info'));\n${fault}\n`;
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(run.status, 1, `${what}: ${run.stderr}`);
+      const line = JSON.parse(run.stdout.trim().split('\n').pop()!) as { level: number; msg: string; err: { message: string; stack: string } };
+      assert.equal(line.level, 60, what);
+      assert.equal(line.msg, `${what}; exiting`);
+      assert.match(line.err.message, /^boom: /);
+      assert.match(line.err.stack, /boom: /);
     }
   });
 });
