@@ -176,6 +176,16 @@ describe('repair questions larger than a NATS message', { timeout: 120_000 }, ()
     assert.deepEqual(unobserved.map(String), []);
   });
 
+  test('one bucket whose digests alone exceed a message fails the round with the size named, not a timeout', async () => {
+    await region('xx', ['xx', 'yy']);
+    await region('yy', ['xx', 'yy']);
+    const ids = Array.from({ length: 2_000 }, (_, i) => `session-xx-${String(i).padStart(12, '0')}`);
+    for (const id of ids) await newSession('xx', id);
+    await assert.rejects(repairs.get('yy')!.compare('xx'), /could not answer sessions: the answer takes \d+ bytes, more than the 65536 .*max_payload/);
+    assert.equal((await digests('yy')).size, 0, 'nothing was exchanged');
+    assert.deepEqual(unobserved.map(String), []);
+  });
+
   test('an answer larger than a message is refused in words the asker sees, and the answering node lives on', async () => {
     const nc = connections[0]!;
     const subscriptions = answerQuestions(nc, 'test', 'eu', {
