@@ -90,7 +90,8 @@ export class AntiEntropy {
         // With `maxBytes`, as many sessions as fit and the ids left for the next question; without, how nodes before it asked.
         states: async (body: { ids: string[]; maxBytes?: number }) => {
           if (body.maxBytes === undefined) return this.#states(body.ids);
-          const { records, taken } = this.#fitting(await this.#statesBySession(body.ids), Math.min(body.maxBytes, this.#budget()));
+          // Read one at a time, up to what fits: the ids left are asked for again, and read then.
+          const { records, taken } = await this.#fitting(this.#snapshots(body.ids), Math.min(body.maxBytes, this.#budget()));
           return { records, rest: body.ids.slice(taken) };
         },
         apply: async (body: { records: ChangeRecord[] }) => ({ merged: (await this.store.merge(body.records, Date.now())).length }),
@@ -213,7 +214,7 @@ export class AntiEntropy {
     for (let i = 0; i < ids.length; i += CHUNK) {
       let left = await this.#statesBySession(ids.slice(i, i + CHUNK));
       while (left.length > 0) {
-        const { records, taken } = this.#fitting(left, this.#budget());
+        const { records, taken } = await this.#fitting(left, this.#budget());
         await this.#ask(peer, 'apply', { records });
         left = left.slice(taken);
       }
@@ -225,11 +226,11 @@ export class AntiEntropy {
    * many sessions that is: at least one, so a session larger than a message
    * fails where it is sent, named by the size refusal, instead of stalling.
    */
-  #fitting(sessions: readonly (readonly ChangeRecord[])[], maxBytes: number): { records: ChangeRecord[]; taken: number } {
+  async #fitting(sessions: Iterable<readonly ChangeRecord[]> | AsyncIterable<readonly ChangeRecord[]>, maxBytes: number): Promise<{ records: ChangeRecord[]; taken: number }> {
     const records: ChangeRecord[] = [];
     let bytes = 0;
     let taken = 0;
-    for (const session of sessions) {
+    for await (const session of sessions) {
       const size = Buffer.byteLength(JSON.stringify(session)) + 1;
       if (taken > 0 && bytes + size > maxBytes) break;
       records.push(...session);
@@ -273,11 +274,16 @@ export class AntiEntropy {
   /** The same, one list of records per session asked for, in order (empty for a session gone). */
   async #statesBySession(ids: readonly string[]): Promise<ChangeRecord[][]> {
     const sessions: ChangeRecord[][] = [];
+    for await (const session of this.#snapshots(ids)) sessions.push(session);
+    return sessions;
+  }
+
+  /** Each session's snapshot as change records of this region, read as it is taken. */
+  async *#snapshots(ids: readonly string[]): AsyncGenerator<ChangeRecord[]> {
     for (const id of ids) {
       const snapshot = await this.store.snapshot(id);
-      sessions.push(snapshot === null ? [] : snapshotRecords(snapshot, { hlc: snapshot.meta.t ?? '', origin: this.settings.region }));
+      yield snapshot === null ? [] : snapshotRecords(snapshot, { hlc: snapshot.meta.t ?? '', origin: this.settings.region });
     }
-    return sessions;
   }
 
   #ask(peer: string, question: string, body: unknown): Promise<unknown> {
