@@ -195,8 +195,7 @@ export class Replicator {
           leasesTimer,
         };
         if (this.#closed) {
-          ownership.stop();
-          clearInterval(leasesTimer);
+          for (const stop of started) stop();
           await nc.close();
           return;
         }
