@@ -183,8 +183,11 @@ export class CachedStore implements SessionStore {
    */
   readonly #written = new LRUCache<string, Parsed>({
     max: WRITTEN_KEPT,
-    // A written part's L1 entry has no state text while its state is kept here (`#remember`): write it when it leaves.
-    dispose: (parsed, entryKey) => this.#keepText(entryKey, parsed),
+    // A written part's L1 entry has no state text while its state is kept here (`#remember`): write it when it
+    // leaves. Only eviction makes it leave: a newer state set in its place stays, and a deleted one goes with its entry.
+    dispose: (parsed, entryKey, reason) => {
+      if (reason === 'evict') this.#keepText(entryKey, parsed);
+    },
   });
 
   /**
@@ -239,12 +242,13 @@ export class CachedStore implements SessionStore {
       return null;
     }
     const hits: Hits = {};
+    let rendered: Partial<Record<CachedPart, string>> | undefined;
     for (const part of CACHED_PARTS) {
       if (!parts.includes(part)) continue;
       const fresh = loaded[part];
       const entry = held[part];
       if (fresh !== undefined) {
-        this.#remember(sessionId, part, loaded.versions[part], fresh);
+        (rendered ??= {})[part] = this.#remember(sessionId, part, loaded.versions[part], fresh);
         this.observer.lookup(part, 'miss');
       } else if (entry !== undefined && entry.version === loaded.versions[part]) {
         hits[part] = entry;
@@ -255,8 +259,9 @@ export class CachedStore implements SessionStore {
         return this.#loadWithoutCache(sessionId, parts, now, credential);
       }
     }
-    if (hits.cart === undefined && hits.prefs === undefined && hits.history === undefined) return loaded;
-    return new WithHits(loaded, hits, kept);
+    const withRendered = rendered === undefined ? loaded : { ...loaded, rendered: { ...loaded.rendered, ...rendered } };
+    if (hits.cart === undefined && hits.prefs === undefined && hits.history === undefined) return withRendered;
+    return new WithHits(withRendered, hits, kept);
   }
 
   /**
@@ -281,12 +286,15 @@ export class CachedStore implements SessionStore {
       for (const record of result.records) {
         if (record.part === part) state = mergePart(part, state, record.state as typeof state, this.historyLimit);
       }
-      this.#remember(sessionId, part, result.session.versions[part], state, true);
-      return { ...result, session: { ...result.session, [part]: state } };
+      const view = this.#remember(sessionId, part, result.session.versions[part], state, true);
+      return { ...result, session: { ...result.session, [part]: state, rendered: { ...result.session.rendered, [part]: view } } };
     }
-    if (state !== undefined) this.#remember(sessionId, part, result.session.versions[part], state, true);
-    else this.#forget(key(sessionId, part));
-    return result;
+    if (state === undefined) {
+      this.#forget(key(sessionId, part));
+      return result;
+    }
+    const view = this.#remember(sessionId, part, result.session.versions[part], state, true);
+    return { ...result, session: { ...result.session, rendered: { ...result.session.rendered, [part]: view } } };
   }
 
   async merge(records: readonly ChangeRecord[], now: number): Promise<MergeReport[]> {
@@ -363,11 +371,12 @@ export class CachedStore implements SessionStore {
   async #loadWithoutCache(sessionId: string, parts: readonly DataPart[], now: number, credential: LoadOptions['credential']): Promise<LoadedSession | null> {
     const loaded = await this.inner.load(sessionId, parts, now, credential === undefined ? {} : { credential });
     if (loaded === null) return null;
+    const rendered: Partial<Record<CachedPart, string>> = {};
     for (const part of CACHED_PARTS) {
       const state = loaded[part];
-      if (parts.includes(part) && state !== undefined) this.#remember(sessionId, part, loaded.versions[part], state);
+      if (parts.includes(part) && state !== undefined) rendered[part] = this.#remember(sessionId, part, loaded.versions[part], state);
     }
-    return loaded;
+    return { ...loaded, rendered: { ...loaded.rendered, ...rendered } };
   }
 
   #forget(entryKey: string): void {
@@ -379,11 +388,11 @@ export class CachedStore implements SessionStore {
    * `written`: the state comes from a write, and the next write to this part
    * will likely start from it. It is then kept parsed in `#written`, and the
    * entry gets its state text only when it leaves there: a part written again
-   * and again is not serialized on every write.
+   * and again is not serialized on every write. Returns the part's public JSON,
+   * which the answer carries as `rendered` instead of rendering the state again.
    */
-  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false): void {
+  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false): string {
     const entryKey = key(sessionId, part);
-    // The view is memoized per state object: the answer that carries this state reuses it.
     const view = (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
     if (written) {
       this.#cache.set(entryKey, { version, view });
@@ -392,6 +401,7 @@ export class CachedStore implements SessionStore {
       this.#cache.set(entryKey, { version, view, state: JSON.stringify(state) });
       this.#written.delete(entryKey);
     }
+    return view;
   }
 
   /** A parsed state leaves `#written`: its entry, if still at that version and without text, gets the text. */

@@ -1,32 +1,22 @@
 /**
- * The JSON text of each data part as callers see it (the API v1 shapes), made
- * once per state object. States are never mutated, and the L1 cache hands out
- * the same state object until its part changes, so a part is serialized once
- * per change however often it is read; the cache also sizes its entries by
- * this text.
+ * The JSON text of each data part as callers see it (the API v1 shapes).
  *
  * Invariant: each function returns exactly `JSON.stringify` of the matching
  * view (`cartItems`, `prefsObject`, `historyItems`); a property test holds
- * them to it. The cart and history are built from pieces that a change leaves
- * alone — a cart line the join kept, a time already formatted — because every
- * write answers with the whole part.
+ * them to it.
+ *
+ * Nothing here remembers a text per state object. A part is rendered where it
+ * is made (L1 keeps the text with its entry, and hands it to the answer as
+ * `LoadedSession.rendered`), so each state is rendered once anyway. Memos in
+ * `WeakMap`s (per state, and per cart line) cost a write more than rendering
+ * the part afresh: 9–10 µs against 2–3 µs for a cart of five lines, mostly the
+ * garbage collector's work on the maps' entries (docs/PERFORMANCE.md,
+ * "WeakMaps on the write path").
  */
-import { liveLines, type CartLineState, type CartState } from './cart.js';
+import { liveLines, type CartState } from './cart.js';
 import { isoTime } from './iso-time.js';
 import { historyEntries, type HistoryState } from './history.js';
 import { prefsObject, type PrefsState } from './prefs.js';
-
-function memoized<S extends object>(render: (state: S) => string): (state: S) => string {
-  const memo = new WeakMap<S, string>();
-  return (state) => {
-    let json = memo.get(state);
-    if (json === undefined) {
-      json = render(state);
-      memo.set(state, json);
-    }
-    return json;
-  };
-}
 
 /** ISO 8601 text of recent epoch times: a history of 100 views re-renders 99 of them on every view. */
 const isoTexts = new Map<number, string>();
@@ -42,29 +32,29 @@ function rememberedIsoTime(ms: number): string {
   return text;
 }
 
-/** A cart line's item JSON, per line state object (a join keeps the lines it did not touch). */
-const lineTexts = new WeakMap<CartLineState, { readonly sku: string; readonly quantity: number; readonly json: string }>();
-
-function lineJson(sku: string, line: CartLineState, quantity: number): string {
-  const known = lineTexts.get(line);
-  if (known !== undefined && known.sku === sku && known.quantity === quantity) return known.json;
-  let json = `{"sku":${JSON.stringify(sku)},"quantity":${quantity},"addedAt":"${rememberedIsoTime(line.at)}"`;
-  if (line.a) json += `,"attributes":${JSON.stringify(line.a.v)}`;
-  json += '}';
-  lineTexts.set(line, { sku, quantity, json });
-  return json;
+/** The cart's items, in the order first added: `[{ sku, quantity, addedAt, attributes? }…]`. */
+export function cartItemsJson(state: CartState): string {
+  let json = '[';
+  for (const [sku, line, quantity] of liveLines(state)) {
+    if (json.length > 1) json += ',';
+    json += `{"sku":${JSON.stringify(sku)},"quantity":${quantity},"addedAt":"${rememberedIsoTime(line.at)}"`;
+    if (line.a) json += `,"attributes":${JSON.stringify(line.a.v)}`;
+    json += '}';
+  }
+  return `${json}]`;
 }
 
-/** The cart's items, in the order first added: `[{ sku, quantity, addedAt, attributes? }…]`. */
-export const cartItemsJson = memoized(
-  (state: CartState) => `[${liveLines(state).map(([sku, line, quantity]) => lineJson(sku, line, quantity)).join(',')}]`,
-);
-
 /** The preferences object, keys in code-unit order. */
-export const prefsJson = memoized((state: PrefsState) => JSON.stringify(prefsObject(state)));
+export function prefsJson(state: PrefsState): string {
+  return JSON.stringify(prefsObject(state));
+}
 
 /** The viewed products, newest first: `[{ productId, viewedAt }…]`. */
-export const historyItemsJson = memoized(
-  (state: HistoryState) =>
-    `[${historyEntries(state).map(([productId, viewedAt]) => `{"productId":${JSON.stringify(productId)},"viewedAt":"${rememberedIsoTime(viewedAt)}"}`).join(',')}]`,
-);
+export function historyItemsJson(state: HistoryState): string {
+  let json = '[';
+  for (const [productId, viewedAt] of historyEntries(state)) {
+    if (json.length > 1) json += ',';
+    json += `{"productId":${JSON.stringify(productId)},"viewedAt":"${rememberedIsoTime(viewedAt)}"}`;
+  }
+  return `${json}]`;
+}

@@ -121,7 +121,8 @@ export interface LoadedSession {
   readonly versions: Readonly<Record<DataPart, string>>;
   /**
    * The public JSON of parts (`domain/part-json.ts`) where it is already at
-   * hand — L1 keeps parts as text — so that answering needs no state at all.
+   * hand — L1 keeps parts as text, and renders each part it stores — so that
+   * answering needs no state at all and renders no part twice.
    * When present for a part, it is exactly that part's JSON.
    */
   readonly rendered?: Readonly<Partial<Record<CachedPart, string>>>;

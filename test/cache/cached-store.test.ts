@@ -126,6 +126,38 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
     }
   });
 
+  test('a write and a read that misses carry the JSON L1 rendered for the part: the answer renders nothing again', async () => {
+    const joined = await add(nodeA, 'ANSWER-1');
+    assert.equal(joined.status, 'applied');
+    const written = joined.status === 'applied' ? joined.session : undefined;
+    assert.equal(written?.rendered?.cart, cartItemsJson(written!.cart!), 'the write joined into a cached part');
+    assert.match(written!.rendered!.cart!, /"sku":"ANSWER-1","quantity":1/);
+    // Written through the other node: this node's entry is a version behind, so its read misses and stores afresh.
+    await add(nodeB, 'ANSWER-2');
+    const plain = new SqliteStore({ ...settings, path: join(dir, 'db') });
+    try {
+      const stored = (await plain.load(sessionId, ['cart', 'prefs'], Date.now()))!;
+      lookups.length = 0;
+      const missed = await nodeA.load(sessionId, ['cart', 'prefs'], Date.now());
+      assert.deepEqual(lookups, ['cart:miss', 'prefs:miss']);
+      assert.equal(missed?.rendered?.cart, cartItemsJson(stored.cart!));
+      assert.equal(missed?.rendered?.prefs, '{}');
+      assert.deepEqual(missed?.cart, stored.cart);
+      // A first write to a part L1 does not hold yet comes back whole from the store, and is rendered too.
+      const fresh = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems);
+      try {
+        const first = await fresh.apply(sessionId, caller, { kind: 'cart.add', sku: 'ANSWER-3', quantity: 2 }, { now: Date.now(), hlc: clock.now() });
+        const session = first.status === 'applied' ? first.session : undefined;
+        assert.equal(session?.rendered?.cart, cartItemsJson(session!.cart!));
+        assert.match(session!.rendered!.cart!, /"sku":"ANSWER-3","quantity":2/);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await plain.close();
+    }
+  });
+
   test('a read whose store call overlaps a write on the same node still gets the state of the version the store named', async () => {
     // Regression: the read confirmed the version of an entry without text after the write had moved the parsed state on (503s under load).
     let release: () => void = () => {};
