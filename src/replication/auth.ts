@@ -25,6 +25,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Operation } from '../domain/operations.js';
 import type { Change } from '../domain/parts.js';
+import type { Mutable } from '../domain/mutable.js';
 import type { ApplyOptions, ApplyResult, Caller, Credential, LoadedSession, SessionStore, StoreSettings } from '../store/session-store.js';
 import { transition } from '../store/transition.js';
 import { homeOf } from '../tokens/session-token.js';
@@ -71,7 +72,7 @@ const LOAD_TIMEOUT_MS = 2_000;
 /** A loaded session as plain data (an L1 hit is a class with getters, which JSON leaves out). */
 function plain(session: LoadedSession | null): LoadedSession | null {
   if (session === null) return null;
-  const copy: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = { meta: session.meta, devices: session.devices, versions: session.versions };
+  const copy: Mutable<LoadedSession> = { meta: session.meta, devices: session.devices, versions: session.versions };
   if (session.credential !== undefined) copy.credential = session.credential;
   if (session.credentialActiveAt !== undefined) copy.credentialActiveAt = session.credentialActiveAt;
   if (session.alias !== undefined) copy.alias = session.alias;

@@ -10,6 +10,7 @@ import { activeDevice, deviceAuth, isLive, type DeviceAuth, type Seen } from '..
 import { maxHlc, stampAbove, type Hlc } from '../domain/hlc.js';
 import { applyOperation, partOf, type Operation } from '../domain/operations.js';
 import { ownValue } from '../domain/own.js';
+import type { Mutable } from '../domain/mutable.js';
 import { DATA_PARTS, EMPTY_PARTS, mergePart, type ChangeRecord, type DataPart, type PartName, type PartStates } from '../domain/parts.js';
 import { forgetAt, isSessionLive, mergeMeta, type SessionMeta } from '../domain/session.js';
 import { EMPTY_VERSION, nextVersion, partVersion } from '../domain/versions.js';
@@ -27,7 +28,7 @@ export function newStoredSession(meta: SessionMeta, deviceId: string, device: Pa
 }
 
 export function loadedView(stored: StoredSession, parts: readonly DataPart[]): LoadedSession {
-  const view: { -readonly [K in keyof LoadedSession]: LoadedSession[K] } = { meta: stored.meta, devices: stored.devices, versions: stored.versions };
+  const view: Mutable<LoadedSession> = { meta: stored.meta, devices: stored.devices, versions: stored.versions };
   if (parts.includes('cart')) view.cart = stored.cart;
   if (parts.includes('prefs')) view.prefs = stored.prefs;
   if (parts.includes('history')) view.history = stored.history;

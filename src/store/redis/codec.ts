@@ -15,6 +15,7 @@ import type { Change, ChangeRecord, DataPart, PartName, PartStates } from '../..
 import type { SessionSnapshot } from '../session-store.js';
 import type { Json, PrefRegister, PrefsState } from '../../domain/prefs.js';
 import type { SessionMeta } from '../../domain/session.js';
+import type { Mutable } from '../../domain/mutable.js';
 import { setOwn } from '../../domain/own.js';
 import { EMPTY_VERSION } from '../../domain/versions.js';
 
@@ -63,7 +64,7 @@ function metaOf(sessionId: string, m: ReadonlyMap<string, string>): SessionMeta 
     if (!Number.isFinite(value)) throw new TypeError(`stored session metadata lacks numeric field "${field}"`);
     return value;
   };
-  const meta: SessionMeta = {
+  const meta: Mutable<SessionMeta> = {
     id: sessionId,
     userId: m.get('u') ?? null,
     createdAt: number('c'),
@@ -72,17 +73,14 @@ function metaOf(sessionId: string, m: ReadonlyMap<string, string>): SessionMeta 
     absoluteExpiresAt: number('a'),
     csrfSecret: m.get('s') ?? '',
   };
-  const endedAt = m.has('e') ? number('e') : undefined;
-  const erasedAt = m.has('x') ? number('x') : undefined;
+  // Added, not spread in: every apply reply decodes its session's metadata.
+  if (m.has('e')) meta.endedAt = number('e');
+  if (m.has('x')) meta.erasedAt = number('x');
   const mergedInto = m.get('r');
+  if (mergedInto !== undefined) meta.mergedInto = mergedInto;
   const t = m.get('t');
-  return {
-    ...meta,
-    ...(endedAt !== undefined ? { endedAt } : {}),
-    ...(erasedAt !== undefined ? { erasedAt } : {}),
-    ...(mergedInto !== undefined ? { mergedInto } : {}),
-    ...(t !== undefined ? { t } : {}),
-  };
+  if (t !== undefined) meta.t = t;
+  return meta;
 }
 
 const VERSION_FIELDS: Readonly<Record<DataPart, string>> = { cart: 'dc', prefs: 'dp', history: 'dh', devices: 'dd' };
@@ -147,29 +145,24 @@ export function encodeDevice(d: DeviceState): string {
 
 export function decodeDevice(text: string): DeviceState {
   const s = JSON.parse(text) as StoredDevice;
-  return {
-    createdAt: s.c,
-    lastActiveAt: s.l,
-    gen: s.g,
-    hash: s.h,
-    retired: Array.isArray(s.r) ? s.r : [],
-    t: s.t,
-    ...(s.p !== undefined ? { prevHash: s.p } : {}),
-    ...(s.u !== undefined ? { graceUntil: s.u } : {}),
-    ...(s.x !== undefined ? { revokedAt: s.x } : {}),
-    ...(s.n !== undefined ? { name: s.n } : {}),
-    ...(s.k !== undefined ? { kind: s.k } : {}),
-    ...(s.a !== undefined ? { userAgent: s.a } : {}),
-    ...(s.i !== undefined ? { ip: s.i } : {}),
-    ...(s.av !== undefined ? { authenticatedAt: s.av } : {}),
-    ...(s.al !== undefined ? { authLevel: s.al } : {}),
-    ...(s.co !== undefined ? { country: s.co } : {}),
-    ...(s.li !== undefined ? { lastIp: s.li } : {}),
-    ...(s.lc !== undefined ? { lastCountry: s.lc } : {}),
-    ...(s.ti !== undefined ? { idleTimeoutMs: s.ti } : {}),
-    ...(s.ta !== undefined ? { absoluteExpiresAt: s.ta } : {}),
-    ...(s.rf !== undefined ? { revokedFor: s.rf as RevokeReason } : {}),
-  };
+  // Optional fields are added, not spread in: every apply reply decodes its session's devices.
+  const d: Mutable<DeviceState> = { createdAt: s.c, lastActiveAt: s.l, gen: s.g, hash: s.h, retired: Array.isArray(s.r) ? s.r : [], t: s.t };
+  if (s.p !== undefined) d.prevHash = s.p;
+  if (s.u !== undefined) d.graceUntil = s.u;
+  if (s.x !== undefined) d.revokedAt = s.x;
+  if (s.n !== undefined) d.name = s.n;
+  if (s.k !== undefined) d.kind = s.k;
+  if (s.a !== undefined) d.userAgent = s.a;
+  if (s.i !== undefined) d.ip = s.i;
+  if (s.av !== undefined) d.authenticatedAt = s.av;
+  if (s.al !== undefined) d.authLevel = s.al;
+  if (s.co !== undefined) d.country = s.co;
+  if (s.li !== undefined) d.lastIp = s.li;
+  if (s.lc !== undefined) d.lastCountry = s.lc;
+  if (s.ti !== undefined) d.idleTimeoutMs = s.ti;
+  if (s.ta !== undefined) d.absoluteExpiresAt = s.ta;
+  if (s.rf !== undefined) d.revokedFor = s.rf as RevokeReason;
+  return d;
 }
 
 // Cart ----------------------------------------------------------------------

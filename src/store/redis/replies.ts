@@ -17,9 +17,7 @@ import {
   decodeRecord,
   type FieldList,
 } from './codec.js';
-
-/** A result being filled in. */
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import type { Mutable } from '../../domain/mutable.js';
 
 const PART_NAMES: ReadonlySet<string> = new Set(['meta', 'devices', 'cart', 'prefs', 'history']);
 
