@@ -101,10 +101,14 @@ const LATIN1 = /^[\u0000-\u00ff]*$/;
  * An entry's size in memory: its two texts, and a little for the entry and its
  * key. V8 keeps a string in one byte per character when every character fits
  * in Latin-1, else in two; the state text holds every string the view does,
- * so testing it alone tells for both.
+ * so testing it alone tells for both. An entry without state text (a part
+ * just written, at most `WRITTEN_KEPT` of them) counts two bytes per character
+ * until it gets its text: testing the view, built piece by piece on every
+ * write, would first copy it into one flat string.
  */
-function entrySize({ view, state = '', version }: Entry): number {
-  return (LATIN1.test(state === '' ? view : state) ? 1 : 2) * (view.length + state.length) + version.length + 160;
+function entrySize({ view, state, version }: Entry): number {
+  if (state === undefined) return 2 * view.length + version.length + 160;
+  return (LATIN1.test(state) ? 1 : 2) * (view.length + state.length) + version.length + 160;
 }
 
 /**
