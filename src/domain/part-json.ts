@@ -34,14 +34,12 @@ function rememberedIsoTime(ms: number): string {
 
 /** The cart's items, in the order first added: `[{ sku, quantity, addedAt, attributes? }…]`. */
 export function cartItemsJson(state: CartState): string {
-  let json = '[';
-  for (const [sku, line, quantity] of liveLines(state)) {
-    if (json.length > 1) json += ',';
-    json += `{"sku":${JSON.stringify(sku)},"quantity":${quantity},"addedAt":"${rememberedIsoTime(line.at)}"`;
-    if (line.a) json += `,"attributes":${JSON.stringify(line.a.v)}`;
-    json += '}';
-  }
-  return `${json}]`;
+  return `[${liveLines(state)
+    .map(([sku, line, quantity]) => {
+      const attributes = line.a ? `,"attributes":${JSON.stringify(line.a.v)}` : '';
+      return `{"sku":${JSON.stringify(sku)},"quantity":${quantity},"addedAt":"${rememberedIsoTime(line.at)}"${attributes}}`;
+    })
+    .join(',')}]`;
 }
 
 /** The preferences object, keys in code-unit order. */
@@ -51,10 +49,7 @@ export function prefsJson(state: PrefsState): string {
 
 /** The viewed products, newest first: `[{ productId, viewedAt }…]`. */
 export function historyItemsJson(state: HistoryState): string {
-  let json = '[';
-  for (const [productId, viewedAt] of historyEntries(state)) {
-    if (json.length > 1) json += ',';
-    json += `{"productId":${JSON.stringify(productId)},"viewedAt":"${rememberedIsoTime(viewedAt)}"}`;
-  }
-  return `${json}]`;
+  return `[${historyEntries(state)
+    .map(([productId, viewedAt]) => `{"productId":${JSON.stringify(productId)},"viewedAt":"${rememberedIsoTime(viewedAt)}"}`)
+    .join(',')}]`;
 }

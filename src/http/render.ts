@@ -1,7 +1,8 @@
 /**
  * Answers that carry session parts, rendered to JSON text by hand around the
- * parts' own JSON (`domain/part-json.ts`, made once per state object), so a
- * read served from L1 serializes only the small envelope.
+ * parts' own JSON (`domain/part-json.ts`; L1 hands over the text it keeps
+ * as `LoadedSession.rendered`), so a read served from L1, and a write through
+ * it, serialize only the small envelope.
  * Fastify's schema serializer is bypassed for these answers because rendering
  * open-ended JSON (preferences, cart attributes) through it cost a quarter of
  * a read's CPU (docs/PERFORMANCE.md). The route schemas still describe the
