@@ -4,7 +4,7 @@
  * generated from (served, with metrics, by the management listener: admin-app.ts).
  */
 import type { Tracer } from '@opentelemetry/api';
-import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -122,6 +122,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     childLoggerFactory: (parent) => parent,
   });
   app.decorateRequest('apiKey', null);
+  app.decorateRequest('admitted', false);
   // First of all hooks: every later one, and the handler, runs within the request's span.
   if (options.tracer) traceRequests(app, options.tracer);
   registerJsonParser(app, limits.bodyBytes);
@@ -148,7 +149,15 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     if (draining() || hostless !== undefined) reply.header('connection', 'close');
     done(hostless);
   });
+  // The in-flight slot a request holds (taken in v1's preHandler) is given back once, when it ends or is aborted.
+  const release = (request: FastifyRequest): void => {
+    if (!request.admitted) return;
+    request.admitted = false;
+    inFlight.release();
+  };
+  // One onResponse hook for the whole app: each hook is a step of Fastify's runner on every request.
   app.addHook('onResponse', (request, reply, done) => {
+    release(request);
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) request.log.warn({ reqId: request.id, req: request, statusCode: reply.statusCode }, 'request failed');
     else request.log.debug({ reqId: request.id, req: request, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
@@ -194,7 +203,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   app.addSchema(Problem);
 
   const context = { service, limits, keys };
-  const admitted = new WeakSet<object>();
   await app.register(async (v1) => {
     v1.addHook('onRequest', (request, reply, done) => {
       try {
@@ -224,15 +232,14 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         done(error as Error);
         return;
       }
-      admitted.add(request);
+      // A flag on the request, not a WeakSet of requests: a weak entry per request is work for the garbage collector.
+      request.admitted = true;
       done();
     });
-    const release = (request: object, _reply: unknown, done: () => void): void => {
-      if (admitted.delete(request)) inFlight.release();
+    v1.addHook('onRequestAbort', (request, done) => {
+      release(request);
       done();
-    };
-    v1.addHook('onResponse', release);
-    v1.addHook('onRequestAbort', (request, done) => release(request, null, done));
+    });
     // Scopes (docs/security.md): sign-in checks its own, by body; token routes and admin routes by plugin.
     signInRoutes(v1, context);
     await v1.register(async (token) => {

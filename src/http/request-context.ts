@@ -12,6 +12,8 @@ import type { ApiKey, ApiKeyRing, Scope } from '../tokens/api-keys.js';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey: ApiKey | null;
+    /** The request holds an in-flight slot (admission), released when it ends. */
+    admitted: boolean;
   }
 }
 
