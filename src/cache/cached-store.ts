@@ -103,8 +103,8 @@ const LATIN1 = /^[\u0000-\u00ff]*$/;
  * in Latin-1, else in two; the state text holds every string the view does,
  * so testing it alone tells for both. An entry without state text (a part
  * just written, at most `WRITTEN_KEPT` of them) counts two bytes per character
- * until it gets its text: testing the view, built piece by piece on every
- * write, would first copy it into one flat string.
+ * until it gets its text: testing the view would cost every write a pass
+ * over it, and a copy first (the view is `[` + items + `]`, three pieces).
  */
 function entrySize({ view, state, version }: Entry): number {
   if (state === undefined) return 2 * view.length + version.length + 160;
