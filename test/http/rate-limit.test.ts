@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { clientAddressKey } from '../../src/http/rate-limit.js';
+import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { ADMIN_KEY, APP_KEY, startTessera, type TestServer } from '../support/tessera-server.js';
 
 describe('admission control', () => {
@@ -45,6 +48,51 @@ describe('in-flight cap', () => {
     assert.ok(statuses.has(201));
     for (const status of statuses) assert.ok(status === 201 || status === 429, `status ${status}`);
     for (let i = 0; i < 3; i++) assert.equal((await server.request('POST', '/v1/sessions', { body: {} })).status, 201);
+  });
+});
+
+describe('in-flight cap, with a caller that gives up', () => {
+  let redis: RedisServer;
+  let server: TestServer;
+  before(async () => {
+    redis = await startRedis();
+    server = await startTessera({ TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url, TESSERA_MAX_IN_FLIGHT: '1' });
+  });
+  after(async () => {
+    redis.resume();
+    await server.close();
+    await redis.stop();
+  });
+
+  // A malformed token is refused (401) after admission and without a store call: it shows whether a slot is free.
+  const probe = async (): Promise<number> => (await server.request('GET', '/v1/session', { token: 'not-a-token' })).status;
+
+  test('a request whose caller closes the connection while it waits on the store gives its slot back at once', async () => {
+    const { token } = await server.signIn({ userId: 'gives-up' });
+    assert.equal(await probe(), 401);
+    redis.pause();
+    const { host, hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    socket.on('error', () => {});
+    socket.write(`GET /v1/session HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${APP_KEY}\r\ntessera-token: ${token}\r\n\r\n`);
+    // Admitted, then stuck on the frozen store: the one slot is taken.
+    let held = false;
+    for (let i = 0; i < 100 && !held; i++) {
+      held = (await probe()) === 429;
+      if (!held) await sleep(20);
+    }
+    assert.ok(held, 'the stuck request holds the only slot');
+    socket.destroy();
+    // The store is still frozen, so the stuck request cannot finish: only its abort can free the slot.
+    let freed = false;
+    for (let i = 0; i < 100 && !freed; i++) {
+      freed = (await probe()) === 401;
+      if (!freed) await sleep(20);
+    }
+    assert.ok(freed, 'the slot came back when the caller left, before the store answered');
+    redis.resume();
+    assert.equal((await server.request('GET', '/v1/session', { token })).status, 200);
+    assert.equal(await probe(), 401, 'and the slot is free once the store answers again');
   });
 });
 
