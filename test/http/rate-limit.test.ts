@@ -77,7 +77,7 @@ describe('in-flight cap, with a caller that gives up', () => {
     socket.write(`GET /v1/session HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${APP_KEY}\r\ntessera-token: ${token}\r\n\r\n`);
     // Admitted, then stuck on the frozen store: the one slot is taken.
     let held = false;
-    for (let i = 0; i < 100 && !held; i++) {
+    for (let i = 0; i < 500 && !held; i++) {
       held = (await probe()) === 429;
       if (!held) await sleep(20);
     }
@@ -85,7 +85,7 @@ describe('in-flight cap, with a caller that gives up', () => {
     socket.destroy();
     // The store is still frozen, so the stuck request cannot finish: only its abort can free the slot.
     let freed = false;
-    for (let i = 0; i < 100 && !freed; i++) {
+    for (let i = 0; i < 500 && !freed; i++) {
       freed = (await probe()) === 401;
       if (!freed) await sleep(20);
     }
