@@ -66,6 +66,14 @@ describe('in-flight cap, with a caller that gives up', () => {
 
   // A malformed token is refused (401) after admission and without a store call: it shows whether a slot is free.
   const probe = async (): Promise<number> => (await server.request('GET', '/v1/session', { token: 'not-a-token' })).status;
+  /** Probes until the answer is `status` (up to 500 probes, for a slow machine); whether it came. */
+  const probeUntil = async (status: number): Promise<boolean> => {
+    for (let i = 0; i < 500; i++) {
+      if ((await probe()) === status) return true;
+      await sleep(20);
+    }
+    return false;
+  };
 
   test('a request whose caller closes the connection while it waits on the store gives its slot back at once', async () => {
     const { token } = await server.signIn({ userId: 'gives-up' });
@@ -76,20 +84,10 @@ describe('in-flight cap, with a caller that gives up', () => {
     socket.on('error', () => {});
     socket.write(`GET /v1/session HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${APP_KEY}\r\ntessera-token: ${token}\r\n\r\n`);
     // Admitted, then stuck on the frozen store: the one slot is taken.
-    let held = false;
-    for (let i = 0; i < 500 && !held; i++) {
-      held = (await probe()) === 429;
-      if (!held) await sleep(20);
-    }
-    assert.ok(held, 'the stuck request holds the only slot');
+    assert.ok(await probeUntil(429), 'the stuck request holds the only slot');
     socket.destroy();
     // The store is still frozen, so the stuck request cannot finish: only its abort can free the slot.
-    let freed = false;
-    for (let i = 0; i < 500 && !freed; i++) {
-      freed = (await probe()) === 401;
-      if (!freed) await sleep(20);
-    }
-    assert.ok(freed, 'the slot came back when the caller left, before the store answered');
+    assert.ok(await probeUntil(401), 'the slot came back when the caller left, before the store answered');
     redis.resume();
     assert.equal((await server.request('GET', '/v1/session', { token })).status, 200);
     assert.equal(await probe(), 401, 'and the slot is free once the store answers again');
