@@ -12,12 +12,12 @@ import {
   decodeCart,
   decodeDevices,
   decodeHistory,
-  decodeMeta,
   decodePrefs,
   decodeRecord,
   type FieldList,
 } from './codec.js';
 import type { Mutable } from '../../domain/mutable.js';
+import { EMPTY_VERSION } from '../../domain/versions.js';
 
 const PART_NAMES: ReadonlySet<string> = new Set(['meta', 'devices', 'cart', 'prefs', 'history']);
 
@@ -36,21 +36,16 @@ function integer(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-/** A loaded session from the parts the caller asked for. */
-function sessionView(
-  sessionId: string,
-  meta: FieldList,
-  devices: FieldList,
-  parts: Partial<Record<Exclude<DataPart, 'devices'>, FieldList>>,
-): LoadedSession {
-  const view: Mutable<LoadedSession> = {
-    ...decodeMeta(sessionId, meta),
-    devices: decodeDevices(devices),
-  };
-  if (parts.cart) view.cart = decodeCart(parts.cart);
-  if (parts.prefs) view.prefs = decodePrefs(parts.prefs);
-  if (parts.history) view.history = decodeHistory(parts.history);
-  return view;
+/** A data part's state from its fields, into the session. */
+function setPart(session: Mutable<LoadedSession>, part: Exclude<DataPart, 'devices'>, flat: FieldList): void {
+  if (part === 'cart') session.cart = decodeCart(flat);
+  else if (part === 'prefs') session.prefs = decodePrefs(flat);
+  else session.history = decodeHistory(flat);
+}
+
+/** A version in a head line; '-' for a part without one (a session written before versions were digests). */
+function versionOf(field: string): string {
+  return field === '-' ? EMPTY_VERSION : field;
 }
 
 const VERDICTS: ReadonlySet<string | undefined> = new Set<TokenMatch>(['current', 'grace', 'reused', 'none']);
@@ -61,8 +56,29 @@ function timestamp(value: unknown, field: string): number {
   return n;
 }
 
+/**
+ * A head line (`LOAD_LUA`, `APPLY_LUA`): `count` space-separated fields, then
+ * the user field — the user id after '=', '-' for a guest (`userOf`). The user
+ * field comes last, after the `count`th space, so that it may hold spaces
+ * itself. Null when the line has fewer fields.
+ */
+function splitHead(head: string, count: number): string[] | null {
+  let userStart = -1;
+  for (let n = 0; n < count; n++) {
+    userStart = head.indexOf(' ', userStart + 1);
+    if (userStart === -1) return null;
+  }
+  const fields = head.slice(0, userStart).split(' ');
+  fields.push(head.slice(userStart + 1));
+  return fields;
+}
+
+function userOf(field: string): string | null {
+  return field.startsWith('=') ? field.slice(1) : null;
+}
+
 /** Fields of the load reply's head line before the user id (see `LOAD_LUA`). */
-const HEAD_FIELDS = 15;
+const LOAD_HEAD_FIELDS = 15;
 
 /** The load reply when the session was merged into another: where to, and its CSRF secret. */
 export interface Moved {
@@ -83,21 +99,14 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   if (head === 'moved') return { moved: String(devices), csrfSecret: String(cart ?? '') };
   if (head === 'migrate') return 'migrate';
   if (r.length !== 5 || typeof head !== 'string') throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head)}`);
-  // The user id comes last, after the fifteenth space, and may itself hold spaces.
-  let userStart = -1;
-  for (let n = 0; n < HEAD_FIELDS; n++) {
-    userStart = head.indexOf(' ', userStart + 1);
-    if (userStart === -1) break;
-  }
-  const [verdict, c, l, i, a, s, vc, vp, vh, vd, activeAt, t, authAt, authLevel, persistence] = head.slice(0, userStart).split(' ');
-  const user = head.slice(userStart + 1);
-  if (userStart === -1 || persistence === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
+  const [verdict, c, l, i, a, s, vc, vp, vh, vd, activeAt, t, authAt, authLevel, persistence, user] = splitHead(head, LOAD_HEAD_FIELDS) ?? [];
+  if (user === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
     throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head.slice(0, 16))}`);
   }
   // Optional fields are added, not spread in: this runs on every request.
   const meta: Mutable<SessionMeta> = {
     id: sessionId,
-    userId: user.startsWith('=') ? user.slice(1) : null,
+    userId: userOf(user),
     createdAt: timestamp(c, 'c'),
     lastActiveAt: timestamp(l, 'l'),
     idleExpiresAt: timestamp(i, 'i'),
@@ -129,6 +138,9 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   return view;
 }
 
+/** Fields of the apply reply's head line before the user id (see `APPLY_LUA`). */
+const APPLY_HEAD_FIELDS = 16;
+
 export type Applied =
   | { readonly moved: Moved }
   | {
@@ -151,15 +163,34 @@ export function readApplyReply(sessionId: string, part: DataPart, reply: unknown
     case 'rejected':
       return { result: { status, code: String(rest[0]) as ProblemCode, detail: String(rest[1]) }, deadlineMoved: false };
     case 'applied': {
-      const [meta, devices, partFields, records, keyDeadline, moved, stamp] = rest;
-      const hlc = String(stamp);
+      const [head, devices, partFields, records] = rest;
+      const [keyDeadline, moved, hlc, c, l, i, a, s, vc, vp, vh, vd, e, x, t, r, user] = (typeof head === 'string' && splitHead(head, APPLY_HEAD_FIELDS)) || [];
+      if (user === undefined) throw new TypeError(`unexpected Redis reply for apply: ${JSON.stringify(head)}`);
+      // Optional fields are added, not spread in: this runs on every write.
+      const meta: Mutable<SessionMeta> = {
+        id: sessionId,
+        userId: userOf(user),
+        createdAt: timestamp(c, 'c'),
+        lastActiveAt: timestamp(l, 'l'),
+        idleExpiresAt: timestamp(i, 'i'),
+        absoluteExpiresAt: timestamp(a, 'a'),
+        csrfSecret: s!,
+      };
+      if (e !== '-') meta.endedAt = timestamp(e, 'e');
+      if (x !== '-') meta.erasedAt = timestamp(x, 'x');
+      if (t !== '-') meta.t = t;
+      if (r !== '-') meta.mergedInto = r;
+      const session: Mutable<LoadedSession> = {
+        meta,
+        devices: decodeDevices(fields(devices, 'devices')),
+        versions: { cart: versionOf(vc!), prefs: versionOf(vp!), history: versionOf(vh!), devices: versionOf(vd!) },
+      };
       // No part fields: the caller knew the version the change started from and joins the records itself.
-      const sent = part !== 'devices' && partFields !== null && partFields !== undefined;
-      const session = sessionView(sessionId, fields(meta, 'meta'), fields(devices, 'devices'), sent ? { [part]: fields(partFields, part) } : {});
+      if (part !== 'devices' && partFields !== null && partFields !== undefined) setPart(session, part, fields(partFields, part));
       return {
-        result: { status: 'applied', session, records: readRecords(sessionId, records, { hlc, origin }), hlc },
-        keyDeadline: integer(keyDeadline),
-        deadlineMoved: integer(moved) === 1,
+        result: { status: 'applied', session, records: readRecords(sessionId, records, { hlc: hlc!, origin }), hlc: hlc! },
+        keyDeadline: timestamp(keyDeadline, 'key deadline'),
+        deadlineMoved: moved === '1',
       };
     }
     default:

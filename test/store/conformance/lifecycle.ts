@@ -42,13 +42,19 @@ export function lifecycleSuite(makeStore: StoreFactory): void {
       if (s.result.status === 'created') assert.deepEqual(s.result.session.versions, loaded.versions);
     });
 
-    it('a user id with spaces, an equals sign or a leading dash loads back exactly (the Redis head line ends with it)', async () => {
+    it('a user id with spaces, an equals sign or a leading dash loads and applies back exactly (the Redis head lines end with it)', async () => {
       for (const userId of [`ann marie ${Math.random()}`, `=x y= ${Math.random()}`, `- ${Math.random()}`, `  a${Math.random()}  `]) {
         const s = await signIn(store(), { userId });
         const loaded = await store().load(s.id, ['cart'], Date.now(), { credential: { deviceId: s.deviceId, hash: s.hash } });
         assert.equal(loaded?.meta.userId, userId);
         assert.equal(loaded?.credential, 'current');
         assert.deepEqual(loaded?.meta, s.meta);
+        const written = await applied(store(), s.id, s.caller, { kind: 'cart.add', sku: 'A', quantity: 1 });
+        assert.equal(written.session.meta.userId, userId);
+        // What the write answered is what a load reads after it: every field, the stamp and every version.
+        const after = await loadAll(store(), s.id);
+        assert.deepEqual(written.session.meta, after.meta);
+        assert.deepEqual(written.session.versions, after.versions);
       }
     });
 

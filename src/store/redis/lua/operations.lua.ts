@@ -15,9 +15,13 @@
  *
  * Reply: {'moved', into, csrfSecret} | {'not-found'} | {'unauthorized'} |
  * {'version-mismatch', version} | {'rejected', code, detail} |
- * {'applied', meta, devices, part, records, keyDeadline, deadlineMoved, stamp}
- * where meta, devices and part are flat field/value lists and records a list
- * of {part, flat field/value list}. devices holds every device for an
+ * {'applied', head, devices, part, records}. head is one line of
+ * space-separated fields, as the load reply's (`LOAD_LUA`): the keys'
+ * deadline, 1 when it moved (else 0), the change's stamp, then the metadata as
+ * written — c, l, i, a, s, the versions dc, dp, dh and dd, e, x, t and r ('-'
+ * for each one absent) — and last the user id after '=' ('-' for a guest),
+ * which may hold any character. devices and part are flat field/value lists
+ * and records a list of {part, flat field/value list}. devices holds every device for an
  * operation on devices, else the caller's alone; part is false when the caller
  * knew the version the change started from (it joins the records into its
  * copy). A rejected operation writes nothing.
@@ -291,7 +295,7 @@ do
       if knownVersion == version or m.e ~= nil then partFlat = false else partFlat = partFields(PART_KEY[part]) end
     end
     local k, moved = settleExpiry(m, step, horizon, written)
-    return { 'applied', writtenMetaFlat(), devices, partFlat, records, k, moved and 1 or 0, stamp }
+    return { 'applied', writtenMetaHead(k, moved, stamp), devices, partFlat, records }
   end
 end
 `;

@@ -84,10 +84,14 @@ local function writeMeta(m)
   end
 end
 
--- The metadata as writeMeta left it, as hash fields: metaToFlat of what it
--- wrote, without writing out its numbers again.
-local function writtenMetaFlat()
-  return toFlat(storedMeta)
+-- The metadata as writeMeta left it, as the apply reply's head line (see
+-- APPLY in operations.lua.ts): the texts it wrote, by position, without
+-- writing out its numbers again. One bulk string instead of two dozen.
+local function writtenMetaHead(keyDeadline, moved, stamp)
+  local s = storedMeta
+  return table.concat({ int(keyDeadline), moved and '1' or '0', stamp, s.c, s.l, s.i, s.a, s.s or '',
+    s.dc or '-', s.dp or '-', s.dh or '-', s.dd or '-', s.e or '-', s.x or '-', s.t or '-', s.r or '-',
+    s.u and ('=' .. s.u) or '-' }, ' ')
 end
 
 local function deadline(m)
