@@ -58,7 +58,7 @@ function timestamp(value: unknown, field: string): number {
 
 /**
  * A head line (`LOAD_LUA`, `APPLY_LUA`): `count` space-separated fields, then
- * the user field — the user id after '=', '-' for a guest (`userOf`). The user
+ * the user field — the user id after '=', '-' for a guest (`headMeta`). The user
  * field comes last, after the `count`th space, so that it may hold spaces
  * itself. Null when the line has fewer fields.
  */
@@ -73,8 +73,23 @@ function splitHead(head: string, count: number): string[] | null {
   return fields;
 }
 
-function userOf(field: string): string | null {
-  return field.startsWith('=') ? field.slice(1) : null;
+/**
+ * The metadata every head line carries: c, l, i, a, s and t ('-' for no
+ * stamp) as the script wrote them, and the user field. Optional fields are
+ * added, not spread in: this runs on every request.
+ */
+function headMeta(sessionId: string, [c, l, i, a, s, t]: readonly (string | undefined)[], user: string): Mutable<SessionMeta> {
+  const meta: Mutable<SessionMeta> = {
+    id: sessionId,
+    userId: user.startsWith('=') ? user.slice(1) : null,
+    createdAt: timestamp(c, 'c'),
+    lastActiveAt: timestamp(l, 'l'),
+    idleExpiresAt: timestamp(i, 'i'),
+    absoluteExpiresAt: timestamp(a, 'a'),
+    csrfSecret: s!,
+  };
+  if (t !== '-' && t !== undefined) meta.t = t;
+  return meta;
 }
 
 /** Fields of the load reply's head line before the user id (see `LOAD_LUA`). */
@@ -103,19 +118,8 @@ export function readLoadReply(sessionId: string, reply: unknown): LoadedSession 
   if (user === undefined || (verdict !== '-' && !VERDICTS.has(verdict))) {
     throw new TypeError(`unexpected Redis reply for load: ${JSON.stringify(head.slice(0, 16))}`);
   }
-  // Optional fields are added, not spread in: this runs on every request.
-  const meta: Mutable<SessionMeta> = {
-    id: sessionId,
-    userId: userOf(user),
-    createdAt: timestamp(c, 'c'),
-    lastActiveAt: timestamp(l, 'l'),
-    idleExpiresAt: timestamp(i, 'i'),
-    absoluteExpiresAt: timestamp(a, 'a'),
-    csrfSecret: s!,
-  };
-  if (t !== '-') meta.t = t;
   const view: Mutable<LoadedSession> = {
-    meta,
+    meta: headMeta(sessionId, [c, l, i, a, s, t], user),
     devices: Array.isArray(devices) ? decodeDevices(fields(devices, 'devices')) : { devices: {} },
     versions: { cart: vc!, prefs: vp!, history: vh!, devices: vd! },
   };
@@ -166,19 +170,9 @@ export function readApplyReply(sessionId: string, part: DataPart, reply: unknown
       const [head, devices, partFields, records] = rest;
       const [keyDeadline, moved, hlc, c, l, i, a, s, vc, vp, vh, vd, e, x, t, r, user] = (typeof head === 'string' && splitHead(head, APPLY_HEAD_FIELDS)) || [];
       if (user === undefined) throw new TypeError(`unexpected Redis reply for apply: ${JSON.stringify(head)}`);
-      // Optional fields are added, not spread in: this runs on every write.
-      const meta: Mutable<SessionMeta> = {
-        id: sessionId,
-        userId: userOf(user),
-        createdAt: timestamp(c, 'c'),
-        lastActiveAt: timestamp(l, 'l'),
-        idleExpiresAt: timestamp(i, 'i'),
-        absoluteExpiresAt: timestamp(a, 'a'),
-        csrfSecret: s!,
-      };
+      const meta = headMeta(sessionId, [c, l, i, a, s, t], user);
       if (e !== '-') meta.endedAt = timestamp(e, 'e');
       if (x !== '-') meta.erasedAt = timestamp(x, 'x');
-      if (t !== '-') meta.t = t;
       if (r !== '-') meta.mergedInto = r;
       const session: Mutable<LoadedSession> = {
         meta,
