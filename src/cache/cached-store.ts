@@ -33,7 +33,8 @@ import { LRUCache } from 'lru-cache';
 import type { Operation } from '../domain/operations.js';
 import { partOf } from '../domain/operations.js';
 import { mergePart, type ChangeRecord, type DataPart, type PartStates } from '../domain/parts.js';
-import { cartItemsJson, historyItemsJson, prefsJson } from '../domain/part-json.js';
+import { cartItemsJson, historyItemsJson, historyItemsJsonAfterView, prefsJson } from '../domain/part-json.js';
+import type { HistoryState } from '../domain/history.js';
 import type { Hlc } from '../domain/hlc.js';
 import type { Seen } from '../domain/devices.js';
 import type {
@@ -272,7 +273,8 @@ export class CachedStore implements SessionStore {
    * With the part cached, the store is told its version; when the change
    * started from it, the store sends only the change records, and the new
    * state is the cached one joined with them — exactly what the store wrote,
-   * because it wrote that same join.
+   * because it wrote that same join. A view added to a history gets its JSON
+   * from the entry's (`viewAdded`), not rendered whole.
    */
   async apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<ApplyResult> {
     const part = partOf(op);
@@ -286,11 +288,12 @@ export class CachedStore implements SessionStore {
     if (result.status !== 'applied' || !isCachedPart(part)) return result;
     let state: PartStates[CachedPart] | undefined = result.session[part];
     if (state === undefined && held !== undefined) {
-      state = base ?? (JSON.parse(held.state!) as PartStates[CachedPart]);
+      const before = base ?? (JSON.parse(held.state!) as PartStates[CachedPart]);
+      state = before;
       for (const record of result.records) {
         if (record.part === part) state = mergePart(part, state, record.state as typeof state, this.historyLimit);
       }
-      const view = this.#remember(sessionId, part, result.session.versions[part], state, true);
+      const view = this.#remember(sessionId, part, result.session.versions[part], state, true, viewAdded(part, held.view, before, state, result.records));
       return { ...result, session: { ...result.session, [part]: state, rendered: { ...result.session.rendered, [part]: view } } };
     }
     if (state === undefined) {
@@ -394,10 +397,11 @@ export class CachedStore implements SessionStore {
    * entry gets its state text only when it leaves there: a part written again
    * and again is not serialized on every write. Returns the part's public JSON,
    * which the answer carries as `rendered` instead of rendering the state again.
+   * `rendered`: that JSON, when the caller already has it.
    */
-  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false): string {
+  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false, rendered?: string): string {
     const entryKey = key(sessionId, part);
-    const view = (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
+    const view = rendered ?? (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
     if (written) {
       this.#cache.set(entryKey, { version, view });
       this.#written.set(entryKey, { version, state });
@@ -414,6 +418,25 @@ export class CachedStore implements SessionStore {
     if (entry === undefined || entry.version !== version || entry.state !== undefined) return;
     this.#cache.set(entryKey, { ...entry, state: JSON.stringify(state) }, { noUpdateTTL: true });
   }
+}
+
+/**
+ * The history's JSON after a change that added one view, made from the
+ * entry's JSON before it (`historyItemsJsonAfterView`); undefined for any
+ * other change, which `#remember` renders whole.
+ */
+function viewAdded(part: CachedPart, beforeJson: string, before: PartStates[CachedPart], after: PartStates[CachedPart], records: readonly ChangeRecord[]): string | undefined {
+  if (part !== 'history') return undefined;
+  let added: HistoryState | undefined;
+  for (const record of records) {
+    if (record.part !== 'history') continue;
+    if (added !== undefined) return undefined;
+    added = record.state as HistoryState;
+  }
+  const ids = added === undefined ? [] : Object.keys(added.items);
+  if (ids.length !== 1) return undefined;
+  const productId = ids[0]!;
+  return historyItemsJsonAfterView(beforeJson, before as HistoryState, after as HistoryState, productId, added!.items[productId]!) ?? undefined;
 }
 
 function key(sessionId: string, part: CachedPart): string {

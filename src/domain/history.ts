@@ -41,20 +41,26 @@ function entriesOf(items: HistoryState['items']): Entry[] {
 
 /** Deletes all but the newest `limit` entries of a private copy. */
 function dropOldest(items: Record<string, number>, limit: number): void {
-  const entries = entriesOf(items);
-  const excess = entries.length - limit;
+  const keys = Object.keys(items);
+  const excess = keys.length - limit;
   if (excess <= 0) return;
   if (excess > 8) {
-    for (const [productId] of entries.sort(newestFirst).slice(limit)) delete items[productId];
+    for (const [productId] of entriesOf(items).sort(newestFirst).slice(limit)) delete items[productId];
     return;
   }
-  // A view added to a full history: find the few oldest by scanning rather than sorting them all.
+  // A view added to a full history: find the few oldest by scanning the keys, not sorting or copying them all.
   for (let n = 0; n < excess; n += 1) {
-    let oldest = 0;
-    for (let i = 1; i < entries.length; i += 1) if (newestFirst(entries[i]!, entries[oldest]!) > 0) oldest = i;
-    delete items[entries[oldest]![0]];
-    entries[oldest] = entries[entries.length - 1]!;
-    entries.pop();
+    let oldest = '';
+    let oldestAt = Infinity;
+    for (const productId of keys) {
+      const viewedAt = ownValue(items, productId);
+      // Last in (viewedAt desc, productId asc): the earliest view, and of equal views the greatest id.
+      if (viewedAt !== undefined && (viewedAt < oldestAt || (viewedAt === oldestAt && productId > oldest))) {
+        oldest = productId;
+        oldestAt = viewedAt;
+      }
+    }
+    delete items[oldest];
   }
 }
 

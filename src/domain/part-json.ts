@@ -16,6 +16,7 @@
 import { liveLines, type CartState } from './cart.js';
 import { isoTime } from './iso-time.js';
 import { historyEntries, type HistoryState } from './history.js';
+import { ownValue } from './own.js';
 import { prefsObject, type PrefsState } from './prefs.js';
 
 /** ISO 8601 text of recent epoch times: a history of 100 views re-renders 99 of them on every view. */
@@ -47,9 +48,74 @@ export function prefsJson(state: PrefsState): string {
   return JSON.stringify(prefsObject(state));
 }
 
+const historyItemJson = (productId: string, viewedAt: number): string =>
+  `{"productId":${JSON.stringify(productId)},"viewedAt":"${rememberedIsoTime(viewedAt)}"}`;
+
 /** The viewed products, newest first: `[{ productId, viewedAt }…]`. */
 export function historyItemsJson(state: HistoryState): string {
   return `[${historyEntries(state)
-    .map(([productId, viewedAt]) => `{"productId":${JSON.stringify(productId)},"viewedAt":"${rememberedIsoTime(viewedAt)}"}`)
+    .map(([productId, viewedAt]) => historyItemJson(productId, viewedAt))
     .join(',')}]`;
+}
+
+/**
+ * `historyItemsJson(after)` from `beforeJson` — `historyItemsJson(before)` —
+ * when `after` is `before` with one view joined in (`productId` at
+ * `viewedAt`) newer than every view before it: a shopper viewing a product
+ * now. That item goes first; the product's earlier item leaves, and so does
+ * the last (oldest) item when the join dropped it; no other item moves, so the
+ * rest of the text is kept as it is. Null when that does not hold: render whole.
+ *
+ * It reads `before` and `after` only at the keys it names, never enumerates
+ * them: a history's state is an object in V8's dictionary mode (`dropOldest`
+ * deletes), whose key list alone costs about 5 µs for 100 views, and rendering
+ * all of them 25–40 µs (docs/PERFORMANCE.md, "A view added to a full history").
+ */
+export function historyItemsJsonAfterView(beforeJson: string, before: HistoryState, after: HistoryState, productId: string, viewedAt: number): string | null {
+  if (ownValue(after.items, productId) !== viewedAt) return null;
+  const first = historyItemJson(productId, viewedAt);
+  if (beforeJson === '[]') return `[${first}]`;
+  const newest = firstViewedAt(beforeJson);
+  if (newest === null || newest >= viewedAt) return null;
+  let rest: string | null = beforeJson.slice(1, -1);
+  const earlier = ownValue(before.items, productId);
+  if (earlier !== undefined) {
+    rest = withoutItem(rest, historyItemJson(productId, earlier));
+  } else {
+    // The join may have dropped the oldest to make room: the last item, the only one that can go.
+    const last = rest.lastIndexOf(ITEM_START);
+    const dropped = (JSON.parse(last <= 0 ? rest : rest.slice(last + 1)) as { productId: string }).productId;
+    if (ownValue(after.items, dropped) === undefined) rest = withoutItem(rest, historyItemJson(dropped, before.items[dropped]!));
+  }
+  if (rest === null) return null;
+  return rest === '' ? `[${first}]` : `[${first},${rest}]`;
+}
+
+/**
+ * Where each item's text starts, after the first. A quote inside a product id
+ * is escaped (`\"`), so this text occurs only between items.
+ */
+const ITEM_START = ',{"productId":"';
+const VIEWED_AT = ',"viewedAt":"';
+
+/** The view time of a rendered history's first (newest) item; null when the text is not as rendered. */
+function firstViewedAt(json: string): number | null {
+  // The product id's closing quote: the first quote after `[{"productId":"` not escaped by a backslash.
+  let at = 15;
+  while (at < json.length && json[at] !== '"') at += json[at] === '\\' ? 2 : 1;
+  if (!json.startsWith(VIEWED_AT, at + 1)) return null;
+  const start = at + 1 + VIEWED_AT.length;
+  const ms = Date.parse(json.slice(start, json.indexOf('"', start)));
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** The items' text (`a,b,c`) without `item`; null when it is not one of them. */
+function withoutItem(items: string, item: string): string | null {
+  const at = items.indexOf(item);
+  if (at === -1) return null;
+  const end = at + item.length;
+  if (at > 0 && items[at - 1] !== ',') return null;
+  if (end < items.length && items[end] !== ',') return null;
+  if (at === 0) return items.slice(end + 1);
+  return items.slice(0, at - 1) + items.slice(end);
 }

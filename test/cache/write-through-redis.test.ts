@@ -10,11 +10,18 @@ import { CachedStore, DEFAULT_L1_OPTIONS } from '../../src/cache/cached-store.js
 import type { Operation } from '../../src/domain/operations.js';
 import type { DataPart } from '../../src/domain/parts.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
-import type { SessionStore } from '../../src/store/session-store.js';
+import type { LoadedSession, SessionStore } from '../../src/store/session-store.js';
+import { cartItemsJson, historyItemsJson, prefsJson } from '../../src/domain/part-json.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { pick, random, settings, signIn, stamp, type SignedIn } from '../store/conformance/support.js';
 
 const HISTORY_LIMIT = 8;
+
+const PART_JSON = {
+  cart: (session: LoadedSession) => cartItemsJson(session.cart!),
+  prefs: (session: LoadedSession) => prefsJson(session.prefs!),
+  history: (session: LoadedSession) => historyItemsJson(session.history!),
+};
 
 describe('L1 write-through on Redis', () => {
   let server: RedisServer;
@@ -57,10 +64,11 @@ describe('L1 write-through on Redis', () => {
     { kind: 'prefs.patch', patch: { theme: { font: null }, lang: 'de' } },
     { kind: 'prefs.patch', patch: { lang: null } },
   ];
+  // Half of the views are the newest (viewed now), which L1 renders from its last text.
   const historyAdd = (next: () => number): Operation => ({
     kind: 'history.add',
     productId: `p${Math.floor(next() * 20)}`,
-    viewedAt: Date.now() - Math.floor(next() * 60_000),
+    viewedAt: next() < 0.5 ? Date.now() : Date.now() - Math.floor(next() * 60_000),
   });
 
   for (const seed of [3, 11]) {
@@ -81,12 +89,35 @@ describe('L1 write-through on Redis', () => {
         const stored = await bypass.load(s.id, [part], Date.now());
         assert.deepEqual(result.session[part], stored?.[part], `step ${step}: ${op.kind} through ${writer === nodeA ? 'A' : 'B'}`);
         assert.equal(result.session.versions[part], stored?.versions[part]);
+        // The JSON the answer carries (L1's, made from its last text for a view joined into a history) is the stored part's.
+        assert.equal(result.session.rendered?.[part], PART_JSON[part](stored!), `step ${step}: the JSON after ${op.kind}`);
         // And the next read through that node, served from its copy, agrees too.
         const read = await writer.load(s.id, [part], Date.now());
         assert.deepEqual(read?.[part], stored?.[part], `step ${step}: read after ${op.kind}`);
       }
     });
   }
+
+  test('views joined into a full history through L1 answer its JSON, ids that look like JSON included', async () => {
+    const s = await signIn(bypass);
+    await nodeA.load(s.id, ['history'], Date.now());
+    const t0 = Date.now() - 1_000_000;
+    // More views than the history keeps, a product viewed again, one view older than the newest, ids like the text around them.
+    const views: Array<[string, number]> = [];
+    for (let i = 0; i < HISTORY_LIMIT + 5; i += 1) views.push([`P-${i}`, t0 + i * 1000]);
+    views.push(['P-10', t0 + 500_000], ['P-old', t0 + 10_500], ['"quoted",{"productId":"P-7"}', t0 + 600_000], ['P-1', t0 + 700_000], ['P-1', t0 + 800_000]);
+    for (const [productId, viewedAt] of views) {
+      const result = await nodeA.apply(s.id, s.caller, { kind: 'history.add', productId, viewedAt }, { now: Date.now(), hlc: stamp() });
+      assert.equal(result.status, 'applied');
+      const stored = await bypass.load(s.id, ['history'], Date.now());
+      if (result.status === 'applied') assert.equal(result.session.rendered?.history, historyItemsJson(stored!.history!), `after viewing ${productId}`);
+    }
+    const read = await nodeA.load(s.id, ['history'], Date.now());
+    assert.deepEqual(
+      JSON.parse(read!.rendered!.history!).map((item: { productId: string }) => item.productId).slice(0, 3),
+      ['P-1', '"quoted",{"productId":"P-7"}', 'P-10'],
+    );
+  });
 
   test('change records merged through another store (a guest merge, replication) are seen by the next read through a node holding the parts', async () => {
     const s = await signIn(bypass);

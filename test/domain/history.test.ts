@@ -68,6 +68,23 @@ describe('history trimming', () => {
     );
   });
 
+  test('a join keeps exactly the first `limit` entries of all of them sorted newest first, ties by product id', () => {
+    // Few distinct times: ties decide which entry goes, whether one goes (a scan) or many (a sort).
+    const views = fc.dictionary(fc.constantFrom('a', 'b', 'B', 'ab', 'é', 'z', '0', '__proto__', 'p1', 'p2', 'p10'), fc.integer({ min: 0, max: 3 }).map(at), { maxKeys: 11 });
+    fc.assert(
+      fc.property(views, views, fc.integer({ min: 0, max: 11 }), (x, y, limit) => {
+        const all = mergeHistory({ items: x }, { items: y }, Number.MAX_SAFE_INTEGER);
+        const expected = Object.keys(all.items)
+          .map((id) => [id, all.items[id]!] as const)
+          .sort(([p, s], [q, t]) => t - s || (p < q ? -1 : p > q ? 1 : 0))
+          .slice(0, limit)
+          .map(([id]) => id);
+        assert.deepStrictEqual(historyItems(mergeHistory({ items: x }, { items: y }, limit)).map((i) => i.productId), expected);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test('a state within the limit is returned unchanged', () => {
     const state = { items: { a: at(1) } };
     assert.equal(trimHistory(state, 1), state);
