@@ -59,6 +59,13 @@ export function historyItemsJson(state: HistoryState): string {
 }
 
 /**
+ * Where each item's text starts, after the first. A quote inside a product id
+ * is escaped (`\"`), so this text occurs only between items.
+ */
+const ITEM_START = ',{"productId":"';
+const VIEWED_AT = ',"viewedAt":"';
+
+/**
  * `historyItemsJson(after)` from `beforeJson` — `historyItemsJson(before)` —
  * when `after` is `before` with one view joined in (`productId` at
  * `viewedAt`) newer than every view before it: a shopper viewing a product
@@ -69,7 +76,7 @@ export function historyItemsJson(state: HistoryState): string {
  * It reads `before` and `after` only at the keys it names, never enumerates
  * them: a history's state is an object in V8's dictionary mode (`dropOldest`
  * deletes), whose key list alone costs about 5 µs for 100 views, and rendering
- * all of them 25–40 µs (docs/PERFORMANCE.md, "A view added to a full history").
+ * all of them 25–45 µs (docs/PERFORMANCE.md, "A view added to a full history").
  */
 export function historyItemsJsonAfterView(beforeJson: string, before: HistoryState, after: HistoryState, productId: string, viewedAt: number): string | null {
   if (ownValue(after.items, productId) !== viewedAt) return null;
@@ -84,19 +91,12 @@ export function historyItemsJsonAfterView(beforeJson: string, before: HistorySta
   } else {
     // The join may have dropped the oldest to make room: the last item, the only one that can go.
     const last = rest.lastIndexOf(ITEM_START);
-    const dropped = (JSON.parse(last <= 0 ? rest : rest.slice(last + 1)) as { productId: string }).productId;
+    const dropped = (JSON.parse(last === -1 ? rest : rest.slice(last + 1)) as { productId: string }).productId;
     if (ownValue(after.items, dropped) === undefined) rest = withoutItem(rest, historyItemJson(dropped, before.items[dropped]!));
   }
   if (rest === null) return null;
   return rest === '' ? `[${first}]` : `[${first},${rest}]`;
 }
-
-/**
- * Where each item's text starts, after the first. A quote inside a product id
- * is escaped (`\"`), so this text occurs only between items.
- */
-const ITEM_START = ',{"productId":"';
-const VIEWED_AT = ',"viewedAt":"';
 
 /** The view time of a rendered history's first (newest) item; null when the text is not as rendered. */
 function firstViewedAt(json: string): number | null {
