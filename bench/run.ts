@@ -31,6 +31,7 @@ import { tesseraCommand } from './targets/build.js';
 import { TARGET_DESCRIPTION, TARGET_LABEL, type Target, type TargetContext, type TargetId } from './targets/target.js';
 import { restoreOrSeed } from './dataset/snapshot.js';
 import { deployRedisSettings } from './targets/redis.js';
+import { Isolation } from './lib/isolation.js';
 
 /** A phase during which other work used more than this much CPU (% of one core) is re-run once. */
 const CONTENDED_OTHER_CPU = 50;
@@ -101,7 +102,11 @@ async function main(): Promise<void> {
   const records = new Map<TargetId, TargetRecord>();
   let stopping = false;
 
+  // Each phase runs with the other targets paused; whatever happens, nothing is left stopped.
+  const isolation = new Isolation();
+  process.on('exit', () => isolation.resumeAll());
   const stopAll = async (): Promise<void> => {
+    isolation.resumeAll();
     await Promise.allSettled(targets.splice(0).map((t) => t.stop()));
     rmSync(tmpDir, { recursive: true, force: true });
   };
@@ -203,7 +208,7 @@ async function main(): Promise<void> {
         try {
           const peak = await calmest(
             options.retryContended,
-            () => measurePeak(ctx, target, mix, profile.warmupEveryMix || mix === PEAK_MIXES[0]),
+            () => isolation.alone(target, live(), () => measurePeak(ctx, target, mix, profile.warmupEveryMix || mix === PEAK_MIXES[0])),
             () => progress.log(`  (other work used over ${CONTENDED_OTHER_CPU} % of a core: measuring ${mix} · ${target.id} again)`),
           );
           peaks.push(peak);
@@ -223,7 +228,7 @@ async function main(): Promise<void> {
         try {
           const record = await calmest(
             options.retryContended,
-            () => measureLevel(ctx, target, 'read-heavy', Math.max(10, Math.round(peak.rps * fraction)), fraction, `${Math.round(fraction * 100)}%`),
+            () => isolation.alone(target, live(), () => measureLevel(ctx, target, 'read-heavy', Math.max(10, Math.round(peak.rps * fraction)), fraction, `${Math.round(fraction * 100)}%`)),
             () => progress.log(`  (other work used over ${CONTENDED_OTHER_CPU} % of a core: measuring again)`),
           );
           levels.push(record);
@@ -244,7 +249,7 @@ async function main(): Promise<void> {
           try {
             const record = await calmest(
               options.retryContended,
-              () => measureLevel(ctx, target, 'read-heavy', rate, null, 'common'),
+              () => isolation.alone(target, live(), () => measureLevel(ctx, target, 'read-heavy', rate, null, 'common')),
               () => progress.log(`  (other work used over ${CONTENDED_OTHER_CPU} % of a core: measuring again)`),
             );
             levels.push(record);
@@ -263,7 +268,7 @@ async function main(): Promise<void> {
         if (!peak || peak.rps <= 0) continue;
         progress.phase(`login burst · ${target.id}`);
         try {
-          const record = await measureLevel(ctx, target, 'login', Math.round(peak.rps * profile.loginLevel), profile.loginLevel, 'login');
+          const record = await isolation.alone(target, live(), () => measureLevel(ctx, target, 'login', Math.round(peak.rps * profile.loginLevel), profile.loginLevel, 'login'));
           levels.push(record);
           progress.log(`  login burst ${target.id.padEnd(16)} ${fmtInt(record.offeredRate).padStart(7)}/s  ${describeLatency(record.latency)}${record.errors ? `  errors ${fmtInt(record.errors)}` : ''}`);
         } catch (error) {
@@ -278,7 +283,7 @@ async function main(): Promise<void> {
       if (!peak || peak.rps <= 0) continue;
       progress.phase(`Black-Friday step · ${target.id}`);
       try {
-        const step = await measureStep(ctx, target, peak.rps);
+        const step = await isolation.alone(target, live(), () => measureStep(ctx, target, peak.rps));
         steps.push(step);
         progress.log(
           `  step ${target.id.padEnd(16)} ${fmtInt(step.baseRate)}→${fmtInt(step.spikeRate)}/s  p99 before ${step.before.latency.p99} · during ${step.during.latency.p99} · after ${step.after.latency.p99} ms · errors ${step.before.errors + step.during.errors + step.after.errors}`,
@@ -299,7 +304,7 @@ async function main(): Promise<void> {
             const launched = Date.now();
             await target.restartServer!([`--cpu-prof`, `--cpu-prof-dir=${dir}`]);
             const readyMs = Date.now() - launched;
-            await measurePeak(ctx, target, mix, true);
+            await isolation.alone(target, live(), () => measurePeak(ctx, target, mix, true));
             await target.restartServer!([]);
             const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
             if (!file) throw new Error(`no .cpuprofile written in ${dir}`);

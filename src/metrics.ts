@@ -95,6 +95,17 @@ export class Metrics {
     },
   });
 
+  readonly storeCallDuration = new Histogram({
+    name: 'tessera_store_call_duration_seconds',
+    help: 'Time of each call to a networked store (Redis, Redis Cluster), retries included, by script or command.',
+    labelNames: ['call'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  /** The histogram's child per call, bound once: a labelled observe hashes its labels every time. */
+  readonly #storeCalls = new Map<string, Histogram.Internal<'call'>>();
+
   readonly storeReadBytes = new Histogram({
     name: 'tessera_store_read_bytes',
     help: 'Bytes of session data read from the store per call (sum / count = bytes per read).',
@@ -248,6 +259,13 @@ export class Metrics {
   /** One answered request; `route` is the route template (never the URL: no ids in labels). */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
     this.requestDuration.observe({ method, route, status_code: statusCode }, seconds);
+  }
+
+  /** One call to a networked store; `call` is the script's name or the command, a fixed set. */
+  observeStoreCall(call: string, seconds: number): void {
+    let child = this.#storeCalls.get(call);
+    if (child === undefined) this.#storeCalls.set(call, (child = this.storeCallDuration.labels(call)));
+    child.observe(seconds);
   }
 
   /** One L1 lookup of a part. */

@@ -74,6 +74,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     // The global mode ships the feed and webhooks are delivered from it; with neither, nothing reads it and nothing is appended.
     feedConsumers: [...(config.replication === null ? [] : [FEED_CONSUMER]), ...(config.webhooks === null ? [] : [EVENTS_CONSUMER])],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
+    onCallTimed: (call, seconds) => metrics.observeStoreCall(call, seconds),
     ...(tracing === null ? {} : { tracer: tracing.tracer }),
   };
   let engine: SessionStore;

@@ -37,6 +37,21 @@ export function mergeEncoded(encoded: readonly string[]): Histogram {
   return total;
 }
 
+/** The share (0–1) of recorded latencies above `ms`, to within a few thousandths of a percent. */
+export function shareOverMs(histogram: Histogram, ms: number): number {
+  const us = ms * 1000;
+  if (histogram.totalCount === 0 || histogram.maxValue <= us) return 0;
+  // The highest percentile whose value is at most `ms`, by bisection (HdrHistogram has no count-above).
+  let within = 0;
+  let above = 100;
+  for (let i = 0; i < 40; i += 1) {
+    const mid = (within + above) / 2;
+    if (histogram.getValueAtPercentile(mid) <= us) within = mid;
+    else above = mid;
+  }
+  return (100 - within) / 100;
+}
+
 /** The percentiles every table and chart uses, in milliseconds. */
 export interface LatencySummary {
   readonly count: number;

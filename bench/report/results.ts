@@ -70,6 +70,21 @@ export interface GcRecord {
   readonly minorMs: number;
 }
 
+/**
+ * Where the slow requests of a phase waited: the share of them over `SLOW_MS`
+ * as the generator saw them, as Tessera timed them (from the parsed request to
+ * the reply; Tessera only) and of Tessera's calls to Redis, and the server's
+ * event loop's largest delay (Tessera and the baselines). Tessera's side
+ * includes the phase's warm-up.
+ */
+export interface WaitRecord {
+  readonly slowMs: number;
+  readonly client: number;
+  readonly server: number | null;
+  readonly store: number | null;
+  readonly loopDelayMaxMs: number | null;
+}
+
 export interface OpenLoopRecord {
   readonly target: TargetId;
   readonly mix: MixName;
@@ -88,6 +103,7 @@ export interface OpenLoopRecord {
   readonly cpu: CpuReport | null;
   readonly generatorElu: number;
   readonly gc?: GcRecord;
+  readonly waits?: WaitRecord;
 }
 
 export interface StepWindow {

@@ -221,6 +221,27 @@ export function buildTables(r: BenchResults): Table[] {
     ),
   });
 
+  const waited = r.openLoop.filter((l) => l.waits !== undefined && l.mix !== 'login');
+  if (waited.length > 0) {
+    const share = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(2)} %`);
+    tables.push({
+      id: 'waits',
+      title: `Where the slow requests waited: share of requests over ${waited[0]!.waits!.slowMs} ms on each side of the socket`,
+      intro: `"seen by the generator": from each request's intended send time to its last byte read. "timed by Tessera": from Fastify's parsed request to the reply sent (its request-duration histogram, every route, the phase's warm-up included). "Redis calls": Tessera's calls to its store, retries included. A share the generator sees but Tessera does not was spent before Tessera's handler or after it: in the sockets, in the kernel's queues, or in a generator or server that did not get a core. "loop delay max": the server's event loop's largest delay during the phase (monitorEventLoopDelay at a 10 ms resolution: Tessera's /metrics, the baselines' probe).`,
+      head: ['target', 'load', 'p99', 'seen by the generator', 'timed by Tessera', 'Redis calls', 'loop delay max', 'server GC: major (>100 ms) / ms, heap'],
+      rows: waited.map((l) => [
+        label(l.target),
+        l.label,
+        fmtMs(l.latency.p99),
+        share(l.waits!.client),
+        share(l.waits!.server),
+        share(l.waits!.store),
+        l.waits!.loopDelayMaxMs === null ? '–' : `${fmtMs(l.waits!.loopDelayMaxMs)} ms`,
+        gcCell(l.gc),
+      ]),
+    });
+  }
+
   const common = r.openLoop.filter((l) => l.label === 'common');
   if (common.length > 0) {
     tables.push({

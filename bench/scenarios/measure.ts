@@ -2,13 +2,13 @@
  * One measurement each: a closed-loop peak, an open-loop level, the
  * Black-Friday step. Each turns the raw generator output into a result record.
  */
-import { spectrum, summarize, newHistogram, type LatencySummary } from '../lib/histogram.js';
+import { shareOverMs, spectrum, summarize, newHistogram, type Histogram, type LatencySummary } from '../lib/histogram.js';
 import { bar, fmtInt, fmtMs, type Progress } from '../lib/progress.js';
 import { runClosedLoop } from '../load/closed-loop.js';
 import { runOpenLoop, type OpenLoopProgress } from '../load/open-loop.js';
 import type { MixName, WorkloadConfig } from '../load/workload.js';
-import type { GcRecord, OpenLoopRecord, PeakRecord, StepPart, StepRecord, StepWindow } from '../report/results.js';
-import type { Target } from '../targets/target.js';
+import type { GcRecord, OpenLoopRecord, PeakRecord, StepPart, StepRecord, StepWindow, WaitRecord } from '../report/results.js';
+import { SLOW_MS, type RuntimeStats, type Target } from '../targets/target.js';
 import type { Options } from '../lib/options.js';
 
 export interface RunContext {
@@ -82,7 +82,7 @@ export async function measureLevel(
   const { profile } = ctx.options;
   const durationS = mix === 'login' ? profile.loginS : profile.levelS;
   const title = `open-loop ${mix} ${label} · ${target.id} @ ${fmtInt(rate)}/s`;
-  const { result, gc } = await withGc(target, () => runOpenLoop({
+  const { result, gc, runtime, loopDelayMs } = await withServerStats(target, () => runOpenLoop({
     origin: target.origin,
     steps: [{ durationMs: durationS * 1000, rate }],
     warmupMs: profile.levelWarmupS * 1000,
@@ -112,15 +112,34 @@ export async function measureLevel(
     cpu: result.cpu,
     generatorElu: Math.round(result.generatorElu * 1000) / 1000,
     ...(gc ? { gc } : {}),
+    waits: waitsOf(result.total, runtime, loopDelayMs ?? null),
   };
 }
+
+/** Shares of slow requests on each side of the socket, and of slow store calls, over one phase. */
+function waitsOf(total: Histogram, runtime: { before: RuntimeStats; after: RuntimeStats } | undefined, loopDelayMs: number | null): WaitRecord {
+  const share = (a: { count: number; slow: number }, b: { count: number; slow: number }): number | null =>
+    b.count > a.count ? (b.slow - a.slow) / (b.count - a.count) : null;
+  const client = shareOverMs(total, SLOW_MS);
+  if (runtime === undefined) return { slowMs: SLOW_MS, client, server: null, store: null, loopDelayMaxMs: loopDelayMs === null ? null : round1(loopDelayMs) };
+  const { before, after } = runtime;
+  return {
+    slowMs: SLOW_MS,
+    client,
+    server: share(before.requests, after.requests),
+    store: share(before.storeCalls, after.storeCalls),
+    loopDelayMaxMs: round1(after.loopDelayMaxSeconds * 1000),
+  };
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 export async function measureStep(ctx: RunContext, target: Target, peakRps: number): Promise<StepRecord> {
   const { step } = ctx.options.profile;
   const baseRate = Math.max(20, Math.round(peakRps * step.baseFraction));
   const spikeRate = baseRate * step.factor;
   const title = `Black-Friday step · ${target.id} ${fmtInt(baseRate)} → ${fmtInt(spikeRate)}/s`;
-  const { result, gc } = await withGc(target, () => runOpenLoop({
+  const { result, gc } = await withServerStats(target, () => runOpenLoop({
     origin: target.origin,
     steps: [
       { durationMs: step.beforeS * 1000, rate: baseRate },
@@ -185,14 +204,23 @@ export async function measureStep(ctx: RunContext, target: Target, peakRps: numb
   };
 }
 
-/** Runs a phase and reports the server's GC activity during it, when the target exposes it. */
-async function withGc<T>(target: Target, run: () => Promise<T>): Promise<{ result: T; gc?: GcRecord }> {
-  const before = await target.runtimeStats?.();
+/** Runs a phase with the server's figures read around it: Tessera's GC and histograms from its /metrics, a baseline's loop delay from its probe. */
+async function withServerStats<T>(
+  target: Target,
+  run: () => Promise<T>,
+): Promise<{ result: T; gc?: GcRecord; runtime?: { before: RuntimeStats; after: RuntimeStats }; loopDelayMs?: number | null }> {
+  if (!target.runtimeStats) {
+    await target.loopDelayMaxMs?.();
+    const result = await run();
+    return target.loopDelayMaxMs ? { result, loopDelayMs: await target.loopDelayMaxMs() } : { result };
+  }
+  const before = await target.runtimeStats();
   const result = await run();
-  const after = await target.runtimeStats?.();
+  const after = await target.runtimeStats();
   if (!before || !after) return { result };
   return {
     result,
+    runtime: { before, after },
     gc: {
       heapUsedMiB: Math.round(after.heapUsedBytes / 2 ** 20),
       majorCount: after.gcMajorCount - before.gcMajorCount,

@@ -15,6 +15,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
+import { loopDelayProbe } from './loop-delay.js';
 
 interface CartItem {
   sku: string;
@@ -58,6 +59,10 @@ app.disable('x-powered-by');
 app.disable('etag');
 app.get('/readyz', (_req, res) => {
   res.json({ ok: true });
+});
+const loopDelay = loopDelayProbe();
+app.get('/readyz/loop-delay', (_req, res) => {
+  res.json(loopDelay());
 });
 app.use((req: Request, res: Response, next: NextFunction) => {
   if (req.headers.authorization !== expected) {

@@ -7,6 +7,7 @@
  * Env: PORT, HOST, API_KEY.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { loopDelayProbe } from './loop-delay.js';
 
 const apiKey = process.env['API_KEY'] ?? 'bench-secret';
 const expected = `Bearer ${apiKey}`;
@@ -28,7 +29,9 @@ app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) =>
 });
 
 const small = { ok: true, session: { id: 'hello', userId: null } };
+const loopDelay = loopDelayProbe();
 app.get('/readyz', async () => ({ ok: true }));
+app.get('/readyz/loop-delay', async () => loopDelay());
 app.get('/v1/session', async () => small);
 app.post('/v1/sessions', async (_request, reply) => reply.code(201).send({ token: 'tss1_hello', session: small.session }));
 app.post('/v1/session/cart/items', async () => small);

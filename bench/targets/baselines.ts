@@ -7,6 +7,16 @@ import type { Target, TargetContext } from './target.js';
 
 const server = (file: string): string => fileURLToPath(new URL(`../servers/${file}`, import.meta.url));
 
+/** The event loop's largest delay since the last read, from a baseline server (`servers/loop-delay.ts`). */
+async function readLoopDelay(origin: string): Promise<number | null> {
+  try {
+    const body = (await (await fetch(`${origin}/readyz/loop-delay`, { signal: AbortSignal.timeout(2_000) })).json()) as { maxMs?: unknown };
+    return typeof body.maxMs === 'number' ? body.maxMs : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function startFastifyHello(ctx: TargetContext): Promise<Target> {
   const port = await freePort();
   const service = spawnService({
@@ -25,6 +35,7 @@ export async function startFastifyHello(ctx: TargetContext): Promise<Target> {
     seed: async (count) => ({ credentials: fakeCredentials(count), requests: 0, elapsedMs: 0, meanSessionBytes: 0 }),
     footprint: async () => null,
     exitReport: () => service.exitReport(),
+    loopDelayMaxMs: () => readLoopDelay(origin),
     stop: () => service.stop(),
   };
 }
@@ -52,6 +63,7 @@ export async function startExpressSession(ctx: TargetContext): Promise<Target> {
       seed: (count, dataSeed, onProgress) => seedExpressSession({ origin, apiKey: ctx.apiKey, count, dataSeed, onProgress }),
       footprint: async () => ({ bytes: await redisUsedMemory(redis), what: 'Redis used_memory' }),
       exitReport: () => service.exitReport(),
+      loopDelayMaxMs: () => readLoopDelay(origin),
       store: { kind: 'redis', url: redis.url },
       settle: () => settleRedis((...args) => redis.command(...args)),
       commandStats: {

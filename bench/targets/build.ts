@@ -25,7 +25,14 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+/** Node options for Tessera's process from BENCH_TESSERA_NODE_OPTIONS (e.g. "--v8-pool-size=1"), to compare runtime settings. */
+function benchNodeOptions(): string[] {
+  return (process.env['BENCH_TESSERA_NODE_OPTIONS'] ?? '').split(/\s+/).filter((option) => option !== '');
+}
+
 export function tesseraCommand(root: string): TesseraCommand {
+  const options = benchNodeOptions();
+  const withOptions = options.length === 0 ? '' : ` ${options.join(' ')} (BENCH_TESSERA_NODE_OPTIONS)`;
   const outDir = join(root, 'bench', '.build');
   const entry = join(outDir, 'src', 'main.js');
   const fresh = (): boolean => existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(join(root, 'src'));
@@ -41,12 +48,17 @@ export function tesseraCommand(root: string): TesseraCommand {
     }
   }
   if (existsSync(entry)) {
-    return { command: process.execPath, args: [entry], description: 'compiled with tsconfig.build.json (as npm run build) into bench/.build, run with node', ...(warning ? { warning } : {}) };
+    return {
+      command: process.execPath,
+      args: [...options, entry],
+      description: `compiled with tsconfig.build.json (as npm run build) into bench/.build, run with node${withOptions}`,
+      ...(warning ? { warning } : {}),
+    };
   }
   return {
     command: process.execPath,
-    args: ['--import', 'tsx', join(root, 'src', 'main.ts')],
-    description: 'node --import tsx src/main.ts (the build produced no main.js)',
+    args: [...options, '--import', 'tsx', join(root, 'src', 'main.ts')],
+    description: `node${withOptions} --import tsx src/main.ts (the build produced no main.js)`,
     warning: warning ?? 'no bench/.build/src/main.js after the build',
   };
 }

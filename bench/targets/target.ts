@@ -61,7 +61,16 @@ export interface RuntimeStats {
   readonly gcMajorOver100ms: number;
   readonly gcMajorSeconds: number;
   readonly gcMinorSeconds: number;
+  /** Requests Tessera answered (every route), and those it took over `SLOW_MS` for, from first byte parsed to reply sent. */
+  readonly requests: { readonly count: number; readonly slow: number };
+  /** Calls to Redis, and those over `SLOW_MS`, retries included. */
+  readonly storeCalls: { readonly count: number; readonly slow: number };
+  /** The event loop's largest delay since the last scrape (prom-client resets it when scraped), seconds. */
+  readonly loopDelayMaxSeconds: number;
 }
+
+/** Where the report splits slow requests from the rest: a bucket bound of Tessera's latency histograms. */
+export const SLOW_MS = 25;
 
 /** Per-command execution time inside the store (Redis INFO commandstats), for "where the time goes". */
 export interface StoreCommandStats {
@@ -84,6 +93,8 @@ export interface Target {
   readonly store?: StoreHandle;
   readonly commandStats?: StoreCommandStats;
   runtimeStats?(): Promise<RuntimeStats | null>;
+  /** A server without `runtimeStats`: its event loop's largest delay since the last call, ms. */
+  loopDelayMaxMs?(): Promise<number | null>;
   /** Waits for the store's background work after seeding (AOF rewrite, replica sync) to finish. */
   settle?(): Promise<void>;
   /** Targets of one family store seeded data identically and share a snapshot (default: the id). */

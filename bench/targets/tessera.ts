@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { seedTessera } from '../dataset/seed.js';
 import { freePort, spawnService, waitForHttp, type Service } from '../lib/proc.js';
 import { clusterMasterMemory, clusterPids, mergeCommandStats, parseCommandStats, redisPid, redisUsedMemory, settleRedis, startConfiguredCluster, startConfiguredRedis } from './redis.js';
-import type { RuntimeStats, StoreCommandStats, StoreHandle, Target, TargetContext, TargetId } from './target.js';
+import { SLOW_MS, type RuntimeStats, type StoreCommandStats, type StoreHandle, type Target, type TargetContext, type TargetId } from './target.js';
 
 type Engine = 'sqlite' | 'redis' | 'redis-cluster';
 
@@ -16,12 +16,27 @@ async function readRuntimeStats(origin: string): Promise<RuntimeStats | null> {
     const text = await (await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
     const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? 0);
     const majorCount = value(/^\w*nodejs_gc_duration_seconds_count\{kind="major"\} ([\d.e+-]+)$/m);
+    // Summed over every label set: count, and count at or under the SLOW_MS bucket.
+    const histogram = (name: string): { count: number; slow: number } => {
+      let count = 0;
+      let fast = 0;
+      const le = String(SLOW_MS / 1000);
+      for (const [, labels, n] of text.matchAll(new RegExp(`^${name}_(?:count|bucket)(\\{[^}]*\\}) ([\\d.e+-]+)$`, 'gm'))) {
+        if (labels!.includes('le=')) {
+          if (labels!.includes(`le="${le}"`)) fast += Number(n);
+        } else count += Number(n);
+      }
+      return { count, slow: count - fast };
+    };
     return {
       heapUsedBytes: value(/^\w*nodejs_heap_size_used_bytes ([\d.e+-]+)$/m),
       gcMajorCount: majorCount,
       gcMajorOver100ms: majorCount - value(/^\w*nodejs_gc_duration_seconds_bucket\{le="0\.1",kind="major"\} ([\d.e+-]+)$/m),
       gcMajorSeconds: value(/^\w*nodejs_gc_duration_seconds_sum\{kind="major"\} ([\d.e+-]+)$/m),
       gcMinorSeconds: value(/^\w*nodejs_gc_duration_seconds_sum\{kind="minor"\} ([\d.e+-]+)$/m),
+      requests: histogram('tessera_http_request_duration_seconds'),
+      storeCalls: histogram('tessera_store_call_duration_seconds'),
+      loopDelayMaxSeconds: value(/^\w*nodejs_eventloop_lag_max_seconds ([\d.e+-]+)$/m),
     };
   } catch {
     return null;

@@ -56,6 +56,12 @@ export interface StoreSettings {
   /** Told how many bytes of session data each engine call read (for metrics). */
   readonly onBytesRead?: (bytes: number) => void;
   /**
+   * Told how long each call to a networked engine took, retries included (for
+   * metrics): `call` is the script's name or the command. Not called by SQLite,
+   * whose calls are in-process.
+   */
+  readonly onCallTimed?: (call: string, seconds: number) => void;
+  /**
    * When tracing is on: the Redis engines give each command or script run
    * within a traced store call a span of its own (with the cluster slot).
    */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { MAX_CART_LINES, MAX_HISTORY, MAX_SESSION_BYTES, MIN_SESSION_BYTES, generateSession } from '../../bench/dataset/generator.js';
 import { WorkloadSampler, READ_PATH, type Op } from '../../bench/load/workload.js';
 import { Rng, Zipf } from '../../bench/lib/rng.js';
-import { encode, mergeEncoded, newHistogram, recordMs, summarize } from '../../bench/lib/histogram.js';
+import { encode, mergeEncoded, newHistogram, recordMs, shareOverMs, summarize } from '../../bench/lib/histogram.js';
 import { ASSUMPTIONS, capacityModel } from '../../bench/report/capacity.js';
 
 describe('the bench data set', () => {
@@ -102,6 +102,25 @@ describe('latency histograms', () => {
     }
     assert.ok(Math.abs(merged.mean - 500.5) < 0.5);
     assert.equal(summarize(newHistogram()).count, 0);
+  });
+
+  test('the share over a threshold matches a count of the recorded values', () => {
+    const rng = new Rng(7);
+    for (let round = 0; round < 20; round++) {
+      const h = newHistogram();
+      const values: number[] = [];
+      const n = 1 + Math.floor(rng.next() * 5_000);
+      // Mostly fast, a tail of slow ones, as a phase with a stall.
+      for (let i = 0; i < n; i++) values.push(rng.next() < 0.97 ? 0.2 + rng.next() * 5 : 20 + rng.next() * 100);
+      for (const ms of values) recordMs(h, ms);
+      for (const threshold of [1, 5, 25, 50, 200]) {
+        const exact = values.filter((ms) => ms > threshold).length / n;
+        // HdrHistogram keeps 3 significant digits: values within 0.1 % of the threshold may land on either side.
+        const near = values.filter((ms) => Math.abs(ms - threshold) <= threshold * 0.001).length / n;
+        assert.ok(Math.abs(shareOverMs(h, threshold) - exact) <= near + 1e-6, `round ${round}, ${threshold} ms: ${shareOverMs(h, threshold)} vs ${exact}`);
+      }
+    }
+    assert.equal(shareOverMs(newHistogram(), 25), 0);
   });
 });
 

@@ -124,6 +124,21 @@ for (const cutting of [false, true]) {
         assert.equal((await metric(nodeB, /^tessera_cache_lookups_total\{.*part="history".*outcome="hit"/)) - hitsBefore, 1);
         assert.ok(bytesSecond < bytesFirst / 2, `first read ${bytesFirst} bytes, cached read ${bytesSecond} bytes`);
       });
+
+      test('each request times its one call to Redis, labelled by script, and the times add up to less than the requests took', async () => {
+        const { token } = (await call(nodeA, 'POST', '/v1/sessions', undefined, {})).body;
+        const calls = (script: string, what: 'count' | 'sum') => metric(nodeB, new RegExp(`^tessera_store_call_duration_seconds_${what}\\{call="${script}"\\}`));
+        const requests = (what: 'count' | 'sum') => metric(nodeB, new RegExp(`^tessera_http_request_duration_seconds_${what}\\{.*route="/v1/session/cart`));
+        const before = { loads: await calls('tesseraLoad', 'count'), applies: await calls('tesseraApply', 'count'), seconds: (await calls('tesseraLoad', 'sum')) + (await calls('tesseraApply', 'sum')), requests: await requests('count'), requestSeconds: await requests('sum') };
+        for (let i = 0; i < 3; i++) assert.equal((await call(nodeB, 'GET', '/v1/session/cart', token)).status, 200);
+        for (let i = 0; i < 2; i++) assert.equal((await call(nodeB, 'PUT', '/v1/session/cart/items/SKU-T', token, { quantity: i + 1 })).status, 200);
+        assert.equal((await calls('tesseraLoad', 'count')) - before.loads, 3);
+        assert.equal((await calls('tesseraApply', 'count')) - before.applies, 2);
+        const storeSeconds = (await calls('tesseraLoad', 'sum')) + (await calls('tesseraApply', 'sum')) - before.seconds;
+        const requestSeconds = (await requests('sum')) - before.requestSeconds;
+        assert.equal((await requests('count')) - before.requests, 5);
+        assert.ok(storeSeconds > 0 && storeSeconds < requestSeconds, `store ${storeSeconds} s within requests ${requestSeconds} s`);
+      });
     }
   });
 }

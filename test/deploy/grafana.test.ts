@@ -84,6 +84,7 @@ describe('deploy/grafana/tessera.json', () => {
       'tessera_cache_lookups_total',
       'tessera_store_read_bytes_sum',
       'tessera_store_read_bytes_count',
+      'tessera_store_call_duration_seconds_bucket',
       'tessera_replication_lag_seconds',
       'tessera_replication_published_total',
       'tessera_auth_home_lease',

@@ -35,6 +35,9 @@ export type ConnectionTarget =
   | { readonly engine: 'redis'; readonly url: string }
   | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[] };
 
+/** Told the time of each call: the script's name or the command, and seconds. */
+export type CallTimer = (call: string, seconds: number) => void;
+
 export interface CallOptions {
   /** Running the call twice has the effect of running it once: it may be retried after a lost connection. */
   readonly idempotent: boolean;
@@ -74,19 +77,24 @@ export class RedisConnection {
   readonly #timeoutMs: number;
   readonly #deadlines = new Deadlines();
   readonly #tracer: Tracer | null;
+  readonly #timed: CallTimer | null;
 
-  private constructor(engine: RedisEngine, commands: Commands, timeoutMs: number, tracer: Tracer | null) {
+  private constructor(engine: RedisEngine, commands: Commands, timeoutMs: number, tracer: Tracer | null, timed: CallTimer | null) {
     this.#engine = engine;
     this.#commands = commands;
     this.#timeoutMs = timeoutMs;
     this.#tracer = tracer;
+    this.#timed = timed;
   }
 
-  /** With a `tracer`, each call made within a traced store call gets a span of its own (docs/architecture.md, Tracing). */
-  static async open(target: ConnectionTarget, tuning: RedisTuning, tracer: Tracer | null = null): Promise<RedisConnection> {
+  /**
+   * With a `tracer`, each call made within a traced store call gets a span of its own (docs/architecture.md, Tracing);
+   * `timed` is told how long each call took, retries included.
+   */
+  static async open(target: ConnectionTarget, tuning: RedisTuning, tracer: Tracer | null = null, timed: CallTimer | null = null): Promise<RedisConnection> {
     try {
       const commands = target.engine === 'redis' ? await openClient(target.url, tuning) : await openCluster(target.nodes, tuning);
-      return new RedisConnection(target.engine, commands, tuning.commandTimeoutMs, tracer);
+      return new RedisConnection(target.engine, commands, tuning.commandTimeoutMs, tracer, timed);
     } catch (error) {
       throw new StoreUnavailableError(target.engine, { cause: error });
     }
@@ -94,35 +102,36 @@ export class RedisConnection {
 
   script(name: ScriptName, keys: readonly string[], args: readonly string[], options: CallOptions): Promise<unknown> {
     // Sent as FCALL (FUNCTION LOAD once where the library is missing): the script's name tells what it did.
-    return this.#traced('FCALL', name, keys[0], () => this.#call(() => this.#commands.script(name, keys, args), options));
+    return this.#traced('FCALL', name, keys[0], () => this.#call(name, () => this.#commands.script(name, keys, args), options));
   }
 
   get(key: string): Promise<string | null> {
-    return this.#traced('GET', undefined, key, () => this.#call(() => this.#commands.get(key), { idempotent: true }));
+    return this.#traced('GET', undefined, key, () => this.#call('GET', () => this.#commands.get(key), { idempotent: true }));
   }
 
   /** SET NX with an absolute deadline: true when this call created the key. */
   setIfAbsent(key: string, value: string, deadline: number): Promise<boolean> {
     // Not retried after a lost reply: the retry would answer "exists" for a key this call created.
-    return this.#traced('SET', undefined, key, () => this.#call(() => this.#commands.setIfAbsent(key, value, deadline), { idempotent: false }));
+    return this.#traced('SET', undefined, key, () => this.#call('SET', () => this.#commands.setIfAbsent(key, value, deadline), { idempotent: false }));
   }
 
   /** SET with an absolute deadline. */
   set(key: string, value: string, deadline: number): Promise<void> {
-    return this.#traced('SET', undefined, key, () => this.#call(() => this.#commands.set(key, value, deadline), { idempotent: true }));
+    return this.#traced('SET', undefined, key, () => this.#call('SET', () => this.#commands.set(key, value, deadline), { idempotent: true }));
   }
 
   del(keys: readonly string[]): Promise<void> {
-    return this.#traced('DEL', undefined, keys[0], () => this.#call(() => this.#commands.del(keys), { idempotent: true }));
+    return this.#traced('DEL', undefined, keys[0], () => this.#call('DEL', () => this.#commands.del(keys), { idempotent: true }));
   }
 
   /** Any other command on the node that owns `key`; retried after a lost connection only when idempotent. */
   command(key: string, args: readonly string[], options: CallOptions): Promise<unknown> {
-    return this.#traced(args[0]?.toUpperCase() ?? 'COMMAND', undefined, key, () => this.#call(() => this.#commands.command(key, args), options));
+    const command = args[0]?.toUpperCase() ?? 'COMMAND';
+    return this.#traced(command, undefined, key, () => this.#call(command, () => this.#commands.command(key, args), options));
   }
 
   scanKeys(cursor: string, match: string, count: number): Promise<{ readonly keys: readonly string[]; readonly cursor: string }> {
-    return this.#traced('SCAN', undefined, undefined, () => this.#call(() => this.#commands.scanKeys(cursor, match, count), { idempotent: true }));
+    return this.#traced('SCAN', undefined, undefined, () => this.#call('SCAN', () => this.#commands.scanKeys(cursor, match, count), { idempotent: true }));
   }
 
   /** Subscribes to shard channels; no deadline (thousands of channels take a while), and errors stay node-redis's. */
@@ -131,7 +140,7 @@ export class RedisConnection {
   }
 
   async ping(): Promise<void> {
-    await this.#call(() => this.#commands.ping(), { idempotent: true });
+    await this.#call('PING', () => this.#commands.ping(), { idempotent: true });
   }
 
   async close(): Promise<void> {
@@ -176,18 +185,24 @@ export class RedisConnection {
     );
   }
 
-  async #call<T>(work: () => Promise<T>, { idempotent }: CallOptions): Promise<T> {
+  /** `work`, retried while it may be; `name` (the script or command) labels its time, retries included. */
+  async #call<T>(name: string, work: () => Promise<T>, { idempotent }: CallOptions): Promise<T> {
+    const began = this.#timed === null ? 0 : performance.now();
     const deadline = Date.now() + this.#timeoutMs;
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await this.#deadlines.within(work(), deadline - Date.now());
-      } catch (error) {
-        if (topologyHint(error)) this.#commands.recover();
-        const delay = Math.min(20 * 2 ** attempt, 250);
-        const retry = notRun(error) || (idempotent && connectionLost(error));
-        if (!retry || Date.now() + delay >= deadline) throw new StoreUnavailableError(this.#engine, { cause: error });
-        await sleep(delay);
+    try {
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          return await this.#deadlines.within(work(), deadline - Date.now());
+        } catch (error) {
+          if (topologyHint(error)) this.#commands.recover();
+          const delay = Math.min(20 * 2 ** attempt, 250);
+          const retry = notRun(error) || (idempotent && connectionLost(error));
+          if (!retry || Date.now() + delay >= deadline) throw new StoreUnavailableError(this.#engine, { cause: error });
+          await sleep(delay);
+        }
       }
+    } finally {
+      this.#timed?.(name, (performance.now() - began) / 1000);
     }
   }
 }
