@@ -150,6 +150,8 @@ async function main(): Promise<void> {
   const steps: StepRecord[] = [];
   const profiles: ProfileRecord[] = [];
   const live = (): Target[] => targets.filter((t) => records.get(t.id)?.status === 'ok');
+  /** `work` with every other live target paused. */
+  const alone = <T>(target: Target, work: () => Promise<T>): Promise<T> => isolation.alone(target, live(), work);
   const fail = (t: Target | TargetId, error: unknown): void => {
     const id = typeof t === 'string' ? t : t.id;
     const exited = typeof t === 'string' ? null : t.exitReport();
@@ -208,7 +210,7 @@ async function main(): Promise<void> {
         try {
           const peak = await calmest(
             options.retryContended,
-            () => isolation.alone(target, live(), () => measurePeak(ctx, target, mix, profile.warmupEveryMix || mix === PEAK_MIXES[0])),
+            () => alone(target, () => measurePeak(ctx, target, mix, profile.warmupEveryMix || mix === PEAK_MIXES[0])),
             () => progress.log(`  (other work used over ${CONTENDED_OTHER_CPU} % of a core: measuring ${mix} · ${target.id} again)`),
           );
           peaks.push(peak);
@@ -228,7 +230,7 @@ async function main(): Promise<void> {
         try {
           const record = await calmest(
             options.retryContended,
-            () => isolation.alone(target, live(), () => measureLevel(ctx, target, 'read-heavy', Math.max(10, Math.round(peak.rps * fraction)), fraction, `${Math.round(fraction * 100)}%`)),
+            () => alone(target, () => measureLevel(ctx, target, 'read-heavy', Math.max(10, Math.round(peak.rps * fraction)), fraction, `${Math.round(fraction * 100)}%`)),
             () => progress.log(`  (other work used over ${CONTENDED_OTHER_CPU} % of a core: measuring again)`),
           );
           levels.push(record);
@@ -249,7 +251,7 @@ async function main(): Promise<void> {
           try {
             const record = await calmest(
               options.retryContended,
-              () => isolation.alone(target, live(), () => measureLevel(ctx, target, 'read-heavy', rate, null, 'common')),
+              () => alone(target, () => measureLevel(ctx, target, 'read-heavy', rate, null, 'common')),
               () => progress.log(`  (other work used over ${CONTENDED_OTHER_CPU} % of a core: measuring again)`),
             );
             levels.push(record);
@@ -268,7 +270,7 @@ async function main(): Promise<void> {
         if (!peak || peak.rps <= 0) continue;
         progress.phase(`login burst · ${target.id}`);
         try {
-          const record = await isolation.alone(target, live(), () => measureLevel(ctx, target, 'login', Math.round(peak.rps * profile.loginLevel), profile.loginLevel, 'login'));
+          const record = await alone(target, () => measureLevel(ctx, target, 'login', Math.round(peak.rps * profile.loginLevel), profile.loginLevel, 'login'));
           levels.push(record);
           progress.log(`  login burst ${target.id.padEnd(16)} ${fmtInt(record.offeredRate).padStart(7)}/s  ${describeLatency(record.latency)}${record.errors ? `  errors ${fmtInt(record.errors)}` : ''}`);
         } catch (error) {
@@ -283,7 +285,7 @@ async function main(): Promise<void> {
       if (!peak || peak.rps <= 0) continue;
       progress.phase(`Black-Friday step · ${target.id}`);
       try {
-        const step = await isolation.alone(target, live(), () => measureStep(ctx, target, peak.rps));
+        const step = await alone(target, () => measureStep(ctx, target, peak.rps));
         steps.push(step);
         progress.log(
           `  step ${target.id.padEnd(16)} ${fmtInt(step.baseRate)}→${fmtInt(step.spikeRate)}/s  p99 before ${step.before.latency.p99} · during ${step.during.latency.p99} · after ${step.after.latency.p99} ms · errors ${step.before.errors + step.during.errors + step.after.errors}`,
@@ -304,7 +306,7 @@ async function main(): Promise<void> {
             const launched = Date.now();
             await target.restartServer!([`--cpu-prof`, `--cpu-prof-dir=${dir}`]);
             const readyMs = Date.now() - launched;
-            await isolation.alone(target, live(), () => measurePeak(ctx, target, mix, true));
+            await alone(target, () => measurePeak(ctx, target, mix, true));
             await target.restartServer!([]);
             const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
             if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
