@@ -63,11 +63,12 @@ describe('deploy/prometheus/alerts.yml', () => {
     }
   });
 
-  test('covers error rate, p99 latency, store unavailable, L1 hit ratio and replication lag, each with a severity and a summary', () => {
+  test('covers error rate, p99 latency, store unavailable and slow, L1 hit ratio and replication lag, each with a severity and a summary', () => {
     const uses = (metric: string) => alerts.filter((a) => a.expr.includes(metric)).map((a) => a.alert);
     assert.ok(uses('status_code=~"5.."').length > 0, 'error rate');
     assert.ok(alerts.some((a) => /histogram_quantile\(0\.99,/.test(a.expr)), 'p99 latency');
     assert.ok(uses('status_code="503"').length > 0, 'store unavailable');
+    assert.ok(uses('tessera_store_call_duration_seconds_bucket').length > 0, 'store latency');
     assert.ok(uses('tessera_cache_lookups_total').length > 0, 'L1 hit ratio');
     assert.ok(uses('tessera_replication_lag_seconds').length > 0, 'replication lag');
     for (const alert of alerts) assert.match(alert.labels.severity ?? '', /^(page|ticket)$/, alert.alert);
