@@ -8,7 +8,7 @@
  * take more than one of this machine's two cores. Tessera's process did that
  * during the baselines' phases, and theirs during Tessera's, which put
  * 50–100 ms stalls into whichever target was being measured
- * (docs/PERFORMANCE.md, "Where slow requests wait").
+ * (docs/PERFORMANCE.md, "Where slow requests wait, split at the socket").
  */
 import type { Target } from '../targets/target.js';
 
