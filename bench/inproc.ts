@@ -8,6 +8,7 @@
  *
  *   npm run bench:inproc                      # machine's Node
  *   scripts/with-node.sh 26.12.1 npm run bench:inproc   # after `npm ci` under it
+ *   INPROC_ONLY=attributes INPROC_ENGINES=redis npm run bench:inproc   # one path, one engine
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,12 +17,16 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logging.js';
 import { createTessera, type Tessera } from '../src/tessera.js';
 import { startRedis } from '../test/support/redis-harness.js';
+import { lineAttributes } from './dataset/catalog.js';
 
 const SESSIONS = 200;
 const CONCURRENCY = 50;
 const CALLS = Number(process.env.INPROC_CALLS ?? 20_000);
 const ROUNDS = Number(process.env.INPROC_ROUNDS ?? 5);
 const KEY = 'inproc-bench-key-0123456789';
+/** Only the paths whose name includes this text, and only the engines named (`redis`, `sqlite`). */
+const ONLY = process.env.INPROC_ONLY;
+const ENGINES = process.env.INPROC_ENGINES?.split(',');
 
 interface Path {
   readonly name: string;
@@ -59,6 +64,19 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
       call: (i) => tessera.app.inject({ method: 'GET', url: '/v1/session?parts=cart,prefs', headers: { ...headers, 'tessera-token': token(i) } }),
     },
     {
+      // As the benchmark's cart adds: one of 12 SKUs per session, eight attributes; carts grow to 12 such lines.
+      name: 'POST /v1/session/cart/items, 12 lines with attributes (inject)',
+      call: (i) => {
+        const n = Math.floor(i / SESSIONS) % 12;
+        return tessera.app.inject({
+          method: 'POST',
+          url: '/v1/session/cart/items',
+          headers: { ...headers, 'tessera-token': token(i) },
+          payload: JSON.stringify({ sku: `SKU-A${n}`, quantity: 1, attributes: lineAttributes(n, 'EUR') }),
+        });
+      },
+    },
+    {
       name: 'POST /v1/session/cart/items (inject)',
       call: (i) =>
         tessera.app.inject({
@@ -69,7 +87,7 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
         }),
     },
   ];
-  for (const path of paths) {
+  for (const path of paths.filter((p) => ONLY === undefined || p.name.includes(ONLY))) {
     await cpuPerCall(path); // warm-up: JIT, L1 filled with every session
     const rounds: number[] = [];
     for (let r = 0; r < ROUNDS; r++) rounds.push(await cpuPerCall(path));
@@ -87,6 +105,7 @@ async function main(): Promise<void> {
       ['redis (L1 on)', { TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url }],
       ['sqlite', { TESSERA_STORE: 'sqlite', TESSERA_SQLITE_PATH: join(dir, 'inproc.db') }],
     ] as const) {
+      if (ENGINES !== undefined && !ENGINES.some((name) => engine.startsWith(name))) continue;
       const config = loadConfig({ ...base, ...env });
       const tessera = await createTessera(config, { logger: createLogger('silent') });
       try {

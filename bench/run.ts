@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir, totalmem, release, platform } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { summarizeProfile } from './lib/cpu-profile.js';
+import { monotonicUs, skipBefore, summarizeProfile } from './lib/cpu-profile.js';
 import type { CpuReport } from './lib/proc.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { Progress, fmtInt } from './lib/progress.js';
@@ -303,15 +303,14 @@ async function main(): Promise<void> {
           progress.phase(`cpu profile ${mix} · ${target.id}`);
           const dir = join(profileDir, `${target.id}-${mix}`);
           try {
-            const launched = Date.now();
             await target.restartServer!([`--cpu-prof`, `--cpu-prof-dir=${dir}`]);
-            const readyMs = Date.now() - launched;
-            await alone(target, () => measurePeak(ctx, target, mix, true));
+            let measuredFromUs = 0;
+            await alone(target, () => measurePeak(ctx, target, mix, true, () => (measuredFromUs = monotonicUs())));
             await target.restartServer!([]);
             const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
             if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
             // Only the measured window: skip start-up and the warm-up run.
-            const skipMs = readyMs + profile.peakWarmupS * 1000 + 300;
+            const skipMs = skipBefore(join(dir, file), measuredFromUs);
             const summary = summarizeProfile(join(dir, file), 15, skipMs);
             let flamegraph: string | undefined = join(dir, 'flamegraph.svg');
             try {

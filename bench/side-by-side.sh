@@ -6,16 +6,21 @@
 #   bench/side-by-side.sh <checkout A> <checkout B>
 #
 # Each checkout needs `npm ci` and `npm run build` (it runs dist/src/main.js).
-# Each gets its own redis-server; one signed-in session per build. Per round
-# and build: reads (GET /v1/session?parts=cart,prefs) and writes (PUT of a
-# cart line, 5 SKUs, quantities 1-5: every write succeeds), each for DURATION
+# Each gets its own redis-server and SESSIONS signed-in sessions. Per round
+# and build: reads (GET /v1/session?parts=cart,prefs) and writes (by default PUT
+# of a cart line, 5 SKUs, quantities 1-5: every write succeeds), each for DURATION
 # seconds under wrk (2 threads, CONNECTIONS connections), then the Redis time per
 # script call of that phase (INFO commandstats, reset between phases) and the CPU time per
 # request of the build's node, its redis-server (/proc, user + system) and wrk (/usr/bin/time).
+# A phase with any answer other than 2xx stops the run: it would have measured failures.
 #
 # Environment: ROUNDS (3), DURATION (10), BASE_PORT (7410), CONNECTIONS (32;
 # 1 sends one request at a time, so that Redis's time per script is not
-# stretched by the load generator and the node taking its core).
+# stretched by the load generator and the node taking its core); SESSIONS (1:
+# every request picks one of that many signed-in sessions at random, so that
+# concurrent writes to one cart do not all miss L1's version); WRITE (put: the
+# PUT above; add: POST /v1/session/cart/items of one of 12 SKUs per session with
+# eight attributes, as the benchmark's cart adds, so carts grow to 12 lines).
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -30,6 +35,9 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 BASE_PORT=${BASE_PORT:-7410}
 CONNECTIONS=${CONNECTIONS:-32}
+SESSIONS=${SESSIONS:-1}
+WRITE=${WRITE:-put}
+[[ $WRITE == put || $WRITE == add ]] || { echo "$0: WRITE is put or add" >&2; exit 2; }
 THREADS=$((CONNECTIONS < 2 ? 1 : 2))
 KEY=side-by-side-key-0123456789abcdef
 WORK=$(mktemp -d)
@@ -46,13 +54,42 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$WORK/write.lua" <<'LUA'
-wrk.headers["content-type"] = "application/json"
-math.randomseed(os.time())
-request = function()
-  return wrk.format("PUT", "/v1/session/cart/items/SKU-" .. math.random(1, 5), nil, '{"quantity":' .. math.random(1, 5) .. '}')
+# Each wrk thread reads the build's session tokens (a file, one per line, passed after --) and sends each request with one at random.
+cat > "$WORK/tokens.lua" <<'LUA'
+local tokens = {}
+function init(args)
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
+  math.randomseed(os.time() + #tostring({}))
+end
+-- wrk.format's headers replace wrk.headers (the -H ones): start from a copy of them.
+local function headers(extra)
+  local h = { ["tessera-token"] = tokens[math.random(1, #tokens)] }
+  for k, v in pairs(wrk.headers) do h[k] = v end
+  for k, v in pairs(extra or {}) do h[k] = v end
+  return h
 end
 LUA
+cat > "$WORK/reads.lua" <<'LUA'
+request = function()
+  return wrk.format("GET", "/v1/session?parts=cart,prefs", headers())
+end
+LUA
+cat > "$WORK/write-put.lua" <<'LUA'
+request = function()
+  return wrk.format("PUT", "/v1/session/cart/items/SKU-" .. math.random(1, 5),
+    headers({ ["content-type"] = "application/json" }), '{"quantity":' .. math.random(1, 5) .. '}')
+end
+LUA
+cat > "$WORK/write-add.lua" <<'LUA'
+request = function()
+  local n = math.random(1, 12)
+  local body = '{"sku":"SKU-' .. n .. '","quantity":1,"attributes":{"title":"Northwind Merino Jumper ' .. n ..
+    '","brand":"Northwind","priceMinor":' .. (4990 + n) .. ',"currency":"EUR","size":"M","colour":"navy",' ..
+    '"image":"https://img.example-shop.com/p/00' .. (10000 + n) .. '/2.webp","seller":"S' .. (100 + n) .. '"}}'
+  return wrk.format("POST", "/v1/session/cart/items", headers({ ["content-type"] = "application/json" }), body)
+end
+LUA
+for kind in reads write-put write-add; do cat "$WORK/tokens.lua" "$WORK/$kind.lua" > "$WORK/$kind.wrk.lua"; done
 
 start() {
   local build=$1 port=${PORT[$1]} redis=$((PORT[$1] + 1))
@@ -64,8 +101,16 @@ start() {
   PID[$build]=$!
   REDIS_PID[$build]=$(redis-cli -p "$redis" info server | awk -F: '/^process_id/ {print $2}' | tr -d '\r')
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-  TOKEN[$build]=$(curl -sf -X POST -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"userId":"side-by-side"}' \
-    "http://127.0.0.1:$port/v1/sessions" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).token))')
+  TOKEN[$build]=$WORK/tokens-$build.txt
+  node -e '
+    const [origin, key, n] = process.argv.slice(1);
+    (async () => {
+      for (let i = 0; i < Number(n); i++) {
+        const res = await fetch(`${origin}/v1/sessions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ userId: `side-by-side-${i}` }) });
+        if (res.status !== 201) throw new Error(`sign-in: ${res.status} ${await res.text()}`);
+        console.log((await res.json()).token);
+      }
+    })().catch((e) => { console.error(e.message); process.exit(1); });' "http://127.0.0.1:$port" "$KEY" "$SESSIONS" > "${TOKEN[$build]}"
 }
 
 # CPU time of a process so far, in clock ticks (user + system).
@@ -80,14 +125,12 @@ phase() {
   local build=$1 kind=$2 url="http://127.0.0.1:${PORT[$1]}" out node0 redis0 requests
   node0=$(cpu_ticks "${PID[$build]}")
   redis0=$(cpu_ticks "${REDIS_PID[$build]}")
-  if [[ $kind == reads ]]; then
-    out=$(/usr/bin/time -f "%U %S" -o "$WORK/wrk-time" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/v1/session?parts=cart,prefs")
-  else
-    out=$(/usr/bin/time -f "%U %S" -o "$WORK/wrk-time" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/write.lua" -H "authorization: Bearer $KEY" -H "tessera-token: ${TOKEN[$build]}" "$url/")
-  fi
+  local script=$WORK/write-$WRITE.wrk.lua
+  [[ $kind == reads ]] && script=$WORK/reads.wrk.lua
+  out=$(/usr/bin/time -f "%U %S" -o "$WORK/wrk-time" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" -H "authorization: Bearer $KEY" "$url/" -- "${TOKEN[$build]}")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   local per_request="* 1000000 / $(getconf CLK_TCK) / $requests"
-  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {n = $4} END {print n + 0}' <<<"$out") \
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {n = $NF} END {print n + 0}' <<<"$out") \
 $(node -e "console.log((($(cpu_ticks "${PID[$build]}") - $node0) $per_request).toFixed(0))") \
 $(node -e "console.log((($(cpu_ticks "${REDIS_PID[$build]}") - $redis0) $per_request).toFixed(0))") \
 $(node -e "console.log(($(awk '{print $1 + $2}' "$WORK/wrk-time") * 1000000 / $requests).toFixed(0))")"
@@ -123,7 +166,7 @@ for round in $(seq "$ROUNDS"); do
       read -r a_rps a_p99 a_bad a_node a_rcpu a_wrk <<<"$(phase A "$kind")"
       a_redis=$(script_cost A)
     fi
-    if [[ $a_bad != 0 || $b_bad != 0 ]]; then echo "non-2xx answers (A $a_bad, B $b_bad): see $WORK" >&2; fi
+    if [[ $a_bad != 0 || $b_bad != 0 ]]; then echo "$0: non-2xx answers in round $round, $kind (A $a_bad, B $b_bad): the phase measured failures" >&2; exit 1; fi
     ratio=$(node -e "console.log((${b_rps} / ${a_rps}).toFixed(2))")
     echo "| $round | $kind | $a_rps | $b_rps | $ratio | $a_p99 | $b_p99 | $a_redis | $b_redis | $a_node / $a_rcpu / $a_wrk | $b_node / $b_rcpu / $b_wrk |"
   done

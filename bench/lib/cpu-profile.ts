@@ -31,6 +31,21 @@ export interface ProfileSummary {
   readonly idlePercent: number;
 }
 
+/** Now on the clock a `.cpuprofile`'s times use: V8's monotonic ticks, in µs, the clock `process.hrtime` reads. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * How many milliseconds of the profile in `file` come before `fromUs` (a
+ * `monotonicUs()` taken in another process on the same machine): the `skipMs`
+ * that leaves only what ran from that moment on.
+ */
+export function skipBefore(file: string, fromUs: number): number {
+  const { startTime } = JSON.parse(readFileSync(file, 'utf8')) as Pick<Profile, 'startTime'>;
+  return Math.max(0, Math.round((fromUs - startTime) / 1000));
+}
+
 /** The profile without its first `skipMs` milliseconds of samples. */
 export function trimStart(profile: Profile, skipMs: number): Profile {
   let t = profile.startTime;

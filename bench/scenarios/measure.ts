@@ -34,7 +34,14 @@ function workload(ctx: RunContext, target: Target, mix: MixName, tag: string): W
   };
 }
 
-export async function measurePeak(ctx: RunContext, target: Target, mix: MixName, warmup = true): Promise<PeakRecord> {
+/** `onMeasureStart` runs when the warm-up ends and the measured window begins. */
+export async function measurePeak(
+  ctx: RunContext,
+  target: Target,
+  mix: MixName,
+  warmup = true,
+  onMeasureStart?: () => void,
+): Promise<PeakRecord> {
   const { profile } = ctx.options;
   const started = Date.now();
   const warmupS = warmup ? profile.peakWarmupS : 0;
@@ -45,7 +52,10 @@ export async function measurePeak(ctx: RunContext, target: Target, mix: MixName,
   }, 250);
   try {
     const result = await runClosedLoop({
-      onMeasureStart: async () => target.commandStats?.reset(),
+      onMeasureStart: async () => {
+        onMeasureStart?.();
+        await target.commandStats?.reset();
+      },
       origin: target.origin,
       workload: workload(ctx, target, mix, `peak-${mix}-${target.id}`),
       durationS: profile.peakS,

@@ -1,6 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Profile } from '../../bench/lib/cpu-profile.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monotonicUs, skipBefore, summarizeProfile, type Profile } from '../../bench/lib/cpu-profile.js';
 import { buildFlameTree, fitLabel, renderFlameGraph } from '../../bench/report/flamegraph.js';
 
 interface NodeSpec {
@@ -155,5 +159,35 @@ describe('flame graph of a .cpuprofile', () => {
     assert.equal(fitLabel('handle', 200), 'handle');
     assert.equal(fitLabel('processTicksAndRejections', 60), 'process…'); // (60 − 6) / 6.6 → 8 characters
     assert.equal(fitLabel('handle', 20), '');
+  });
+});
+
+describe('the measured window of a profiled process', () => {
+  test('skipBefore drops what the process ran before a moment read by another process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-cpuprof-'));
+    try {
+      // The child sleeps, then spins; the moment it starts spinning is taken here, in the parent,
+      // when the child says so — as the bench takes the start of its measured window.
+      const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '-e', `
+        setTimeout(() => {
+          process.stdout.write('spin\\n');
+          const until = Date.now() + 400;
+          while (Date.now() < until);
+        }, 800);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let spinFromUs = 0;
+      child.stdout.once('data', () => (spinFromUs = monotonicUs()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 0);
+      const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!);
+      const skipMs = skipBefore(file, spinFromUs);
+      assert.ok(skipMs >= 700, `the sleep comes before the window: skipped ${skipMs} ms`);
+      const whole = summarizeProfile(file);
+      const window = summarizeProfile(file, 15, skipMs);
+      assert.ok(whole.idlePercent > 40, `the whole profile is mostly the sleep: ${whole.idlePercent} % idle`);
+      assert.ok(window.idlePercent < 25, `the window is the spin: ${window.idlePercent} % idle`);
+      assert.ok(window.totalMs < whole.totalMs - 600, `${window.totalMs} ms of ${whole.totalMs}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

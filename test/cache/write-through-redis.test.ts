@@ -94,6 +94,7 @@ describe('L1 write-through on Redis', () => {
         // And the next read through that node, served from its copy, agrees too.
         const read = await writer.load(s.id, [part], Date.now());
         assert.deepEqual(read?.[part], stored?.[part], `step ${step}: read after ${op.kind}`);
+        assert.equal(read?.rendered?.[part], PART_JSON[part](stored!), `step ${step}: the JSON read after ${op.kind}`);
       }
     });
   }
