@@ -33,7 +33,8 @@ import { LRUCache } from 'lru-cache';
 import type { Operation } from '../domain/operations.js';
 import { partOf } from '../domain/operations.js';
 import { mergePart, type ChangeRecord, type DataPart, type PartStates } from '../domain/parts.js';
-import { cartItemsJson, historyItemsJson, historyItemsJsonAfterView, prefsJson } from '../domain/part-json.js';
+import { cartAfterLineChange, cartItemsJson, historyItemsJson, historyItemsJsonAfterView, prefsJson, renderCart, type RenderedCart } from '../domain/part-json.js';
+import type { CartState } from '../domain/cart.js';
 import type { HistoryState } from '../domain/history.js';
 import type { Hlc } from '../domain/hlc.js';
 import type { Seen } from '../domain/devices.js';
@@ -88,6 +89,8 @@ interface Entry {
 interface Parsed {
   readonly version: string;
   readonly state: PartStates[CachedPart];
+  /** A cart's JSON with where each item starts: the next write to one line splices its item in. */
+  readonly cart?: RenderedCart;
 }
 
 const VIEW_JSON: { readonly [P in CachedPart]: (state: PartStates[P]) => string } = {
@@ -273,8 +276,9 @@ export class CachedStore implements SessionStore {
    * With the part cached, the store is told its version; when the change
    * started from it, the store sends only the change records, and the new
    * state is the cached one joined with them — exactly what the store wrote,
-   * because it wrote that same join. A view added to a history gets its JSON
-   * from the entry's (`viewAdded`), not rendered whole.
+   * because it wrote that same join. A view added to a history, and a change
+   * of one cart line, get their JSON from the entry's (`viewAfterChange`), not
+   * rendered whole.
    */
   async apply(sessionId: string, caller: Caller, op: Operation, options: ApplyOptions): Promise<ApplyResult> {
     const part = partOf(op);
@@ -293,7 +297,8 @@ export class CachedStore implements SessionStore {
       for (const record of result.records) {
         if (record.part === part) state = mergePart(part, state, record.state as typeof state, this.historyLimit);
       }
-      const view = this.#remember(sessionId, part, result.session.versions[part], state, true, viewAdded(part, held.view, before, state, result.records));
+      const cart = base !== undefined && kept!.cart?.json === held.view ? kept!.cart : undefined;
+      const view = this.#remember(sessionId, part, result.session.versions[part], state, true, viewAfterChange(part, held.view, cart, before, state, result.records));
       return { ...result, session: { ...result.session, [part]: state, rendered: { ...result.session.rendered, [part]: view } } };
     }
     if (state === undefined) {
@@ -399,9 +404,16 @@ export class CachedStore implements SessionStore {
    * which the answer carries as `rendered` instead of rendering the state again.
    * `rendered`: that JSON, when the caller already has it.
    */
-  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false, rendered?: string): string {
+  #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false, rendered?: string | RenderedCart): string {
     const entryKey = key(sessionId, part);
-    const view = rendered ?? (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
+    if (written && part === 'cart') {
+      // A written cart keeps where each item starts, for the next write to splice one line's item in.
+      const cart = typeof rendered === 'object' ? rendered : renderCart(state as CartState);
+      this.#cache.set(entryKey, { version, view: cart.json });
+      this.#written.set(entryKey, { version, state, cart });
+      return cart.json;
+    }
+    const view = (typeof rendered === 'string' ? rendered : undefined) ?? (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
     if (written) {
       this.#cache.set(entryKey, { version, view });
       this.#written.set(entryKey, { version, state });
@@ -425,18 +437,33 @@ export class CachedStore implements SessionStore {
  * entry's JSON before it (`historyItemsJsonAfterView`); undefined for any
  * other change, which `#remember` renders whole.
  */
-function viewAdded(part: CachedPart, beforeJson: string, before: PartStates[CachedPart], after: PartStates[CachedPart], records: readonly ChangeRecord[]): string | undefined {
-  if (part !== 'history') return undefined;
-  let added: HistoryState | undefined;
+/**
+ * The written part's JSON made from the entry's JSON before the change, where
+ * the change allows it: a view newer than every other joined into a history
+ * (`historyItemsJsonAfterView`), or one cart line changed (`cartAfterLineChange`,
+ * from `beforeCart`, the cart's rendering with its items' places). Undefined:
+ * render whole.
+ */
+function viewAfterChange(
+  part: CachedPart,
+  beforeJson: string,
+  beforeCart: RenderedCart | undefined,
+  before: PartStates[CachedPart],
+  after: PartStates[CachedPart],
+  records: readonly ChangeRecord[],
+): string | RenderedCart | undefined {
+  if (part === 'prefs' || (part === 'cart' && beforeCart === undefined)) return undefined;
+  let changed: Record<string, unknown> | undefined;
   for (const record of records) {
-    if (record.part !== 'history') continue;
-    if (added !== undefined) return undefined;
-    added = record.state as HistoryState;
+    if (record.part !== part) continue;
+    if (changed !== undefined) return undefined;
+    changed = part === 'cart' ? (record.state as CartState).lines : (record.state as HistoryState).items;
   }
-  const ids = added === undefined ? [] : Object.keys(added.items);
-  if (ids.length !== 1) return undefined;
-  const productId = ids[0]!;
-  return historyItemsJsonAfterView(beforeJson, before as HistoryState, after as HistoryState, productId, added!.items[productId]!) ?? undefined;
+  const keys = changed === undefined ? [] : Object.keys(changed);
+  if (keys.length !== 1) return undefined;
+  const id = keys[0]!;
+  if (part === 'cart') return cartAfterLineChange(beforeCart!, before as CartState, after as CartState, id) ?? undefined;
+  return historyItemsJsonAfterView(beforeJson, before as HistoryState, after as HistoryState, id, (changed as HistoryState['items'])[id]!) ?? undefined;
 }
 
 function key(sessionId: string, part: CachedPart): string {

@@ -7,11 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { cartItems } from '../../src/domain/cart.js';
+import { cartItems, mergeCart, setLineQuantity, withAttributes, type CartState } from '../../src/domain/cart.js';
 import { historyItems, mergeHistory, type HistoryState } from '../../src/domain/history.js';
-import { cartItemsJson, historyItemsJson, historyItemsJsonAfterView, prefsJson } from '../../src/domain/part-json.js';
+import { cartAfterLineChange, cartItemsJson, historyItemsJson, historyItemsJsonAfterView, prefsJson, renderCart } from '../../src/domain/part-json.js';
+import { ownValue } from '../../src/domain/own.js';
 import { prefsObject } from '../../src/domain/prefs.js';
-import { simulate, statesOf, stepsArb } from './support.js';
+import { BASE_TIME, simulate, statesOf, stepsArb } from './support.js';
 
 test('every cart, preferences and history state renders exactly as JSON.stringify of its view', () => {
   fc.assert(
@@ -24,6 +25,50 @@ test('every cart, preferences and history state renders exactly as JSON.stringif
     }),
     { numRuns: 300 },
   );
+});
+
+test('a cart with one line changed, spliced into the text of the cart before, renders exactly as rendered whole', () => {
+  // SKUs that look like the text around them, and one that is a key of Object.prototype.
+  const skus = fc.constantFrom('A', 'B', 'C', 'D', 'E', 'x"y', 'x\\', '},{"sku":"A"', ',{"sku":"', '__proto__', 'é');
+  const change = fc.record({
+    sku: skus,
+    quantity: fc.integer({ min: 0, max: 4 }),
+    // When a line new to the cart is first added: mostly after every other line, sometimes before some.
+    secondsAfter: fc.integer({ min: -3, max: 40 }),
+    attributes: fc.option(fc.dictionary(fc.constantFrom('size', 'note', 'sku', 'quantity'), fc.string({ maxLength: 6 }), { maxKeys: 3 })),
+    // A record from another replica that saw the line first added earlier: the join moves the item up.
+    addedEarlierElsewhere: fc.boolean(),
+  });
+  let spliced = 0;
+  let whole = 0;
+  fc.assert(
+    fc.property(stepsArb(['cart'], 20), fc.array(change, { minLength: 1, maxLength: 15 }), (steps, changes) => {
+      const starts = statesOf(simulate(steps), 'cart');
+      for (const start of [{ lines: {} }, starts[starts.length - 1] ?? { lines: {} }] as CartState[]) {
+        let state = start;
+        let rendered = renderCart(state);
+        for (const [i, { sku, quantity, secondsAfter, attributes, addedEarlierElsewhere }] of changes.entries()) {
+          const now = BASE_TIME + (i * 10 + secondsAfter) * 1000;
+          const set = setLineQuantity(ownValue(state.lines, sku), 'eu', quantity, now);
+          const line = addedEarlierElsewhere ? { ...set, at: set.at - 15_000 } : set;
+          const after = mergeCart(state, { lines: { [sku]: attributes === null ? line : withAttributes(line, attributes, `h${i}`) } });
+          const expected = renderCart(after);
+          assert.equal(expected.json, JSON.stringify(cartItems(after)));
+          const next = cartAfterLineChange(rendered, state, after, sku);
+          if (next === null) whole += 1;
+          else {
+            spliced += 1;
+            assert.deepEqual({ json: next.json, skus: [...next.skus], starts: [...next.starts] }, { ...expected, skus: [...expected.skus], starts: [...expected.starts] });
+          }
+          state = after;
+          rendered = next ?? expected;
+        }
+      }
+    }),
+    { numRuns: 400 },
+  );
+  // Both ways are taken, the splice far more often.
+  assert.ok(spliced > 2000 && whole > 20, `${spliced} spliced, ${whole} rendered whole`);
 });
 
 test('a line object shared by two carts under different SKUs or quantities is rendered for each', () => {
