@@ -402,7 +402,8 @@ export class CachedStore implements SessionStore {
    * entry gets its state text only when it leaves there: a part written again
    * and again is not serialized on every write. Returns the part's public JSON,
    * which the answer carries as `rendered` instead of rendering the state again.
-   * `rendered`: that JSON, when the caller already has it.
+   * `rendered`: that JSON, when the caller already has it — for a cart, with
+   * its items' places (`RenderedCart`), which a written cart keeps.
    */
   #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false, rendered?: string | RenderedCart): string {
     const entryKey = key(sessionId, part);
@@ -432,11 +433,6 @@ export class CachedStore implements SessionStore {
   }
 }
 
-/**
- * The history's JSON after a change that added one view, made from the
- * entry's JSON before it (`historyItemsJsonAfterView`); undefined for any
- * other change, which `#remember` renders whole.
- */
 /**
  * The written part's JSON made from the entry's JSON before the change, where
  * the change allows it: a view newer than every other joined into a history
