@@ -103,7 +103,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** The histogram's child per call, bound once: a labelled observe hashes its labels every time. */
+  /** The histogram's child per call, bound once: `labels()` builds and checks a labels object and two closures at each call. */
   readonly #storeCalls = new Map<string, Histogram.Internal<'call'>>();
 
   readonly storeReadBytes = new Histogram({

@@ -40,9 +40,7 @@ function cartItemJson(sku: string, line: CartLineState, quantity: number): strin
 
 /** The cart's items, in the order first added: `[{ sku, quantity, addedAt, attributes? }…]`. */
 export function cartItemsJson(state: CartState): string {
-  return `[${liveLines(state)
-    .map(([sku, line, quantity]) => cartItemJson(sku, line, quantity))
-    .join(',')}]`;
+  return renderCart(state).json;
 }
 
 /**
