@@ -14,16 +14,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
+import { DEFAULT_LIMITS } from '../src/domain/limits.js';
 import { createLogger } from '../src/logging.js';
 import { createTessera, type Tessera } from '../src/tessera.js';
 import { startRedis } from '../test/support/redis-harness.js';
 import { lineAttributes } from './dataset/catalog.js';
+import { PREFS_PATCHES } from './load/workload.js';
 
 const SESSIONS = 200;
 const CONCURRENCY = 50;
 const CALLS = Number(process.env.INPROC_CALLS ?? 20_000);
 const ROUNDS = Number(process.env.INPROC_ROUNDS ?? 5);
 const KEY = 'inproc-bench-key-0123456789';
+/** Views per session's history before measuring: the default limit, so that every view added pushes one out. */
+const HISTORY_VIEWS = DEFAULT_LIMITS.historyItems;
 /** Only the paths whose name includes this text, and only the engines named (`redis`, `sqlite`). */
 const ONLY = process.env.INPROC_ONLY;
 const ENGINES = process.env.INPROC_ENGINES?.split(',');
@@ -55,6 +59,10 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
     const signedIn = await tessera.service.signIn({ userId: `inproc-${i}`, device: { name: 'bench' } });
     tokens.push(signedIn.token);
     await tessera.service.mutate(signedIn.token, { kind: 'cart.add', sku: `SKU-${i}`, quantity: 1 });
+    // Histories full, as the bench's sessions: every view added pushes the oldest out.
+    for (let v = 0; v < HISTORY_VIEWS; v++) {
+      await tessera.service.mutate(signedIn.token, { kind: 'history.add', productId: `P-${i}-${v}`, viewedAt: Date.now() });
+    }
   }
   const token = (i: number) => tokens[i % SESSIONS]!;
   const paths: Path[] = [
@@ -75,6 +83,27 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
           payload: JSON.stringify({ sku: `SKU-A${n}`, quantity: 1, attributes: lineAttributes(n, 'EUR') }),
         });
       },
+    },
+    {
+      // As the benchmark's history appends: a product from a large catalogue, into a full history.
+      name: 'POST /v1/session/history, a full history (inject)',
+      call: (i) =>
+        tessera.app.inject({
+          method: 'POST',
+          url: '/v1/session/history',
+          headers: { ...headers, 'tessera-token': token(i) },
+          payload: JSON.stringify({ productId: `P-${(i * 7_919) % 50_000}` }),
+        }),
+    },
+    {
+      name: 'PATCH /v1/session/prefs (inject)',
+      call: (i) =>
+        tessera.app.inject({
+          method: 'PATCH',
+          url: '/v1/session/prefs',
+          headers: { ...headers, 'tessera-token': token(i), 'content-type': 'application/merge-patch+json' },
+          payload: PREFS_PATCHES[i % PREFS_PATCHES.length]!,
+        }),
     },
     {
       name: 'POST /v1/session/cart/items (inject)',

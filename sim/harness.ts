@@ -40,7 +40,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { startRedis, type RedisServer } from '../test/support/redis-harness.js';
-import { NatsServer } from './nats-server.js';
+import { NatsServer, type NatsUser } from './nats-server.js';
 import { Network, type RttSpec } from './network.js';
 import { freePorts, waitUntil } from './processes.js';
 import { TesseraNode } from './tessera-node.js';
@@ -71,6 +71,8 @@ export interface SimOptions {
    * many milliseconds (libfaketime; `faketime` must be installed). @default none
    */
   readonly clockOffsetMs?: Readonly<Record<string, number>>;
+  /** NATS users with some subjects denied (every server; clients without credentials keep every right). @default none */
+  readonly natsUsers?: readonly NatsUser[];
   /** Extra environment for every Tessera node (overrides the simulation's). */
   readonly tesseraEnv?: Readonly<Record<string, string>>;
   /**
@@ -220,6 +222,7 @@ async function startSimOnce(options: SimOptions): Promise<Sim> {
         routePorts: net.routePorts(name),
         advertisePort: refuser.port,
         dir: join(regionDir, 'nats'),
+        users: options.natsUsers,
       });
       const redis = engine === 'redis' ? await startRedis({ args: REDIS_ARGS }) : null;
       const natsUrls = [nats.url, ...names.filter((other) => other !== name).map((other) => `nats://${HOST}:${net.clientPort(name, other)}`)];

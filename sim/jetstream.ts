@@ -9,9 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sim } from './harness.js';
 import { waitUntil } from './processes.js';
 
-/** A client connected to one region's server only (directly, no reconnect elsewhere). */
-export function connectTo(sim: Sim, region: string, name = `sim-${region}`): Promise<NatsConnection> {
-  return connect({ servers: sim.region(region).natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+/** A client connected to one region's server only (directly, no reconnect elsewhere), as one of `natsUsers` if given. */
+export function connectTo(sim: Sim, region: string, name = `sim-${region}`, as?: { readonly user: string; readonly password: string }): Promise<NatsConnection> {
+  return connect({ servers: sim.region(region).natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...(as && { user: as.user, pass: as.password }) });
 }
 
 /** The server names holding a stream: leader first, then the other replicas. */

@@ -19,6 +19,11 @@
  * - `cluster { no_advertise: true }`: clients are not told other servers' client
  *   URLs, so a client stays on the URLs it was given (its own region's server
  *   directly, the others through proxies) and never bypasses a proxy.
+ * - `authorization` (only when a test asks for users): its users, plus one
+ *   with every right that clients without credentials are (`no_auth_user`),
+ *   so that everything else connects as before. A user denied publishing to
+ *   some subjects is a region whose JetStream answers some requests and not
+ *   others.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +47,19 @@ export interface NatsServerSettings {
   readonly advertisePort: number;
   /** Folder for the configuration, log and JetStream store. */
   readonly dir: string;
+  /** Users besides the anonymous one that has every right (see above). @default none: no authorization */
+  readonly users?: readonly NatsUser[];
 }
+
+/** A user of the simulation's NATS servers, and the subjects it may not publish to. */
+export interface NatsUser {
+  readonly user: string;
+  readonly password: string;
+  readonly denyPublish: readonly string[];
+}
+
+/** The user that clients without credentials are when the servers have users. */
+const ANONYMOUS = 'anonymous';
 
 /** `/routez` as far as the simulation reads it. */
 export interface Routez {
@@ -95,6 +112,17 @@ export function natsConfig(settings: NatsServerSettings): string {
     `  no_advertise: true`,
     `  routes: [${settings.routePorts.map((port) => q(`nats-route://${HOST}:${port}`)).join(', ')}]`,
     `}`,
+    ...(settings.users === undefined || settings.users.length === 0
+      ? []
+      : [
+          `authorization {`,
+          `  users: [`,
+          `    { user: ${q(ANONYMOUS)}, password: ${q(ANONYMOUS)} }`,
+          ...settings.users.map((u) => `    { user: ${q(u.user)}, password: ${q(u.password)}, permissions: { publish: { deny: [${u.denyPublish.map((s) => q(s)).join(', ')}] } } }`),
+          `  ]`,
+          `}`,
+          `no_auth_user: ${q(ANONYMOUS)}`,
+        ]),
     '',
   ].join('\n');
 }

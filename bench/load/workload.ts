@@ -84,7 +84,7 @@ export interface RequestSpec {
   readonly body?: string;
 }
 
-const PREFS_PATCHES: readonly string[] = [
+export const PREFS_PATCHES: readonly string[] = [
   '{"theme":"dark"}',
   '{"theme":"light"}',
   '{"currency":"EUR"}',

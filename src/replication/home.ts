@@ -27,8 +27,10 @@
  *   reads the old owner's global streams' last sequences, waits until it has
  *   applied them, and appends the next epoch with that fence. Several regions
  *   may try; the compare-and-set lets one win.
- * - **Handback**: a home region that finds itself taken over asks the owner
- *   to give it back; the owner stops ordering those sessions (new auth changes
+ * - **Handback**: a home region that finds itself taken over, and whose own
+ *   rounds have gone through for `RECLAIM_STEADY_MS` and can append to the
+ *   epoch stream (what it needs to hold its home), asks the owner to give it
+ *   back; the owner stops ordering those sessions (new auth changes
  *   for them answer 503, retryable), lets its in-flight ones finish, and
  *   appends the epoch that names the home again, fenced at its own streams.
  *   The home orders again once it has applied up to that fence: at no moment
@@ -62,6 +64,15 @@ const PERSISTENT_FAILURE_ROUNDS = 20;
 export const HOLD_MS = 5_500;
 /** How long another region waits, having seen no heartbeat of a home, before it takes it over. */
 export const TAKEOVER_MS = 7_000;
+/**
+ * How long a region's rounds must all have gone through (epochs read, own heartbeat acknowledged)
+ * before it asks for its home back. A region just restarted can see its JetStream come and go for
+ * a while (its return forces elections); one that reclaimed at its first good round could then
+ * fail to beat for `TAKEOVER_MS` and be taken over again (seen once in CI).
+ */
+export const RECLAIM_STEADY_MS = 5_000;
+/** How long a region waits after asking for its home back in vain before it asks again (each ask appends a mark first). */
+const RECLAIM_RETRY_MS = 2_000;
 
 export interface EpochRecord {
   readonly home: string;
@@ -86,6 +97,10 @@ export class HomeOwnership {
   readonly #seen = new Map<string, { revision: number; at: number; epoch: number }>();
   /** Monotonic time of this node's last acknowledged heartbeat of any home: proof that the heartbeats get through. */
   #ownBeatAt = -Infinity;
+  /** Since when every round has gone through with its heartbeat acknowledged (monotonic ms); null after one did not. */
+  #steadySince: number | null = null;
+  /** Not before this (monotonic ms) does the next ask for our home back go out. */
+  #reclaimAfter = -Infinity;
   /**
    * Per home this region owns: the epoch whose fences this node has applied
    * up to. A node orders (and trusts its copy) only at that epoch: a home
@@ -224,13 +239,16 @@ export class HomeOwnership {
   async #round(): Promise<void> {
     if (this.#busy || this.#stopped) return;
     this.#busy = true;
+    const started = performance.now();
     try {
       await this.#readEpochs();
       await this.#beat();
+      this.#steadySince = this.#ownBeatAt >= started ? (this.#steadySince ?? started) : null;
       await this.#watch();
       await this.#reclaim();
       this.#failures.delete('round');
     } catch (error) {
+      this.#steadySince = null;
       this.#failed('round', { err: error }, 'home ownership round failed');
     } finally {
       this.#busy = false;
@@ -342,11 +360,26 @@ export class HomeOwnership {
     }
   }
 
-  /** Our own home taken over while we were away, and we are back: ask its owner to give it back. */
+  /**
+   * Our own home taken over while we were away, and we are back: ask its
+   * owner to give it back — once this node's rounds have been steady for
+   * `RECLAIM_STEADY_MS` and it can append to the epoch stream, which it must
+   * to hold the home after (`#beat` confirms the epochs after a lapse). A
+   * home given back to a region that cannot beat for it is taken over again.
+   */
   async #reclaim(): Promise<void> {
     const home = this.settings.region;
+    const now = performance.now();
+    if (this.ownerOf(home).owner === home || this.#steadySince === null || now - this.#steadySince < RECLAIM_STEADY_MS || now < this.#reclaimAfter) return;
+    try {
+      await this.#confirmEpochs();
+    } catch (error) {
+      this.#failed('reclaim', { err: error }, 'cannot append to the epoch stream yet; not asking for this region’s sessions back');
+      return;
+    }
     const { owner } = this.ownerOf(home);
-    if (owner === home || performance.now() - this.#ownBeatAt > 2 * HEARTBEAT_MS) return;
+    if (owner === home) return;
+    this.#reclaimAfter = performance.now() + RECLAIM_RETRY_MS;
     try {
       await ask(this.nc, 'home', owner, 'handback', { home }, 10_000);
       await this.#readEpochs();
