@@ -28,9 +28,14 @@ const ROUNDS = Number(process.env.INPROC_ROUNDS ?? 5);
 const KEY = 'inproc-bench-key-0123456789';
 /** Views per session's history before measuring: the default limit, so that every view added pushes one out. */
 const HISTORY_VIEWS = DEFAULT_LIMITS.historyItems;
+/** Sessions whose histories grow while measured (as most shoppers' do): 20 views each before, a view more per call. */
+const GROWING_SESSIONS = 1_000;
+const GROWING_VIEWS = 20;
 /** Only the paths whose name includes this text, and only the engines named (`redis`, `sqlite`). */
 const ONLY = process.env.INPROC_ONLY;
 const ENGINES = process.env.INPROC_ENGINES?.split(',');
+const wanted = (path: string): boolean => ONLY === undefined || path.includes(ONLY);
+const GROWING_PATH = 'POST /v1/session/history, a growing history (inject)';
 
 interface Path {
   readonly name: string;
@@ -65,6 +70,17 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
     }
   }
   const token = (i: number) => tokens[i % SESSIONS]!;
+  const growing: string[] = [];
+  if (wanted(GROWING_PATH)) {
+    for (let i = 0; i < GROWING_SESSIONS; i++) {
+      const signedIn = await tessera.service.signIn({ userId: `inproc-growing-${i}`, device: { name: 'bench' } });
+      growing.push(signedIn.token);
+      for (let v = 0; v < GROWING_VIEWS; v++) {
+        await tessera.service.mutate(signedIn.token, { kind: 'history.add', productId: `G-${i}-${v}`, viewedAt: Date.now() });
+      }
+    }
+  }
+  let grown = 0;
   const paths: Path[] = [
     { name: 'authenticate (service, cart + prefs)', call: (i) => tessera.service.authenticate(token(i), ['cart', 'prefs']) },
     {
@@ -96,6 +112,17 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
         }),
     },
     {
+      // Histories of 20 views and more (about 20 + 6 × CALLS / GROWING_SESSIONS by the last round), each call a new product.
+      name: GROWING_PATH,
+      call: (i) =>
+        tessera.app.inject({
+          method: 'POST',
+          url: '/v1/session/history',
+          headers: { ...headers, 'tessera-token': growing[i % GROWING_SESSIONS]! },
+          payload: JSON.stringify({ productId: `N-${grown++}` }),
+        }),
+    },
+    {
       name: 'PATCH /v1/session/prefs (inject)',
       call: (i) =>
         tessera.app.inject({
@@ -116,7 +143,7 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
         }),
     },
   ];
-  for (const path of paths.filter((p) => ONLY === undefined || p.name.includes(ONLY))) {
+  for (const path of paths.filter((p) => wanted(p.name))) {
     await cpuPerCall(path); // warm-up: JIT, L1 filled with every session
     const rounds: number[] = [];
     for (let r = 0; r < ROUNDS; r++) rounds.push(await cpuPerCall(path));

@@ -8,7 +8,7 @@
  *
  * Invariants: at most `limit` entries; views never move back in time.
  */
-import { ownValue, setOwn } from './own.js';
+import { dictionary, ownValue, setOwn } from './own.js';
 
 export interface HistoryState {
   readonly items: Readonly<Record<string, number>>;
@@ -39,6 +39,34 @@ function entriesOf(items: HistoryState['items']): Entry[] {
   return entries;
 }
 
+/** Whether entry (p, at) comes after (q, bt) in (viewedAt desc, productId asc) order: the one to drop first. */
+function isOlder(p: string, at: number, q: string, bt: number): boolean {
+  return at < bt || (at === bt && p > q);
+}
+
+/**
+ * A private copy of `items` in dictionary mode (`own.ts`: no hidden class per
+ * combination of product ids, which a spread builds again at every view), and
+ * its oldest entry (last in the history's order), found on the way instead of
+ * by scanning every key again.
+ */
+function copyItems(items: HistoryState['items']): { copy: Record<string, number>; size: number; oldest: string; oldestAt: number } {
+  const copy = dictionary<number>();
+  const keys = Object.keys(items);
+  let oldest = '';
+  let oldestAt = Infinity;
+  for (let i = 0; i < keys.length; i += 1) {
+    const productId = keys[i]!;
+    const viewedAt = items[productId]!;
+    setOwn(copy, productId, viewedAt);
+    if (isOlder(productId, viewedAt, oldest, oldestAt)) {
+      oldest = productId;
+      oldestAt = viewedAt;
+    }
+  }
+  return { copy, size: keys.length, oldest, oldestAt };
+}
+
 /** Deletes all but the newest `limit` entries of a private copy. */
 function dropOldest(items: Record<string, number>, limit: number): void {
   const keys = Object.keys(items);
@@ -48,14 +76,13 @@ function dropOldest(items: Record<string, number>, limit: number): void {
     for (const [productId] of entriesOf(items).sort(newestFirst).slice(limit)) delete items[productId];
     return;
   }
-  // A view added to a full history: find the few oldest by scanning the keys, not sorting or copying them all.
+  // A few too many: find the oldest by scanning the keys, not sorting or copying them all.
   for (let n = 0; n < excess; n += 1) {
     let oldest = '';
     let oldestAt = Infinity;
     for (const productId of keys) {
       const viewedAt = ownValue(items, productId);
-      // Last in (viewedAt desc, productId asc): the earliest view, and of equal views the greatest id.
-      if (viewedAt !== undefined && (viewedAt < oldestAt || (viewedAt === oldestAt && productId > oldest))) {
+      if (viewedAt !== undefined && isOlder(productId, viewedAt, oldest, oldestAt)) {
         oldest = productId;
         oldestAt = viewedAt;
       }
@@ -67,20 +94,35 @@ function dropOldest(items: Record<string, number>, limit: number): void {
 /** The state with only its newest `limit` entries. */
 export function trimHistory(state: HistoryState, limit: number): HistoryState {
   if (Object.keys(state.items).length <= limit) return state;
-  const items: Record<string, number> = { ...state.items };
-  dropOldest(items, limit);
-  return { items };
+  const { copy } = copyItems(state.items);
+  dropOldest(copy, limit);
+  return { items: copy };
 }
 
 export function mergeHistory(x: HistoryState, y: HistoryState, limit: number): HistoryState {
-  // A copy (spread defines own properties) takes the later view of each product in y.
-  const items: Record<string, number> = { ...x.items };
+  const { copy: items, size, oldest, oldestAt } = copyItems(x.items);
+  // The later view of each product in y. The entry to drop, when one must go (a view added to a
+  // full history), is x's oldest or one of y's taken here — unless y moved x's oldest.
+  let entries = size;
+  let drop = oldest;
+  let dropAt = oldestAt;
+  let known = true;
   for (const productId of Object.keys(y.items)) {
     const viewedAt = y.items[productId]!;
     const mine = ownValue(items, productId);
-    if (mine === undefined || viewedAt > mine) setOwn(items, productId, viewedAt);
+    if (mine !== undefined && viewedAt <= mine) continue;
+    setOwn(items, productId, viewedAt);
+    if (mine === undefined) entries += 1;
+    if (productId === oldest) known = false;
+    if (isOlder(productId, viewedAt, drop, dropAt)) {
+      drop = productId;
+      dropAt = viewedAt;
+    }
   }
-  dropOldest(items, limit);
+  if (entries > limit) {
+    if (entries === limit + 1 && known) delete items[drop];
+    else dropOldest(items, limit);
+  }
   return { items };
 }
 

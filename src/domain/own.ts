@@ -17,3 +17,18 @@ export function setOwn<T>(record: Record<string, T>, key: string, value: T): voi
   if (key === '__proto__') Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
   else record[key] = value;
 }
+
+/**
+ * An empty object in V8's dictionary mode (a hash table, not a hidden class).
+ * A record keyed by caller data gets a hidden class of its own per
+ * combination of keys, and copying a large one by spread or key by key into
+ * `{}` builds those classes again at every write; a dictionary takes the keys
+ * without any. Deleting a property that is not the last one added is what
+ * switches V8 to dictionary mode.
+ */
+export function dictionary<T>(): Record<string, T> {
+  const record: Record<string, unknown> = { first: 0, second: 0 };
+  delete record.first;
+  delete record.second;
+  return record as Record<string, T>;
+}
