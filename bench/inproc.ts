@@ -28,13 +28,18 @@ const ROUNDS = Number(process.env.INPROC_ROUNDS ?? 5);
 const KEY = 'inproc-bench-key-0123456789';
 /** Views per session's history before measuring: the default limit, so that every view added pushes one out. */
 const HISTORY_VIEWS = DEFAULT_LIMITS.historyItems;
-/** Sessions whose histories grow while measured (as most shoppers' do): 20 views each before, a view more per call. */
-const GROWING_SESSIONS = 1_000;
+/**
+ * Sessions whose histories grow while measured, as most shoppers' do: 20 views each before, a new
+ * product per call, as many sessions as keep them at 80 views or fewer through the warm-up and
+ * every round (1,000 at 10,000 calls × 5 rounds).
+ */
 const GROWING_VIEWS = 20;
+const GROWING_SESSIONS = Math.ceil(((ROUNDS + 1) * CALLS) / 60);
 /** Only the paths whose name includes this text, and only the engines named (`redis`, `sqlite`). */
 const ONLY = process.env.INPROC_ONLY;
 const ENGINES = process.env.INPROC_ENGINES?.split(',');
 const wanted = (path: string): boolean => ONLY === undefined || path.includes(ONLY);
+const FULL_HISTORY_PATH = 'POST /v1/session/history, a full history (inject)';
 const GROWING_PATH = 'POST /v1/session/history, a growing history (inject)';
 
 interface Path {
@@ -65,7 +70,7 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
     tokens.push(signedIn.token);
     await tessera.service.mutate(signedIn.token, { kind: 'cart.add', sku: `SKU-${i}`, quantity: 1 });
     // Histories full, as the bench's sessions: every view added pushes the oldest out.
-    for (let v = 0; v < HISTORY_VIEWS; v++) {
+    for (let v = 0; wanted(FULL_HISTORY_PATH) && v < HISTORY_VIEWS; v++) {
       await tessera.service.mutate(signedIn.token, { kind: 'history.add', productId: `P-${i}-${v}`, viewedAt: Date.now() });
     }
   }
@@ -102,7 +107,7 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
     },
     {
       // As the benchmark's history appends: a product from a large catalogue, into a full history.
-      name: 'POST /v1/session/history, a full history (inject)',
+      name: FULL_HISTORY_PATH,
       call: (i) =>
         tessera.app.inject({
           method: 'POST',
@@ -112,7 +117,6 @@ async function measure(engine: string, tessera: Tessera): Promise<void> {
         }),
     },
     {
-      // Histories of 20 views and more (about 20 + 6 × CALLS / GROWING_SESSIONS by the last round), each call a new product.
       name: GROWING_PATH,
       call: (i) =>
         tessera.app.inject({
