@@ -141,12 +141,18 @@ describe('tokens across regions', { timeout: 600_000 }, () => {
     assert.deepEqual(apLate.filter((v) => v.outcome === 'accepted'), [], 'ap accepts nothing it cannot know is current');
     assert.ok(apLate.every((v) => v.outcome === 'unavailable'), `ap answers 503 while cut off (${[...new Set(apLate.map((v) => v.status))].join(', ')})`);
     await sim.waitForRoutes(30_000);
+    // Within the minute the runbook gives a region after a heal: on NATS 2.9.10 (no pre-vote) the
+    // heartbeat bucket can stay without a leader for a while, and then even eu cannot vouch for its
+    // own sessions (once seen for 21.5 s: ap answered 35–39 s after the heal). Meanwhile only 503.
+    const healedAt = performance.now();
     let answered = 0;
-    for (let i = 0; i < 100 && answered !== 200; i += 1) {
+    while (answered !== 200 && performance.now() - healedAt < 60_000) {
       answered = (await clients.ap!.read(keeper.body.token)).status;
+      assert.ok([200, 503].includes(answered), `ap answers 200, or 503 while it cannot vouch yet (${answered})`);
       if (answered !== 200) await sleep(200);
     }
     assert.equal(answered, 200, 'ap answers again after the heal');
+    console.log(`a cut-off region answered token checks again ${Math.round(performance.now() - healedAt)} ms after its routes were back`);
     // eu or us took ap's home over during the cut; ap asks for it back.
     await waitUntilSettled(sim, 60_000);
   });
