@@ -407,17 +407,12 @@ export class CachedStore implements SessionStore {
    */
   #remember<P extends CachedPart>(sessionId: string, part: P, version: string, state: PartStates[P], written = false, rendered?: string | RenderedCart): string {
     const entryKey = key(sessionId, part);
-    if (written && part === 'cart') {
-      // A written cart keeps where each item starts, for the next write to splice one line's item in.
-      const cart = typeof rendered === 'object' ? rendered : renderCart(state as CartState);
-      this.#cache.set(entryKey, { version, view: cart.json });
-      this.#written.set(entryKey, { version, state, cart });
-      return cart.json;
-    }
-    const view = (typeof rendered === 'string' ? rendered : undefined) ?? (VIEW_JSON[part] as (state: PartStates[P]) => string)(state);
+    // A written cart keeps where each item starts, for the next write to splice one line's item in.
+    const cart = written && part === 'cart' ? (typeof rendered === 'object' ? rendered : renderCart(state as CartState)) : undefined;
+    const view = cart?.json ?? (typeof rendered === 'string' ? rendered : (VIEW_JSON[part] as (state: PartStates[P]) => string)(state));
     if (written) {
       this.#cache.set(entryKey, { version, view });
-      this.#written.set(entryKey, { version, state });
+      this.#written.set(entryKey, cart === undefined ? { version, state } : { version, state, cart });
     } else {
       this.#cache.set(entryKey, { version, view, state: JSON.stringify(state) });
       this.#written.delete(entryKey);

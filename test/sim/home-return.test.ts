@@ -66,7 +66,7 @@ describe('a home region back after its sessions were taken over', { timeout: 240
     return handle;
   };
 
-  /** The epoch of `ap`'s home as `eu` sees it, sampled until `ms` have passed; fails at the first change. */
+  /** `ap`'s home's owner and epoch as `watcher` sees them, sampled until `ms` have passed; fails at the first change. */
   const apHomeStaysAt = async (watcher: HomeOwnership, expected: { owner: string; epoch: number }, ms: number, why: string): Promise<void> => {
     const until = performance.now() + ms;
     while (performance.now() < until) {
