@@ -185,7 +185,7 @@ export class Metrics {
 
   readonly replicationRebuild = new Gauge({
     name: 'tessera_replication_repair_progress_ratio',
-    help: 'Progress of the current repair round with a peer region (buckets repaired / buckets that differed).',
+    help: 'Progress of the current repair round with a peer region (sessions of the differing buckets the peer has listed / how many it holds in them).',
     labelNames: ['peer'] as const,
     registers: [this.registry],
   });

@@ -346,6 +346,10 @@ export class CachedStore implements SessionStore {
     return this.inner.scan(cursor, limit);
   }
 
+  digests(sessionIds: readonly string[]): ReturnType<SessionStore['digests']> {
+    return this.inner.digests(sessionIds);
+  }
+
   readMark(name: string): Promise<string | null> {
     return this.inner.readMark(name);
   }

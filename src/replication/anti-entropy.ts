@@ -8,18 +8,21 @@
  * change records, and joins are idempotent, so re-sending is always safe.
  *
  * Each region answers on `tessera.repair.<region>.<question>` (queue group:
- * one node answers): `buckets` (digest per bucket), `sessions` (digest per
- * session of up to 16 buckets: one scan of the store per question, so a wiped
- * region's rebuild scans the peer 16 times, not once per bucket), `states` (snapshots of sessions), `apply` (join these
- * records), and `erase` (erase a user here: a privacy request made in one
- * region is carried out in every region before it is answered). The lease holder of each region asks the others every
- * `repairIntervalMs`; `compare(peer)` runs one round on demand.
+ * one node answers): `buckets` (digest and count per bucket), `sessions` (one
+ * page of a scan: the digest of each session in the buckets asked for),
+ * `digests` (the digest of each session named), `states` (snapshots of
+ * sessions), `apply` (join these records), and `erase` (erase a user here: a
+ * privacy request made in one region is carried out in every region before it
+ * is answered). Nothing is held per session beyond a message's worth, so a
+ * round needs the same memory for a thousand sessions as for hundreds of
+ * millions (decision D88). The lease holder of each region asks the others
+ * every `repairIntervalMs`; `compare(peer)` runs one round on demand.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { HybridLogicalClock } from '../domain/hlc.js';
 import type { ChangeRecord } from '../domain/parts.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { ScannedSession, SessionStore } from '../store/session-store.js';
 import { snapshotRecords } from '../store/transition.js';
 import { shardOf } from './layout.js';
 import { answerQuestions, ask, maxPayload } from './questions.js';
@@ -31,8 +34,14 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const CHUNK = 50;
 /** Bytes of a message kept for what surrounds the records: the answer's envelope, the ids left out. */
 const ENVELOPE_BYTES = 16 * 1024;
-/** Buckets whose sessions one question asks for (a wiped region asks for every bucket). */
+/** Buckets an old-style `sessions` question names at most (nodes before paged repair ask 16 at a time). */
 const BUCKETS_PER_QUESTION = 16;
+/** Sessions read per step of a store's scan. */
+const SCAN_PAGE = 500;
+/** Most sessions one `sessions` answer scans past, listed or not: a question's time stays bounded. */
+const SCAN_PER_ANSWER = 20_000;
+/** Bytes a session takes in a list of them, at most (`["<id of up to 55 characters>","<16 hex>"],`). */
+const LISTED_BYTES = 100;
 
 export interface RepairOutcome {
   readonly peer: string;
@@ -42,30 +51,71 @@ export interface RepairOutcome {
   readonly pushed: number;
 }
 
-/** XOR of 64-bit hex digests. */
-function xorHex(a: string, b: string): string {
-  const hi = (Number.parseInt(a.slice(0, 8), 16) ^ Number.parseInt(b.slice(0, 8), 16)) >>> 0;
-  const lo = (Number.parseInt(a.slice(8, 16), 16) ^ Number.parseInt(b.slice(8, 16), 16)) >>> 0;
-  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+/** A stretch of a region's scan summed up per bucket, and where the scan goes on (null: done). */
+interface SumsPage {
+  readonly digests: Readonly<Record<string, string>>;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly next: string | null;
 }
 
-const ZERO = '0000000000000000';
+/** Sessions summed up per bucket: the XOR of their digests, in two 32-bit halves, and how many there are. */
+class BucketSums {
+  readonly #high: Uint32Array;
+  readonly #low: Uint32Array;
+  readonly #counts: Uint32Array;
 
-/** A bucket's digest: its sessions' digests XORed. */
-function digestsOf(index: ReadonlyMap<number, ReadonlyMap<string, string>>): Map<number, string> {
-  const digests = new Map<number, string>();
-  for (const [bucket, sessions] of index) {
-    let digest = ZERO;
-    for (const sessionDigest of sessions.values()) digest = xorHex(digest, sessionDigest);
-    digests.set(bucket, digest);
+  constructor(readonly buckets: number) {
+    [this.#high, this.#low, this.#counts] = [new Uint32Array(buckets), new Uint32Array(buckets), new Uint32Array(buckets)];
   }
-  return digests;
+
+  add(id: string, digest: string): void {
+    this.#fold(shardOf(id, this.buckets), digest, 1);
+  }
+
+  /** Folds in a page of another region's sums. */
+  addPage(page: SumsPage): void {
+    for (const [bucket, digest] of Object.entries(page.digests)) this.#fold(Number(bucket), digest, page.counts[bucket] ?? 0);
+  }
+
+  digest(bucket: number): string {
+    return this.#high[bucket]!.toString(16).padStart(8, '0') + this.#low[bucket]!.toString(16).padStart(8, '0');
+  }
+
+  count(bucket: number): number {
+    return this.#counts[bucket] ?? 0;
+  }
+
+  /** The buckets that hold sessions, as a page of an answer. */
+  page(next: string | null): SumsPage {
+    const page = { digests: {} as Record<string, string>, counts: {} as Record<string, number>, next };
+    this.#counts.forEach((count, bucket) => {
+      if (count === 0) return;
+      page.digests[bucket] = this.digest(bucket);
+      page.counts[bucket] = count;
+    });
+    return page;
+  }
+
+  #fold(bucket: number, digest: string, count: number): void {
+    if (!(bucket >= 0 && bucket < this.buckets)) return;
+    this.#high[bucket]! ^= Number.parseInt(digest.slice(0, 8), 16);
+    this.#low[bucket]! ^= Number.parseInt(digest.slice(8, 16), 16);
+    this.#counts[bucket]! += count;
+  }
+}
+
+/** One page of a region's sessions in the buckets asked for, and where its scan goes on (null: done). */
+interface SessionsPage {
+  readonly sessions: readonly (readonly [id: string, digest: string])[];
+  readonly next: string | null;
 }
 
 export class AntiEntropy {
   readonly #subscriptions: Subscription[] = [];
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<unknown> | null = null;
+  /** Set by `stop`: a round under way gives up at its next page. */
+  #stopped = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -80,13 +130,20 @@ export class AntiEntropy {
   serve(): void {
     this.#subscriptions.push(
       ...answerQuestions(this.nc, 'repair', this.settings.region, {
-        buckets: async () => Object.fromEntries(digestsOf(await this.#index())),
-        // `bucket` alone is how nodes before batched questions asked; they read the flat answer.
-        sessions: async (body: { bucket?: number; buckets?: number[] }) => {
-          const index = await this.#index();
-          if (body.buckets === undefined) return Object.fromEntries(index.get(body.bucket ?? -1) ?? []);
-          return Object.fromEntries(body.buckets.slice(0, BUCKETS_PER_QUESTION).map((bucket) => [bucket, Object.fromEntries(index.get(bucket) ?? [])]));
+        // With `cursor`, a stretch of the scan summed up (paged repair); without, every bucket's digest, flat (nodes before it).
+        buckets: async (body: { cursor?: string }) => {
+          if (body.cursor === undefined) return (await this.#sums('', Infinity)).sums.page(null).digests;
+          const { sums, next } = await this.#sums(body.cursor, SCAN_PER_ANSWER);
+          return sums.page(next);
         },
+        // With `cursor`, one page of a scan; without, every session of up to 16 buckets (how nodes before paged repair ask).
+        sessions: async (body: { bucket?: number; buckets?: number[]; cursor?: string; maxBytes?: number }) => {
+          if (body.cursor !== undefined) return this.#sessionsPage(new Set(body.buckets), body.cursor, Math.min(body.maxBytes ?? Infinity, this.#budget()));
+          if (body.buckets === undefined) return Object.fromEntries((await this.#held([body.bucket ?? -1])).get(body.bucket ?? -1) ?? []);
+          const held = await this.#held(body.buckets.slice(0, BUCKETS_PER_QUESTION));
+          return Object.fromEntries([...held].map(([bucket, sessions]) => [bucket, Object.fromEntries(sessions)]));
+        },
+        digests: async (body: { ids: string[] }) => this.store.digests(body.ids),
         // With `maxBytes`, as many sessions as fit and the ids left for the next question; without, how nodes before it asked.
         states: async (body: { ids: string[]; maxBytes?: number }) => {
           if (body.maxBytes === undefined) return this.#states(body.ids);
@@ -115,16 +172,21 @@ export class AntiEntropy {
   }
 
   start(): void {
+    this.#stopped = false;
     this.#timer ??= setInterval(() => {
       this.#running ??= this.compareAll()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'comparing sessions with other regions failed'))
+        .catch((error: unknown) => {
+          if (!this.#stopped) this.logger.warn({ err: error }, 'comparing sessions with other regions failed');
+        })
         .finally(() => {
           this.#running = null;
         });
     }, this.settings.repairIntervalMs);
   }
 
+  /** Stops the rounds; one under way ends at its next page (a round over a large store takes long). */
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     await this.#running;
@@ -138,6 +200,7 @@ export class AntiEntropy {
         outcomes.push(await this.compare(peer));
         this.observer.repairRound(peer, 'ok');
       } catch (error) {
+        if (this.#stopped) throw error;
         this.observer.repairRound(peer, 'failed');
         this.logger.warn({ err: error, peer }, 'comparing sessions with a region failed (it may be away)');
       }
@@ -145,32 +208,44 @@ export class AntiEntropy {
     return outcomes;
   }
 
-  /** One comparison with a peer region: buckets, then sessions, then both ways the snapshots of those that differ. */
+  /**
+   * One comparison with a peer region: a digest per bucket of sessions, then,
+   * in the buckets that differ, each session's digest, and both ways the
+   * snapshots of those that differ. Each side scans its store at most twice
+   * and holds no list of sessions: this region lists its own a message's
+   * worth at a time and the peer looks each up, then the peer lists its own a
+   * page at a time and this region looks each up.
+   */
   async compare(peer: string): Promise<RepairOutcome> {
-    // One scan of our store serves the whole round: its buckets' digests and the sessions in each.
-    const index = await this.#index();
-    const ours = digestsOf(index);
-    const theirs = new Map(Object.entries((await this.#ask(peer, 'buckets', {})) as Record<string, string>));
+    const [ours, theirs] = await Promise.all([this.#sums('', Infinity, true).then(({ sums }) => sums), this.#theirSums(peer)]);
     const differing: number[] = [];
     for (let bucket = 0; bucket < this.settings.repairBuckets; bucket += 1) {
-      if ((ours.get(bucket) ?? ZERO) !== (theirs.get(String(bucket)) ?? ZERO)) differing.push(bucket);
+      if (ours.digest(bucket) !== theirs.digest(bucket) || ours.count(bucket) !== theirs.count(bucket)) differing.push(bucket);
     }
-    let pulled = 0;
-    let pushed = 0;
-    for (let start = 0; start < differing.length; start += BUCKETS_PER_QUESTION) {
-      const asked = differing.slice(start, start + BUCKETS_PER_QUESTION);
-      const answer = await this.#sessionsOf(peer, asked);
-      for (const bucket of asked) {
-        const mine = index.get(bucket) ?? new Map<string, string>();
-        const other = new Map(Object.entries(answer[String(bucket)] ?? {}));
-        const pull = [...other].filter(([id, digest]) => mine.get(id) !== digest).map(([id]) => id);
-        const push = [...mine].filter(([id, digest]) => other.get(id) !== digest).map(([id]) => id);
-        await this.#pull(peer, pull);
+    let [pulled, pushed] = [0, 0];
+    if (differing.length > 0) {
+      const wanted = new Set(differing);
+      // Pushed first: a region rebuilding from nothing has nothing to list, and starts pulling at once.
+      for await (const page of this.#pagesOf(wanted)) {
+        const there = (await this.#ask(peer, 'digests', { ids: page.map(([id]) => id) })) as (string | null)[];
+        const push = page.filter(([, digest], i) => there[i] !== digest).map(([id]) => id);
         await this.#push(peer, push);
-        pulled += pull.length;
         pushed += push.length;
       }
-      this.observer.rebuildProgress(peer, Math.min(start + BUCKETS_PER_QUESTION, differing.length), differing.length);
+      const total = differing.reduce((sum, bucket) => sum + theirs.count(bucket), 0);
+      let listed = 0;
+      let cursor: string | null = '';
+      while (cursor !== null) {
+        this.#onlyIfRunning();
+        const page = (await this.#ask(peer, 'sessions', { buckets: differing, cursor, maxBytes: this.#budget() })) as SessionsPage;
+        const here = await this.store.digests(page.sessions.map(([id]) => id));
+        const pull = page.sessions.filter(([, digest], i) => here[i] !== digest).map(([id]) => id);
+        await this.#pull(peer, pull);
+        pulled += pull.length;
+        listed += page.sessions.length;
+        this.observer.rebuildProgress(peer, Math.min(listed, total), total);
+        cursor = page.next ?? null;
+      }
     }
     if (pulled + pushed > 0) {
       this.observer.repaired(peer, pulled + pushed);
@@ -179,20 +254,20 @@ export class AntiEntropy {
     return { peer, buckets: this.settings.repairBuckets, differing: differing.length, pulled, pushed };
   }
 
-  /**
-   * The peer's session digests of these buckets. An answer too large for one
-   * message (a few hundred thousand sessions in 16 buckets) is asked again
-   * bucket by bucket.
-   */
-  async #sessionsOf(peer: string, buckets: readonly number[]): Promise<Record<string, Record<string, string>>> {
-    try {
-      return (await this.#ask(peer, 'sessions', { buckets })) as Record<string, Record<string, string>>;
-    } catch (error) {
-      if (buckets.length === 1 || !/max_payload/.test((error as Error).message)) throw error;
-      const answer: Record<string, Record<string, string>> = {};
-      for (const bucket of buckets) Object.assign(answer, await this.#sessionsOf(peer, [bucket]));
-      return answer;
+  /** The peer's sums per bucket, a stretch of its scan per question; a node from before paged repair answers otherwise, and is not asked on. */
+  async #theirSums(peer: string): Promise<BucketSums> {
+    const sums = new BucketSums(this.settings.repairBuckets);
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      this.#onlyIfRunning();
+      const page = (await this.#ask(peer, 'buckets', { cursor })) as SumsPage | Record<string, string>;
+      if (typeof page.digests !== 'object') {
+        throw new Error(`region ${peer} runs a Tessera from before paged repair: it keeps comparing with this region from its side until it is upgraded`);
+      }
+      sums.addPage(page as SumsPage);
+      cursor = (page as SumsPage).next ?? null;
     }
+    return sums;
   }
 
   /** Joins the peer's snapshots of these sessions here, as many per question as fit in a message. */
@@ -245,25 +320,86 @@ export class AntiEntropy {
     return Math.max(maxPayload(this.nc) - ENVELOPE_BYTES, ENVELOPE_BYTES);
   }
 
-  /** Every session's digest, by bucket: one scan of the store. */
-  async #index(): Promise<Map<number, Map<string, string>>> {
-    const index = new Map<number, Map<string, string>>();
-    await this.#scan((id, digest) => {
-      const bucket = shardOf(id, this.settings.repairBuckets);
-      let sessions = index.get(bucket);
-      if (sessions === undefined) index.set(bucket, (sessions = new Map()));
-      sessions.set(id, digest);
-    });
-    return index;
+  /** This store's sessions summed up per bucket, from `cursor` on, over `most` sessions at most (Infinity: to the end). */
+  async #sums(cursor: string, most: number, round = false): Promise<{ sums: BucketSums; next: string | null }> {
+    const sums = new BucketSums(this.settings.repairBuckets);
+    let [scanned, position] = [0, cursor as string | null];
+    while (position !== null && scanned < most) {
+      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.#scanPage(position, SCAN_PAGE, round);
+      for (const { id, digest } of page.sessions) sums.add(id, digest);
+      scanned += page.sessions.length;
+      position = page.next;
+    }
+    return { sums, next: position };
   }
 
-  async #scan(each: (id: string, digest: string) => void): Promise<void> {
-    let cursor: string | null = '';
-    while (cursor !== null) {
-      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.store.scan(cursor, 500);
-      for (const { id, digest } of page.sessions) each(id, digest);
-      cursor = page.next;
+  /**
+   * This store's sessions in the buckets wanted, from `cursor` on, as many as
+   * fit in `maxBytes`; the scan stops after `SCAN_PER_ANSWER` sessions even if
+   * few were listed, so that an answer never waits long.
+   */
+  async #sessionsPage(wanted: ReadonlySet<number>, cursor: string, maxBytes: number): Promise<SessionsPage> {
+    const sessions: [string, string][] = [];
+    let [bytes, scanned, position] = [0, 0, cursor as string | null];
+    while (position !== null && scanned < SCAN_PER_ANSWER) {
+      // A step asks for no more sessions than half the room left could hold: Redis's SCAN may give more than it is asked for.
+      const limit = Math.min(SCAN_PAGE, Math.floor((maxBytes - bytes) / (2 * LISTED_BYTES)));
+      if (limit < 1) break;
+      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.#scanPage(position, limit);
+      for (const { id, digest } of page.sessions) {
+        if (!wanted.has(shardOf(id, this.settings.repairBuckets))) continue;
+        sessions.push([id, digest]);
+        bytes += Buffer.byteLength(id) + digest.length + 6;
+      }
+      scanned += page.sessions.length;
+      position = page.next;
     }
+    return { sessions, next: position };
+  }
+
+  /** This store's sessions in the buckets wanted, a message's worth of ids at a time: one scan. */
+  async *#pagesOf(wanted: ReadonlySet<number>): AsyncGenerator<[string, string][]> {
+    const budget = this.#budget();
+    let page: [string, string][] = [];
+    let bytes = 0;
+    for await (const { id, digest } of this.#scan('', true)) {
+      if (!wanted.has(shardOf(id, this.settings.repairBuckets))) continue;
+      const size = Buffer.byteLength(id) + 3;
+      if (page.length > 0 && bytes + size > budget) {
+        yield page;
+        [page, bytes] = [[], 0];
+      }
+      page.push([id, digest]);
+      bytes += size;
+    }
+    if (page.length > 0) yield page;
+  }
+
+  /** Every session of these buckets, held: what a node from before paged repair asks for, 16 buckets at most. */
+  async #held(buckets: readonly number[]): Promise<Map<number, Map<string, string>>> {
+    const held = new Map(buckets.map((bucket) => [bucket, new Map<string, string>()]));
+    for await (const { id, digest } of this.#scan('')) held.get(shardOf(id, this.settings.repairBuckets))?.set(id, digest);
+    return held;
+  }
+
+  async *#scan(cursor: string, round = false): AsyncGenerator<ScannedSession> {
+    let position: string | null = cursor;
+    while (position !== null) {
+      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.#scanPage(position, SCAN_PAGE, round);
+      yield* page.sessions;
+      position = page.next;
+    }
+  }
+
+  /** A page of this store's scan; for a round of this node's, none once the repair was stopped: the round ends there. */
+  #scanPage(cursor: string, limit: number, round = false): ReturnType<SessionStore['scan']> {
+    if (round) this.#onlyIfRunning();
+    return this.store.scan(cursor, limit);
+  }
+
+  /** A round of this node's goes on only while the repair runs (a round over a large store takes long). */
+  #onlyIfRunning(): void {
+    if (this.#stopped) throw new Error('the repair stopped');
   }
 
   /** The snapshots of these sessions as change records of this region. */

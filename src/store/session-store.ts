@@ -297,6 +297,13 @@ export interface SessionStore {
    */
   scan(cursor: string, limit: number): Promise<{ readonly sessions: readonly ScannedSession[]; readonly next: string | null }>;
 
+  /**
+   * The digest (`sessionDigest`) of each session named, in the order named;
+   * null where nothing is stored. Reads no part: what the repair between
+   * regions asks of the sessions another region listed.
+   */
+  digests(sessionIds: readonly string[]): Promise<(string | null)[]>;
+
   /** A small named value kept with the data it describes (replication's applied positions). */
   readMark(name: string): Promise<string | null>;
   writeMark(name: string, value: string): Promise<void>;

@@ -46,6 +46,7 @@ export class TracedStore implements SessionStore {
   eraseUser: SessionStore['eraseUser'] = (...args) => this.#traced('eraseUser', () => this.#inner.eraseUser(...args));
   snapshot: SessionStore['snapshot'] = (...args) => this.#traced('snapshot', () => this.#inner.snapshot(...args));
   scan: SessionStore['scan'] = (...args) => this.#traced('scan', () => this.#inner.scan(...args));
+  digests: SessionStore['digests'] = (...args) => this.#traced('digests', () => this.#inner.digests(...args));
   readMark: SessionStore['readMark'] = (...args) => this.#traced('readMark', () => this.#inner.readMark(...args));
   writeMark: SessionStore['writeMark'] = (...args) => this.#traced('writeMark', () => this.#inner.writeMark(...args));
   lease: SessionStore['lease'] = (...args) => this.#traced('lease', () => this.#inner.lease(...args));

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INDEX_REFRESH_LUA } from '../../src/store/redis/lua/index.lua.js';
+import { sessionDigest } from '../../src/domain/versions.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { functionLibrary, LIBRARY, TESSERA_FUNCTIONS } from '../../src/store/redis/scripts.js';
 import type { SessionStore, StoreSettings } from '../../src/store/session-store.js';
@@ -66,6 +67,21 @@ describe('Redis key layout', { timeout: 60_000 }, () => {
         assert.ok(deadline >= loaded.meta.idleExpiresAt + HORIZON_MS, 'keys live at least until the idle deadline plus the horizon');
         assert.ok(deadline <= loaded.meta.idleExpiresAt + HORIZON_MS + 600, 'and at most one expiry step (idle/100) longer');
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a session whose metadata predates stored versions has the digest its parts give, read without its parts', async () => {
+    const store = await connect(60_000);
+    try {
+      const s = await fullSession(store, `digest-${Math.random()}`);
+      const [digest] = await store.digests([s.id]);
+      const snapshot = await store.snapshot(s.id);
+      assert.equal(digest, sessionDigest(snapshot!.meta, snapshot!.versions));
+      // How a session stored before versions were kept looks: no version field in its metadata.
+      assert.equal(await server.command('HDEL', `ts:{${s.id}}:m`, 'dc', 'dp', 'dh', 'dd'), 4);
+      assert.deepEqual(await store.digests([s.id]), [digest], 'the versions are computed from the parts, as a snapshot computes them');
     } finally {
       await store.close();
     }

@@ -34,7 +34,7 @@ import {
   type StoreSettings,
 } from '../session-store.js';
 import { creationRecords, precedes, redirectRecords, snapshotRecords } from '../transition.js';
-import { decodeSnapshot, encodeDevice, encodeMeta, encodePartFields, type FieldList } from './codec.js';
+import { decodeMeta, decodeSnapshot, encodeDevice, encodeMeta, encodePartFields, type FieldList } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { keyLayout, type KeyLayout } from './keys.js';
 import { DEFAULT_REDIS_TUNING, expiryStep, validateRedisOptions, type RedisStoreOptions } from './options.js';
@@ -280,11 +280,27 @@ export class RedisStore implements SessionStore {
     // SCAN's count is a hint and a step may find nothing: step on until something is found or the end.
     do {
       const { keys, cursor: next } = await this.#connection.scanKeys(position, this.#keys.metaPattern, limit);
-      const found = await Promise.all(keys.map((key) => this.#digestOf(this.#keys.sessionOfMetaKey(key))));
-      for (const session of found) if (session !== null) sessions.push(session);
+      const ids = keys.map((key) => this.#keys.sessionOfMetaKey(key));
+      const digests = await this.digests(ids);
+      ids.forEach((id, i) => {
+        const digest = digests[i];
+        if (digest != null) sessions.push({ id, digest });
+      });
       position = next;
     } while (sessions.length === 0 && position !== '0');
     return { sessions, next: position === '0' ? null : position };
+  }
+
+  /** One read-only script per session, of its metadata alone; sent together (pipelined, or to each session's node). */
+  async digests(sessionIds: readonly string[]): Promise<(string | null)[]> {
+    return Promise.all(
+      sessionIds.map(async (sessionId) => {
+        const reply = await this.#connection.script('tesseraDigest', this.#keys.session(sessionId), [], { idempotent: true });
+        if (!Array.isArray(reply)) return null;
+        const { meta, versions } = decodeMeta(sessionId, reply as FieldList);
+        return sessionDigest(meta, versions);
+      }),
+    );
   }
 
   async readMark(name: string): Promise<string | null> {
@@ -313,11 +329,6 @@ export class RedisStore implements SessionStore {
   /** A script may have written the session's feed shard: readers in this process look there next. */
   #wroteFeed(sessionId: string): void {
     this.feed?.written(this.#keys.shardOf(sessionId));
-  }
-
-  async #digestOf(sessionId: string): Promise<ScannedSession | null> {
-    const snapshot = await this.snapshot(sessionId);
-    return snapshot === null ? null : { id: sessionId, digest: sessionDigest(snapshot.meta, snapshot.versions) };
   }
 
   async ping(): Promise<void> {

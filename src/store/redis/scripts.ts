@@ -31,6 +31,7 @@ import { ACTIVITY_LUA, APPLY_LUA, OPERATIONS_LUA } from './lua/operations.lua.js
 import { PREFS_LUA } from './lua/prefs.lua.js';
 import {
   CREATE_LUA,
+  DIGEST_LUA,
   ERASE_LUA,
   LOAD_LUA,
   MARK_MERGED_LUA,
@@ -89,6 +90,7 @@ const DEFINITIONS = {
   tesseraTouch: { body: TOUCH_LUA },
   tesseraMerge: { body: MERGE_LUA },
   tesseraSnapshot: { body: SNAPSHOT_LUA, readOnly: true },
+  tesseraDigest: { body: DIGEST_LUA, readOnly: true },
   tesseraMarkMerged: { body: MARK_MERGED_LUA },
   tesseraWipeMerged: { body: WIPE_MERGED_LUA },
   tesseraErase: { body: ERASE_LUA },

@@ -224,15 +224,22 @@ export class SqliteStore implements SessionStore {
   async scan(cursor: string, limit: number): Promise<{ sessions: ScannedSession[]; next: string | null }> {
     return this.#guard(() => {
       const rows = this.#db
-        .prepare<[string, number], Pick<SessionRow, 'id' | 'meta' | 'cart_v' | 'prefs_v' | 'history_v' | 'devices_v'>>(
+        .prepare<[string, number], DigestColumns>(
           'SELECT id, meta, cart_v, prefs_v, history_v, devices_v FROM sessions WHERE id > ? ORDER BY id LIMIT ?',
         )
         .all(cursor, limit);
-      const sessions = rows.map((row) => ({
-        id: row.id,
-        digest: sessionDigest(JSON.parse(row.meta) as SessionMeta, { cart: row.cart_v, prefs: row.prefs_v, history: row.history_v, devices: row.devices_v }),
-      }));
+      const sessions = rows.map((row) => ({ id: row.id, digest: rowDigest(row) }));
       return { sessions, next: rows.length < limit ? null : rows.at(-1)!.id };
+    });
+  }
+
+  async digests(sessionIds: readonly string[]): Promise<(string | null)[]> {
+    return this.#guard(() => {
+      const select = this.#db.prepare<[string], DigestColumns>('SELECT id, meta, cart_v, prefs_v, history_v, devices_v FROM sessions WHERE id = ?');
+      return sessionIds.map((id) => {
+        const row = select.get(id);
+        return row === undefined ? null : rowDigest(row);
+      });
     });
   }
 
@@ -431,6 +438,13 @@ export class SqliteStore implements SessionStore {
       throw new StoreUnavailableError('sqlite', { cause: error });
     }
   }
+}
+
+/** The columns a session's digest is made of. */
+type DigestColumns = Pick<SessionRow, 'id' | 'meta' | 'cart_v' | 'prefs_v' | 'history_v' | 'devices_v'>;
+
+function rowDigest(row: DigestColumns): string {
+  return sessionDigest(JSON.parse(row.meta) as SessionMeta, { cart: row.cart_v, prefs: row.prefs_v, history: row.history_v, devices: row.devices_v });
 }
 
 function decodeRow(row: SessionRow, parts: readonly string[] = OPTIONAL_PARTS): StoredSession {

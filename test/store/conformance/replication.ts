@@ -422,6 +422,30 @@ export function replicationSuite(makeStore: StoreFactory): void {
       }
     });
 
+    it('digests names each session’s digest as scan does, null for one never stored, and follows its writes', async () => {
+      const store = await makeStore(settings(), freshPlace());
+      try {
+        const sessions = await Promise.all(Array.from({ length: 5 }, () => signIn(store)));
+        const ended = sessions[4]!;
+        await applied(store, ended.id, admin, { kind: 'session.end' });
+        const ids = [sessions[0]!.id, 'never-stored', ...sessions.slice(1).map((s) => s.id)];
+        const digests = await store.digests(ids);
+        assert.equal(digests.length, ids.length);
+        assert.equal(digests[1], null);
+        for (const [i, id] of ids.entries()) {
+          if (i !== 1) assert.equal(digests[i], digestOf(await store.snapshot(id)), id);
+        }
+        const [first] = sessions;
+        await applied(store, first!.id, first!.caller, { kind: 'cart.add', sku: 'A', quantity: 2 });
+        const [after] = await store.digests([first!.id]);
+        assert.notEqual(after, digests[0], 'a write changes the digest');
+        assert.equal(after, digestOf(await store.snapshot(first!.id)));
+        assert.deepEqual(await store.digests([]), []);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('keeps marks, and gives a lease to one holder at a time until it runs out', async () => {
       const store = await makeStore(settings(), freshPlace());
       try {

@@ -255,6 +255,19 @@ return { metaToFlat(m), partFields(DEVICES), partFields(CART), partFields(PREFS)
 `;
 
 /**
+ * What a session's digest is made of: its metadata with every part's version
+ * (computed where a session predates them), and no part. What the repair
+ * between regions reads of every session.
+ * Reply: false | meta (a flat list).
+ */
+export const DIGEST_LUA = String.raw`
+local m = readMeta()
+if m == nil then return false end
+for _, part in ipairs(DATA_PARTS) do m[VERSION_FIELD[part]] = versionOf(m, part) end
+return metaToFlat(m)
+`;
+
+/**
  * The second step of merging a session away (see `RedisStore.#mergeAway`):
  * marks it merged into ARGV[1] — from now on its loads, writes and records go
  * there — with the merge not yet finished (`w`), and returns its parts as
