@@ -362,7 +362,7 @@ export class AntiEntropy {
     const budget = this.#budget();
     let page: [string, string][] = [];
     let bytes = 0;
-    for await (const { id, digest } of this.#scan('', true)) {
+    for await (const { id, digest } of this.#scan(true)) {
       if (!wanted.has(shardOf(id, this.settings.repairBuckets))) continue;
       const size = Buffer.byteLength(id) + 3;
       if (page.length > 0 && bytes + size > budget) {
@@ -378,12 +378,12 @@ export class AntiEntropy {
   /** Every session of these buckets, held: what a node from before paged repair asks for, 16 buckets at most. */
   async #held(buckets: readonly number[]): Promise<Map<number, Map<string, string>>> {
     const held = new Map(buckets.map((bucket) => [bucket, new Map<string, string>()]));
-    for await (const { id, digest } of this.#scan('')) held.get(shardOf(id, this.settings.repairBuckets))?.set(id, digest);
+    for await (const { id, digest } of this.#scan()) held.get(shardOf(id, this.settings.repairBuckets))?.set(id, digest);
     return held;
   }
 
-  async *#scan(cursor: string, round = false): AsyncGenerator<ScannedSession> {
-    let position: string | null = cursor;
+  async *#scan(round = false): AsyncGenerator<ScannedSession> {
+    let position: string | null = '';
     while (position !== null) {
       const page: Awaited<ReturnType<SessionStore['scan']>> = await this.#scanPage(position, SCAN_PAGE, round);
       yield* page.sessions;

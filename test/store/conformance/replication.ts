@@ -441,6 +441,12 @@ export function replicationSuite(makeStore: StoreFactory): void {
         assert.notEqual(after, digests[0], 'a write changes the digest');
         assert.equal(after, digestOf(await store.snapshot(first!.id)));
         assert.deepEqual(await store.digests([]), []);
+        // A long list (engines may read it in batches) keeps its order.
+        const known = new Map([[0, sessions[1]!.id], [120, sessions[2]!.id], [249, sessions[3]!.id]]);
+        const long = Array.from({ length: 250 }, (_, i) => known.get(i) ?? `never-stored-${i}`);
+        const many = await store.digests(long);
+        assert.equal(many.length, 250);
+        for (const [i, digest] of many.entries()) assert.equal(digest, known.has(i) ? digests[ids.indexOf(known.get(i)!)] : null, `position ${i}`);
       } finally {
         await store.close();
       }
