@@ -183,6 +183,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly replicationRepairSeconds = new Histogram({
+    name: 'tessera_replication_repair_round_seconds',
+    help: 'How long a periodic repair round with another region took, ok or failed, by peer region: it grows with the sessions a region holds.',
+    labelNames: ['peer'] as const,
+    // From a few sessions to hundreds of millions (hours: docs/PERFORMANCE.md, "What the repair reads").
+    buckets: [0.1, 1, 10, 60, 300, 900, 3_600, 10_800, 43_200],
+    registers: [this.registry],
+  });
+
   readonly replicationRebuild = new Gauge({
     name: 'tessera_replication_repair_progress_ratio',
     help: 'Progress of the current repair round with a peer region (sessions of the differing buckets the peer has listed / how many it holds in them).',
@@ -244,7 +253,10 @@ export class Metrics {
       lease: (held) => this.replicationLease.set(held ? 1 : 0),
       replicaBehind: (stream, server, messages) => this.replicaBehind.set({ stream, server }, messages),
       repaired: (peer, sessions) => this.replicationRepaired.inc({ peer }, sessions),
-      repairRound: (peer, outcome) => this.replicationRepairRounds.inc({ peer, outcome }),
+      repairRound: (peer, outcome, seconds) => {
+        this.replicationRepairRounds.inc({ peer, outcome });
+        this.replicationRepairSeconds.observe({ peer }, seconds);
+      },
       rebuildProgress: (peer, done, total) => this.replicationRebuild.set({ peer }, total === 0 ? 1 : done / total),
       forwarded: (kind) => this.authForwarded.inc({ kind }),
       barrier: (seconds, outcome) => this.authBarrier.observe({ outcome }, seconds),

@@ -196,12 +196,14 @@ export class AntiEntropy {
     const outcomes: RepairOutcome[] = [];
     for (const peer of this.settings.regions) {
       if (peer === this.settings.region) continue;
+      const started = performance.now();
+      const seconds = (): number => (performance.now() - started) / 1000;
       try {
         outcomes.push(await this.compare(peer));
-        this.observer.repairRound(peer, 'ok');
+        this.observer.repairRound(peer, 'ok', seconds());
       } catch (error) {
         if (this.#stopped) throw error;
-        this.observer.repairRound(peer, 'failed');
+        this.observer.repairRound(peer, 'failed', seconds());
         this.logger.warn({ err: error, peer }, 'comparing sessions with a region failed (it may be away)');
       }
     }

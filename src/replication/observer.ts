@@ -15,8 +15,8 @@ export interface ReplicationObserver extends AuthObserver {
   lease(held: boolean): void;
   replicaBehind(stream: string, server: string, messages: number): void;
   repaired(peer: string, sessions: number): void;
-  /** A periodic repair round with a peer region ended: compared (and exchanged what differed), or failed. */
-  repairRound(peer: string, outcome: 'ok' | 'failed'): void;
+  /** A periodic repair round with a peer region ended after `seconds`: compared (and exchanged what differed), or failed. */
+  repairRound(peer: string, outcome: 'ok' | 'failed', seconds: number): void;
   rebuildProgress(peer: string, done: number, total: number): void;
   /** Per home region, whether this node may order its sessions now; and whether it may answer token checks locally. */
   authLeases(holds: Readonly<Record<string, boolean>>, fresh: boolean): void;

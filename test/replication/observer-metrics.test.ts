@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { Metrics } from '../../src/metrics.js';
 
 describe('the replication observer as metrics', () => {
-  test('repair rounds count per peer and outcome; repaired sessions per peer', async () => {
+  test('repair rounds count per peer and outcome, and how long they took; repaired sessions per peer', async () => {
     const metrics = new Metrics();
     const observer = metrics.replicationObserver();
-    observer.repairRound('us', 'failed');
-    observer.repairRound('us', 'failed');
-    observer.repairRound('us', 'ok');
-    observer.repairRound('ap', 'ok');
+    observer.repairRound('us', 'failed', 30);
+    observer.repairRound('us', 'failed', 0.5);
+    observer.repairRound('us', 'ok', 7_200);
+    observer.repairRound('ap', 'ok', 2);
     observer.repaired('us', 7);
     const text = await metrics.registry.metrics();
     const sample = (series: string): number | undefined => {
@@ -26,5 +26,9 @@ describe('the replication observer as metrics', () => {
     assert.equal(sample('tessera_replication_repair_rounds_total{peer="ap",outcome="ok"}'), 1);
     assert.equal(sample('tessera_replication_repair_rounds_total{peer="ap",outcome="failed"}'), undefined);
     assert.equal(sample('tessera_replication_repaired_sessions_total{peer="us"}'), 7);
+    assert.equal(sample('tessera_replication_repair_round_seconds_count{peer="us"}'), 3);
+    assert.equal(sample('tessera_replication_repair_round_seconds_sum{peer="us"}'), 7_230.5);
+    assert.equal(sample('tessera_replication_repair_round_seconds_bucket{le="60",peer="us"}'), 2);
+    assert.equal(sample('tessera_replication_repair_round_seconds_bucket{le="10800",peer="us"}'), 3);
   });
 });
