@@ -14,11 +14,9 @@
  *   npm run bench:memory                 # 3,000 sessions
  *   MEMORY_SESSIONS=10000 npm run bench:memory
  */
-import { loadConfig } from '../src/config/config.js';
-import { createLogger } from '../src/logging.js';
-import { createTessera } from '../src/tessera.js';
 import { startRedis, type RedisServer } from '../test/support/redis-harness.js';
 import { seedTessera } from './dataset/seed.js';
+import { tesseraOnRedis } from './lib/tessera-on-redis.js';
 
 const SESSIONS = Number(process.env.MEMORY_SESSIONS ?? 3_000);
 const SAMPLE = 200;
@@ -54,13 +52,8 @@ interface Measured {
 
 async function measure(name: string, args: readonly string[]): Promise<Measured> {
   const redis = await startRedis({ args: [...args] });
-  const config = loadConfig({
-    TESSERA_API_KEYS: `bench:${KEY}`, TESSERA_LOG_LEVEL: 'silent', TESSERA_PORT: '0', TESSERA_ADMIN_PORT: '0', TESSERA_SHUTDOWN_DELAY: '0s',
-    TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url,
-  });
-  const tessera = await createTessera(config, { logger: createLogger('silent') });
+  const { tessera, origin } = await tesseraOnRedis(redis, KEY);
   try {
-    const origin = await tessera.listen();
     const before = await usedMemory(redis);
     const seeded = await seedTessera({ origin, apiKey: KEY, count: SESSIONS, dataSeed: DATA_SEED });
     const grown = (await usedMemory(redis)) - before;

@@ -11,19 +11,17 @@
  * of public JSON, cart 1–20 lines, up to 100 viewed products, 1–3 devices),
  * written through the API as `npm run bench` seeds them.
  *
- *   npm run bench:repair                 # 5,000 sessions, 4 rounds of each
- *   REPAIR_SESSIONS=20000 REPAIR_ROUNDS=6 npm run bench:repair
+ *   npm run bench:repair                 # 10,000 sessions, 4 rounds of each (heap figures need thousands)
+ *   REPAIR_SESSIONS=50000 REPAIR_ROUNDS=6 npm run bench:repair
  */
-import { loadConfig } from '../src/config/config.js';
 import { sessionDigest } from '../src/domain/versions.js';
-import { createLogger } from '../src/logging.js';
 import { shardOf } from '../src/replication/layout.js';
 import type { SessionStore } from '../src/store/session-store.js';
-import { createTessera } from '../src/tessera.js';
 import { startRedis, type RedisServer } from '../test/support/redis-harness.js';
 import { seedTessera } from './dataset/seed.js';
+import { tesseraOnRedis } from './lib/tessera-on-redis.js';
 
-const SESSIONS = Number(process.env.REPAIR_SESSIONS ?? 5_000);
+const SESSIONS = Number(process.env.REPAIR_SESSIONS ?? 10_000);
 const ROUNDS = Number(process.env.REPAIR_ROUNDS ?? 4);
 const PAGE = 500;
 const BUCKETS = 256;
@@ -57,13 +55,8 @@ async function heapUsed(): Promise<number> {
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 const redis = await startRedis();
-const config = loadConfig({
-  TESSERA_API_KEYS: `bench:${KEY}`, TESSERA_LOG_LEVEL: 'silent', TESSERA_PORT: '0', TESSERA_ADMIN_PORT: '0', TESSERA_SHUTDOWN_DELAY: '0s',
-  TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url,
-});
-const tessera = await createTessera(config, { logger: createLogger('silent') });
+const { tessera, origin } = await tesseraOnRedis(redis, KEY);
 try {
-  const origin = await tessera.listen();
   const seeded = await seedTessera({ origin, apiKey: KEY, count: SESSIONS, dataSeed: DATA_SEED });
   const { store } = tessera;
 
