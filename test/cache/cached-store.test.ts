@@ -71,7 +71,8 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
   });
 
   test('a written part pushed out of the parsed states by 600 other writes still reads and joins exactly', async () => {
-    const node = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, DEFAULT_L1_OPTIONS, {
+    // 1 MiB of L1: 128 KiB of parsed states, a couple of hundred of these carts.
+    const node = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, { ...DEFAULT_L1_OPTIONS, maxBytes: 1024 * 1024 }, {
       lookup: (part, outcome) => lookups.push(`${part}:${outcome}`),
     });
     const now = Date.now();
@@ -101,6 +102,36 @@ describe('L1 cache in front of a shared store (two nodes on one database)', () =
       lookups.length = 0;
       assert.deepEqual((await node.load(ids[0]!, ['cart'], Date.now()))?.cart, stored?.cart);
       assert.deepEqual(lookups, ['cart:hit']);
+    } finally {
+      await plain.close();
+      await node.close();
+    }
+  });
+
+  test('a written state too large for the parsed budget is kept as text at once: reads and joins stay exact', async () => {
+    // 16 KiB of L1: 2 KiB of parsed states, less than this cart's line alone would take parsed.
+    const node = new CachedStore(new SqliteStore({ ...settings, path: join(dir, 'db') }), DEFAULT_LIMITS.historyItems, { ...DEFAULT_L1_OPTIONS, maxBytes: 16 * 1024 }, {
+      lookup: (part, outcome) => lookups.push(`${part}:${outcome}`),
+    });
+    const plain = new SqliteStore({ ...settings, path: join(dir, 'db') });
+    const id = 'session-l1-large-000000';
+    const now = Date.now();
+    const meta = { id, userId: null, createdAt: now, lastActiveAt: now, idleExpiresAt: now + 3_600_000, absoluteExpiresAt: now + 7_200_000, csrfSecret: 's' };
+    await node.create({ meta, deviceId: caller.deviceId, device: newDevice({}, 'hash-1', now, clock.now()) }, { now, hlc: clock.now() });
+    const write = (sku: string) =>
+      node.apply(id, caller, { kind: 'cart.add', sku, quantity: 1, attributes: { note: 'x'.repeat(1_000) } }, { now: Date.now(), hlc: clock.now() });
+    try {
+      assert.equal((await write('BIG-1')).status, 'applied');
+      lookups.length = 0;
+      const stored = await plain.load(id, ['cart'], Date.now());
+      const hit = await node.load(id, ['cart'], Date.now());
+      assert.deepEqual(lookups, ['cart:hit'], 'the entry is in L1, with its state as text');
+      assert.deepEqual(hit?.cart, stored?.cart);
+      assert.equal(hit?.rendered?.cart, cartItemsJson(stored!.cart!));
+      const joined = await write('BIG-2');
+      const after = await plain.load(id, ['cart'], Date.now());
+      assert.deepEqual(joined.status === 'applied' ? joined.session.cart : undefined, after?.cart);
+      assert.deepEqual(Object.keys(after!.cart!.lines).sort(), ['BIG-1', 'BIG-2']);
     } finally {
       await plain.close();
       await node.close();
