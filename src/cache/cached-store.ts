@@ -21,9 +21,9 @@
  * read answers with the public JSON as it is (`LoadedSession.rendered`).
  *
  * A part this node has just written is the exception: its state stays parsed
- * among the few hundred written last (`#written`), and its entry gets the state
- * text only when it leaves there — a part written again and again is not
- * serialized on every write.
+ * among those written last, within an eighth of the byte budget (`#written`),
+ * and its entry gets the state text only when it leaves there — a part written
+ * again and again is not serialized on every write, nor parsed again.
  *
  * Invariant: an entry holds a part's state exactly as the store had it at the
  * entry's version — as text, or, while it has none, as the state `#written`

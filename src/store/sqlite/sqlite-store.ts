@@ -9,6 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { Operation } from '../../domain/operations.js';
 import type { Seen } from '../../domain/devices.js';
@@ -59,6 +60,8 @@ const OPTIONAL_PARTS = ['cart', 'prefs', 'history'] as const;
 export const PARKED_PER_SESSION = 1000;
 /** A merged-away session names the one it went into; chains are followed this far. */
 const REDIRECT_HOPS = 4;
+/** Sessions whose digests are read in one synchronous step. */
+const DIGEST_BATCH = 500;
 
 export class SqliteStore implements SessionStore {
   readonly engine = 'sqlite' as const;
@@ -233,14 +236,22 @@ export class SqliteStore implements SessionStore {
     });
   }
 
+  /** `DIGEST_BATCH` rows at a time, the event loop free in between: a repair's list of thousands does not hold up requests. */
   async digests(sessionIds: readonly string[]): Promise<(string | null)[]> {
-    return this.#guard(() => {
-      const select = this.#db.prepare<[string], DigestColumns>('SELECT id, meta, cart_v, prefs_v, history_v, devices_v FROM sessions WHERE id = ?');
-      return sessionIds.map((id) => {
-        const row = select.get(id);
-        return row === undefined ? null : rowDigest(row);
-      });
-    });
+    const digests: (string | null)[] = [];
+    for (let start = 0; start < sessionIds.length; start += DIGEST_BATCH) {
+      if (start > 0) await setImmediate();
+      digests.push(
+        ...this.#guard(() => {
+          const select = this.#db.prepare<[string], DigestColumns>('SELECT id, meta, cart_v, prefs_v, history_v, devices_v FROM sessions WHERE id = ?');
+          return sessionIds.slice(start, start + DIGEST_BATCH).map((id) => {
+            const row = select.get(id);
+            return row === undefined ? null : rowDigest(row);
+          });
+        }),
+      );
+    }
+    return digests;
   }
 
   async readMark(name: string): Promise<string | null> {
