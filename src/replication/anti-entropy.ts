@@ -326,8 +326,7 @@ export class AntiEntropy {
   async #sums(cursor: string, most: number, round = false): Promise<{ sums: BucketSums; next: string | null }> {
     const sums = new BucketSums(this.settings.repairBuckets);
     let [scanned, position] = [0, cursor as string | null];
-    while (position !== null && scanned < most) {
-      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.#scanPage(position, SCAN_PAGE, round);
+    for await (const page of this.#pages(cursor, () => (scanned < most ? SCAN_PAGE : 0), round)) {
       for (const { id, digest } of page.sessions) sums.add(id, digest);
       scanned += page.sessions.length;
       position = page.next;
@@ -343,11 +342,9 @@ export class AntiEntropy {
   async #sessionsPage(wanted: ReadonlySet<number>, cursor: string, maxBytes: number): Promise<SessionsPage> {
     const sessions: [string, string][] = [];
     let [bytes, scanned, position] = [0, 0, cursor as string | null];
-    while (position !== null && scanned < SCAN_PER_ANSWER) {
-      // A step asks for no more sessions than half the room left could hold: Redis's SCAN may give more than it is asked for.
-      const limit = Math.min(SCAN_PAGE, Math.floor((maxBytes - bytes) / (2 * LISTED_BYTES)));
-      if (limit < 1) break;
-      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.#scanPage(position, limit);
+    // A step asks for no more sessions than half the room left could hold: Redis's SCAN may give more than it is asked for.
+    const limit = (): number => (scanned < SCAN_PER_ANSWER ? Math.min(SCAN_PAGE, Math.floor((maxBytes - bytes) / (2 * LISTED_BYTES))) : 0);
+    for await (const page of this.#pages(cursor, limit)) {
       for (const { id, digest } of page.sessions) {
         if (!wanted.has(shardOf(id, this.settings.repairBuckets))) continue;
         sessions.push([id, digest]);
@@ -384,19 +381,27 @@ export class AntiEntropy {
     return held;
   }
 
+  /** Every session of this store, one scan. */
   async *#scan(round = false): AsyncGenerator<ScannedSession> {
-    let position: string | null = '';
-    while (position !== null) {
-      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.#scanPage(position, SCAN_PAGE, round);
-      yield* page.sessions;
-      position = page.next;
-    }
+    for await (const page of this.#pages('', () => SCAN_PAGE, round)) yield* page.sessions;
   }
 
-  /** A page of this store's scan; for a round of this node's, none once the repair was stopped: the round ends there. */
-  #scanPage(cursor: string, limit: number, round = false): ReturnType<SessionStore['scan']> {
-    if (round) this.#onlyIfRunning();
-    return this.store.scan(cursor, limit);
+  /**
+   * This store's scan from `cursor`, a page at a time with where it goes on;
+   * `limit` is asked before each step, and 0 ends the scan there. For a round
+   * of this node's (`round`), no step once the repair was stopped: the round
+   * ends there.
+   */
+  async *#pages(cursor: string, limit: () => number, round = false): AsyncGenerator<Awaited<ReturnType<SessionStore['scan']>>> {
+    let position: string | null = cursor;
+    while (position !== null) {
+      const size = limit();
+      if (size < 1) return;
+      if (round) this.#onlyIfRunning();
+      const page: Awaited<ReturnType<SessionStore['scan']>> = await this.store.scan(position, size);
+      yield page;
+      position = page.next;
+    }
   }
 
   /** A round of this node's goes on only while the repair runs (a round over a large store takes long). */
