@@ -233,6 +233,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly authEpochStreamFaults = new Counter({
+    name: 'tessera_auth_epoch_stream_faults_total',
+    help: 'Times this node found the epoch stream (TESSERA_EPOCHS) without what it had read (went-back) or without a message within it (missing-message): NATS lost acknowledged records (docs/replication.md#runbook).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly authEpochsLearned = new Counter({
+    name: 'tessera_auth_epoch_records_learned_total',
+    help: 'Epoch records this node took from a heartbeat, another region or an answer to the barrier before the epoch stream gave them (lost from the stream, or read there a moment later).',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
   }
@@ -261,6 +275,8 @@ export class Metrics {
       forwarded: (kind) => this.authForwarded.inc({ kind }),
       barrier: (seconds, outcome) => this.authBarrier.observe({ outcome }, seconds),
       failedClosed: () => this.authFailedClosed.inc(),
+      epochStreamFault: (kind) => this.authEpochStreamFaults.inc({ kind }),
+      epochLearned: (source) => this.authEpochsLearned.inc({ source }),
       authLeases: (holds, fresh) => {
         for (const [home, held] of Object.entries(holds)) this.authHomeLease.set({ home }, held ? 1 : 0);
         this.authFresh.set(fresh ? 1 : 0);

@@ -44,8 +44,11 @@ export class Applier {
     private readonly settings: ReplicationSettings,
     private readonly logger: Logger,
     private readonly observer: ReplicationObserver,
-    /** Whether an auth change belongs to its epoch (`HomeOwnership.valid`); changes without one always do. */
-    private readonly accept: (change: Change, stream: string, sequence: number) => boolean = () => true,
+    /**
+     * Whether an auth change belongs to its epoch (`HomeOwnership.admits`); changes without one always do.
+     * It may throw while the epoch is not known here yet: the batch is then tried again, never skipped.
+     */
+    private readonly accept: (change: Change, stream: string, sequence: number) => boolean | Promise<boolean> = () => true,
   ) {
     this.#js = jetstream(nc);
   }
@@ -154,7 +157,7 @@ export class Applier {
         this.logger.error({ err: error, stream, seq: message.seq }, 'a message that is not a Tessera change: skipped');
         continue;
       }
-      if (change.epoch !== undefined && !this.accept(change, stream, message.seq)) {
+      if (change.epoch !== undefined && !(await this.accept(change, stream, message.seq))) {
         this.logger.warn({ stream, seq: message.seq, session: change.sessionId, epoch: change.epoch }, 'an auth change of an epoch that had ended: ignored');
         continue;
       }

@@ -31,15 +31,20 @@ import { transition } from '../store/transition.js';
 import { homeOf } from '../tokens/session-token.js';
 import type { DataPart } from '../domain/parts.js';
 import { FRESH_MS, type Freshness } from './freshness.js';
-import type { HomeOwnership } from './home.js';
+import type { EpochRecord, HomeOwnership } from './home.js';
 import { parseToken, streamName } from './layout.js';
 import { answerQuestions, ask } from './questions.js';
 import type { ReplicationSettings } from './settings.js';
 
-/** A region's answer to the barrier: how far it applied the stream, and the epoch it knows of the change's home. */
+/**
+ * A region's answer to the barrier: how far it applied the stream, and the
+ * epoch it knows of the change's home with its record (none at epoch 0, and
+ * from nodes before D90), which the asker learns if it lacked it.
+ */
 interface Applied {
   readonly position: number;
   readonly epoch: number;
+  readonly record?: EpochRecord;
 }
 
 /** The owner could not be reached, or does not hold the home right now: retry. */
@@ -119,9 +124,12 @@ export class AuthRouter {
           if (!this.ownership.current(this.homeOf(body.sessionId))) throw new Error('not the owner of this home now');
           return plain(await this.store.load(body.sessionId, body.parts, Date.now(), body.credential === undefined ? {} : { credential: body.credential }));
         },
-        applied: async (body: { stream: string; home: string }): Promise<Applied> => ({
-          position: await this.position(body.stream),
-          epoch: this.ownership.ownerOf(body.home).epoch,
+        applied: async (body: { stream: string; home: string }): Promise<Applied> => {
+          const record = this.ownership.records([body.home]).at(-1);
+          return { position: await this.position(body.stream), epoch: this.ownership.ownerOf(body.home).epoch, ...(record === undefined ? {} : { record }) };
+        },
+        epochs: async (body: { homes?: unknown }) => ({
+          records: this.ownership.records(Array.isArray(body.homes) ? body.homes.filter((home): home is string => this.settings.regions.includes(home as string)) : []),
         }),
         handback: async (body: { home: string }) => this.ownership.handBack(body.home),
       }),
@@ -244,9 +252,12 @@ export class AuthRouter {
         while (performance.now() < deadline && !superseded) {
           try {
             const answer = (await this.#ask(region, 'applied', { stream, home }, Math.max(50, deadline - performance.now()))) as Applied;
-            // A region that knows a later epoch of this home ignored the change: this node is not the owner any more.
-            if (answer.epoch > epoch) superseded = true;
-            else if (answer.position >= parsed.sequence) return true;
+            // A region that knows a later epoch of this home ignored the change: this node is not the owner
+            // any more, and learns so now (its epoch stream may have lost the record: D90).
+            if (answer.epoch > epoch) {
+              superseded = true;
+              if (answer.record !== undefined) this.ownership.learn(answer.record, 'barrier', region);
+            } else if (answer.position >= parsed.sequence) return true;
           } catch {
             // Unreachable: the wait runs out below.
           }

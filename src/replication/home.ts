@@ -35,6 +35,17 @@
  *   appends the epoch that names the home again, fenced at its own streams.
  *   The home orders again once it has applied up to that fence: at no moment
  *   do two regions order one session.
+ * - **Records kept in three places** (D90): NATS 2.9.10 can lose acknowledged
+ *   messages of a stream whose replicas diverged (seen once on this one: a
+ *   takeover gone after a heal, its region's own node holding the home at
+ *   the old epoch). So an owner's heartbeat carries its epoch's record, every
+ *   node reads every home's heartbeat each round *before* it beats, a node
+ *   asks the other regions for their records before it holds again after a
+ *   lapse, and an applier that meets an epoch it does not know waits until
+ *   it has learned it (`admits`), from the stream, a heartbeat or the other
+ *   regions. A record learned once is never forgotten: an epoch stream that
+ *   went back (fewer messages, or other messages at the sequences read) is
+ *   read again from its start, and what it lost is kept.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
@@ -43,7 +54,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { streamName } from './layout.js';
 import { ask } from './questions.js';
+import { EpochBook, type EpochRecord, type Verdict } from './epochs.js';
 import type { ReplicationSettings } from './settings.js';
+
+export type { EpochRecord } from './epochs.js';
 
 export const EPOCH_STREAM = 'TESSERA_EPOCHS';
 const EPOCH_SUBJECT = 'tessera.epoch';
@@ -73,22 +87,42 @@ export const TAKEOVER_MS = 7_000;
 export const RECLAIM_STEADY_MS = 5_000;
 /** How long a region waits after asking for its home back in vain before it asks again (each ask appends a mark first). */
 const RECLAIM_RETRY_MS = 2_000;
+/** How long a node waits for another region's epoch records (best effort: an unreachable region is not waited for). */
+const PEER_ASK_MS = 1_000;
 
-export interface EpochRecord {
-  readonly home: string;
+/** What an owner's heartbeat says: who beat, and the epoch record it owns the home by (none at epoch 0; older nodes wrote none). */
+interface Heartbeat {
   readonly owner: string;
-  readonly epoch: number;
-  /** Per global stream of the previous owner: the last sequence that belongs to the previous epoch. */
-  readonly fence: Readonly<Record<string, number>>;
+  readonly node: string;
+  readonly record?: EpochRecord;
 }
+
+/** Where a node took an epoch record from: the stream, or, when the stream did not give it, a heartbeat, another region, or an answer to the barrier. */
+export type RecordSource = 'stream' | 'heartbeat' | 'region' | 'barrier';
+
+/** What home ownership reports about the epoch records, for metrics (D90). */
+export interface EpochObserver {
+  /** The epoch stream went back past what this node had read, or lacked a message within it. */
+  epochStreamFault(kind: 'went-back' | 'missing-message'): void;
+  /** A record the stream had not given this node, taken from elsewhere. */
+  epochLearned(source: Exclude<RecordSource, 'stream'>): void;
+}
+
+const QUIET: EpochObserver = { epochStreamFault: () => {}, epochLearned: () => {} };
 
 /** Waits until this region has applied a stream up to a sequence (the applier's position). */
 export type AppliedUpTo = (stream: string, sequence: number, waitMs: number) => Promise<boolean>;
 
 export class HomeOwnership {
   /** The epoch records seen, in order, per home. */
-  readonly #epochs = new Map<string, EpochRecord[]>();
+  readonly #book: EpochBook;
+  /** The epoch stream's last message read here, and when it was stored: a stream that went back is told by these. */
   #lastEpochSeq = 0;
+  #lastEpochTime: number | null = null;
+  /** Reads of the epoch stream, one at a time (a round, an applier and an append may each read). */
+  #reading: Promise<void> = Promise.resolve();
+  /** Set when the stream lacked a message it should hold: the next round asks the other regions for their records. */
+  #askPeersDue = false;
   /** The heartbeat bucket, bound in `start`. */
   #kv: KV | null = null;
   /** When a heartbeat that NATS acknowledged last started, per home this region owns (monotonic ms). */
@@ -124,7 +158,10 @@ export class HomeOwnership {
     private readonly settings: ReplicationSettings,
     private readonly logger: Logger,
     private readonly appliedUpTo: AppliedUpTo,
-  ) {}
+    private readonly observer: EpochObserver = QUIET,
+  ) {
+    this.#book = new EpochBook(settings.regions);
+  }
 
   /** Creates the epoch stream (idempotently) and starts following it and the heartbeats. */
   async start(): Promise<void> {
@@ -148,7 +185,7 @@ export class HomeOwnership {
     // rejection unobserved, and Node ends the process on that (seen in CI: a bucket timeout
     // while the meta group was electing exited the node instead of retrying).
     this.#kv = await new Kvm(this.nc).create(HEARTBEAT_BUCKET, { replicas: this.settings.regions.length, history: 1 });
-    await this.#readEpochs();
+    await this.#follow();
     this.#timer = setInterval(() => void this.#round(), HEARTBEAT_MS);
   }
 
@@ -164,8 +201,7 @@ export class HomeOwnership {
 
   /** The region ordering a home's sessions now, and its epoch. */
   ownerOf(home: string): { readonly owner: string; readonly epoch: number } {
-    const last = this.#epochs.get(home)?.at(-1);
-    return last === undefined ? { owner: home, epoch: 0 } : { owner: last.owner, epoch: last.epoch };
+    return this.#book.ownerOf(home);
   }
 
   /**
@@ -181,18 +217,65 @@ export class HomeOwnership {
   }
 
   /**
-   * Whether an auth change published by `origin` for `home` at `epoch`, stored
-   * at `stream`:`sequence`, belongs to its epoch: the epoch is the owner's, and
-   * the stream position is not past the fence of the epoch after it.
+   * Whether an applier joins an auth change (`judge`), learning first what
+   * it needs to tell: from the epoch stream, the home's heartbeat, then the
+   * other regions. An epoch that none of them gives yet throws: the stream
+   * waits rather than ignore a change of an owner this node has not heard of
+   * (a revocation ignored here would leave this copy accepting the token). A
+   * record missing between two known ones that no region gives any more is
+   * judged valid, logged: a change applied that did not count is a lesser
+   * harm than a revocation missed. This region's own changes wait until they
+   * are known to count (see inside).
    */
-  valid(home: string, origin: string, epoch: number, stream: string, sequence: number): boolean {
-    const records = this.#epochs.get(home) ?? [];
-    const current = epoch === 0 ? { owner: home, epoch: 0 } : records.find((r) => r.epoch === epoch);
-    if (current === undefined || current.owner !== origin) return false;
-    const next = records.find((r) => r.epoch === epoch + 1);
-    if (next === undefined) return true;
-    const fence = next.fence[stream];
-    return fence !== undefined && sequence <= fence;
+  async admits(home: string, origin: string, epoch: number, stream: string, sequence: number): Promise<boolean> {
+    const verdict = (): Verdict => this.#book.judge(home, origin, epoch, stream, sequence);
+    if (verdict() === 'unknown') await this.#readEpochs().catch(() => undefined);
+    if (verdict() === 'unknown') this.#learnFromBeat(home, await this.#bucket().get(home).catch(() => null));
+    if (verdict() === 'unknown') await this.#askPeers([home]);
+    const settled = verdict();
+    if (settled === 'valid' && origin === this.settings.region && !this.#vouchesFor(home, epoch)) {
+      // This region's own change, read back from its global stream (a publish that timed out, or a
+      // replay after a restart). Joined here, it goes out again through the change feed with no epoch
+      // to judge it by, so it must be known to count: a later epoch's fence covers it, or this node
+      // holds the home at its epoch (no later one can exist). A node that was taken over without
+      // knowing it yet would otherwise send out a change that counts nowhere.
+      throw new Error(`an auth change of this region's for home "${home}" at epoch ${epoch}, read back while this node can neither vouch for the home nor knows the epoch after; waiting`);
+    }
+    if (settled !== 'unknown') return settled === 'valid';
+    if (epoch > this.ownerOf(home).epoch) {
+      throw new Error(`an auth change of home "${home}" at epoch ${epoch} (from ${origin}), an epoch no region has told this node of yet; waiting`);
+    }
+    this.logger.error({ home, origin, epoch, stream, sequence }, 'an auth change of an epoch whose record no region holds any more: applied');
+    return true;
+  }
+
+  /** Whether an auth change of `home` at `epoch` that judges valid is known to count: a later epoch's fence covers it, or this node holds the home at that epoch. */
+  #vouchesFor(home: string, epoch: number): boolean {
+    return this.#book.records([home]).some((record) => record.epoch === epoch + 1) || (this.current(home) && this.ownerOf(home).epoch === epoch);
+  }
+
+  /**
+   * Takes in an epoch record from the stream, a heartbeat or another region;
+   * returns whether it was new here (`EpochBook.add`). `from` names the
+   * region that told it, where one did.
+   */
+  learn(record: unknown, source: RecordSource, from?: string): boolean {
+    const outcome = this.#book.add(record);
+    if (outcome.kind === 'malformed') this.logger.warn({ source, from }, 'an epoch record that is not one: ignored');
+    else if (outcome.kind === 'conflict') {
+      const { home, epoch } = outcome.known;
+      this.logger.error({ home, epoch, known: outcome.known.owner, told: (record as EpochRecord).owner, source, from }, 'two records of one epoch of a home: keeping the one known first');
+    } else if (outcome.kind === 'new' && source !== 'stream') {
+      const { home, owner, epoch } = record as EpochRecord;
+      this.logger.warn({ home, owner, epoch, source, from }, 'learned an epoch record that the epoch stream did not give this node');
+      this.observer.epochLearned(source);
+    }
+    return outcome.kind === 'new';
+  }
+
+  /** The epoch records this node knows of some homes (what another region's `epochs` question is answered with). */
+  records(homes: readonly string[]): EpochRecord[] {
+    return this.#book.records(homes);
   }
 
   /**
@@ -211,7 +294,7 @@ export class HomeOwnership {
 
   /** The fences of every change of owner of a home: what a copy must have applied to speak for its sessions. */
   fences(home: string): ReadonlyArray<Readonly<Record<string, number>>> {
-    return (this.#epochs.get(home) ?? []).map((record) => record.fence);
+    return this.#book.records([home]).map((record) => record.fence);
   }
 
   /** Counts an auth change being ordered (so a handback waits for it); returns its release. */
@@ -241,10 +324,10 @@ export class HomeOwnership {
     this.#busy = true;
     const started = performance.now();
     try {
-      await this.#readEpochs();
+      const revisions = await this.#follow();
       await this.#beat();
       this.#steadySince = this.#ownBeatAt >= started ? (this.#steadySince ?? started) : null;
-      await this.#watch();
+      await this.#watch(revisions);
       await this.#reclaim();
       this.#failures.delete('round');
     } catch (error) {
@@ -264,7 +347,9 @@ export class HomeOwnership {
     };
     // Holding again after a lapse (start-up, a cut, a pause): first learn every epoch appended meanwhile
     // from the stream's real leader — a server that was cut off may still answer as a replaced one.
-    if (ownedNow().some(lapsed)) {
+    // The other regions are asked too (best effort): the stream itself can lose a record (D90).
+    const lapsedHomes = ownedNow().filter(lapsed);
+    if (lapsedHomes.length > 0) {
       try {
         await this.#confirmEpochs();
         this.#failures.delete('confirm');
@@ -272,13 +357,16 @@ export class HomeOwnership {
         this.#failed('confirm', { err: error }, 'cannot confirm the epochs with a majority of regions; not holding');
         return;
       }
+      await this.#askPeers(lapsedHomes);
     }
     const owned = ownedNow();
     for (const home of owned) await this.#ready(home);
     const beat = async (key: string, home?: string): Promise<void> => {
       const started = performance.now();
+      const record = home === undefined ? undefined : this.#book.records([home]).at(-1);
+      const heartbeat: Heartbeat = { owner: this.settings.region, node: this.settings.nodeId, ...(record === undefined ? {} : { record }) };
       try {
-        await kv.put(key, JSON.stringify({ owner: this.settings.region, node: this.settings.nodeId }));
+        await kv.put(key, JSON.stringify(heartbeat));
         if (home !== undefined) this.#heldSince.set(home, started);
         this.#ownBeatAt = Math.max(this.#ownBeatAt, started);
       } catch {
@@ -306,20 +394,72 @@ export class HomeOwnership {
     this.#readyAt.set(home, epoch);
   }
 
-  /** Notes each home's heartbeat; takes over a home whose owner has been silent while ours got through. */
-  async #watch(): Promise<void> {
+  /**
+   * Learns the epochs: the stream's new records, the other regions' when the
+   * stream lacked a message, then every home's heartbeat — before this node
+   * beats: an owner's beat carries its epoch's record, which this node may
+   * lack, and must learn before it beats for a home that is not its own any
+   * more. Returns each heartbeat's revision (see `#readBeats`).
+   */
+  async #follow(): Promise<Map<string, number>> {
+    await this.#readEpochs();
+    if (this.#askPeersDue) {
+      this.#askPeersDue = false;
+      await this.#askPeers(this.settings.regions);
+    }
+    return this.#readBeats();
+  }
+
+  /** Reads every home's heartbeat and learns the epoch record it carries; returns each one's revision (absent: unreadable now). */
+  async #readBeats(): Promise<Map<string, number>> {
     const kv = this.#bucket();
+    const revisions = new Map<string, number>();
+    for (const home of this.settings.regions) {
+      try {
+        const entry = await kv.get(home);
+        this.#learnFromBeat(home, entry);
+        revisions.set(home, entry?.revision ?? 0);
+      } catch (error) {
+        this.logger.debug({ err: error, home }, 'cannot read a home\'s heartbeat');
+      }
+    }
+    return revisions;
+  }
+
+  #learnFromBeat(home: string, entry: { readonly value: Uint8Array } | null): void {
+    if (entry === null || entry.value.length === 0) return;
+    let heartbeat: Partial<Heartbeat>;
+    try {
+      heartbeat = JSON.parse(Buffer.from(entry.value).toString('utf8')) as Partial<Heartbeat>;
+    } catch {
+      return;
+    }
+    if (heartbeat.record !== undefined && heartbeat.record.home === home) this.learn(heartbeat.record, 'heartbeat', heartbeat.owner);
+  }
+
+  /** Asks every other region for its epoch records of some homes and learns them; a region that does not answer in time is passed over. */
+  async #askPeers(homes: readonly string[]): Promise<void> {
+    const others = this.settings.regions.filter((region) => region !== this.settings.region);
+    await Promise.all(
+      others.map(async (region) => {
+        try {
+          const answer = (await ask(this.nc, 'home', region, 'epochs', { homes }, PEER_ASK_MS)) as { records?: unknown[] };
+          for (const record of answer.records ?? []) this.learn(record, 'region', region);
+        } catch (error) {
+          this.logger.debug({ err: error, region }, 'a region did not give its epoch records');
+        }
+      }),
+    );
+  }
+
+  /** Takes over a home whose owner has been silent (by the heartbeats' revisions read this round) while ours got through. */
+  async #watch(revisions: ReadonlyMap<string, number>): Promise<void> {
     const now = performance.now();
     for (const home of this.settings.regions) {
       const { owner, epoch } = this.ownerOf(home);
       if (owner === this.settings.region) continue;
-      let revision = 0;
-      try {
-        revision = (await kv.get(home))?.revision ?? 0;
-      } catch (error) {
-        this.logger.debug({ err: error, home }, 'cannot read a home\'s heartbeat');
-        continue;
-      }
+      const revision = revisions.get(home);
+      if (revision === undefined) continue;
       const seen = this.#seen.get(home);
       // A new owner (a takeover or handback just appended) gets a whole silence of its own before anyone takes over from it.
       if (seen === undefined || seen.revision !== revision || seen.epoch !== epoch) {
@@ -383,7 +523,7 @@ export class HomeOwnership {
     try {
       await ask(this.nc, 'home', owner, 'handback', { home }, 10_000);
       await this.#readEpochs();
-      const last = this.#epochs.get(home)?.at(-1);
+      const last = this.#book.records([home]).at(-1);
       if (last?.owner === home) {
         for (const [stream, sequence] of Object.entries(last.fence)) await this.appliedUpTo(stream, sequence, 30_000);
         this.logger.warn({ home, epoch: last.epoch }, 'this region was given its sessions back');
@@ -446,21 +586,57 @@ export class HomeOwnership {
     await this.#readEpochs(ack.seq);
   }
 
-  /** Reads the epoch records appended since the last read (up to `upTo`, or as far as the stream's info says). */
-  async #readEpochs(upTo?: number): Promise<void> {
-    const last = upTo ?? (await this.jsm.streams.info(EPOCH_STREAM)).state.last_seq;
+  /** Reads the epoch records appended since the last read (up to `upTo`, or as far as the stream's info says), one read at a time. */
+  #readEpochs(upTo?: number): Promise<void> {
+    const read = this.#reading.then(() => this.#readEpochsNow(upTo));
+    this.#reading = read.catch(() => undefined);
+    return read;
+  }
+
+  async #readEpochsNow(upTo?: number): Promise<void> {
+    let state = upTo === undefined ? (await this.jsm.streams.info(EPOCH_STREAM)).state : null;
+    const last = upTo ?? state!.last_seq;
+    if (await this.#wentBack(last, state)) {
+      state ??= (await this.jsm.streams.info(EPOCH_STREAM)).state;
+      this.logger.warn(
+        { read: this.#lastEpochSeq, streamEnds: state.last_seq },
+        'the epoch stream went back (it lost messages this node had read): reading it again from its start, keeping every record known',
+      );
+      [this.#lastEpochSeq, this.#lastEpochTime] = [Math.max(0, state.first_seq - 1), null];
+      this.#askPeersDue = true;
+      this.observer.epochStreamFault('went-back');
+    }
     for (let seq = this.#lastEpochSeq + 1; seq <= last; seq += 1) {
       // A record that cannot be read now is read again next round, never skipped: a node that missed
-      // a takeover would think it still owned the home.
+      // a takeover would think it still owned the home. One the stream no longer holds is passed over,
+      // and the other regions are asked for their records (D90).
       const message = await this.jsm.streams.getMessage(EPOCH_STREAM, { seq });
-      if (message === null) throw new Error(`epoch record ${seq} could not be read`);
-      if (!message.subject.startsWith(`${MARK_SUBJECT}.`)) {
-        const record = message.json<EpochRecord>();
-        const list = this.#epochs.get(record.home) ?? [];
-        if (!list.some((r) => r.epoch === record.epoch)) list.push(record);
-        this.#epochs.set(record.home, list);
+      if (message === null) {
+        const now = (await this.jsm.streams.info(EPOCH_STREAM)).state;
+        if (seq > now.last_seq) return;
+        this.logger.warn({ seq }, 'the epoch stream lacks a message within it: asking the other regions for their records');
+        this.#askPeersDue = true;
+        this.observer.epochStreamFault('missing-message');
+        [this.#lastEpochSeq, this.#lastEpochTime] = [seq, null];
+        continue;
       }
-      this.#lastEpochSeq = seq;
+      if (!message.subject.startsWith(`${MARK_SUBJECT}.`)) this.learn(message.json<unknown>(), 'stream');
+      [this.#lastEpochSeq, this.#lastEpochTime] = [seq, message.time.getTime()];
     }
+  }
+
+  /**
+   * Whether the epoch stream went back since the last read: it ends before
+   * the last message read, or another message now stands at its sequence
+   * (the stream went back and grew again — NATS 2.9.10 after replicas
+   * diverged).
+   */
+  async #wentBack(last: number, state: { readonly last_seq: number; readonly last_ts: string } | null): Promise<boolean> {
+    if (this.#lastEpochSeq === 0) return false;
+    if (last < this.#lastEpochSeq) return true;
+    if (this.#lastEpochTime === null) return false;
+    if (last === this.#lastEpochSeq) return state !== null && Date.parse(state.last_ts) !== this.#lastEpochTime;
+    const message = await this.jsm.streams.getMessage(EPOCH_STREAM, { seq: this.#lastEpochSeq });
+    return message === null || message.time.getTime() !== this.#lastEpochTime;
   }
 }

@@ -3,10 +3,11 @@
  * implements it; `QUIET_OBSERVER` reports nothing).
  */
 import type { AuthObserver } from './auth.js';
+import type { EpochObserver } from './home.js';
 import type { DurabilityClass } from './layout.js';
 
 /** What the replication reports, for metrics. */
-export interface ReplicationObserver extends AuthObserver {
+export interface ReplicationObserver extends AuthObserver, EpochObserver {
   published(durability: DurabilityClass, outcome: 'ok' | 'timeout' | 'error'): void;
   relayed(changes: number): void;
   /** Changes joined from a stream, and what the joins did per session (`MergeReport` outcomes; 'unchanged' for duplicates). */
@@ -36,4 +37,6 @@ export const QUIET_OBSERVER: ReplicationObserver = {
   barrier: () => {},
   failedClosed: () => {},
   authLeases: () => {},
+  epochStreamFault: () => {},
+  epochLearned: () => {},
 };

@@ -158,9 +158,9 @@ export class Replicator {
           }
           return true;
         };
-        const ownership = new HomeOwnership(nc, js, jsm, this.#settings, this.#logger, appliedUpTo);
+        const ownership = new HomeOwnership(nc, js, jsm, this.#settings, this.#logger, appliedUpTo, this.#observer);
         const applier = new Applier(nc, this.#store, this.#clock, this.#settings, this.#logger, this.#observer, (change, stream, sequence) =>
-          ownership.valid(homeOf(change.sessionId) ?? this.#settings.regions[0]!, change.origin, change.epoch ?? 0, stream, sequence),
+          ownership.admits(homeOf(change.sessionId) ?? this.#settings.regions[0]!, change.origin, change.epoch ?? 0, stream, sequence),
         );
         started.push(() => ownership.stop());
         await ownership.start();
