@@ -168,6 +168,8 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
     assert.equal(await fresh.ownership.admits('ap', 'eu', 1, EU_GLOBAL, 4), false, 'eu’s change past the fence does not');
     assert.equal(await fresh.ownership.admits('ap', 'us', 1, streamName({ origin: 'us', durability: 'global', shard: 0 }), 1), false, 'a region that never owned epoch 1 does not');
     await assert.rejects(fresh.ownership.admits('ap', 'eu', 3, EU_GLOBAL, 9), /epoch 3 .*no region has told this node/, 'an epoch nobody knows waits: neither applied nor ignored');
+    // A message deleted within the stream is a hole, not a stream that went back: nobody read it all again.
+    for (const node of running) assert.ok(!node.logged.some((line) => line.includes('the epoch stream went back')), `${node.region} did not take the hole for a stream that went back`);
   });
 
   test('the stream deleted, made again and grown past where the nodes had read: every node keeps what it knew and reads what comes after', async () => {
