@@ -437,13 +437,16 @@ export class HomeOwnership {
 
   #learnFromBeat(home: string, entry: { readonly value: Uint8Array } | null): void {
     if (entry === null || entry.value.length === 0) return;
-    let heartbeat: Partial<Heartbeat>;
+    let heartbeat: unknown;
     try {
-      heartbeat = JSON.parse(Buffer.from(entry.value).toString('utf8')) as Partial<Heartbeat>;
+      heartbeat = JSON.parse(Buffer.from(entry.value).toString('utf8'));
     } catch {
       return;
     }
-    if (heartbeat.record !== undefined && heartbeat.record.home === home) this.learn(heartbeat.record, 'heartbeat', heartbeat.owner);
+    // Whatever the value holds, its revision still counts as a beat (`#watch`): only a record is taken from it.
+    if (typeof heartbeat !== 'object' || heartbeat === null) return;
+    const { record, owner } = heartbeat as Partial<Heartbeat>;
+    if (typeof record === 'object' && record !== null && record.home === home) this.learn(record, 'heartbeat', typeof owner === 'string' ? owner : undefined);
   }
 
   /** Asks every other region for its epoch records of some homes and learns them; a region that does not answer in time is passed over. */

@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { startSim, type Sim } from '../../sim/harness.js';
@@ -121,6 +122,8 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
   test('a takeover deleted from the stream: a home region that never read it learns it, never holds its home at the old epoch, and gets it back by a handback', async () => {
     const eu = await run('eu');
     const us = await run('us');
+    // A heartbeat value that is no heartbeat (JSON null) is still a beat by its revision, and holds no record.
+    await (await new Kvm(admin).open('tessera_homes')).put('ap', 'null');
     // ap never beat: eu (first after ap in TESSERA_REGIONS) takes its home over.
     await waitUntil('ap’s home to be taken over', 60_000, async () => (eu.ownership.ownerOf('ap').owner === 'eu' ? null : 'not yet'), 250);
     const [takeover] = (await recordsIn(jsm)).filter(({ record }) => record.home === 'ap');
