@@ -96,6 +96,8 @@ const RECLAIM_RETRY_MS = 2_000;
 const READ_ONE_BY_ONE = 16;
 /** Messages per batch of such a read. */
 const READ_BATCH = 1_000;
+/** How long an applier waits for its node to vouch for one of its region's own auth changes before it fails and retries (see `admits`). */
+const OWN_CHANGE_WAIT_MS = 3 * HEARTBEAT_MS;
 /** How long a node waits for another region's epoch records (best effort: an unreachable region is not waited for). */
 const PEER_ASK_MS = 1_000;
 
@@ -242,7 +244,7 @@ export class HomeOwnership {
     if (verdict() === 'unknown') this.#learnFromBeat(home, await this.#bucket().get(home).catch(() => null));
     if (verdict() === 'unknown') await this.#askPeers([home]);
     const settled = verdict();
-    if (settled === 'valid' && origin === this.settings.region && !this.#vouchesFor(home, epoch)) {
+    if (settled === 'valid' && origin === this.settings.region && !(await this.#vouchesSoon(home, epoch))) {
       // This region's own change, read back from its global stream (a publish that timed out, or a
       // replay after a restart). Joined here, it goes out again through the change feed with no epoch
       // to judge it by, so it must be known to count: a later epoch's fence covers it, or this node
@@ -258,9 +260,21 @@ export class HomeOwnership {
     return true;
   }
 
-  /** Whether an auth change of `home` at `epoch` that judges valid is known to count: a later epoch's fence covers it, or this node holds the home at that epoch. */
-  #vouchesFor(home: string, epoch: number): boolean {
-    return this.#book.records([home]).some((record) => record.epoch === epoch + 1) || (this.current(home) && this.ownerOf(home).epoch === epoch);
+  /**
+   * Whether an auth change of `home` at `epoch` that judges valid is known to
+   * count: a later epoch's fence covers it, or this node holds the home at
+   * that epoch. Waits up to `OWN_CHANGE_WAIT_MS` for it: a node that has just
+   * started holds its home within a round or two, and its applier need not
+   * fail and back off meanwhile.
+   */
+  async #vouchesSoon(home: string, epoch: number): Promise<boolean> {
+    const vouches = (): boolean => this.#book.records([home]).some((record) => record.epoch === epoch + 1) || (this.current(home) && this.ownerOf(home).epoch === epoch);
+    const until = performance.now() + OWN_CHANGE_WAIT_MS;
+    while (!vouches()) {
+      if (performance.now() >= until || this.#stopped) return false;
+      await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS / 10));
+    }
+    return true;
   }
 
   /**

@@ -29,6 +29,8 @@ import { answerQuestions } from '../../src/replication/questions.js';
 import { DEFAULT_REPLICATION } from '../../src/replication/settings.js';
 
 const REGIONS = ['eu', 'us', 'ap'];
+/** A NATS user that may not append marks to the epoch stream: its node never holds a home (it cannot confirm the epochs after a lapse). */
+const NO_MARKS = { user: 'no-epoch-marks', password: 'no-epoch-marks' };
 /** The stream every region's fence names at one shard: eu's only global stream here. */
 const EU_GLOBAL = streamName({ origin: 'eu', durability: 'global', shard: 0 });
 
@@ -59,8 +61,8 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
   let jsm: JetStreamManager;
   const running: Running[] = [];
 
-  const run = async (region: string, node = 0): Promise<Running> => {
-    const nc = await connectTo(sim, region, `ownership-${region}-${node}`);
+  const run = async (region: string, node = 0, as?: typeof NO_MARKS): Promise<Running> => {
+    const nc = await connectTo(sim, region, `ownership-${region}-${node}`, as);
     const logged: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
     const ownership = new HomeOwnership(
@@ -102,7 +104,7 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
   };
 
   before(async () => {
-    sim = await startSim({ regions: REGIONS, rttMs: 5, tessera: false });
+    sim = await startSim({ regions: REGIONS, rttMs: 5, tessera: false, natsUsers: [{ ...NO_MARKS, denyPublish: ['tessera.epoch.mark.>'] }] });
     admin = await connectTo(sim, 'eu');
     jsm = await jetstreamManager(admin);
     // The fences a handback and a takeover read: every region's global streams, one shard each.
@@ -158,12 +160,19 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
 
     // A node started now finds epoch 2 alone in the stream, and a message missing: it asks the regions.
     const fresh = await run('us', 2);
-    // Its own region's change at us's current epoch, before its first heartbeat: it cannot tell yet that
-    // the change counts (joined, the change feed would send it out with no epoch), so the stream waits.
+    // Its own region's change at us's current epoch: a node that cannot hold its home (its user may not
+    // append the mark that confirms the epochs) cannot tell that the change counts (joined, the change
+    // feed would send it out with no epoch), so the stream waits. A node just started waits a moment,
+    // until it holds its home, and joins it.
     const usGlobal = streamName({ origin: 'us', durability: 'global', shard: 0 });
-    await assert.rejects(fresh.ownership.admits('us', 'us', 0, usGlobal, 1), /can neither vouch for the home nor knows the epoch after/);
+    const barred = await run('us', 3, NO_MARKS);
+    await assert.rejects(barred.ownership.admits('us', 'us', 0, usGlobal, 1), /can neither vouch for the home nor knows the epoch after/);
+    assert.equal(barred.ownership.holds('us'), false);
     await waitUntil('the new us node to hold its home', 10_000, async () => (fresh.ownership.holds('us') ? null : 'not yet'), 50);
-    assert.equal(await fresh.ownership.admits('us', 'us', 0, usGlobal, 1), true, 'once it holds its home, it joins it');
+    assert.equal(await fresh.ownership.admits('us', 'us', 0, usGlobal, 1), true, 'a node that holds its home joins it');
+    const justStarted = await run('us', 4);
+    assert.equal(justStarted.ownership.holds('us'), false, 'not yet holding when asked');
+    assert.equal(await justStarted.ownership.admits('us', 'us', 0, usGlobal, 1), true, 'a node just started joins it once it holds its home, without failing first');
     assert.deepEqual(fresh.ownership.records(['ap']).map((r) => [r.owner, r.epoch]), [['eu', 1], ['ap', 2]], 'a node started now learns epoch 1 from the regions');
     // Auth changes of eu's epoch count up to the handback's fence; an epoch nobody knows is not judged at all.
     // (Judged with epoch 1's record missing too: test/replication/epochs.test.ts.)
