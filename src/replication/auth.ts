@@ -125,7 +125,7 @@ export class AuthRouter {
           return plain(await this.store.load(body.sessionId, body.parts, Date.now(), body.credential === undefined ? {} : { credential: body.credential }));
         },
         applied: async (body: { stream: string; home: string }): Promise<Applied> => {
-          const record = this.ownership.records([body.home]).at(-1);
+          const record = this.ownership.latest(body.home);
           return { position: await this.position(body.stream), epoch: this.ownership.ownerOf(body.home).epoch, ...(record === undefined ? {} : { record }) };
         },
         epochs: async (body: { homes?: unknown }) => ({

@@ -22,8 +22,12 @@ export interface EpochRecord {
 /** How an auth change stands against the epochs known: `unknown` until the records it needs are known. */
 export type Verdict = 'valid' | 'ended' | 'unknown';
 
-/** What adding a record did. */
-export type Added = { readonly kind: 'new' } | { readonly kind: 'known' } | { readonly kind: 'conflict'; readonly known: EpochRecord } | { readonly kind: 'malformed' };
+/** What adding a record did; `record` is the one added, checked (or the one told, for a conflict). */
+export type Added =
+  | { readonly kind: 'new'; readonly record: EpochRecord }
+  | { readonly kind: 'known' }
+  | { readonly kind: 'conflict'; readonly known: EpochRecord; readonly record: EpochRecord }
+  | { readonly kind: 'malformed' };
 
 export class EpochBook {
   /** Per home, its records sorted by epoch. */
@@ -33,8 +37,18 @@ export class EpochBook {
 
   /** The region ordering a home's sessions, and its epoch: the latest record known. */
   ownerOf(home: string): { readonly owner: string; readonly epoch: number } {
-    const last = this.#records.get(home)?.at(-1);
+    const last = this.latest(home);
     return last === undefined ? { owner: home, epoch: 0 } : { owner: last.owner, epoch: last.epoch };
+  }
+
+  /** A home's latest record known (none: it owns itself at epoch 0). */
+  latest(home: string): EpochRecord | undefined {
+    return this.#records.get(home)?.at(-1);
+  }
+
+  /** Whether the record of a home's epoch is known. */
+  knows(home: string, epoch: number): boolean {
+    return (this.#records.get(home) ?? []).some((record) => record.epoch === epoch);
   }
 
   /** The records known of some homes, each home's in epoch order. */
@@ -51,12 +65,13 @@ export class EpochBook {
   add(record: unknown): Added {
     if (!this.#wellFormed(record)) return { kind: 'malformed' };
     const list = this.#records.get(record.home) ?? [];
-    const known = list.find((r) => r.epoch === record.epoch);
-    if (known !== undefined) return known.owner === record.owner ? { kind: 'known' } : { kind: 'conflict', known };
-    const at = list.findIndex((r) => r.epoch > record.epoch);
-    list.splice(at < 0 ? list.length : at, 0, { home: record.home, owner: record.owner, epoch: record.epoch, fence: { ...record.fence } });
-    this.#records.set(record.home, list);
-    return { kind: 'new' };
+    const checked: EpochRecord = { home: record.home, owner: record.owner, epoch: record.epoch, fence: { ...record.fence } };
+    const known = list.find((r) => r.epoch === checked.epoch);
+    if (known !== undefined) return known.owner === checked.owner ? { kind: 'known' } : { kind: 'conflict', known, record: checked };
+    const at = list.findIndex((r) => r.epoch > checked.epoch);
+    list.splice(at < 0 ? list.length : at, 0, checked);
+    this.#records.set(checked.home, list);
+    return { kind: 'new', record: checked };
   }
 
   /**

@@ -268,7 +268,7 @@ export class HomeOwnership {
    * fail and back off meanwhile.
    */
   async #vouchesSoon(home: string, epoch: number): Promise<boolean> {
-    const vouches = (): boolean => this.#book.records([home]).some((record) => record.epoch === epoch + 1) || (this.current(home) && this.ownerOf(home).epoch === epoch);
+    const vouches = (): boolean => this.#book.knows(home, epoch + 1) || (this.current(home) && this.ownerOf(home).epoch === epoch);
     const until = performance.now() + OWN_CHANGE_WAIT_MS;
     while (!vouches()) {
       if (performance.now() >= until || this.#stopped) return false;
@@ -287,9 +287,9 @@ export class HomeOwnership {
     if (outcome.kind === 'malformed') this.logger.warn({ source, from }, 'an epoch record that is not one: ignored');
     else if (outcome.kind === 'conflict') {
       const { home, epoch } = outcome.known;
-      this.logger.error({ home, epoch, known: outcome.known.owner, told: (record as EpochRecord).owner, source, from }, 'two records of one epoch of a home: keeping the one known first');
+      this.logger.error({ home, epoch, known: outcome.known.owner, told: outcome.record.owner, source, from }, 'two records of one epoch of a home: keeping the one known first');
     } else if (outcome.kind === 'new' && source !== 'stream') {
-      const { home, owner, epoch } = record as EpochRecord;
+      const { home, owner, epoch } = outcome.record;
       this.logger.warn({ home, owner, epoch, source, from }, 'learned an epoch record that the epoch stream did not give this node');
       this.observer.epochLearned(source);
     }
@@ -299,6 +299,11 @@ export class HomeOwnership {
   /** The epoch records this node knows of some homes (what another region's `epochs` question is answered with). */
   records(homes: readonly string[]): EpochRecord[] {
     return this.#book.records(homes);
+  }
+
+  /** A home's latest epoch record this node knows: the one its owner beats with, and the barrier answers with. */
+  latest(home: string): EpochRecord | undefined {
+    return this.#book.latest(home);
   }
 
   /**
@@ -386,7 +391,7 @@ export class HomeOwnership {
     for (const home of owned) await this.#ready(home);
     const beat = async (key: string, home?: string): Promise<void> => {
       const started = performance.now();
-      const record = home === undefined ? undefined : this.#book.records([home]).at(-1);
+      const record = home === undefined ? undefined : this.#book.latest(home);
       const heartbeat: Heartbeat = { owner: this.settings.region, node: this.settings.nodeId, ...(record === undefined ? {} : { record }) };
       try {
         await kv.put(key, JSON.stringify(heartbeat));
@@ -549,7 +554,7 @@ export class HomeOwnership {
     try {
       await ask(this.nc, 'home', owner, 'handback', { home }, 10_000);
       await this.#readEpochs();
-      const last = this.#book.records([home]).at(-1);
+      const last = this.#book.latest(home);
       if (last?.owner === home) {
         for (const [stream, sequence] of Object.entries(last.fence)) await this.appliedUpTo(stream, sequence, 30_000);
         this.logger.warn({ home, epoch: last.epoch }, 'this region was given its sessions back');

@@ -23,9 +23,10 @@ import { pino } from 'pino';
 import { startSim, type Sim } from '../../sim/harness.js';
 import { addStream, connectTo } from '../../sim/jetstream.js';
 import { waitUntil } from '../../sim/processes.js';
-import { EPOCH_STREAM, HEARTBEAT_MS, HomeOwnership, type EpochRecord } from '../../src/replication/home.js';
+import { EPOCH_STREAM, HEARTBEAT_MS, HomeOwnership } from '../../src/replication/home.js';
 import { allStreams, streamName, subjectOf } from '../../src/replication/layout.js';
 import { answerQuestions } from '../../src/replication/questions.js';
+import { epochRecordsIn } from './support.js';
 import { DEFAULT_REPLICATION } from '../../src/replication/settings.js';
 
 const REGIONS = ['eu', 'us', 'ap'];
@@ -42,17 +43,6 @@ interface Running {
   /** The warnings and errors it logged. */
   readonly logged: string[];
   stop(): Promise<void>;
-}
-
-/** The epoch records the stream holds now (marks left out), in order. */
-async function recordsIn(jsm: JetStreamManager): Promise<Array<{ seq: number; record: EpochRecord }>> {
-  const { first_seq: first, last_seq: last } = (await jsm.streams.info(EPOCH_STREAM)).state;
-  const found: Array<{ seq: number; record: EpochRecord }> = [];
-  for (let seq = Math.max(1, first); seq <= last; seq += 1) {
-    const message = await jsm.streams.getMessage(EPOCH_STREAM, { seq });
-    if (message !== null && !message.subject.startsWith('tessera.epoch.mark.')) found.push({ seq, record: message.json<EpochRecord>() });
-  }
-  return found;
 }
 
 describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
@@ -128,11 +118,11 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
     await (await new Kvm(admin).open('tessera_homes')).put('ap', 'null');
     // ap never beat: eu (first after ap in TESSERA_REGIONS) takes its home over.
     await waitUntil('ap’s home to be taken over', 60_000, async () => (eu.ownership.ownerOf('ap').owner === 'eu' ? null : 'not yet'), 250);
-    const [takeover] = (await recordsIn(jsm)).filter(({ record }) => record.home === 'ap');
+    const [takeover] = (await epochRecordsIn(jsm)).filter(({ record }) => record.home === 'ap');
     assert.deepEqual({ ...takeover!.record, fence: undefined }, { home: 'ap', owner: 'eu', epoch: 1, fence: undefined });
     assert.deepEqual(takeover!.record.fence, { [streamName({ origin: 'ap', durability: 'global', shard: 0 })]: 0 });
     await jsm.streams.deleteMessage(EPOCH_STREAM, takeover!.seq);
-    assert.deepEqual((await recordsIn(jsm)).filter(({ record }) => record.home === 'ap'), [], 'the stream holds no record of ap’s home now');
+    assert.deepEqual((await epochRecordsIn(jsm)).filter(({ record }) => record.home === 'ap'), [], 'the stream holds no record of ap’s home now');
 
     // A node that joins now finds no takeover in the stream, but learns it.
     const us1 = await run('us', 1);
@@ -149,7 +139,7 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
     assert.deepEqual(ap.ownership.ownerOf('ap'), { owner: 'ap', epoch: 2 });
     assert.deepEqual(ap.apHeld.filter((sample) => sample.epoch !== 2), [], 'ap never held its home at an epoch other than the handback’s');
     assert.ok(ap.logged.some((line) => line.includes('learned an epoch record that the epoch stream did not give this node')), 'ap says it learned the record elsewhere');
-    const handback = (await recordsIn(jsm)).filter(({ record }) => record.home === 'ap');
+    const handback = (await epochRecordsIn(jsm)).filter(({ record }) => record.home === 'ap');
     assert.deepEqual(handback.map(({ record }) => [record.owner, record.epoch]), [['ap', 2]], 'the handback is in the stream');
     assert.deepEqual(handback[0]!.record.fence, { [EU_GLOBAL]: 3 }, 'fenced at eu’s stream');
     assert.equal(await ap.ownership.admits('ap', 'ap', 2, apGlobal, 9), true, 'ap joins its own changes again once it holds its home');
@@ -205,7 +195,7 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
     await waitUntil('ap’s home to be taken over again', 60_000, async () => (eu.ownership.ownerOf('ap').epoch === 3 ? null : JSON.stringify(eu.ownership.ownerOf('ap'))), 250);
     const owner = eu.ownership.ownerOf('ap');
     assert.notEqual(owner.owner, 'ap');
-    const inStream = (await recordsIn(jsm)).filter(({ record }) => record.home === 'ap').map(({ record }) => [record.owner, record.epoch]);
+    const inStream = (await epochRecordsIn(jsm)).filter(({ record }) => record.home === 'ap').map(({ record }) => [record.owner, record.epoch]);
     assert.deepEqual(inStream, [[owner.owner, 3]], 'the takeover is appended to the stream made again');
     for (const node of running) {
       await waitUntil(`${node.region} to see the new takeover`, 10_000, async () => (node.ownership.ownerOf('ap').epoch === 3 ? null : 'not yet'), 100);

@@ -5,7 +5,9 @@
  * converge.
  */
 import assert from 'node:assert/strict';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { DEFAULT_LIMITS } from '../../src/domain/limits.js';
+import { EPOCH_STREAM, type EpochRecord } from '../../src/replication/home.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { SessionSnapshot, SessionStore } from '../../src/store/session-store.js';
 import type { Sim } from '../../sim/harness.js';
@@ -183,4 +185,15 @@ export async function waitUntilSettled(sim: Sim, timeoutMs: number): Promise<voi
     }
     await new Promise((resolve) => setTimeout(resolve, passes > 0 ? 1_000 : 250));
   }
+}
+
+/** The epoch records the stream holds now (marks left out), in order. */
+export async function epochRecordsIn(jsm: JetStreamManager): Promise<Array<{ seq: number; record: EpochRecord }>> {
+  const { first_seq: first, last_seq: last } = (await jsm.streams.info(EPOCH_STREAM)).state;
+  const found: Array<{ seq: number; record: EpochRecord }> = [];
+  for (let seq = Math.max(1, first); seq <= last; seq += 1) {
+    const message = await jsm.streams.getMessage(EPOCH_STREAM, { seq });
+    if (message !== null && !message.subject.startsWith('tessera.epoch.mark.')) found.push({ seq, record: message.json<EpochRecord>() });
+  }
+  return found;
 }
