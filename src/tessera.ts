@@ -61,10 +61,25 @@ export interface TesseraOptions {
 
 export async function createTessera(config: Config, options: TesseraOptions = {}): Promise<Tessera> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // What the start has opened so far, closed newest first if a later step fails: a failed start
+  // leaves no connection, consumer or exporter behind in the process that asked for it.
+  const opened: Array<() => Promise<unknown>> = [];
+  try {
+    return await assemble(config, options, logger, opened);
+  } catch (error) {
+    for (const close of opened.reverse()) {
+      await close().catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing what a failed start had opened'));
+    }
+    throw error;
+  }
+}
+
+async function assemble(config: Config, options: TesseraOptions, logger: Logger, opened: Array<() => Promise<unknown>>): Promise<Tessera> {
   const now = options.now ?? Date.now;
   const metrics = new Metrics();
   // Loaded only when configured: with tracing off, no SDK, no hook and no span exist.
   const tracing = config.tracing === null ? null : (await import('./tracing/provider.js')).startTracing(config.tracing, config.nodeId);
+  if (tracing !== null) opened.push(() => tracing.shutdown());
   const storeSettings: StoreSettings = {
     idleTimeoutMs: config.idleTimeoutMs,
     slideAfterMs: config.slideAfterMs,
@@ -77,30 +92,20 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     onCallTimed: (call, seconds) => metrics.observeStoreCall(call, seconds),
     ...(tracing === null ? {} : { tracer: tracing.tracer }),
   };
-  let engine: SessionStore;
-  try {
-    engine = await openStore(config.store, storeSettings);
-  } catch (error) {
-    await tracing?.shutdown();
-    throw error;
-  }
+  const engine = await openStore(config.store, storeSettings);
   // Spans under the L1 cache: a store span is a real round trip to the engine.
   const traced = tracing === null ? engine : new TracedStore(engine, tracing.tracer);
   const store = config.l1.enabled
     ? new CachedStore(traced, config.limits.historyItems, config.l1, { lookup: (part, outcome) => metrics.observeLookup(part, outcome) })
     : traced;
+  opened.push(() => store.close());
   // Stamps carry the node, so no two nodes issue equal ones; the region stays the writer in CRDT state.
   const clock = new HybridLogicalClock(nodeOrigin(config.region, randomBytes(6).toString('base64url')), now);
-  let replicator: Replicator | null = null;
-  if (config.replication !== null) {
-    try {
-      replicator = await Replicator.start({ ...config.replication, nodeId: config.nodeId }, storeSettings, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver());
-    } catch (error) {
-      await store.close();
-      await tracing?.shutdown();
-      throw error;
-    }
-  }
+  const replicator =
+    config.replication === null
+      ? null
+      : await Replicator.start({ ...config.replication, nodeId: config.nodeId }, storeSettings, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver());
+  if (replicator !== null) opened.push(() => replicator.close());
   const security = logger.child({ channel: 'security' });
   const service = new SessionService(
     store,
@@ -144,6 +149,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     admission: { rateLimitPerKey: config.rateLimitPerKey, maxInFlight: config.maxInFlight, authFailuresPerMinute: config.authFailuresPerMinute },
     timeouts: config.timeouts,
   });
+  opened.push(() => app.close());
   // Every route is registered: the OpenAPI document is complete, for the management listener to serve.
   await app.ready();
   const adminApp = await buildAdminApp({
@@ -156,6 +162,7 @@ export async function createTessera(config: Config, options: TesseraOptions = {}
     openapi: app.swagger() as unknown as Readonly<Record<string, unknown>>,
     timeouts: config.timeouts,
   });
+  opened.push(() => adminApp.close());
   let adminAddress: string | null = null;
   const sweeper = store.engine === 'sqlite' ? new Sweeper(store, config.sweepIntervalMs, logger, (n) => metrics.sweptSessions.inc(n)) : null;
   const webhooks =

@@ -23,7 +23,7 @@
  * every node publishes its own writes and answers consistency questions.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { HybridLogicalClock } from '../domain/hlc.js';
 import { changeId, type Change, type DataPart, type PartName } from '../domain/parts.js';
@@ -40,7 +40,7 @@ import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, 
 import { Relay } from './relay.js';
 import { ReplicaCheck } from './replica-check.js';
 import type { ReplicationSettings } from './settings.js';
-import { ensureStreams, ReplicationSetupError } from './streams.js';
+import { ensureStreams, openJetStream, ReplicationSetupError } from './streams.js';
 
 /** Positions one consistency header may name (one per stream a session's writes went to). */
 const MAX_POSITIONS = 8;
@@ -146,7 +146,7 @@ export class Replicator {
           reconnectTimeWait: 250,
           timeout: 3_000,
         });
-        const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+        const jsm = await openJetStream(nc);
         await ensureStreams(jsm, this.#settings);
         const js = jetstream(nc, { timeout: this.#settings.globalPublishTimeoutMs });
         const position = (stream: string): Promise<number> => applier.position(stream);

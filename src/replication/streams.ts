@@ -5,7 +5,8 @@
  * global streams' replicas one per region (`unique_tag: "region:"`).
  */
 import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
-import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { DiscardPolicy, RetentionPolicy, StorageType, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { streamName, subjectOf, type StreamRef } from './layout.js';
 import type { ReplicationSettings } from './settings.js';
 
@@ -49,20 +50,29 @@ async function ensure(jsm: JetStreamManager, config: Partial<StreamConfig> & { n
 }
 
 /**
+ * The JetStream manager of `nc`, which asks the servers for the account's
+ * JetStream first. A server still starting (or a timeout) is tried again by the
+ * caller; JetStream switched off — on the server (nothing answers its API) or for
+ * the account — is a setup error: no retry would change it.
+ */
+export async function openJetStream(nc: NatsConnection): Promise<JetStreamManager> {
+  try {
+    return await jetstreamManager(nc, { timeout: 5_000 });
+  } catch (error) {
+    // The client's JetStreamNotEnabled, which its package does not export.
+    if (!(error instanceof Error) || error.name !== 'JetStreamNotEnabled') throw error;
+    throw new ReplicationSetupError(
+      `JetStream is not available on the NATS servers of TESSERA_NATS_URL (${error.message}); start every server with JetStream enabled`,
+      { cause: error },
+    );
+  }
+}
+
+/**
  * This region's streams (the others create theirs): its global streams with a
  * replica per region, its regional streams inside it.
  */
 export async function ensureStreams(jsm: JetStreamManager, settings: ReplicationSettings): Promise<void> {
-  try {
-    await jsm.getAccountInfo();
-  } catch (error) {
-    // A server still starting (or a timeout) is tried again; only JetStream switched off is a setup error.
-    if (!/not enabled/i.test(String((error as Error).message))) throw error;
-    throw new ReplicationSetupError(
-      `JetStream is not available on the NATS servers of TESSERA_NATS_URL (${(error as Error).message}); start every server with JetStream enabled`,
-      { cause: error },
-    );
-  }
   const { region, regions, shards } = settings;
   const regionalServers = new Map<string, Set<string>>();
   for (const origin of regions) regionalServers.set(origin, new Set());
