@@ -70,7 +70,8 @@ exit codes: 0 printed, 1 nothing stored under that id or the store failed, 2 bad
        tessera user logout <userId> [--url URL]
 
 devices: the user's signed-in devices; logout: ends the user's session on every
-device. Both go through the admin API (what tessera-admin does).
+device. Both go through the admin API (what tessera-admin does). A user id that
+begins with "-" goes after "--": tessera user devices -- -alice
   --url URL        the API endpoint (default: TESSERA_URL)
 ${ADMIN_ENV}
 exit codes: 0 done, 1 failed or no live session, 2 bad usage`,

@@ -203,6 +203,15 @@ describe('the tessera command', { timeout: 300_000 }, () => {
     const inspected = inspectJson(await tessera(['session', 'inspect', bob.token, '--store', serverStore()]));
     assert.equal(inspected.status, 'ended');
     assert.equal(inspected.token.verdict, 'none');
+
+    // A user id that begins with "-" is read as options, unless it comes after "--" (as the usage says).
+    const dashed = await server.signIn({ userId: '-cli-dashed' });
+    const asOptions = await tessera(['user', 'devices', '-cli-dashed'], admin);
+    assert.equal(asOptions.code, 2, asOptions.stdout);
+    assert.match(asOptions.stderr, /after "--": tessera user devices -- -alice/);
+    const afterDashes = await tessera(['user', 'devices', '--', '-cli-dashed'], admin);
+    assert.equal(afterDashes.code, 0, afterDashes.stdout + afterDashes.stderr);
+    assert.match(afterDashes.stdout, new RegExp(`session ${dashed.session.id}: 1 device\\(s\\)`));
   });
 
   it('exports SQLite, imports into Redis (interrupted, then resumed) and back, every session verified by digest', async () => {
