@@ -23,7 +23,7 @@ import { startSim, type Sim } from '../../sim/harness.js';
 import { connectTo } from '../../sim/jetstream.js';
 import { EPOCH_STREAM, RECLAIM_STEADY_MS, type EpochRecord } from '../../src/replication/home.js';
 import { History } from './history.js';
-import { CHAOS_ENV, epochRecordsIn, metricOf, RegionClient, waitUntilSettled } from './support.js';
+import { CHAOS_ENV, epochRecordsIn, metricOf, RegionClient, sessionOf, snapshotIn, waitForConvergence, waitUntilSettled } from './support.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 /** Tells this run's users from an earlier run's. */
@@ -123,6 +123,15 @@ describe('an epoch stream that lost the takeover of a home', { timeout: 300_000 
         assert.equal(await history.validate(other, region, async () => (await clients[region]!.read(other, 'devices')).status), 'refused', `${region} refuses the device ap revoked`);
         assert.equal(await history.validate(revoked, region, async () => (await clients[region]!.read(revoked, 'devices')).status), 'refused', `${region} refuses the device eu revoked`);
         assert.equal(await history.validate(made[2]!, region, async () => (await clients[region]!.read(made[2]!, 'devices')).status), 'accepted', `${region} accepts the device nobody revoked`);
+      }
+      // What the stores hold, not only what the API answers: both logouts in every region's store, once
+      // the streams carried them (the repair runs hourly here), and the third device live.
+      await waitForConvergence(sim, REGIONS, 60_000);
+      for (const region of REGIONS) {
+        for (const [token, revokedBy] of [[revoked, 'logout'], [other, 'logout'], [made[2]!, undefined]] as const) {
+          const devices = Object.values((await snapshotIn(sim, region, sessionOf(token)))?.devices.devices ?? {});
+          assert.deepEqual(devices.map((d) => d.revokedFor), [revokedBy], `${region}'s store: the device of ${token.slice(0, 16)}…`);
+        }
       }
       // ap got its home back by a handback: the next epoch after the one the stream lost, in the stream.
       const records = (await epochRecordsIn(jsm)).filter(({ record }) => record.home === 'ap').map(({ record }) => record);
