@@ -7,7 +7,7 @@ import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { StoreConfig } from '../store/session-store.js';
-import { DEFAULT_REPLICATION, type ReplicationSettings } from '../replication/settings.js';
+import { DEFAULT_REPLICATION, shownUrl, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 import type { DeviceLimitAction } from '../domain/operations.js';
@@ -336,7 +336,7 @@ function parseReplication(
   if (natsUrls.length === 0) return null;
   for (const url of natsUrls) {
     if (!/^(nats|tls):\/\/[^/\s]+$|^[^/:\s]+:\d+$/.test(url)) {
-      throw new ConfigError('TESSERA_NATS_URL', `"${url}" is not a NATS server address; use host:port or nats://host:port, comma-separated, this region's servers first`);
+      throw new ConfigError('TESSERA_NATS_URL', `"${shownUrl(url)}" is not a NATS server address; use host:port or nats://host:port, comma-separated, this region's servers first`);
     }
   }
   const regions = list(read('TESSERA_REGIONS'));
@@ -350,7 +350,8 @@ function parseReplication(
   if (unknown !== undefined) throw new ConfigError('TESSERA_GLOBAL_PARTS', `"${unknown}" is not one of ${GLOBAL_PARTS.join(', ')} (devices and the session itself are always global)`);
   const monitorUrls = list(read('TESSERA_NATS_MONITOR_URLS'));
   for (const url of monitorUrls) {
-    if (!/^https?:\/\/[^/\s]+$/.test(url)) throw new ConfigError('TESSERA_NATS_MONITOR_URLS', `"${url}" must be http://host:port of a NATS server's monitoring port`);
+    // The monitoring port takes no credentials (and fetch refuses a URL that holds them).
+    if (!/^https?:\/\/[^/@\s]+$/.test(url)) throw new ConfigError('TESSERA_NATS_MONITOR_URLS', `"${shownUrl(url)}" must be http://host:port of a NATS server's monitoring port`);
   }
   return {
     ...DEFAULT_REPLICATION,

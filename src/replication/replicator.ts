@@ -39,7 +39,7 @@ import { Applier } from './applier.js';
 import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, type DurabilityClass, type StreamRef } from './layout.js';
 import { Relay } from './relay.js';
 import { ReplicaCheck } from './replica-check.js';
-import type { ReplicationSettings } from './settings.js';
+import { shownUrl, type ReplicationSettings } from './settings.js';
 import { ensureStreams, openJetStream, ReplicationSetupError } from './streams.js';
 
 /** Positions one consistency header may name (one per stream a session's writes went to). */
@@ -124,7 +124,7 @@ export class Replicator {
     // A setup error after start-up went on is logged by the loop; before, it fails start-up below.
     ready.catch(() => undefined);
     const first = await Promise.race([ready.then(() => 'ready' as const), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), STARTUP_WAIT_MS).unref())]);
-    if (first === 'waiting') logger.warn({ servers: settings.natsUrls }, 'NATS is not reachable yet: serving this region, global writes answer 503 until it is');
+    if (first === 'waiting') logger.warn({ servers: settings.natsUrls.map(shownUrl) }, 'NATS is not reachable yet: serving this region, global writes answer 503 until it is');
     replicator.#tick();
     return replicator;
   }
@@ -145,6 +145,13 @@ export class Replicator {
           maxReconnectAttempts: -1,
           reconnectTimeWait: 250,
           timeout: 3_000,
+        }).catch((error: unknown) => {
+          // Wrong credentials are no network condition a retry outlasts (an authentication timeout is).
+          if (!(error instanceof Error) || error.name !== 'AuthorizationError' || !/authorization violation/i.test(error.message)) throw error;
+          throw new ReplicationSetupError(
+            `the NATS servers of TESSERA_NATS_URL refused its credentials (${error.message}); give a user and password NATS knows in the URL (nats://user:password@host:port)`,
+            { cause: error },
+          );
         });
         const jsm = await openJetStream(nc);
         await ensureStreams(jsm, this.#settings);

@@ -10,7 +10,7 @@ export interface ReplicationSettings {
   readonly region: string;
   /** Every region, this one included. */
   readonly regions: readonly string[];
-  /** NATS servers, this region's first: the client keeps to that order. */
+  /** NATS servers, this region's first: the client keeps to that order. May hold a user and password: show them with `shownUrl`. */
   readonly natsUrls: readonly string[];
   /** Monitoring endpoints of the NATS servers (`http://host:8222`), for the replica check; none: no check. */
   readonly natsMonitorUrls: readonly string[];
@@ -53,3 +53,11 @@ export const DEFAULT_REPLICATION = {
   repairIntervalMs: 60_000,
   repairBuckets: 256,
 } as const;
+
+/**
+ * A server address as a log line, an error or a label may show it: a user and
+ * password in it (`nats://user:password@host:4222`) become `***`.
+ */
+export function shownUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/\s]*@/i, '$1***@');
+}

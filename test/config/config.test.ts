@@ -228,6 +228,22 @@ describe('webhooks', () => {
   });
 });
 
+describe('the global mode: NATS addresses', () => {
+  const GLOBAL = { TESSERA_REGION: 'us', TESSERA_REGIONS: 'us,eu' };
+
+  test('a user and password in TESSERA_NATS_URL are kept for the connection, and never echoed', () => {
+    const config = loadConfig({ ...BASE, ...GLOBAL, TESSERA_NATS_URL: 'nats://tessera:n4ts-pw@nats-a:4222,nats-b:4222' });
+    assert.deepEqual(config.replication?.natsUrls, ['nats://tessera:n4ts-pw@nats-a:4222', 'nats://nats-b:4222']);
+    const error = refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats://tessera:n4ts-pw@nats-a:4222/path' }, 'TESSERA_NATS_URL', /^TESSERA_NATS_URL: "nats:\/\/\*\*\*@nats-a:4222\/path" is not a NATS server address/);
+    assert.ok(!error.message.includes('n4ts-pw'), error.message);
+  });
+
+  test('a monitoring URL with a user and password is refused (the port takes none), without echoing them', () => {
+    const error = refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats-a:4222', TESSERA_NATS_MONITOR_URLS: 'http://admin:m0n-pw@nats-a:8222' }, 'TESSERA_NATS_MONITOR_URLS', /"http:\/\/\*\*\*@nats-a:8222" must be http:\/\/host:port/);
+    assert.ok(!error.message.includes('m0n-pw'), error.message);
+  });
+});
+
 describe('devices: limit, remember me, addresses', () => {
   test('defaults: 50 devices, refuse at the limit, transient sign-ins 12 h idle and 24 h in all, addresses kept to /24 and /48', () => {
     const config = loadConfig(BASE);

@@ -2,9 +2,12 @@
  * A node pointed at NATS that cannot hold the global mode's streams fails its
  * start with an error that says what to change, and leaves nothing open: no
  * connection to its store, none to NATS. Against real servers: a nats-server
- * without JetStream, and one with JetStream but alone (a global stream needs a
- * replica in every region). Before, the first was taken for a server still
- * starting: the node started, and its global writes answered 503 for good.
+ * without JetStream, one with JetStream but alone (a global stream needs a
+ * replica in every region), and one that refuses the node's password. Before,
+ * the first and the last were taken for servers still starting: the node
+ * started, and its global writes answered 503 for good. NATS that does not
+ * answer at all is no setup error: the node serves, and its log names the
+ * servers without the password in their URLs.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +32,7 @@ describe('a NATS that cannot hold the streams fails the start', { timeout: 60_00
   let redis: RedisServer;
   const servers: Nats[] = [];
 
-  const startNats = async (name: string, jetstream: boolean): Promise<Nats> => {
+  const startNats = async (name: string, jetstream: boolean, user?: { user: string; password: string }): Promise<Nats> => {
     const [port, http] = await freePorts(2);
     const config = join(dir, `${name}.conf`);
     writeFileSync(
@@ -40,6 +43,7 @@ describe('a NATS that cannot hold the streams fails the start', { timeout: 60_00
         `http: "127.0.0.1:${http}"`,
         'server_tags: ["region:us"]',
         ...(jetstream ? [`jetstream { store_dir: ${JSON.stringify(join(dir, name))}, unique_tag: "region:" }`] : []),
+        ...(user === undefined ? [] : [`authorization { users: [ { user: ${JSON.stringify(user.user)}, password: ${JSON.stringify(user.password)} } ] }`]),
         '',
       ].join('\n'),
     );
@@ -52,17 +56,26 @@ describe('a NATS that cannot hold the streams fails the start', { timeout: 60_00
     return nats;
   };
 
-  /** Starts a node of region us (of us and eu) on `nats` and Redis; resolves to why it failed. */
-  const failedStart = async (nats: Nats): Promise<ReplicationSetupError> => {
-    const config = loadConfig({
+  /** The configuration of a node of region us (of us and eu) on `natsUrl` and Redis. */
+  const configOn = (natsUrl: string) =>
+    loadConfig({
       TESSERA_API_KEYS: 'app:app-secret-0123456789',
       TESSERA_STORE: 'redis',
       TESSERA_REDIS_URL: redis.url,
-      TESSERA_NATS_URL: nats.url,
+      TESSERA_NATS_URL: natsUrl,
       TESSERA_REGION: 'us',
       TESSERA_REGIONS: 'us,eu',
     });
-    const error = await createTessera(config, { logger: createLogger('silent') }).then(
+
+  /** Every line the node logs, at info and above. */
+  const logLines = (): { lines: string[]; logger: ReturnType<typeof createLogger> } => {
+    const lines: string[] = [];
+    return { lines, logger: createLogger('info', { write: (line: string) => void lines.push(line) }) };
+  };
+
+  /** Starts a node on `natsUrl` (default: `nats`'s) and Redis; resolves to why it failed. */
+  const failedStart = async (nats: Nats, natsUrl = nats.url, logger = createLogger('silent')): Promise<ReplicationSetupError> => {
+    const error = await createTessera(configOn(natsUrl), { logger }).then(
       async (tessera) => {
         await tessera.close();
         return assert.fail('started on a NATS that cannot hold the streams');
@@ -98,6 +111,35 @@ describe('a NATS that cannot hold the streams fails the start', { timeout: 60_00
     const error = await failedStart(nats);
     assert.match(error.message, /^JetStream is not available on the NATS servers of TESSERA_NATS_URL \(jetstream is not enabled\); start every server with JetStream enabled$/);
     await assertNothingLeftOpen(nats);
+  });
+
+  test('a NATS server that refuses the password: the error names the variable, and neither it nor the log shows the password', async () => {
+    const nats = await startNats('guarded', true, { user: 'tessera', password: 'right-pw' });
+    const { lines, logger } = logLines();
+    const error = await failedStart(nats, `nats://tessera:wr0ng-pw@${nats.url}`, logger);
+    assert.match(error.message, /^the NATS servers of TESSERA_NATS_URL refused its credentials \(Authorization Violation\); give a user and password NATS knows/);
+    assert.ok(lines.length > 0, 'the failure is logged');
+    for (const text of [error.message, ...lines]) assert.ok(!text.includes('wr0ng-pw'), text);
+    await assertNothingLeftOpen(nats);
+  });
+
+  test('NATS not answering is no setup error: the node serves its region, and its log names the servers without the password', async () => {
+    const [closed] = await freePorts(1);
+    const { lines, logger } = logLines();
+    const tessera = await createTessera(configOn(`nats://tessera:s3cret-pw@127.0.0.1:${closed}`), { logger });
+    try {
+      assert.equal(tessera.replicator?.connected, false);
+      const ready = await tessera.app.inject({ method: 'GET', url: '/readyz' });
+      assert.deepEqual([ready.statusCode, ready.json().replication], [200, 'connecting']);
+      // A sign-in is a global write: stored here, answered 503 (retry-safe) until NATS acknowledges.
+      const signIn = await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} });
+      assert.deepEqual([signIn.statusCode, signIn.json().type], [503, '/problems/unavailable']);
+      const warning = lines.map((line) => JSON.parse(line) as { msg: string; servers?: string[] }).find((line) => line.msg.startsWith('NATS is not reachable yet'));
+      assert.deepEqual(warning?.servers, [`nats://***@127.0.0.1:${closed}`]);
+      for (const line of lines) assert.ok(!line.includes('s3cret-pw'), line);
+    } finally {
+      await tessera.close();
+    }
   });
 
   test('a JetStream server alone: no replica of the global stream can go to the other region', async () => {
