@@ -29,7 +29,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   try {
     tessera = await createTessera(config, { logger });
   } catch (error) {
-    if (error instanceof ReplicationSetupError) throw new StartupError(['TESSERA_NATS_URL', 'TESSERA_REGIONS'], error.message, { cause: error });
+    if (error instanceof ReplicationSetupError) throw new StartupError([...error.variables], error.message, { cause: error });
     // Opening the store is what fails here in practice: say which variable points at it.
     throw explainStoreError(config.store, error) ?? error;
   }

@@ -4,10 +4,11 @@
  */
 import { DEFAULT_LIMITS, type Limits } from '../domain/limits.js';
 import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/api-keys.js';
+import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { StoreConfig } from '../store/session-store.js';
-import { DEFAULT_REPLICATION, shownUrl, type ReplicationSettings } from '../replication/settings.js';
+import { DEFAULT_REPLICATION, shownUrl, type NatsTls, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 import type { DeviceLimitAction } from '../domain/operations.js';
@@ -348,6 +349,7 @@ function parseReplication(
   const globalParts = list(read('TESSERA_GLOBAL_PARTS'));
   const unknown = globalParts.find((p) => !(GLOBAL_PARTS as readonly string[]).includes(p));
   if (unknown !== undefined) throw new ConfigError('TESSERA_GLOBAL_PARTS', `"${unknown}" is not one of ${GLOBAL_PARTS.join(', ')} (devices and the session itself are always global)`);
+  const natsTls = parseNatsTls(read);
   const monitorUrls = list(read('TESSERA_NATS_MONITOR_URLS'));
   for (const url of monitorUrls) {
     // The monitoring port takes no credentials (and fetch refuses a URL that holds them).
@@ -358,6 +360,7 @@ function parseReplication(
     region,
     regions,
     natsUrls: natsUrls.map((url) => (url.includes('://') ? url : `nats://${url}`)),
+    ...(natsTls === null ? {} : { natsTls }),
     natsMonitorUrls: monitorUrls,
     globalParts: globalParts as (typeof GLOBAL_PARTS)[number][],
     shards: integer('TESSERA_STREAM_SHARDS', DEFAULT_REPLICATION.shards, 1, 64),
@@ -367,6 +370,29 @@ function parseReplication(
     repairIntervalMs: duration('TESSERA_REPAIR_INTERVAL', DEFAULT_REPLICATION.repairIntervalMs),
     replicaCheckIntervalMs: duration('TESSERA_REPLICA_CHECK_INTERVAL', DEFAULT_REPLICATION.replicaCheckIntervalMs),
   };
+}
+
+/** The NATS connection's TLS files: each must be a readable file; a certificate goes with its key. */
+function parseNatsTls(read: (name: string) => string | undefined): NatsTls | null {
+  const file = (variable: string, what: string): string | undefined => {
+    const path = read(variable);
+    if (path === undefined) return undefined;
+    try {
+      accessSync(path, constants.R_OK);
+      if (!statSync(path).isFile()) throw new Error('not a file');
+    } catch {
+      throw new ConfigError(variable, `"${path}" is not a readable file; give the PEM file of ${what}`);
+    }
+    return path;
+  };
+  const caFile = file('TESSERA_NATS_CA', 'the CA that signed the NATS servers’ certificates');
+  const certFile = file('TESSERA_NATS_CERT', 'this node’s client certificate');
+  const keyFile = file('TESSERA_NATS_KEY', 'the client certificate’s private key');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(certFile === undefined ? 'TESSERA_NATS_CERT' : 'TESSERA_NATS_KEY', 'TESSERA_NATS_CERT and TESSERA_NATS_KEY go together: a client certificate and its private key');
+  }
+  if (caFile === undefined && certFile === undefined) return null;
+  return { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined ? {} : { certFile, keyFile: keyFile! }) };
 }
 
 function parseWebhooks(read: (name: string) => string | undefined, duration: (name: DurationVariable, fallback: number) => number): WebhookConfig | null {

@@ -73,6 +73,42 @@ interface Connected {
   readonly leasesTimer: NodeJS.Timeout;
 }
 
+/** Certificate checks of Node's TLS that fail for a server's certificate or the CA trusted, not for the network. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * What a failure to connect means when no retry outlasts it, as a setup error naming what
+ * to change; null for what a retry may (a server down, a timeout, an authentication timeout).
+ */
+function connectSetupError(error: unknown): ReplicationSetupError | null {
+  if (!(error instanceof Error)) return null;
+  if (error.name === 'AuthorizationError' && /authorization violation/i.test(error.message)) {
+    return new ReplicationSetupError(
+      `the NATS servers of TESSERA_NATS_URL refused its credentials (${error.message}); give a user and password NATS knows in the URL (nats://user:password@host:port)`,
+      { cause: error },
+      ['TESSERA_NATS_URL'],
+    );
+  }
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+    return new ReplicationSetupError(
+      `the TLS certificate of a NATS server of TESSERA_NATS_URL is not trusted (${code}: ${error.message}); set TESSERA_NATS_CA to the PEM file of the CA that signed it, and check that it names the host of the URL and is valid today`,
+      { cause: error },
+      ['TESSERA_NATS_URL', 'TESSERA_NATS_CA'],
+    );
+  }
+  return null;
+}
+
 export class Replicator {
   readonly #settings: ReplicationSettings;
   readonly #storeSettings: StoreSettings;
@@ -85,6 +121,8 @@ export class Replicator {
   #leaseTimer: NodeJS.Timeout | null = null;
   #leased = false;
   #closed = false;
+  /** Start-up went on without NATS: from now on even a setup error is retried (it may be mended on the servers). */
+  #serving = false;
 
   private constructor(
     settings: ReplicationSettings,
@@ -121,9 +159,10 @@ export class Replicator {
   ): Promise<Replicator> {
     const replicator = new Replicator(settings, storeSettings, store, clock, logger, observer);
     const ready = replicator.#connectLoop();
-    // A setup error after start-up went on is logged by the loop; before, it fails start-up below.
+    // A setup error fails start-up below; once start-up has gone on, the loop logs it and tries again.
     ready.catch(() => undefined);
     const first = await Promise.race([ready.then(() => 'ready' as const), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), STARTUP_WAIT_MS).unref())]);
+    replicator.#serving = true;
     if (first === 'waiting') logger.warn({ servers: settings.natsUrls.map(shownUrl) }, 'NATS is not reachable yet: serving this region, global writes answer 503 until it is');
     replicator.#tick();
     return replicator;
@@ -145,13 +184,10 @@ export class Replicator {
           maxReconnectAttempts: -1,
           reconnectTimeWait: 250,
           timeout: 3_000,
+          // Without files the client still speaks TLS where a tls:// URL or the server asks for it, trusting the system's CAs.
+          ...(this.#settings.natsTls === undefined ? {} : { tls: { ...this.#settings.natsTls } }),
         }).catch((error: unknown) => {
-          // Wrong credentials are no network condition a retry outlasts (an authentication timeout is).
-          if (!(error instanceof Error) || error.name !== 'AuthorizationError' || !/authorization violation/i.test(error.message)) throw error;
-          throw new ReplicationSetupError(
-            `the NATS servers of TESSERA_NATS_URL refused its credentials (${error.message}); give a user and password NATS knows in the URL (nats://user:password@host:port)`,
-            { cause: error },
-          );
+          throw connectSetupError(error) ?? error;
         });
         const jsm = await openJetStream(nc);
         await ensureStreams(jsm, this.#settings);
@@ -224,10 +260,14 @@ export class Replicator {
         }
         await nc?.close().catch(() => undefined);
         if (error instanceof ReplicationSetupError) {
-          this.#logger.error({ err: error }, 'NATS cannot hold the streams as the global mode needs them');
-          throw error;
+          if (!this.#serving) {
+            this.#logger.error({ err: error }, 'NATS cannot hold the streams as the global mode needs them');
+            throw error;
+          }
+          if (attempt % 20 === 0) this.#logger.error({ err: error, attempt }, 'NATS cannot hold the streams as the global mode needs them; global writes answer 503; retrying');
+        } else if (attempt === 0 || attempt % 20 === 0) {
+          this.#logger.warn({ err: error, attempt }, 'cannot reach NATS or set up its streams yet; retrying');
         }
-        if (attempt === 0 || attempt % 20 === 0) this.#logger.warn({ err: error, attempt }, 'cannot reach NATS or set up its streams yet; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** Math.min(attempt, 3), 4_000)));
       }
     }

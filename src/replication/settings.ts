@@ -12,6 +12,12 @@ export interface ReplicationSettings {
   readonly regions: readonly string[];
   /** NATS servers, this region's first: the client keeps to that order. May hold a user and password: show them with `shownUrl`. */
   readonly natsUrls: readonly string[];
+  /**
+   * TLS towards the NATS servers beyond what a `tls://` URL or the servers ask for: the CA that
+   * signed their certificates (else the system's), and this node's certificate and key for servers
+   * that verify clients. PEM files. @default none
+   */
+  readonly natsTls?: NatsTls;
   /** Monitoring endpoints of the NATS servers (`http://host:8222`), for the replica check; none: no check. */
   readonly natsMonitorUrls: readonly string[];
   /** A name for this node (leases, the NATS connection). */
@@ -38,6 +44,13 @@ export interface ReplicationSettings {
   readonly repairIntervalMs: number;
   /** Buckets sessions are compared in (a digest per bucket, then per session in the buckets that differ). @default 256 */
   readonly repairBuckets: number;
+}
+
+/** PEM files for the NATS connection's TLS (`TESSERA_NATS_CA`, `TESSERA_NATS_CERT`, `TESSERA_NATS_KEY`). */
+export interface NatsTls {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
 }
 
 export const DEFAULT_REPLICATION = {

@@ -12,7 +12,12 @@ import type { ReplicationSettings } from './settings.js';
 
 /** A NATS cluster that cannot hold the streams as the classes need them; the message says what to change. */
 export class ReplicationSetupError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown },
+    /** The variables to look at, for the start-up error. */
+    readonly variables: readonly string[] = ['TESSERA_NATS_URL', 'TESSERA_REGIONS'],
+  ) {
     super(message, options);
     this.name = 'ReplicationSetupError';
   }

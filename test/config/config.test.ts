@@ -238,6 +238,25 @@ describe('the global mode: NATS addresses', () => {
     assert.ok(!error.message.includes('n4ts-pw'), error.message);
   });
 
+  test('TLS files: each must be readable, and a client certificate comes with its key', () => {
+    const dir = tempDir();
+    const file = (name: string): string => {
+      writeFileSync(join(dir, name), '-----BEGIN CERTIFICATE-----\n');
+      return join(dir, name);
+    };
+    const tls = { ...GLOBAL, TESSERA_NATS_URL: 'tls://nats-a:4222' };
+    assert.equal(loadConfig({ ...BASE, ...tls }).replication?.natsTls, undefined);
+    assert.deepEqual(loadConfig({ ...BASE, ...tls, TESSERA_NATS_CA: file('ca.pem') }).replication?.natsTls, { caFile: join(dir, 'ca.pem') });
+    assert.deepEqual(loadConfig({ ...BASE, ...tls, TESSERA_NATS_CERT: file('c.pem'), TESSERA_NATS_KEY: file('c.key') }).replication?.natsTls, {
+      certFile: join(dir, 'c.pem'),
+      keyFile: join(dir, 'c.key'),
+    });
+    refused({ ...tls, TESSERA_NATS_CA: join(dir, 'absent.pem') }, 'TESSERA_NATS_CA', /absent\.pem" is not a readable file; give the PEM file of the CA/);
+    refused({ ...tls, TESSERA_NATS_CA: dir }, 'TESSERA_NATS_CA', /is not a readable file/);
+    refused({ ...tls, TESSERA_NATS_CERT: file('c.pem') }, 'TESSERA_NATS_KEY', /TESSERA_NATS_CERT and TESSERA_NATS_KEY go together/);
+    refused({ ...tls, TESSERA_NATS_KEY: file('c.key') }, 'TESSERA_NATS_CERT', /go together/);
+  });
+
   test('a monitoring URL with a user and password is refused (the port takes none), without echoing them', () => {
     const error = refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats-a:4222', TESSERA_NATS_MONITOR_URLS: 'http://admin:m0n-pw@nats-a:8222' }, 'TESSERA_NATS_MONITOR_URLS', /"http:\/\/\*\*\*@nats-a:8222" must be http:\/\/host:port/);
     assert.ok(!error.message.includes('m0n-pw'), error.message);

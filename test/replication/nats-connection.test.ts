@@ -1,0 +1,229 @@
+/**
+ * Connecting a node to NATS, against real nats-servers.
+ *
+ * A node pointed at NATS that cannot hold the global mode's streams fails its
+ * start with an error that says what to change, and leaves nothing open: no
+ * connection to its store, none to NATS. The servers: one without JetStream,
+ * one with JetStream but alone (a global stream needs a replica in every
+ * region), one that refuses the node's password, and one whose TLS certificate
+ * the node does not trust. Before, all but the second were taken for servers
+ * still starting: the node started, and its global writes answered 503 for
+ * good. NATS that does not answer at all is no setup error: the node serves,
+ * and its log names the servers without the password in their URLs.
+ *
+ * TLS: two regions' servers in one cluster that require TLS from clients and
+ * verify their certificates (a CA made for the test with openssl); a node with
+ * `TESSERA_NATS_CA`, `TESSERA_NATS_CERT` and `TESSERA_NATS_KEY` starts and its
+ * sign-in — a global write — is acknowledged by both regions.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LoggedProcess, freePorts, getJson, waitUntil } from '../../sim/processes.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/logging.js';
+import { ReplicationSetupError } from '../../src/replication/streams.js';
+import { createTessera } from '../../src/tessera.js';
+import { startRedis, type RedisServer } from '../support/redis-harness.js';
+
+interface Nats {
+  readonly url: string;
+  readonly monitor: string;
+  readonly process: LoggedProcess;
+}
+
+interface NatsOptions {
+  readonly jetstream: boolean;
+  /** The region tag. @default 'us' */
+  readonly region?: string;
+  readonly user?: { readonly user: string; readonly password: string };
+  /** Client TLS required and client certificates verified, with these PEM files. */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
+  /** A cluster: this server's route port and every server's. */
+  readonly cluster?: { readonly port: number; readonly routes: readonly number[] };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-nats-connection-'));
+const servers: Nats[] = [];
+let redis: RedisServer;
+
+before(async () => {
+  redis = await startRedis();
+});
+
+after(async () => {
+  await Promise.all(servers.map((s) => s.process.kill()));
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startNats(name: string, options: NatsOptions): Promise<Nats> {
+  const [port, http] = await freePorts(2);
+  const config = join(dir, `${name}.conf`);
+  const q = JSON.stringify;
+  writeFileSync(
+    config,
+    [
+      `server_name: ${q(name)}`,
+      `listen: "127.0.0.1:${port}"`,
+      `http: "127.0.0.1:${http}"`,
+      `server_tags: [${q(`region:${options.region ?? 'us'}`)}]`,
+      ...(options.jetstream ? [`jetstream { store_dir: ${q(join(dir, name))}, unique_tag: "region:" }`] : []),
+      ...(options.user === undefined ? [] : [`authorization { users: [ { user: ${q(options.user.user)}, password: ${q(options.user.password)} } ] }`]),
+      ...(options.tls === undefined ? [] : [`tls { cert_file: ${q(options.tls.cert)}, key_file: ${q(options.tls.key)}, ca_file: ${q(options.tls.ca)}, verify: true }`]),
+      ...(options.cluster === undefined
+        ? []
+        : [`cluster { name: "tls-test", listen: "127.0.0.1:${options.cluster.port}", routes: [${options.cluster.routes.map((r) => q(`nats-route://127.0.0.1:${r}`)).join(', ')}] }`]),
+      '',
+    ].join('\n'),
+  );
+  const process = new LoggedProcess(`nats-server ${name}`, 'nats-server', ['-c', config], join(dir, `${name}.log`));
+  process.start();
+  const monitor = `http://127.0.0.1:${http}`;
+  await waitUntil(`nats-server ${name} to answer`, 15_000, async () => ((await getJson<{ server_name: string }>(`${monitor}/varz`)).server_name === name ? null : 'another server'));
+  const nats = { url: `127.0.0.1:${port}`, monitor, process };
+  servers.push(nats);
+  return nats;
+}
+
+/** The configuration of a node of region us (of us and eu) on `natsUrl` and Redis. */
+function configOn(natsUrl: string, env: Record<string, string> = {}) {
+  return loadConfig({
+    TESSERA_API_KEYS: 'app:app-secret-0123456789',
+    TESSERA_STORE: 'redis',
+    TESSERA_REDIS_URL: redis.url,
+    TESSERA_NATS_URL: natsUrl,
+    TESSERA_REGION: 'us',
+    TESSERA_REGIONS: 'us,eu',
+    ...env,
+  });
+}
+
+/** Every line the node logs, at info and above. */
+function logLines(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
+  const lines: string[] = [];
+  return { lines, logger: createLogger('info', { write: (line: string) => void lines.push(line) }) };
+}
+
+/** Starts a node on `natsUrl` (default: `nats`'s) and Redis; resolves to why it failed. */
+async function failedStart(nats: Nats, natsUrl = nats.url, logger = createLogger('silent'), env: Record<string, string> = {}): Promise<ReplicationSetupError> {
+  const error = await createTessera(configOn(natsUrl, env), { logger }).then(
+    async (tessera) => {
+      await tessera.close();
+      return assert.fail('started on a NATS that cannot hold the streams');
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof ReplicationSetupError, `failed with ${String(error)}`);
+  return error;
+}
+
+/** Nothing the failed start opened is left: the only Redis client is the one asking, and NATS has none. */
+async function assertNothingLeftOpen(nats: Nats): Promise<void> {
+  const clients = String(await redis.command('CLIENT', 'LIST')).trim().split('\n');
+  assert.equal(clients.length, 1, `Redis clients left open:\n${clients.join('\n')}`);
+  await waitUntil('the node’s NATS connection to close', 5_000, async () => {
+    const connz = await getJson<{ num_connections: number }>(`${nats.monitor}/connz`);
+    return connz.num_connections === 0 ? null : `${connz.num_connections} connections`;
+  });
+}
+
+describe('a NATS that cannot hold the streams fails the start', { timeout: 60_000 }, () => {
+  test('a NATS server without JetStream', async () => {
+    const nats = await startNats('plain', { jetstream: false });
+    const error = await failedStart(nats);
+    assert.deepEqual(error.variables, ['TESSERA_NATS_URL', 'TESSERA_REGIONS']);
+    assert.match(error.message, /^JetStream is not available on the NATS servers of TESSERA_NATS_URL \(jetstream is not enabled\); start every server with JetStream enabled$/);
+    await assertNothingLeftOpen(nats);
+  });
+
+  test('a NATS server that refuses the password: the error names the variable, and neither it nor the log shows the password', async () => {
+    const nats = await startNats('guarded', { jetstream: true, user: { user: 'tessera', password: 'right-pw' } });
+    const { lines, logger } = logLines();
+    const error = await failedStart(nats, `nats://tessera:wr0ng-pw@${nats.url}`, logger);
+    assert.deepEqual(error.variables, ['TESSERA_NATS_URL']);
+    assert.match(error.message, /^the NATS servers of TESSERA_NATS_URL refused its credentials \(Authorization Violation\); give a user and password NATS knows/);
+    assert.ok(lines.length > 0, 'the failure is logged');
+    for (const text of [error.message, ...lines]) assert.ok(!text.includes('wr0ng-pw'), text);
+    await assertNothingLeftOpen(nats);
+  });
+
+  test('NATS not answering is no setup error: the node serves its region, and its log names the servers without the password', async () => {
+    const [closed] = await freePorts(1);
+    const { lines, logger } = logLines();
+    const tessera = await createTessera(configOn(`nats://tessera:s3cret-pw@127.0.0.1:${closed}`), { logger });
+    try {
+      assert.equal(tessera.replicator?.connected, false);
+      const ready = await tessera.app.inject({ method: 'GET', url: '/readyz' });
+      assert.deepEqual([ready.statusCode, ready.json().replication], [200, 'connecting']);
+      // A sign-in is a global write: stored here, answered 503 (retry-safe) until NATS acknowledges.
+      const signIn = await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} });
+      assert.deepEqual([signIn.statusCode, signIn.json().type], [503, '/problems/unavailable']);
+      const warning = lines.map((line) => JSON.parse(line) as { msg: string; servers?: string[] }).find((line) => line.msg.startsWith('NATS is not reachable yet'));
+      assert.deepEqual(warning?.servers, [`nats://***@127.0.0.1:${closed}`]);
+      for (const line of lines) assert.ok(!line.includes('s3cret-pw'), line);
+    } finally {
+      await tessera.close();
+    }
+  });
+
+  test('a JetStream server alone: no replica of the global stream can go to the other region', async () => {
+    const nats = await startNats('alone', { jetstream: true });
+    const error = await failedStart(nats);
+    assert.match(error.message, /^cannot place TESSERA_G_us_0 with one replica in each of the 2 regions of TESSERA_REGIONS \(.+\); the NATS cluster must span every region/);
+    await assertNothingLeftOpen(nats);
+  });
+});
+
+describe('TLS to NATS, client certificates verified', { timeout: 90_000 }, () => {
+  const pem = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const cluster: Nats[] = [];
+
+  before(async () => {
+    // A CA, a server certificate for localhost and a client certificate, both signed by it. (The
+    // client checks a server it reaches by IP address against "localhost": URLs name hosts with TLS.)
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tessera test CA');
+    for (const [name, extension] of [['server', 'subjectAltName=DNS:localhost'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+      openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      writeFileSync(pem(`${name}.ext`), `${extension}\n`);
+      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+    }
+    const routes = await freePorts(2);
+    const tls = { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem') };
+    cluster.push(
+      ...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`tls-${region}`, { jetstream: true, region, tls, cluster: { port: routes[i]!, routes } })))),
+    );
+    // JetStream answers once the two servers have elected the cluster's meta leader.
+    for (const server of cluster) {
+      await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
+    }
+  });
+
+  test('with the CA and a client certificate: the node starts, and both regions acknowledge its global write', async () => {
+    const tessera = await createTessera(
+      configOn(`tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, { TESSERA_NATS_CA: pem('ca.pem'), TESSERA_NATS_CERT: pem('client.pem'), TESSERA_NATS_KEY: pem('client.key') }),
+      { logger: createLogger('silent') },
+    );
+    try {
+      assert.equal(tessera.replicator?.connected, true);
+      const signIn = await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} });
+      assert.equal(signIn.statusCode, 201, signIn.body);
+      const connz = await getJson<{ connections: Array<{ tls_version?: string; name?: string }> }>(`${cluster[0]!.monitor}/connz`);
+      assert.ok(connz.connections.some((c) => c.name?.startsWith('tessera ') && c.tls_version !== undefined), `the node's connection is TLS: ${JSON.stringify(connz.connections)}`);
+    } finally {
+      await tessera.close();
+    }
+  });
+
+  test('without the CA: the server is not trusted, and the start fails saying to set TESSERA_NATS_CA', async () => {
+    const error = await failedStart(cluster[0]!, `tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, createLogger('silent'), { TESSERA_NATS_CERT: pem('client.pem'), TESSERA_NATS_KEY: pem('client.key') });
+    assert.deepEqual(error.variables, ['TESSERA_NATS_URL', 'TESSERA_NATS_CA']);
+    assert.match(error.message, /^the TLS certificate of a NATS server of TESSERA_NATS_URL is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE: .+\); set TESSERA_NATS_CA/);
+    await assertNothingLeftOpen(cluster[0]!);
+  });
+});
