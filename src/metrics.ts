@@ -156,6 +156,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly natsConnected = new Gauge({
+    name: 'tessera_replication_nats_connected',
+    help: '1 while this node is connected to NATS with its streams set up; 0 before that and while the connection is down (global writes answer 503). Global mode only.',
+    labelNames: ['region'] as const,
+    registers: [this.registry],
+  });
+
+  readonly natsDisconnects = new Counter({
+    name: 'tessera_replication_nats_disconnects_total',
+    help: 'Times this node lost its connection to NATS after having it (the client reconnects by itself).',
+    registers: [this.registry],
+  });
+
   readonly replicationLease = new Gauge({
     name: 'tessera_replication_lease',
     help: '1 while this node holds its region\'s replication lease (runs the relay, the appliers and the checks).',
@@ -265,6 +278,10 @@ export class Metrics {
         this.replicationLagChanges.set({ source_region: source, stream }, changes);
       },
       lease: (held) => this.replicationLease.set(held ? 1 : 0),
+      natsConnection: (region, state) => {
+        if (state === 'down') this.natsDisconnects.inc();
+        this.natsConnected.set({ region }, state === 'up' ? 1 : 0);
+      },
       replicaBehind: (stream, server, messages) => this.replicaBehind.set({ stream, server }, messages),
       repaired: (peer, sessions) => this.replicationRepaired.inc({ peer }, sessions),
       repairRound: (peer, outcome, seconds) => {

@@ -8,7 +8,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { StoreConfig } from '../store/session-store.js';
-import { DEFAULT_REPLICATION, shownUrl, type NatsTls, type ReplicationSettings } from '../replication/settings.js';
+import { DEFAULT_REPLICATION, shownUrl, type NatsAuth, type NatsTls, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 import type { DeviceLimitAction } from '../domain/operations.js';
@@ -355,11 +355,13 @@ function parseReplication(
     // The monitoring port takes no credentials (and fetch refuses a URL that holds them).
     if (!/^https?:\/\/[^/@\s]+$/.test(url)) throw new ConfigError('TESSERA_NATS_MONITOR_URLS', `"${shownUrl(url)}" must be http://host:port of a NATS server's monitoring port`);
   }
+  const { urls, auth } = natsCredentials(natsUrls.map((url) => (url.includes('://') ? url : `nats://${url}`)));
   return {
     ...DEFAULT_REPLICATION,
     region,
     regions,
-    natsUrls: natsUrls.map((url) => (url.includes('://') ? url : `nats://${url}`)),
+    natsUrls: urls,
+    ...(auth === null ? {} : { natsAuth: auth }),
     ...(natsTls === null ? {} : { natsTls }),
     natsMonitorUrls: monitorUrls,
     globalParts: globalParts as (typeof GLOBAL_PARTS)[number][],
@@ -370,6 +372,35 @@ function parseReplication(
     repairIntervalMs: duration('TESSERA_REPAIR_INTERVAL', DEFAULT_REPLICATION.repairIntervalMs),
     replicaCheckIntervalMs: duration('TESSERA_REPLICA_CHECK_INTERVAL', DEFAULT_REPLICATION.replicaCheckIntervalMs),
   };
+}
+
+/**
+ * The credentials in NATS URLs (`nats://user:password@host:port`, or `nats://token@host:port`),
+ * taken out of them: the client takes them as options, not from the URLs. One connection has one
+ * identity, so every URL that names credentials names the same ones.
+ */
+function natsCredentials(urls: readonly string[]): { urls: string[]; auth: NatsAuth | null } {
+  let auth: NatsAuth | null = null;
+  let userinfo: string | null = null;
+  const plain = urls.map((url) => {
+    const at = /^([a-z]+:\/\/)([^@/\s]*)@(.*)$/i.exec(url);
+    if (at === null) return url;
+    const [, scheme, given, rest] = at as unknown as [string, string, string, string];
+    if (userinfo !== null && given !== userinfo) throw new ConfigError('TESSERA_NATS_URL', 'names different credentials for different servers; one connection has one user (give the same user:password@, or give it once)');
+    if (given === '') throw new ConfigError('TESSERA_NATS_URL', 'has an "@" with no user or token before it');
+    userinfo = given;
+    const colon = given.indexOf(':');
+    const decode = (text: string): string => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        throw new ConfigError('TESSERA_NATS_URL', 'has a user or password that is not valid percent-encoding');
+      }
+    };
+    auth = colon === -1 ? { token: decode(given) } : { user: decode(given.slice(0, colon)), pass: decode(given.slice(colon + 1)) };
+    return `${scheme}${rest}`;
+  });
+  return { urls: plain, auth };
 }
 
 /** The NATS connection's TLS files: each must be a readable file; a certificate goes with its key. */

@@ -14,6 +14,8 @@ export interface ReplicationObserver extends AuthObserver, EpochObserver {
   applied(source: string, stream: string, outcome: { changes: number; outcomes: Readonly<Record<string, number>> }): void;
   lag(source: string, stream: string, seconds: number, changes: number): void;
   lease(held: boolean): void;
+  /** This node's connection to NATS: not set up yet, up (set up, or back after a drop), or down after it was up. */
+  natsConnection(region: string, state: 'connecting' | 'up' | 'down'): void;
   replicaBehind(stream: string, server: string, messages: number): void;
   repaired(peer: string, sessions: number): void;
   /** A periodic repair round with a peer region ended after `seconds`: compared (and exchanged what differed), or failed. */
@@ -29,6 +31,7 @@ export const QUIET_OBSERVER: ReplicationObserver = {
   applied: () => {},
   lag: () => {},
   lease: () => {},
+  natsConnection: () => {},
   replicaBehind: () => {},
   repaired: () => {},
   repairRound: () => {},

@@ -123,6 +123,8 @@ export class Replicator {
   #closed = false;
   /** Start-up went on without NATS: from now on even a setup error is retried (it may be mended on the servers). */
   #serving = false;
+  /** Whether the connection is up: false from a drop until the client is back. */
+  #up = false;
 
   private constructor(
     settings: ReplicationSettings,
@@ -158,6 +160,7 @@ export class Replicator {
     observer: ReplicationObserver = QUIET_OBSERVER,
   ): Promise<Replicator> {
     const replicator = new Replicator(settings, storeSettings, store, clock, logger, observer);
+    observer.natsConnection(settings.region, 'connecting');
     const ready = replicator.#connectLoop();
     // A setup error fails start-up below; once start-up has gone on, the loop logs it and tries again.
     ready.catch(() => undefined);
@@ -183,7 +186,11 @@ export class Replicator {
           name: `tessera ${this.#settings.nodeId}`,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 250,
+          // The client would give up for good after two refusals of its credentials in a row (a server's
+          // users changed under it, a reload): it keeps trying instead, as for any other fault.
+          ignoreAuthErrorAbort: true,
           timeout: 3_000,
+          ...this.#settings.natsAuth,
           // Without files the client still speaks TLS where a tls:// URL or the server asks for it, trusting the system's CAs.
           ...(this.#settings.natsTls === undefined ? {} : { tls: { ...this.#settings.natsTls } }),
         }).catch((error: unknown) => {
@@ -249,6 +256,9 @@ export class Replicator {
         this.#connected = connected;
         if (this.#leased) this.#startWork(connected);
         this.#logger.info({ region: this.#settings.region }, 'connected to NATS; streams ready');
+        this.#up = true;
+        this.#observer.natsConnection(this.#settings.region, 'up');
+        void this.#watch(connected);
         return;
       } catch (error) {
         for (const stop of started.reverse()) {
@@ -273,9 +283,9 @@ export class Replicator {
     }
   }
 
-  /** Whether this node has connected to NATS and set up its streams (the client reconnects by itself after that). */
+  /** Whether this node is connected to NATS with its streams set up (the client reconnects by itself after a drop). */
   get connected(): boolean {
-    return this.#connected !== null && !this.#connected.nc.isClosed();
+    return this.#connected !== null && this.#up && !this.#connected.nc.isClosed();
   }
 
   /** Whether this node holds the region's lease (runs relay, appliers and checks). */
@@ -377,12 +387,71 @@ export class Replicator {
     if (this.#leaseTimer !== null) clearTimeout(this.#leaseTimer);
     await this.#stopWork();
     this.#leased = false;
-    this.#connected?.repair.stopServing();
-    this.#connected?.auth.stopServing();
-    this.#connected?.ownership.stop();
-    this.#connected?.freshness.stop();
-    if (this.#connected !== null) clearInterval(this.#connected.leasesTimer);
-    await this.#connected?.nc.drain().catch(() => undefined);
+    const connected = this.#connected;
+    if (connected === null) return;
+    this.#stopServing(connected);
+    await connected.nc.drain().catch(() => undefined);
+  }
+
+  #stopServing(connected: Connected): void {
+    connected.repair.stopServing();
+    connected.auth.stopServing();
+    connected.ownership.stop();
+    connected.freshness.stop();
+    clearInterval(connected.leasesTimer);
+  }
+
+  /**
+   * Reports the connection's drops and returns (the client reconnects by itself, and
+   * subscriptions and consumers carry on); if it closes without close() — the client gave
+   * up — stops what ran on it and connects again from the start.
+   */
+  async #watch(connected: Connected): Promise<void> {
+    const { nc } = connected;
+    void nc.closed().then(async (error) => {
+      if (this.#closed || this.#connected !== connected) return;
+      this.#logger.error({ err: error }, 'the NATS connection closed; setting it up again (global writes answer 503 until then)');
+      this.#up = false;
+      this.#observer.natsConnection(this.#settings.region, 'down');
+      await this.#stopWork();
+      this.#stopServing(connected);
+      this.#connected = null;
+      this.#connectLoop().catch(() => undefined);
+    });
+    // An error the server repeats (a permission denied at every heartbeat) is logged once a minute.
+    const logged = new Map<string, number>();
+    for await (const status of nc.status()) {
+      if (this.#connected !== connected) return;
+      switch (status.type) {
+        // Reported once per drop and once per return: the client reports every failed attempt as a
+        // disconnect of its own (every 250 ms or so), and may report several returns at once.
+        case 'disconnect':
+          if (!this.#up) break;
+          this.#logger.warn({ server: shownUrl(status.server) }, 'lost the connection to NATS; reconnecting (global writes answer 503 meanwhile)');
+          this.#up = false;
+          this.#observer.natsConnection(this.#settings.region, 'down');
+          break;
+        case 'reconnect':
+          if (this.#up) break;
+          this.#logger.info({ server: shownUrl(status.server) }, 'reconnected to NATS');
+          this.#up = true;
+          this.#observer.natsConnection(this.#settings.region, 'up');
+          break;
+        case 'ldm':
+          this.#logger.info({ server: shownUrl(status.server) }, 'the NATS server is shutting down (lame duck mode); the client moves to another');
+          break;
+        case 'error': {
+          // What the server said: an authorization refused (then it closes the connection), a permission denied.
+          const now = Date.now();
+          if ((logged.get(status.error.message) ?? -Infinity) > now - 60_000) break;
+          logged.set(status.error.message, now);
+          this.#logger.warn({ err: status.error }, 'NATS reported an error on the connection');
+          break;
+        }
+        default:
+          break;
+      }
+    }
   }
 
   async #position(stream: string): Promise<number> {

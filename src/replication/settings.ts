@@ -10,8 +10,10 @@ export interface ReplicationSettings {
   readonly region: string;
   /** Every region, this one included. */
   readonly regions: readonly string[];
-  /** NATS servers, this region's first: the client keeps to that order. May hold a user and password: show them with `shownUrl`. */
+  /** NATS servers, this region's first: the client keeps to that order. Without credentials: those are `natsAuth`. */
   readonly natsUrls: readonly string[];
+  /** What the node authenticates with, taken from the URLs' `user:password@` or `token@`. @default none */
+  readonly natsAuth?: NatsAuth;
   /**
    * TLS towards the NATS servers beyond what a `tls://` URL or the servers ask for: the CA that
    * signed their certificates (else the system's), and this node's certificate and key for servers
@@ -45,6 +47,9 @@ export interface ReplicationSettings {
   /** Buckets sessions are compared in (a digest per bucket, then per session in the buckets that differ). @default 256 */
   readonly repairBuckets: number;
 }
+
+/** A user and password, or a token, as the NATS client takes them. */
+export type NatsAuth = { readonly user: string; readonly pass: string } | { readonly token: string };
 
 /** PEM files for the NATS connection's TLS (`TESSERA_NATS_CA`, `TESSERA_NATS_CERT`, `TESSERA_NATS_KEY`). */
 export interface NatsTls {

@@ -231,9 +231,16 @@ describe('webhooks', () => {
 describe('the global mode: NATS addresses', () => {
   const GLOBAL = { TESSERA_REGION: 'us', TESSERA_REGIONS: 'us,eu' };
 
-  test('a user and password in TESSERA_NATS_URL are kept for the connection, and never echoed', () => {
-    const config = loadConfig({ ...BASE, ...GLOBAL, TESSERA_NATS_URL: 'nats://tessera:n4ts-pw@nats-a:4222,nats-b:4222' });
-    assert.deepEqual(config.replication?.natsUrls, ['nats://tessera:n4ts-pw@nats-a:4222', 'nats://nats-b:4222']);
+  test('a user and password or a token in TESSERA_NATS_URL are taken out for the connection, and never echoed', () => {
+    const config = loadConfig({ ...BASE, ...GLOBAL, TESSERA_NATS_URL: 'nats://tessera:n4ts%40pw@nats-a:4222,nats-b:4222' });
+    assert.deepEqual(config.replication?.natsUrls, ['nats://nats-a:4222', 'nats://nats-b:4222']);
+    assert.deepEqual(config.replication?.natsAuth, { user: 'tessera', pass: 'n4ts@pw' });
+    const token = loadConfig({ ...BASE, ...GLOBAL, TESSERA_NATS_URL: 'tls://s3cr3t-token@nats-a:4222,tls://s3cr3t-token@nats-b:4222' });
+    assert.deepEqual([token.replication?.natsUrls, token.replication?.natsAuth], [['tls://nats-a:4222', 'tls://nats-b:4222'], { token: 's3cr3t-token' }]);
+    assert.equal(loadConfig({ ...BASE, ...GLOBAL, TESSERA_NATS_URL: 'nats-a:4222' }).replication?.natsAuth, undefined);
+    const two = refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats://a:pw-1@nats-a:4222,nats://b:pw-2@nats-b:4222' }, 'TESSERA_NATS_URL', /names different credentials for different servers/);
+    assert.ok(!/pw-[12]/.test(two.message), two.message);
+    refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats://@nats-a:4222' }, 'TESSERA_NATS_URL', /an "@" with no user or token before it/);
     const error = refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats://tessera:n4ts-pw@nats-a:4222/path' }, 'TESSERA_NATS_URL', /^TESSERA_NATS_URL: "nats:\/\/\*\*\*@nats-a:4222\/path" is not a NATS server address/);
     assert.ok(!error.message.includes('n4ts-pw'), error.message);
   });
