@@ -108,7 +108,7 @@ async function status(args: readonly string[], io: CliIo): Promise<number> {
       io.out(`management: ${ready.status === 200 ? `ready (store: ${body.engine ?? '?'})` : `not ready (${ready.status}${body.detail ? `: ${body.detail}` : ''})`}`);
       if (ready.status !== 200) code = EXIT.failed;
       const metrics = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-      const global = metrics.split('\n').filter((line) => /^tessera_(replication_lag_seconds|replication_lease|replication_replica_behind_messages|auth_fresh|auth_home_lease)\b/.test(line));
+      const global = metrics.split('\n').filter((line) => /^tessera_(replication_nats_connected|replication_lag_seconds|replication_lease|replication_replica_behind_messages|auth_fresh|auth_home_lease)\b/.test(line));
       if (global.length > 0) {
         io.out('global mode:');
         for (const line of global) io.out(`  ${line}`);

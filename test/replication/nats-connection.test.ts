@@ -29,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Jsz } from '../../sim/nats-server.js';
 import { LoggedProcess, freePorts, getJson, waitUntil } from '../../sim/processes.js';
+import { runCli } from '../../src/cli/run.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging.js';
 import { ReplicationSetupError } from '../../src/replication/streams.js';
@@ -179,9 +180,12 @@ describe('a NATS that cannot hold the streams fails the start', { timeout: 60_00
   });
 
   test('NATS not answering is no setup error: the node serves its region, and its log names the servers without the password', async () => {
-    const [closed] = await freePorts(1);
+    const [closed, api, admin] = await freePorts(3);
     const { lines, logger } = logLines();
-    const tessera = await createTessera(configOn(`nats://tessera:s3cret-pw@127.0.0.1:${closed}`), { logger });
+    const tessera = await createTessera(
+      configOn(`nats://tessera:s3cret-pw@127.0.0.1:${closed}`, { TESSERA_HOST: '127.0.0.1', TESSERA_PORT: String(api), TESSERA_ADMIN_PORT: String(admin) }),
+      { logger },
+    );
     try {
       assert.equal(tessera.replicator?.connected, false);
       assert.equal(await metricValue(tessera, 'tessera_replication_nats_connected{region="us"}'), 0, 'the alert sees a node that never connected');
@@ -193,6 +197,13 @@ describe('a NATS that cannot hold the streams fails the start', { timeout: 60_00
       const warning = lines.map((line) => JSON.parse(line) as { msg: string; servers?: string[] }).find((line) => line.msg.startsWith('NATS is not reachable yet'));
       assert.deepEqual(warning?.servers, [`nats://127.0.0.1:${closed}`]);
       for (const line of lines) assert.ok(!line.includes('s3cret-pw'), line);
+
+      // What an operator's `tessera status` shows of it.
+      await tessera.listen();
+      const out: string[] = [];
+      const io = { env: {}, out: (line: string) => void out.push(line), err: () => {}, stdin: async () => '' };
+      await runCli(['status', '--url', `http://127.0.0.1:${api}`, '--admin-url', `http://127.0.0.1:${admin}`], io);
+      assert.ok(out.includes('global mode:') && out.includes('  tessera_replication_nats_connected{region="us"} 0'), out.join('\n'));
     } finally {
       await tessera.close();
     }
