@@ -3,6 +3,7 @@
  * in words that name the variable to change. `main.ts` (and the composition
  * root, for the management listener) turn such failures into these errors.
  */
+import { REFUSED_CREDENTIALS } from '../store/redis/clients.js';
 import { StoreUnavailableError, type StoreConfig } from '../store/session-store.js';
 
 /**
@@ -77,13 +78,29 @@ export function explainStoreError(store: StoreConfig, error: unknown): StartupEr
       // Shown without the address then.
     }
     const cause = secrets.reduce((text, secret) => text.split(secret).join('***'), rootMessage(error));
+    if (REFUSED_CREDENTIALS.test(cause)) {
+      return new StartupError(
+        ['TESSERA_REDIS_URL'],
+        `Redis at ${where} ${cause.startsWith('NOAUTH') ? 'wants a password and the URL gives none' : 'refused the credentials in the URL'} (${cause}); ` +
+          'give them as redis://:password@host:port, or redis://user:password@host:port for an ACL user (percent-encode what is not a letter or digit)',
+        { cause: error },
+      );
+    }
     return new StartupError(['TESSERA_REDIS_URL'], `cannot connect to Redis at ${where} (${cause}); check the URL and that Redis is up`, {
       cause: error,
     });
   }
+  const cause = rootMessage(error);
+  if (REFUSED_CREDENTIALS.test(cause)) {
+    return new StartupError(
+      ['TESSERA_REDIS_NODES'],
+      `the Redis Cluster at the seeds ${store.nodes.join(', ')} wants credentials (${cause}); Tessera connects to a Redis Cluster without a password: give it nodes that take none (protected by the network)`,
+      { cause: error },
+    );
+  }
   return new StartupError(
     ['TESSERA_REDIS_NODES'],
-    `cannot connect to the Redis Cluster through the seeds ${store.nodes.join(', ')} (${rootMessage(error)}); check the seeds and that the cluster is up`,
+    `cannot connect to the Redis Cluster through the seeds ${store.nodes.join(', ')} (${cause}); check the seeds and that the cluster is up`,
     { cause: error },
   );
 }

@@ -14,6 +14,7 @@ import { StartupError, explainListenError, explainStoreError } from '../../src/c
 import { createTessera } from '../../src/tessera.js';
 import { createLogger } from '../../src/logging.js';
 import { StoreUnavailableError } from '../../src/store/session-store.js';
+import { startRedis } from '../support/redis-harness.js';
 import { startTessera } from '../support/tessera-server.js';
 
 const DAY = 86_400_000;
@@ -496,9 +497,40 @@ describe('store start-up failures name the variable', () => {
     const error = new StoreUnavailableError('redis', { cause });
     const explained = explainStoreError({ engine: 'redis', url: 'rediss://admin-user:s3cr3t-pass@cache.internal:6380/0' }, error);
     assert.ok(explained !== null);
-    assert.match(explained.message, /^TESSERA_REDIS_URL: cannot connect to Redis at cache\.internal:6380 \(/);
+    assert.match(explained.message, /^TESSERA_REDIS_URL: Redis at cache\.internal:6380 refused the credentials in the URL \(WRONGPASS for \*\*\* \(user \*\*\*\)\)/);
     assert.doesNotMatch(explained.message, /s3cr3t-pass|admin-user/);
     assert.equal(explained.cause, error);
+    const down = explainStoreError({ engine: 'redis', url: 'redis://cache.internal:6379' }, new StoreUnavailableError('redis', { cause: new Error('connect ECONNREFUSED') }));
+    assert.match(down?.message ?? '', /^TESSERA_REDIS_URL: cannot connect to Redis at cache\.internal:6379 \(connect ECONNREFUSED\); check the URL and that Redis is up$/);
+  });
+
+  test('a real Redis that wants a password: refused at once, whether the password is wrong or missing, and never shown', async () => {
+    const redis = await startRedis();
+    try {
+      // Set once it runs (the harness checks a new server with a PING of no password).
+      await redis.command('CONFIG', 'SET', 'requirepass', 'right-pw');
+      const { port } = redis;
+      const failure = async (url: string): Promise<string> => {
+        const config = loadConfig({ ...BASE, TESSERA_STORE: 'redis', TESSERA_REDIS_URL: url });
+        const error = await createTessera(config, { logger: createLogger('silent') }).then(
+          async (t) => {
+            await t.close();
+            return assert.fail(`started with ${url}`);
+          },
+          (e: unknown) => e,
+        );
+        return explainStoreError(config.store, error)?.message ?? String(error);
+      };
+      assert.match(await failure(`redis://:wr0ng-pw@127.0.0.1:${port}`), new RegExp(`^TESSERA_REDIS_URL: Redis at 127\\.0\\.0\\.1:${port} refused the credentials in the URL \\(WRONGPASS `));
+      assert.match(await failure(`redis://127.0.0.1:${port}`), /wants a password and the URL gives none \(NOAUTH /);
+      assert.doesNotMatch(await failure(`redis://:wr0ng-pw@127.0.0.1:${port}`), /wr0ng-pw/);
+      const tessera = await createTessera(loadConfig({ ...BASE, TESSERA_STORE: 'redis', TESSERA_REDIS_URL: `redis://:right-pw@127.0.0.1:${port}` }), { logger: createLogger('silent') });
+      const ready = await tessera.app.inject({ method: 'GET', url: '/readyz' });
+      await tessera.close();
+      assert.equal(ready.statusCode, 200, ready.body);
+    } finally {
+      await redis.stop();
+    }
   });
 
   test('Redis Cluster: names TESSERA_REDIS_NODES and the seeds', () => {

@@ -3,7 +3,7 @@
  * same on one server and on a cluster, and the client settings that keep a
  * dead server from queueing commands.
  */
-import { createClient } from 'redis';
+import { createClient, ErrorReply } from 'redis';
 import type { RedisTuning } from './options.js';
 import { callFunction, TESSERA_FUNCTIONS, type ScriptName } from './scripts.js';
 
@@ -116,10 +116,28 @@ export function clientDefaults(tuning: RedisTuning) {
   };
 }
 
-/** The first connection, which the client would otherwise retry for ever. */
-export async function connectWithin(ms: number, connect: () => Promise<unknown>, destroy: () => void): Promise<void> {
+/** Redis refused the credentials, or wants some and got none: no reconnect changes that. */
+export const REFUSED_CREDENTIALS = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
+
+/**
+ * The first connection, which the client would otherwise retry for ever. `onError` subscribes
+ * to the client's errors: a refusal of its credentials ends the wait at once, with that reply
+ * (a wrong password is otherwise retried in silence until the deadline).
+ */
+export async function connectWithin(
+  ms: number,
+  connect: () => Promise<unknown>,
+  destroy: () => void,
+  onError: (listener: (error: unknown) => void) => void,
+): Promise<void> {
+  const refused = new Promise<never>((_, reject) =>
+    onError((error) => {
+      if (error instanceof ErrorReply && REFUSED_CREDENTIALS.test(error.message)) reject(error);
+    }),
+  );
+  refused.catch(() => undefined);
   try {
-    await withDeadline(connect(), ms);
+    await withDeadline(Promise.race([connect(), refused]), ms);
   } catch (error) {
     destroy();
     throw error;
@@ -249,7 +267,8 @@ async function connectClient(url: string, tuning: RedisTuning) {
   const client = createClient({ url, ...clientDefaults(tuning) });
   // Errors surface through the commands that meet them; the client reconnects by itself.
   client.on('error', () => undefined);
-  await connectWithin(tuning.startupTimeoutMs, () => client.connect(), () => client.destroy());
+  // A server that wants a password and got none answers the first command NOAUTH: ask one.
+  await connectWithin(tuning.startupTimeoutMs, () => client.connect().then(() => client.ping()), () => client.destroy(), (listener) => client.on('error', listener));
   return client;
 }
 

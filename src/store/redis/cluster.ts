@@ -30,7 +30,10 @@ function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
 
 async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning) {
   const cluster = newCluster(rootNodes, tuning);
-  await connectWithin(tuning.startupTimeoutMs, () => cluster.connect(), () => cluster.destroy());
+  await connectWithin(tuning.startupTimeoutMs, () => cluster.connect(), () => cluster.destroy(), (listener) => {
+    cluster.on('error', listener);
+    cluster.on('node-error', listener);
+  });
   return cluster;
 }
 
