@@ -7,8 +7,8 @@ import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import type { StoreConfig } from '../store/session-store.js';
-import { DEFAULT_REPLICATION, shownUrl, type NatsAuth, type NatsTls, type ReplicationSettings } from '../replication/settings.js';
+import type { StoreConfig, TlsFiles } from '../store/session-store.js';
+import { DEFAULT_REPLICATION, shownUrl, type NatsAuth, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 import type { DeviceLimitAction } from '../domain/operations.js';
@@ -349,7 +349,7 @@ function parseReplication(
   const globalParts = list(read('TESSERA_GLOBAL_PARTS'));
   const unknown = globalParts.find((p) => !(GLOBAL_PARTS as readonly string[]).includes(p));
   if (unknown !== undefined) throw new ConfigError('TESSERA_GLOBAL_PARTS', `"${unknown}" is not one of ${GLOBAL_PARTS.join(', ')} (devices and the session itself are always global)`);
-  const natsTls = parseNatsTls(read);
+  const natsTls = parseTlsFiles(read, 'TESSERA_NATS', 'NATS servers');
   const monitorUrls = list(read('TESSERA_NATS_MONITOR_URLS'));
   for (const url of monitorUrls) {
     // The monitoring port takes no credentials (and fetch refuses a URL that holds them).
@@ -403,8 +403,11 @@ function natsCredentials(urls: readonly string[]): { urls: string[]; auth: NatsA
   return { urls: plain, auth };
 }
 
-/** The NATS connection's TLS files: each must be a readable file; a certificate goes with its key. */
-function parseNatsTls(read: (name: string) => string | undefined): NatsTls | null {
+/**
+ * TLS files of `<prefix>_CA`, `<prefix>_CERT` and `<prefix>_KEY` (`servers`: whose certificates the
+ * CA signed): each must be a readable file; a certificate goes with its key.
+ */
+function parseTlsFiles(read: (name: string) => string | undefined, prefix: 'TESSERA_NATS' | 'TESSERA_REDIS', servers: string): TlsFiles | null {
   const file = (variable: string, what: string): string | undefined => {
     const path = read(variable);
     if (path === undefined) return undefined;
@@ -416,11 +419,11 @@ function parseNatsTls(read: (name: string) => string | undefined): NatsTls | nul
     }
     return path;
   };
-  const caFile = file('TESSERA_NATS_CA', 'the CA that signed the NATS servers’ certificates');
-  const certFile = file('TESSERA_NATS_CERT', 'this node’s client certificate');
-  const keyFile = file('TESSERA_NATS_KEY', 'the client certificate’s private key');
+  const caFile = file(`${prefix}_CA`, `the CA that signed the ${servers}’ certificates`);
+  const certFile = file(`${prefix}_CERT`, 'this node’s client certificate');
+  const keyFile = file(`${prefix}_KEY`, 'the client certificate’s private key');
   if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new ConfigError(certFile === undefined ? 'TESSERA_NATS_CERT' : 'TESSERA_NATS_KEY', 'TESSERA_NATS_CERT and TESSERA_NATS_KEY go together: a client certificate and its private key');
+    throw new ConfigError(certFile === undefined ? `${prefix}_CERT` : `${prefix}_KEY`, `${prefix}_CERT and ${prefix}_KEY go together: a client certificate and its private key`);
   }
   if (caFile === undefined && certFile === undefined) return null;
   return { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined ? {} : { certFile, keyFile: keyFile! }) };
@@ -469,7 +472,9 @@ function parseStore(read: (name: string) => string | undefined): StoreConfig {
       const url = read('TESSERA_REDIS_URL');
       if (url === undefined) throw new ConfigError('TESSERA_REDIS_URL', 'is required when TESSERA_STORE=redis (e.g. redis://127.0.0.1:6379)');
       if (!/^rediss?:\/\//.test(url)) throw new ConfigError('TESSERA_REDIS_URL', 'must start with redis:// or rediss://');
-      return { engine, url };
+      const tls = parseTlsFiles(read, 'TESSERA_REDIS', 'Redis servers');
+      if (tls !== null && !url.startsWith('rediss://')) throw new ConfigError('TESSERA_REDIS_URL', 'must start with rediss:// (TLS) when TESSERA_REDIS_CA, TESSERA_REDIS_CERT or TESSERA_REDIS_KEY is set');
+      return { engine, url, ...(tls === null ? {} : { tls }) };
     }
     case 'redis-cluster': {
       const nodes = (read('TESSERA_REDIS_NODES') ?? '').split(',').map((n) => n.trim()).filter(Boolean);
@@ -478,7 +483,9 @@ function parseStore(read: (name: string) => string | undefined): StoreConfig {
       }
       const bad = nodes.find((n) => !/^[^\s:]+:\d{1,5}$/.test(n.replace(/^rediss?:\/\//, '')));
       if (bad !== undefined) throw new ConfigError('TESSERA_REDIS_NODES', `"${bad}" is not host:port`);
-      return { engine, nodes };
+      // TLS for every node where a seed says rediss:// or TLS files are given.
+      const tls = parseTlsFiles(read, 'TESSERA_REDIS', 'Redis servers') ?? (nodes.some((n) => n.startsWith('rediss://')) ? {} : null);
+      return { engine, nodes, ...(tls === null ? {} : { tls }) };
     }
     default:
       throw new ConfigError('TESSERA_STORE', `"${engine}" must be sqlite, redis or redis-cluster`);

@@ -4,6 +4,7 @@
  * root, for the management listener) turn such failures into these errors.
  */
 import { REFUSED_CREDENTIALS } from '../store/redis/clients.js';
+import { untrustedCertificate } from '../tls.js';
 import { StoreUnavailableError, type StoreConfig } from '../store/session-store.js';
 
 /**
@@ -66,6 +67,15 @@ export function explainStoreError(store: StoreConfig, error: unknown): StartupEr
     );
   }
   if (!(error instanceof StoreUnavailableError)) return null;
+  const certificate = untrustedCertificate(error);
+  if (certificate !== null) {
+    const where = store.engine === 'redis' ? 'TESSERA_REDIS_URL' : 'TESSERA_REDIS_NODES';
+    return new StartupError(
+      [where, 'TESSERA_REDIS_CA'],
+      `the TLS certificate of the Redis server is not trusted (${certificate}: ${rootMessage(error)}); set TESSERA_REDIS_CA to the PEM file of the CA that signed it, and check that it names the host of ${where} and is valid today`,
+      { cause: error },
+    );
+  }
   if (store.engine === 'redis') {
     let where = 'the configured address';
     const secrets: string[] = [];

@@ -40,6 +40,7 @@ import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, 
 import { Relay } from './relay.js';
 import { ReplicaCheck } from './replica-check.js';
 import { shownUrl, type ReplicationSettings } from './settings.js';
+import { untrustedCertificate } from '../tls.js';
 import { ensureStreams, openJetStream, ReplicationSetupError } from './streams.js';
 
 /** Positions one consistency header may name (one per stream a session's writes went to). */
@@ -73,18 +74,6 @@ interface Connected {
   readonly leasesTimer: NodeJS.Timeout;
 }
 
-/** Certificate checks of Node's TLS that fail for a server's certificate or the CA trusted, not for the network. */
-const UNTRUSTED_CERTIFICATE = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /**
  * What a failure to connect means when no retry outlasts it, as a setup error naming what
  * to change; null for what a retry may (a server down, a timeout, an authentication timeout).
@@ -98,8 +87,8 @@ function connectSetupError(error: unknown): ReplicationSetupError | null {
       ['TESSERA_NATS_URL'],
     );
   }
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+  const code = untrustedCertificate(error);
+  if (code !== null) {
     return new ReplicationSetupError(
       `the TLS certificate of a NATS server of TESSERA_NATS_URL is not trusted (${code}: ${error.message}); set TESSERA_NATS_CA to the PEM file of the CA that signed it, and check that it names the host of the URL and is valid today`,
       { cause: error },

@@ -3,7 +3,7 @@
  * environment (`TESSERA_NATS_URL` turns it on); defaults suit production, the
  * simulation and tests shorten the intervals.
  */
-import type { CachedPart } from '../store/session-store.js';
+import type { CachedPart, TlsFiles } from '../store/session-store.js';
 
 export interface ReplicationSettings {
   /** This region. */
@@ -19,7 +19,7 @@ export interface ReplicationSettings {
    * signed their certificates (else the system's), and this node's certificate and key for servers
    * that verify clients. PEM files. @default none
    */
-  readonly natsTls?: NatsTls;
+  readonly natsTls?: TlsFiles;
   /** Monitoring endpoints of the NATS servers (`http://host:8222`), for the replica check; none: no check. */
   readonly natsMonitorUrls: readonly string[];
   /** A name for this node (leases, the NATS connection). */
@@ -50,13 +50,6 @@ export interface ReplicationSettings {
 
 /** A user and password, or a token, as the NATS client takes them. */
 export type NatsAuth = { readonly user: string; readonly pass: string } | { readonly token: string };
-
-/** PEM files for the NATS connection's TLS (`TESSERA_NATS_CA`, `TESSERA_NATS_CERT`, `TESSERA_NATS_KEY`). */
-export interface NatsTls {
-  readonly caFile?: string;
-  readonly certFile?: string;
-  readonly keyFile?: string;
-}
 
 export const DEFAULT_REPLICATION = {
   globalParts: [] as readonly CachedPart[],

@@ -10,9 +10,10 @@ export async function openStore(config: StoreConfig, settings: StoreSettings): P
     case 'redis-cluster': {
       // Loaded on demand so that the embedded engine starts without the Redis client.
       const { RedisStore } = await import('./redis/redis-store.js');
+      const tls = config.tls === undefined ? {} : { tls: config.tls };
       return config.engine === 'redis'
-        ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url })
-        : RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: config.nodes });
+        ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url, ...tls })
+        : RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: config.nodes, ...tls });
     }
   }
 }

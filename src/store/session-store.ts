@@ -21,11 +21,18 @@ import type { ChangeFeed } from './feed.js';
 
 export type EngineName = 'sqlite' | 'redis' | 'redis-cluster';
 
-/** Which engine to open, and where it is. */
+/** PEM files for TLS to a server: the CA that signed its certificate (else the system's), and a client certificate and its key. */
+export interface TlsFiles {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
+/** Which engine to open, and where it is. `tls`: the files for a Redis that speaks TLS (`rediss://`, or every node of a cluster). */
 export type StoreConfig =
   | { readonly engine: 'sqlite'; readonly path: string }
-  | { readonly engine: 'redis'; readonly url: string }
-  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[] };
+  | { readonly engine: 'redis'; readonly url: string; readonly tls?: TlsFiles }
+  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly tls?: TlsFiles };
 
 /** What every engine is built with. */
 export interface StoreSettings {

@@ -23,7 +23,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +33,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging.js';
 import { ReplicationSetupError } from '../../src/replication/streams.js';
 import { createTessera, type Tessera } from '../../src/tessera.js';
+import { makeCertificates, type Certificates } from '../support/certificates.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
 
 interface Nats {
@@ -218,22 +218,14 @@ describe('a NATS that cannot hold the streams fails the start', { timeout: 60_00
 });
 
 describe('TLS to NATS, client certificates verified', { timeout: 90_000 }, () => {
-  const pem = (name: string): string => join(dir, name);
-  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   const cluster: Nats[] = [];
+  let certificates: Certificates;
 
   before(async () => {
-    // A CA, a server certificate for localhost and a client certificate, both signed by it. (The
-    // client checks a server it reaches by IP address against "localhost": URLs name hosts with TLS.)
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tessera test CA');
-    for (const [name, extension] of [['server', 'subjectAltName=DNS:localhost'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
-      openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      writeFileSync(pem(`${name}.ext`), `${extension}\n`);
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
-    }
+    // (The client checks a server it reaches by IP address against "localhost": URLs name hosts with TLS.)
+    certificates = makeCertificates(dir);
     const routes = await freePorts(2);
-    const tls = { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem') };
+    const tls = { cert: certificates.serverCert, key: certificates.serverKey, ca: certificates.ca };
     cluster.push(
       ...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`tls-${region}`, { jetstream: true, region, tls, cluster: { port: routes[i]!, routes } })))),
     );
@@ -245,7 +237,7 @@ describe('TLS to NATS, client certificates verified', { timeout: 90_000 }, () =>
 
   test('with the CA and a client certificate: the node starts, and both regions acknowledge its global write', async () => {
     const tessera = await createTessera(
-      configOn(`tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, { TESSERA_NATS_CA: pem('ca.pem'), TESSERA_NATS_CERT: pem('client.pem'), TESSERA_NATS_KEY: pem('client.key') }),
+      configOn(`tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, { TESSERA_NATS_CA: certificates.ca, TESSERA_NATS_CERT: certificates.clientCert, TESSERA_NATS_KEY: certificates.clientKey }),
       { logger: createLogger('silent') },
     );
     try {
@@ -260,7 +252,7 @@ describe('TLS to NATS, client certificates verified', { timeout: 90_000 }, () =>
   });
 
   test('without the CA: the server is not trusted, and the start fails saying to set TESSERA_NATS_CA', async () => {
-    const error = await failedStart(cluster[0]!, `tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, createLogger('silent'), { TESSERA_NATS_CERT: pem('client.pem'), TESSERA_NATS_KEY: pem('client.key') });
+    const error = await failedStart(cluster[0]!, `tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, createLogger('silent'), { TESSERA_NATS_CERT: certificates.clientCert, TESSERA_NATS_KEY: certificates.clientKey });
     assert.deepEqual(error.variables, ['TESSERA_NATS_URL', 'TESSERA_NATS_CA']);
     assert.match(error.message, /^the TLS certificate of a NATS server of TESSERA_NATS_URL is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE: .+\); set TESSERA_NATS_CA/);
     await assertNothingLeftOpen(cluster[0]!);

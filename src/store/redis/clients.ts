@@ -3,7 +3,10 @@
  * same on one server and on a cluster, and the client settings that keep a
  * dead server from queueing commands.
  */
+import { readFileSync } from 'node:fs';
 import { createClient, ErrorReply } from 'redis';
+import type { TlsFiles } from '../session-store.js';
+import { untrustedCertificate } from '../../tls.js';
 import type { RedisTuning } from './options.js';
 import { callFunction, TESSERA_FUNCTIONS, type ScriptName } from './scripts.js';
 
@@ -108,11 +111,25 @@ function reconnectStrategy(retries: number): number {
 }
 
 /** Per-connection settings: no offline queue (fail at once while disconnected), a bounded queue. */
-export function clientDefaults(tuning: RedisTuning) {
+export function clientDefaults(tuning: RedisTuning, tls?: TlsFiles) {
   return {
-    socket: { connectTimeout: tuning.connectTimeoutMs, reconnectStrategy, keepAlive: true, keepAliveInitialDelay: 5000 },
+    socket: { connectTimeout: tuning.connectTimeoutMs, reconnectStrategy, keepAlive: true, keepAliveInitialDelay: 5000, ...tlsOptions(tls) },
     disableOfflineQueue: true,
     commandsQueueMaxLength: tuning.maxQueuedCommands,
+  };
+}
+
+/**
+ * TLS socket options from PEM files, read when a connection is made (a certificate renewed on disk
+ * is taken by the next one). None: as the URL says (`rediss://` speaks TLS with the system's CAs).
+ */
+function tlsOptions(tls: TlsFiles | undefined): { tls?: true; ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  if (tls === undefined) return {};
+  return {
+    tls: true,
+    ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile) }),
+    ...(tls.certFile === undefined ? {} : { cert: readFileSync(tls.certFile) }),
+    ...(tls.keyFile === undefined ? {} : { key: readFileSync(tls.keyFile) }),
   };
 }
 
@@ -121,8 +138,8 @@ export const REFUSED_CREDENTIALS = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
 
 /**
  * The first connection, which the client would otherwise retry for ever. `onError` subscribes
- * to the client's errors: a refusal of its credentials ends the wait at once, with that reply
- * (a wrong password is otherwise retried in silence until the deadline).
+ * to the client's errors: a refusal of its credentials, or a server certificate it does not trust,
+ * ends the wait at once with that error (either is otherwise retried in silence until the deadline).
  */
 export async function connectWithin(
   ms: number,
@@ -132,7 +149,7 @@ export async function connectWithin(
 ): Promise<void> {
   const refused = new Promise<never>((_, reject) =>
     onError((error) => {
-      if (error instanceof ErrorReply && REFUSED_CREDENTIALS.test(error.message)) reject(error);
+      if ((error instanceof ErrorReply && REFUSED_CREDENTIALS.test(error.message)) || untrustedCertificate(error) !== null) reject(error);
     }),
   );
   refused.catch(() => undefined);
@@ -263,8 +280,8 @@ export class Replaceable<C> {
   }
 }
 
-async function connectClient(url: string, tuning: RedisTuning) {
-  const client = createClient({ url, ...clientDefaults(tuning) });
+async function connectClient(url: string, tuning: RedisTuning, tls: TlsFiles | undefined) {
+  const client = createClient({ url, ...clientDefaults(tuning, tls) });
   // Errors surface through the commands that meet them; the client reconnects by itself.
   client.on('error', () => undefined);
   // A server that wants a password and got none answers the first command NOAUTH: ask one.
@@ -279,10 +296,10 @@ async function connectClient(url: string, tuning: RedisTuning) {
  * Such a connection is replaced once it has been silent for a whole command
  * deadline while commands were waiting.
  */
-export async function openClient(url: string, tuning: RedisTuning): Promise<Commands> {
+export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFiles): Promise<Commands> {
   const clients = new Replaceable(
-    await connectClient(url, tuning),
-    () => connectClient(url, tuning),
+    await connectClient(url, tuning, tls),
+    () => connectClient(url, tuning, tls),
     (client) => client.destroy(),
     tuning.commandTimeoutMs,
   );

@@ -11,13 +11,15 @@
  */
 import { createCluster } from 'redis';
 import { clientDefaults, connectWithin, Replaceable, type Commands } from './clients.js';
+import type { TlsFiles } from '../session-store.js';
 import type { RedisTuning } from './options.js';
 import { callFunction, TESSERA_FUNCTIONS } from './scripts.js';
 
-function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
+function newCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsFiles | undefined) {
   const cluster = createCluster({
     rootNodes: rootNodes.map((node) => ({ url: node.includes('://') ? node : `redis://${node}` })),
-    defaults: clientDefaults(tuning),
+    // The nodes it learns of get these too: TLS for every node.
+    defaults: clientDefaults(tuning, tls),
     useReplicas: false,
     // Connect to a node when a command first needs it, so that a dead node never blocks discovery.
     minimizeConnections: true,
@@ -28,8 +30,8 @@ function newCluster(rootNodes: readonly string[], tuning: RedisTuning) {
   return cluster;
 }
 
-async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning) {
-  const cluster = newCluster(rootNodes, tuning);
+async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsFiles | undefined) {
+  const cluster = newCluster(rootNodes, tuning, tls);
   await connectWithin(tuning.startupTimeoutMs, () => cluster.connect(), () => cluster.destroy(), (listener) => {
     cluster.on('error', listener);
     cluster.on('node-error', listener);
@@ -37,11 +39,11 @@ async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning)
   return cluster;
 }
 
-export async function openCluster(seeds: readonly string[], tuning: RedisTuning): Promise<Commands> {
+export async function openCluster(seeds: readonly string[], tuning: RedisTuning, tls?: TlsFiles): Promise<Commands> {
   const clusters = new Replaceable(
-    await connectCluster(seeds, tuning),
+    await connectCluster(seeds, tuning, tls),
     // Ask the nodes known now first: after failovers the seed list may be out of date.
-    (current) => connectCluster([...new Set([...current.masters.map((node) => node.address), ...seeds])], tuning),
+    (current) => connectCluster([...new Set([...current.masters.map((node) => node.address), ...seeds])], tuning, tls),
     (cluster) => cluster.destroy(),
     tuning.topologyRefreshMs,
   );

@@ -3,7 +3,7 @@
  * every engine shares, the target (one server, or a cluster's seed nodes) and,
  * optionally, tuning; defaults suit a production deployment.
  */
-import type { StoreSettings } from '../session-store.js';
+import type { StoreSettings, TlsFiles } from '../session-store.js';
 
 export interface RedisTuning {
   /** Prefix of every key, so that Tessera can share a Redis with other applications. @default "ts:" */
@@ -38,6 +38,8 @@ export const DEFAULT_REDIS_TUNING: RedisTuning = Object.freeze({
 export type RedisStoreOptions = StoreSettings &
   ({ readonly engine: 'redis'; readonly url: string } | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[] }) & {
     readonly tuning?: Partial<RedisTuning>;
+    /** TLS files; with them every connection speaks TLS (a `redis://` URL too). */
+    readonly tls?: TlsFiles;
   };
 
 export function expiryStep(settings: StoreSettings, tuning: RedisTuning): number {

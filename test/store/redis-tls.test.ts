@@ -1,0 +1,77 @@
+/**
+ * Redis over TLS, against a real redis-server that requires TLS client certificates
+ * (`tls-auth-clients yes`) on its TLS port, with a CA made for the test. A node with
+ * `rediss://` and `TESSERA_REDIS_CA`, `TESSERA_REDIS_CERT` and `TESSERA_REDIS_KEY` serves; one
+ * without the CA stops its start at once, naming `TESSERA_REDIS_CA` (before, every failure to
+ * connect waited out the 5 s start-up deadline as "Redis did not answer").
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePorts } from '../../sim/processes.js';
+import { loadConfig } from '../../src/config/config.js';
+import { explainStoreError } from '../../src/config/diagnostics.js';
+import { createLogger } from '../../src/logging.js';
+import { createTessera } from '../../src/tessera.js';
+import { makeCertificates, type Certificates } from '../support/certificates.js';
+import { startRedis, type RedisServer } from '../support/redis-harness.js';
+
+describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-tls-'));
+  let certificates: Certificates;
+  let redis: RedisServer;
+  let tlsPort: number;
+
+  const configWith = (env: Record<string, string>) =>
+    loadConfig({ TESSERA_API_KEYS: 'app:app-secret-0123456789', TESSERA_STORE: 'redis', TESSERA_REDIS_URL: `rediss://localhost:${tlsPort}`, ...env });
+
+  before(async () => {
+    certificates = makeCertificates(dir);
+    [tlsPort] = (await freePorts(1)) as [number];
+    // The harness checks the server on its plain port; Tessera is given only the TLS one.
+    redis = await startRedis({
+      args: ['--tls-port', String(tlsPort), '--tls-cert-file', certificates.serverCert, '--tls-key-file', certificates.serverKey, '--tls-ca-cert-file', certificates.ca, '--tls-auth-clients', 'yes'],
+    });
+  });
+
+  after(async () => {
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('with the CA and a client certificate: the node serves, its sessions in that Redis', async () => {
+    const tessera = await createTessera(configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: certificates.clientCert, TESSERA_REDIS_KEY: certificates.clientKey }), {
+      logger: createLogger('silent'),
+    });
+    try {
+      const signIn = await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} });
+      assert.equal(signIn.statusCode, 201, signIn.body);
+      const keys = String(await redis.command('DBSIZE'));
+      assert.ok(Number(keys) > 0, `the session is in the TLS Redis (DBSIZE ${keys})`);
+    } finally {
+      await tessera.close();
+    }
+  });
+
+  test('without the CA: the start stops at once, naming TESSERA_REDIS_CA', async () => {
+    const config = configWith({ TESSERA_REDIS_CERT: certificates.clientCert, TESSERA_REDIS_KEY: certificates.clientKey });
+    const error = await createTessera(config, { logger: createLogger('silent') }).then(
+      async (tessera) => {
+        await tessera.close();
+        return assert.fail('started against a server certificate it cannot trust');
+      },
+      (e: unknown) => e,
+    );
+    const explained = explainStoreError(config.store, error);
+    assert.deepEqual(explained?.variables, ['TESSERA_REDIS_URL', 'TESSERA_REDIS_CA']);
+    assert.match(explained?.message ?? '', /the TLS certificate of the Redis server is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN): .+\); set TESSERA_REDIS_CA/);
+  });
+
+  test('TLS files need a rediss:// URL', () => {
+    assert.throws(() => loadConfig({ TESSERA_API_KEYS: 'app:app-secret-0123456789', TESSERA_STORE: 'redis', TESSERA_REDIS_URL: `redis://localhost:${tlsPort}`, TESSERA_REDIS_CA: certificates.ca }), {
+      message: 'TESSERA_REDIS_URL: must start with rediss:// (TLS) when TESSERA_REDIS_CA, TESSERA_REDIS_CERT or TESSERA_REDIS_KEY is set',
+    });
+  });
+});
