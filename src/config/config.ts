@@ -7,7 +7,7 @@ import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import type { StoreConfig, TlsFiles } from '../store/session-store.js';
+import type { RedisCredentials, StoreConfig, TlsFiles } from '../store/session-store.js';
 import { DEFAULT_REPLICATION, shownUrl, type NatsAuth, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
@@ -404,6 +404,36 @@ function natsCredentials(urls: readonly string[]): { urls: string[]; auth: NatsA
 }
 
 /**
+ * A cluster's seeds without the credentials some of them may carry (`redis://:password@host:port`,
+ * `rediss://user:password@host:port`): every node is signed in with them, so the seeds that name
+ * credentials name the same ones.
+ */
+function clusterSeeds(seeds: readonly string[]): { nodes: string[]; credentials: RedisCredentials | null } {
+  let credentials: RedisCredentials | null = null;
+  let userinfo: string | null = null;
+  const nodes = seeds.map((seed) => {
+    const at = /^(rediss?:\/\/)([^@/\s]*)@(.*)$/.exec(seed);
+    if (at === null) return seed;
+    const [, scheme, given, rest] = at as unknown as [string, string, string, string];
+    if (userinfo !== null && given !== userinfo) throw new ConfigError('TESSERA_REDIS_NODES', 'names different credentials for different seeds; every node of a cluster takes the same');
+    const colon = given.indexOf(':');
+    if (colon === -1) throw new ConfigError('TESSERA_REDIS_NODES', 'has credentials without a ":" before the password (redis://:password@host:port, or redis://user:password@host:port)');
+    userinfo = given;
+    const decode = (text: string): string => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        throw new ConfigError('TESSERA_REDIS_NODES', 'has a user or password that is not valid percent-encoding');
+      }
+    };
+    const username = decode(given.slice(0, colon));
+    credentials = { ...(username === '' ? {} : { username }), password: decode(given.slice(colon + 1)) };
+    return `${scheme}${rest}`;
+  });
+  return { nodes, credentials };
+}
+
+/**
  * TLS files of `<prefix>_CA`, `<prefix>_CERT` and `<prefix>_KEY` (`servers`: whose certificates the
  * CA signed): each must be a readable file; a certificate goes with its key.
  */
@@ -477,15 +507,16 @@ function parseStore(read: (name: string) => string | undefined): StoreConfig {
       return { engine, url, ...(tls === null ? {} : { tls }) };
     }
     case 'redis-cluster': {
-      const nodes = (read('TESSERA_REDIS_NODES') ?? '').split(',').map((n) => n.trim()).filter(Boolean);
-      if (nodes.length === 0) {
+      const seeds = (read('TESSERA_REDIS_NODES') ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+      if (seeds.length === 0) {
         throw new ConfigError('TESSERA_REDIS_NODES', 'is required when TESSERA_STORE=redis-cluster (comma-separated host:port seeds)');
       }
-      const bad = nodes.find((n) => !/^[^\s:]+:\d{1,5}$/.test(n.replace(/^rediss?:\/\//, '')));
+      const { nodes, credentials } = clusterSeeds(seeds);
+      const bad = nodes.find((n) => !/^[^\s:@]+:\d{1,5}$/.test(n.replace(/^rediss?:\/\//, '')));
       if (bad !== undefined) throw new ConfigError('TESSERA_REDIS_NODES', `"${bad}" is not host:port`);
       // TLS for every node where a seed says rediss:// or TLS files are given.
       const tls = parseTlsFiles(read, 'TESSERA_REDIS', 'Redis servers') ?? (nodes.some((n) => n.startsWith('rediss://')) ? {} : null);
-      return { engine, nodes, ...(tls === null ? {} : { tls }) };
+      return { engine, nodes, ...(tls === null ? {} : { tls }), ...(credentials === null ? {} : { credentials }) };
     }
     default:
       throw new ConfigError('TESSERA_STORE', `"${engine}" must be sqlite, redis or redis-cluster`);

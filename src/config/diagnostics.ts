@@ -104,7 +104,8 @@ export function explainStoreError(store: StoreConfig, error: unknown): StartupEr
   if (REFUSED_CREDENTIALS.test(cause)) {
     return new StartupError(
       ['TESSERA_REDIS_NODES'],
-      `the Redis Cluster at the seeds ${store.nodes.join(', ')} wants credentials (${cause}); Tessera connects to a Redis Cluster without a password: give it nodes that take none (protected by the network)`,
+      `the Redis Cluster at the seeds ${store.nodes.join(', ')} ${cause.startsWith('NOAUTH') ? 'wants a password and the seeds give none' : 'refused the credentials in the seeds'} (${cause}); ` +
+        'give them in a seed as redis://:password@host:port, or redis://user:password@host:port for an ACL user (percent-encode what is not a letter or digit)',
       { cause: error },
     );
   }

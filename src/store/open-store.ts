@@ -13,7 +13,7 @@ export async function openStore(config: StoreConfig, settings: StoreSettings): P
       const tls = config.tls === undefined ? {} : { tls: config.tls };
       return config.engine === 'redis'
         ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url, ...tls })
-        : RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: config.nodes, ...tls });
+        : RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: config.nodes, ...tls, ...(config.credentials === undefined ? {} : { credentials: config.credentials }) });
     }
   }
 }

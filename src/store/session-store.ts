@@ -32,7 +32,13 @@ export interface TlsFiles {
 export type StoreConfig =
   | { readonly engine: 'sqlite'; readonly path: string }
   | { readonly engine: 'redis'; readonly url: string; readonly tls?: TlsFiles }
-  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly tls?: TlsFiles };
+  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly tls?: TlsFiles; readonly credentials?: RedisCredentials };
+
+/** What every node of a Redis Cluster is signed in with (the default user when `username` is absent). */
+export interface RedisCredentials {
+  readonly username?: string;
+  readonly password: string;
+}
 
 /** What every engine is built with. */
 export interface StoreSettings {

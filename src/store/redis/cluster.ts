@@ -11,15 +11,15 @@
  */
 import { createCluster } from 'redis';
 import { clientDefaults, connectWithin, Replaceable, type Commands } from './clients.js';
-import type { TlsFiles } from '../session-store.js';
+import type { RedisCredentials, TlsFiles } from '../session-store.js';
 import type { RedisTuning } from './options.js';
 import { callFunction, TESSERA_FUNCTIONS } from './scripts.js';
 
-function newCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsFiles | undefined) {
+function newCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsFiles | undefined, credentials: RedisCredentials | undefined) {
   const cluster = createCluster({
     rootNodes: rootNodes.map((node) => ({ url: node.includes('://') ? node : `redis://${node}` })),
-    // The nodes it learns of get these too: TLS for every node.
-    defaults: clientDefaults(tuning, tls),
+    // The nodes it learns of get these too: TLS and the credentials for every node.
+    defaults: { ...clientDefaults(tuning, tls), ...credentials },
     useReplicas: false,
     // Connect to a node when a command first needs it, so that a dead node never blocks discovery.
     minimizeConnections: true,
@@ -30,8 +30,8 @@ function newCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsF
   return cluster;
 }
 
-async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsFiles | undefined) {
-  const cluster = newCluster(rootNodes, tuning, tls);
+async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsFiles | undefined, credentials: RedisCredentials | undefined) {
+  const cluster = newCluster(rootNodes, tuning, tls, credentials);
   await connectWithin(tuning.startupTimeoutMs, () => cluster.connect(), () => cluster.destroy(), (listener) => {
     cluster.on('error', listener);
     cluster.on('node-error', listener);
@@ -39,11 +39,11 @@ async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning,
   return cluster;
 }
 
-export async function openCluster(seeds: readonly string[], tuning: RedisTuning, tls?: TlsFiles): Promise<Commands> {
+export async function openCluster(seeds: readonly string[], tuning: RedisTuning, tls?: TlsFiles, credentials?: RedisCredentials): Promise<Commands> {
   const clusters = new Replaceable(
-    await connectCluster(seeds, tuning, tls),
+    await connectCluster(seeds, tuning, tls, credentials),
     // Ask the nodes known now first: after failovers the seed list may be out of date.
-    (current) => connectCluster([...new Set([...current.masters.map((node) => node.address), ...seeds])], tuning, tls),
+    (current) => connectCluster([...new Set([...current.masters.map((node) => node.address), ...seeds])], tuning, tls, credentials),
     (cluster) => cluster.destroy(),
     tuning.topologyRefreshMs,
   );

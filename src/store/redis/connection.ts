@@ -22,7 +22,7 @@ import {
   RootNodesUnavailableError,
   SocketClosedUnexpectedlyError,
 } from 'redis';
-import { StoreUnavailableError, type TlsFiles } from '../session-store.js';
+import { StoreUnavailableError, type RedisCredentials, type TlsFiles } from '../session-store.js';
 import { DeadlineError, Deadlines, openClient, type Commands } from './clients.js';
 import { openCluster } from './cluster.js';
 import type { RedisTuning } from './options.js';
@@ -33,7 +33,7 @@ export type RedisEngine = 'redis' | 'redis-cluster';
 
 export type ConnectionTarget =
   | { readonly engine: 'redis'; readonly url: string; readonly tls?: TlsFiles }
-  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly tls?: TlsFiles };
+  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly tls?: TlsFiles; readonly credentials?: RedisCredentials };
 
 /** Told the time of each call: the script's name or the command, and seconds. */
 export type CallTimer = (call: string, seconds: number) => void;
@@ -93,7 +93,7 @@ export class RedisConnection {
    */
   static async open(target: ConnectionTarget, tuning: RedisTuning, tracer: Tracer | null = null, timed: CallTimer | null = null): Promise<RedisConnection> {
     try {
-      const commands = target.engine === 'redis' ? await openClient(target.url, tuning, target.tls) : await openCluster(target.nodes, tuning, target.tls);
+      const commands = target.engine === 'redis' ? await openClient(target.url, tuning, target.tls) : await openCluster(target.nodes, tuning, target.tls, target.credentials);
       return new RedisConnection(target.engine, commands, tuning.commandTimeoutMs, tracer, timed);
     } catch (error) {
       throw new StoreUnavailableError(target.engine, { cause: error });

@@ -3,7 +3,7 @@
  * every engine shares, the target (one server, or a cluster's seed nodes) and,
  * optionally, tuning; defaults suit a production deployment.
  */
-import type { StoreSettings, TlsFiles } from '../session-store.js';
+import type { RedisCredentials, StoreSettings, TlsFiles } from '../session-store.js';
 
 export interface RedisTuning {
   /** Prefix of every key, so that Tessera can share a Redis with other applications. @default "ts:" */
@@ -40,6 +40,8 @@ export type RedisStoreOptions = StoreSettings &
     readonly tuning?: Partial<RedisTuning>;
     /** TLS files; with them every connection speaks TLS (a `redis://` URL too). */
     readonly tls?: TlsFiles;
+    /** A cluster's credentials, for every node (one server's are in its URL). */
+    readonly credentials?: RedisCredentials;
   };
 
 export function expiryStep(settings: StoreSettings, tuning: RedisTuning): number {

@@ -87,7 +87,10 @@ export class RedisStore implements SessionStore {
     validateRedisOptions(options);
     const tuning = { ...DEFAULT_REDIS_TUNING, ...options.tuning };
     const tls = options.tls === undefined ? {} : { tls: options.tls };
-    const target = options.engine === 'redis' ? { engine: options.engine, url: options.url, ...tls } : { engine: options.engine, nodes: options.nodes, ...tls };
+    const target =
+      options.engine === 'redis'
+        ? { engine: options.engine, url: options.url, ...tls }
+        : { engine: options.engine, nodes: options.nodes, ...tls, ...(options.credentials === undefined ? {} : { credentials: options.credentials }) };
     const connection = await RedisConnection.open(target, tuning, options.tracer ?? null, options.onCallTimed ?? null);
     const store = new RedisStore(options, connection, keyLayout(tuning.keyPrefix, options.engine === 'redis-cluster'), expiryStep(options, tuning));
     // In the background: until a slot's stream exists, only a migration of that slot makes its writes wait.
