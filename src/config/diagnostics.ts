@@ -3,8 +3,7 @@
  * in words that name the variable to change. `main.ts` (and the composition
  * root, for the management listener) turn such failures into these errors.
  */
-import { REFUSED_CREDENTIALS } from '../store/redis/clients.js';
-import { untrustedCertificate } from '../tls.js';
+import { REFUSED_CREDENTIALS, untrustedCertificate } from '../refusals.js';
 import { StoreUnavailableError, type StoreConfig } from '../store/session-store.js';
 
 /**

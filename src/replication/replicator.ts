@@ -40,7 +40,7 @@ import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, 
 import { Relay } from './relay.js';
 import { ReplicaCheck } from './replica-check.js';
 import { shownUrl, type ReplicationSettings } from './settings.js';
-import { untrustedCertificate } from '../tls.js';
+import { untrustedCertificate } from '../refusals.js';
 import { ensureStreams, openJetStream, ReplicationSetupError } from './streams.js';
 
 /** Positions one consistency header may name (one per stream a session's writes went to). */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createClient, ErrorReply } from 'redis';
 import type { TlsFiles } from '../session-store.js';
-import { untrustedCertificate } from '../../tls.js';
+import { REFUSED_CREDENTIALS, untrustedCertificate } from '../../refusals.js';
 import type { RedisTuning } from './options.js';
 import { callFunction, TESSERA_FUNCTIONS, type ScriptName } from './scripts.js';
 
@@ -132,9 +132,6 @@ function tlsOptions(tls: TlsFiles | undefined): { tls?: true; ca?: Buffer; cert?
     ...(tls.keyFile === undefined ? {} : { key: readFileSync(tls.keyFile) }),
   };
 }
-
-/** Redis refused the credentials, or wants some and got none: no reconnect changes that. */
-export const REFUSED_CREDENTIALS = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
 
 /**
  * The first connection, which the client would otherwise retry for ever. `onError` subscribes

@@ -1,8 +1,14 @@
 /**
- * Node's certificate checks that fail for the certificate a server showed, or for the CA trusted —
- * never for the network, so no retry changes them: a start stops on them (NATS, Redis) instead of
- * waiting them out as an unreachable server.
+ * Refusals no retry changes — a server certificate not trusted, credentials refused — told apart
+ * from the network's faults, so that a start stops on them (Redis, NATS) instead of waiting them
+ * out as a server that does not answer. No client library is loaded here: the embedded engine's
+ * start needs none.
  */
+
+/** Redis's replies that refuse the credentials given, or want some where none were. */
+export const REFUSED_CREDENTIALS = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
+
+/** Node's certificate checks that fail for the certificate a server showed, or for the CA trusted. */
 const UNTRUSTED_CERTIFICATE = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
