@@ -374,62 +374,52 @@ function parseReplication(
   };
 }
 
+/** A user and password (`user` may be empty: the default user), or a token alone. */
+type Userinfo = { readonly user: string; readonly password: string } | { readonly token: string };
+
 /**
- * The credentials in NATS URLs (`nats://user:password@host:port`, or `nats://token@host:port`),
- * taken out of them: the client takes them as options, not from the URLs. One connection has one
- * identity, so every URL that names credentials names the same ones.
+ * The credentials in server URLs (`scheme://user:password@host:port`, or `scheme://token@host:port`),
+ * percent-decoded and taken out of them. The clients take them as options, not from the URLs, and
+ * one connection has one identity: every URL that names credentials names the same ones.
  */
-function natsCredentials(urls: readonly string[]): { urls: string[]; auth: NatsAuth | null } {
-  let auth: NatsAuth | null = null;
-  let userinfo: string | null = null;
+function credentialsIn(urls: readonly string[], variable: string): { urls: string[]; userinfo: Userinfo | null } {
+  let userinfo: Userinfo | null = null;
+  let given: string | null = null;
+  const decode = (text: string): string => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw new ConfigError(variable, 'has a user or password that is not valid percent-encoding');
+    }
+  };
   const plain = urls.map((url) => {
     const at = /^([a-z]+:\/\/)([^@/\s]*)@(.*)$/i.exec(url);
     if (at === null) return url;
-    const [, scheme, given, rest] = at as unknown as [string, string, string, string];
-    if (userinfo !== null && given !== userinfo) throw new ConfigError('TESSERA_NATS_URL', 'names different credentials for different servers; one connection has one user (give the same user:password@, or give it once)');
-    if (given === '') throw new ConfigError('TESSERA_NATS_URL', 'has an "@" with no user or token before it');
-    userinfo = given;
-    const colon = given.indexOf(':');
-    const decode = (text: string): string => {
-      try {
-        return decodeURIComponent(text);
-      } catch {
-        throw new ConfigError('TESSERA_NATS_URL', 'has a user or password that is not valid percent-encoding');
-      }
-    };
-    auth = colon === -1 ? { token: decode(given) } : { user: decode(given.slice(0, colon)), pass: decode(given.slice(colon + 1)) };
+    const [, scheme, info, rest] = at as unknown as [string, string, string, string];
+    if (given !== null && info !== given) throw new ConfigError(variable, 'names different credentials for different servers; one connection has one identity');
+    if (info === '') throw new ConfigError(variable, 'has an "@" with no user or token before it');
+    given = info;
+    const colon = info.indexOf(':');
+    userinfo = colon === -1 ? { token: decode(info) } : { user: decode(info.slice(0, colon)), password: decode(info.slice(colon + 1)) };
     return `${scheme}${rest}`;
   });
+  return { urls: plain, userinfo };
+}
+
+/** NATS takes a user and password, or a token. */
+function natsCredentials(urls: readonly string[]): { urls: string[]; auth: NatsAuth | null } {
+  const { urls: plain, userinfo } = credentialsIn(urls, 'TESSERA_NATS_URL');
+  const auth: NatsAuth | null = userinfo === null ? null : 'token' in userinfo ? { token: userinfo.token } : { user: userinfo.user, pass: userinfo.password };
   return { urls: plain, auth };
 }
 
-/**
- * A cluster's seeds without the credentials some of them may carry (`redis://:password@host:port`,
- * `rediss://user:password@host:port`): every node is signed in with them, so the seeds that name
- * credentials name the same ones.
- */
+/** A cluster's seeds: every node is signed in with the credentials one of them names (a password, and a user for ACLs). */
 function clusterSeeds(seeds: readonly string[]): { nodes: string[]; credentials: RedisCredentials | null } {
-  let credentials: RedisCredentials | null = null;
-  let userinfo: string | null = null;
-  const nodes = seeds.map((seed) => {
-    const at = /^(rediss?:\/\/)([^@/\s]*)@(.*)$/.exec(seed);
-    if (at === null) return seed;
-    const [, scheme, given, rest] = at as unknown as [string, string, string, string];
-    if (userinfo !== null && given !== userinfo) throw new ConfigError('TESSERA_REDIS_NODES', 'names different credentials for different seeds; every node of a cluster takes the same');
-    const colon = given.indexOf(':');
-    if (colon === -1) throw new ConfigError('TESSERA_REDIS_NODES', 'has credentials without a ":" before the password (redis://:password@host:port, or redis://user:password@host:port)');
-    userinfo = given;
-    const decode = (text: string): string => {
-      try {
-        return decodeURIComponent(text);
-      } catch {
-        throw new ConfigError('TESSERA_REDIS_NODES', 'has a user or password that is not valid percent-encoding');
-      }
-    };
-    const username = decode(given.slice(0, colon));
-    credentials = { ...(username === '' ? {} : { username }), password: decode(given.slice(colon + 1)) };
-    return `${scheme}${rest}`;
-  });
+  const { urls: nodes, userinfo } = credentialsIn(seeds, 'TESSERA_REDIS_NODES');
+  if (userinfo !== null && 'token' in userinfo) {
+    throw new ConfigError('TESSERA_REDIS_NODES', 'has credentials without a ":" before the password (redis://:password@host:port, or redis://user:password@host:port)');
+  }
+  const credentials = userinfo === null ? null : { ...(userinfo.user === '' ? {} : { username: userinfo.user }), password: userinfo.password };
   return { nodes, credentials };
 }
 

@@ -67,7 +67,7 @@ describe('a Redis Cluster that wants a password', { timeout: 120_000 }, () => {
 
   test('the seeds name one identity', () => {
     assert.throws(() => configWith(`redis://:a@${cluster.nodes[0]},redis://:b@${cluster.nodes[1]}`), {
-      message: 'TESSERA_REDIS_NODES: names different credentials for different seeds; every node of a cluster takes the same',
+      message: 'TESSERA_REDIS_NODES: names different credentials for different servers; one connection has one identity',
     });
     assert.throws(() => configWith(`redis://justaname@${cluster.nodes[0]}`), /credentials without a ":" before the password/);
   });
