@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { startSim, type Sim } from '../../sim/harness.js';
 import { RECLAIM_STEADY_MS, TAKEOVER_MS } from '../../src/replication/home.js';
 import { History } from './history.js';
-import { CHAOS_ENV, metricOf, RegionClient, waitUntilSettled } from './support.js';
+import { CHAOS_ENV, HEALED_WITHIN_MS, metricOf, RegionClient, waitUntilSettled } from './support.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 /** Long enough that a read right after a rotation lands inside it, on a busy 2-core machine too. */
@@ -140,7 +140,7 @@ describe('tokens across regions', { timeout: 600_000 }, () => {
     assert.ok(apLate.length > 0, 'ap was asked while cut off');
     assert.deepEqual(apLate.filter((v) => v.outcome === 'accepted'), [], 'ap accepts nothing it cannot know is current');
     assert.ok(apLate.every((v) => v.outcome === 'unavailable'), `ap answers 503 while cut off (${[...new Set(apLate.map((v) => v.status))].join(', ')})`);
-    await sim.waitForRoutes(30_000);
+    await sim.waitForRoutes(HEALED_WITHIN_MS);
     // Within the minute the runbook gives a region after a heal: on NATS 2.9.10 (no pre-vote) the
     // heartbeat bucket can stay without a leader for a while, and then even eu cannot vouch for its
     // own sessions (once seen for 21.5 s: ap answered 35–39 s after the heal). Meanwhile only 503.
@@ -232,7 +232,7 @@ describe('tokens across regions', { timeout: 600_000 }, () => {
     assert.ok(history.checkedAfterRevocation() > 0, 'the token was checked after its revocation');
     const apAfter = history.validations.filter((v) => v.region === 'ap' && v.start > revocation.end);
     assert.ok(apAfter.length > 0 && apAfter.every((v) => v.outcome === 'unavailable'), 'ap, cut off with its clock ahead, refuses rather than trusts its lapsed lease');
-    await sim.waitForRoutes(30_000);
+    await sim.waitForRoutes(HEALED_WITHIN_MS);
     await waitUntilSettled(sim, 60_000);
   });
 

@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startSim, type Sim } from '../../sim/harness.js';
 import { connectTo, jetstreamManager, moveLeaderTo, readStream, replicaServers, waitForLeader } from '../../sim/jetstream.js';
-import { CHAOS_ENV, RegionClient, digestsOf, sessionOf, snapshotIn, waitForConvergence, waitUntilSettled } from './support.js';
+import { CHAOS_ENV, digestsOf, HEALED_WITHIN_MS, RegionClient, sessionOf, snapshotIn, waitForConvergence, waitUntilSettled } from './support.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -143,7 +143,7 @@ describe('chaos in three simulated regions', { timeout: 600_000 }, () => {
       assert.ok(load.globalAcked.length > killedAt, `sign-ins acknowledged after the kill (${load.globalAcked.length - killedAt})`);
       await sim.restartNats(victim);
       victim = null;
-      await sim.waitForRoutes(30_000);
+      await sim.waitForRoutes(HEALED_WITHIN_MS);
       await waitForConvergence(sim, REGIONS, 60_000);
       for (const region of REGIONS) {
         for (const { token } of load.globalAcked) {
@@ -169,7 +169,7 @@ describe('chaos in three simulated regions', { timeout: 600_000 }, () => {
       await sim.partition('us');
       await sleep(30_000);
       await sim.heal('us');
-      await sim.waitForRoutes(30_000);
+      await sim.waitForRoutes(HEALED_WITHIN_MS);
       await sleep(2_000);
       await load.stop();
       assert.ok(load.globalAcked.some((w) => w.region === 'eu'), 'eu acknowledged sign-ins');
@@ -266,7 +266,7 @@ describe('chaos in three simulated regions', { timeout: 600_000 }, () => {
       }),
     );
     await sleep(5_500);
-    await sim.waitForRoutes(30_000);
+    await sim.waitForRoutes(HEALED_WITHIN_MS);
     await waitForConvergence(sim, REGIONS, 60_000);
     // The cut-off region answers token checks once it is fresh again (503 until then: it fails closed).
     await waitUntilSettled(sim, 60_000);

@@ -21,6 +21,13 @@ export const CHAOS_ENV: Readonly<Record<string, string>> = {
   TESSERA_LOG_LEVEL: 'warn',
 };
 
+/**
+ * How long a healed cluster may take to be one again (routes, one meta leader) before a test goes
+ * on: nats-server 2.9.10 once took 47 s to elect a meta leader after a heal, on a loaded machine
+ * (auth test 4, 2026-12-07), where 30 s had always been enough before.
+ */
+export const HEALED_WITHIN_MS = 90_000;
+
 export interface Reply {
   readonly status: number;
   readonly body: any;
