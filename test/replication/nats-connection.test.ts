@@ -85,21 +85,21 @@ async function startNats(name: string, options: NatsOptions): Promise<Nats> {
   const q = JSON.stringify;
   const write = (options: NatsOptions): void =>
     writeFileSync(
-    config,
-    [
-      `server_name: ${q(name)}`,
-      `listen: "127.0.0.1:${port}"`,
-      `http: "127.0.0.1:${http}"`,
-      `server_tags: [${q(`region:${options.region ?? 'us'}`)}]`,
-      ...(options.jetstream ? [`jetstream { store_dir: ${q(join(dir, name))}, unique_tag: "region:" }`] : []),
-      ...(options.user === undefined ? [] : [`authorization { users: [ { user: ${q(options.user.user)}, password: ${q(options.user.password)} } ] }`]),
-      ...(options.tls === undefined ? [] : [`tls { cert_file: ${q(options.tls.cert)}, key_file: ${q(options.tls.key)}, ca_file: ${q(options.tls.ca)}, verify: true }`]),
-      ...(options.cluster === undefined
-        ? []
-        : [`cluster { name: "tls-test", listen: "127.0.0.1:${options.cluster.port}", routes: [${options.cluster.routes.map((r) => q(`nats-route://127.0.0.1:${r}`)).join(', ')}] }`]),
-      '',
-    ].join('\n'),
-  );
+      config,
+      [
+        `server_name: ${q(name)}`,
+        `listen: "127.0.0.1:${port}"`,
+        `http: "127.0.0.1:${http}"`,
+        `server_tags: [${q(`region:${options.region ?? 'us'}`)}]`,
+        ...(options.jetstream ? [`jetstream { store_dir: ${q(join(dir, name))}, unique_tag: "region:" }`] : []),
+        ...(options.user === undefined ? [] : [`authorization { users: [ { user: ${q(options.user.user)}, password: ${q(options.user.password)} } ] }`]),
+        ...(options.tls === undefined ? [] : [`tls { cert_file: ${q(options.tls.cert)}, key_file: ${q(options.tls.key)}, ca_file: ${q(options.tls.ca)}, verify: true }`]),
+        ...(options.cluster === undefined
+          ? []
+          : [`cluster { name: "test-cluster", listen: "127.0.0.1:${options.cluster.port}", routes: [${options.cluster.routes.map((r) => q(`nats-route://127.0.0.1:${r}`)).join(', ')}] }`]),
+        '',
+      ].join('\n'),
+    );
   const process = new LoggedProcess(`nats-server ${name}`, 'nats-server', ['-c', config], join(dir, `${name}.log`));
   const monitor = `http://127.0.0.1:${http}`;
   const start = async (options: NatsOptions): Promise<void> => {
