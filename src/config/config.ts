@@ -8,7 +8,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { RedisCredentials, StoreConfig, TlsFiles } from '../store/session-store.js';
-import { DEFAULT_REPLICATION, shownUrl, type NatsAuth, type ReplicationSettings } from '../replication/settings.js';
+import { DEFAULT_REPLICATION, type NatsAuth, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
 import type { DeviceLimitAction } from '../domain/operations.js';
@@ -372,6 +372,14 @@ function parseReplication(
     repairIntervalMs: duration('TESSERA_REPAIR_INTERVAL', DEFAULT_REPLICATION.repairIntervalMs),
     replicaCheckIntervalMs: duration('TESSERA_REPLICA_CHECK_INTERVAL', DEFAULT_REPLICATION.replicaCheckIntervalMs),
   };
+}
+
+/**
+ * A server address as given, fit for a configuration error: a user and password in it
+ * (`nats://user:password@host:4222`) become `***`. Once loaded, URLs hold none (`credentialsIn`).
+ */
+function shownUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/\s]*@/i, '$1***@');
 }
 
 /** A user and password (`user` may be empty: the default user), or a token alone. */

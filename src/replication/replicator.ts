@@ -39,7 +39,7 @@ import { Applier } from './applier.js';
 import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, type DurabilityClass, type StreamRef } from './layout.js';
 import { Relay } from './relay.js';
 import { ReplicaCheck } from './replica-check.js';
-import { shownUrl, type ReplicationSettings } from './settings.js';
+import type { ReplicationSettings } from './settings.js';
 import { untrustedCertificate } from '../refusals.js';
 import { ensureStreams, openJetStream, ReplicationSetupError } from './streams.js';
 
@@ -155,7 +155,7 @@ export class Replicator {
     ready.catch(() => undefined);
     const first = await Promise.race([ready.then(() => 'ready' as const), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), STARTUP_WAIT_MS).unref())]);
     replicator.#serving = true;
-    if (first === 'waiting') logger.warn({ servers: settings.natsUrls.map(shownUrl) }, 'NATS is not reachable yet: serving this region, global writes answer 503 until it is');
+    if (first === 'waiting') logger.warn({ servers: settings.natsUrls }, 'NATS is not reachable yet: serving this region, global writes answer 503 until it is');
     replicator.#tick();
     return replicator;
   }
@@ -416,18 +416,18 @@ export class Replicator {
         // disconnect of its own (every 250 ms or so), and may report several returns at once.
         case 'disconnect':
           if (!this.#up) break;
-          this.#logger.warn({ server: shownUrl(status.server) }, 'lost the connection to NATS; reconnecting (global writes answer 503 meanwhile)');
+          this.#logger.warn({ server: status.server }, 'lost the connection to NATS; reconnecting (global writes answer 503 meanwhile)');
           this.#up = false;
           this.#observer.natsConnection(this.#settings.region, 'down');
           break;
         case 'reconnect':
           if (this.#up) break;
-          this.#logger.info({ server: shownUrl(status.server) }, 'reconnected to NATS');
+          this.#logger.info({ server: status.server }, 'reconnected to NATS');
           this.#up = true;
           this.#observer.natsConnection(this.#settings.region, 'up');
           break;
         case 'ldm':
-          this.#logger.info({ server: shownUrl(status.server) }, 'the NATS server is shutting down (lame duck mode); the client moves to another');
+          this.#logger.info({ server: status.server }, 'the NATS server is shutting down (lame duck mode); the client moves to another');
           break;
         case 'error': {
           // What the server said: an authorization refused (then it closes the connection), a permission denied.

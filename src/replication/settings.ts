@@ -64,11 +64,3 @@ export const DEFAULT_REPLICATION = {
   repairIntervalMs: 60_000,
   repairBuckets: 256,
 } as const;
-
-/**
- * A server address as a log line, an error or a label may show it: a user and
- * password in it (`nats://user:password@host:4222`) become `***`.
- */
-export function shownUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/\s]*@/i, '$1***@');
-}

@@ -15,7 +15,7 @@ import { createTessera } from '../../src/tessera.js';
 import { createLogger } from '../../src/logging.js';
 import { StoreUnavailableError } from '../../src/store/session-store.js';
 import { startRedis } from '../support/redis-harness.js';
-import { startTessera } from '../support/tessera-server.js';
+import { startFailure, startTessera } from '../support/tessera-server.js';
 
 const DAY = 86_400_000;
 const BASE = { TESSERA_API_KEYS: 'app:app-secret-0123456789', TESSERA_SQLITE_PATH: ':memory:' };
@@ -449,10 +449,7 @@ describe('store start-up failures name the variable', () => {
     writeFileSync(join(dir, 'file'), 'not a directory');
     const path = join(dir, 'file', 'tessera.db');
     const config = loadConfig({ ...BASE, TESSERA_SQLITE_PATH: path });
-    const error = await createTessera(config, { logger: createLogger('silent') }).then(
-      () => assert.fail('opened a database under a regular file'),
-      (e: unknown) => e,
-    );
+    const error = await startFailure(config, 'with a database under a regular file');
     const explained = explainStoreError(config.store, error);
     assert.ok(explained instanceof StartupError);
     assert.deepEqual(explained.variables, ['TESSERA_SQLITE_PATH']);
@@ -474,13 +471,7 @@ describe('store start-up failures name the variable', () => {
   for (const { name, prepare, message } of sqliteCases) {
     test(`TESSERA_SQLITE_PATH naming ${name}`, async () => {
       const config = loadConfig({ ...BASE, TESSERA_SQLITE_PATH: prepare(tempDir()) });
-      const error = await createTessera(config, { logger: createLogger('silent') }).then(
-        async (t) => {
-          await t.close();
-          return assert.fail(`opened ${name}`);
-        },
-        (e: unknown) => e,
-      );
+      const error = await startFailure(config, `with ${name}`);
       const explained = explainStoreError(config.store, error);
       assert.match(explained?.message ?? String(error), /^TESSERA_SQLITE_PATH: cannot open the embedded database/);
       assert.match(explained!.message, message);
@@ -512,13 +503,7 @@ describe('store start-up failures name the variable', () => {
       const { port } = redis;
       const failure = async (url: string): Promise<string> => {
         const config = loadConfig({ ...BASE, TESSERA_STORE: 'redis', TESSERA_REDIS_URL: url });
-        const error = await createTessera(config, { logger: createLogger('silent') }).then(
-          async (t) => {
-            await t.close();
-            return assert.fail(`started with ${url}`);
-          },
-          (e: unknown) => e,
-        );
+        const error = await startFailure(config, `with ${url}`);
         return explainStoreError(config.store, error)?.message ?? String(error);
       };
       assert.match(await failure(`redis://:wr0ng-pw@127.0.0.1:${port}`), new RegExp(`^TESSERA_REDIS_URL: Redis at 127\\.0\\.0\\.1:${port} refused the credentials in the URL \\(WRONGPASS `));

@@ -35,6 +35,7 @@ import { ReplicationSetupError } from '../../src/replication/streams.js';
 import { createTessera, type Tessera } from '../../src/tessera.js';
 import { makeCertificates, type Certificates } from '../support/certificates.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { startFailure } from '../support/tessera-server.js';
 
 interface Nats {
   readonly url: string;
@@ -138,13 +139,7 @@ function logLines(): { lines: string[]; logger: ReturnType<typeof createLogger> 
 
 /** Starts a node on `natsUrl` (default: `nats`'s) and Redis; resolves to why it failed. */
 async function failedStart(nats: Nats, natsUrl = nats.url, logger = createLogger('silent'), env: Record<string, string> = {}): Promise<ReplicationSetupError> {
-  const error = await createTessera(configOn(natsUrl, env), { logger }).then(
-    async (tessera) => {
-      await tessera.close();
-      return assert.fail('started on a NATS that cannot hold the streams');
-    },
-    (e: unknown) => e,
-  );
+  const error = await startFailure(configOn(natsUrl, env), 'on a NATS that cannot hold the streams', logger);
   assert.ok(error instanceof ReplicationSetupError, `failed with ${String(error)}`);
   return error;
 }

@@ -11,6 +11,7 @@ import { explainStoreError } from '../../src/config/diagnostics.js';
 import { createLogger } from '../../src/logging.js';
 import { createTessera } from '../../src/tessera.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-harness.js';
+import { startFailure } from '../support/tessera-server.js';
 
 const PASSWORD = 'cl-pw/with:odd@chars';
 
@@ -50,13 +51,7 @@ describe('a Redis Cluster that wants a password', { timeout: 120_000 }, () => {
   test('a wrong password or none: the start stops at once, saying which, never showing the password', async () => {
     const failure = async (nodes: string): Promise<string> => {
       const config = configWith(nodes);
-      const error = await createTessera(config, { logger: createLogger('silent') }).then(
-        async (tessera) => {
-          await tessera.close();
-          return assert.fail(`started with ${nodes}`);
-        },
-        (e: unknown) => e,
-      );
+      const error = await startFailure(config, `with ${nodes}`);
       return explainStoreError(config.store, error)?.message ?? String(error);
     };
     const wrong = await failure(`redis://:wr0ng-pw@${cluster.nodes[0]}`);

@@ -17,6 +17,7 @@ import { createLogger } from '../../src/logging.js';
 import { createTessera } from '../../src/tessera.js';
 import { makeCertificates, type Certificates } from '../support/certificates.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
+import { startFailure } from '../support/tessera-server.js';
 
 describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-tls-'));
@@ -57,13 +58,7 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
 
   test('without the CA: the start stops at once, naming TESSERA_REDIS_CA', async () => {
     const config = configWith({ TESSERA_REDIS_CERT: certificates.clientCert, TESSERA_REDIS_KEY: certificates.clientKey });
-    const error = await createTessera(config, { logger: createLogger('silent') }).then(
-      async (tessera) => {
-        await tessera.close();
-        return assert.fail('started against a server certificate it cannot trust');
-      },
-      (e: unknown) => e,
-    );
+    const error = await startFailure(config, 'against a server certificate it cannot trust');
     const explained = explainStoreError(config.store, error);
     assert.deepEqual(explained?.variables, ['TESSERA_REDIS_URL', 'TESSERA_REDIS_CA']);
     assert.match(explained?.message ?? '', /the TLS certificate of the Redis server is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN): .+\); set TESSERA_REDIS_CA/);

@@ -3,11 +3,13 @@
  * gives tests a small HTTP client for it. Nothing is mocked: requests cross a
  * real socket into the real app, service and engine.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import type { Logger } from 'pino';
 import { createLogger } from '../../src/logging.js';
 import { createTessera, type Tessera } from '../../src/tessera.js';
 
@@ -110,4 +112,18 @@ export async function startTessera(env: Record<string, string> = {}, options: { 
       if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Why a start that must fail failed: the error `createTessera` rejected with. A start that
+ * succeeds is closed, and fails the test with `what` ("started …").
+ */
+export async function startFailure(config: Config, what: string, logger: Logger = createLogger('silent')): Promise<unknown> {
+  return createTessera(config, { logger }).then(
+    async (tessera) => {
+      await tessera.close();
+      return assert.fail(`started ${what}`);
+    },
+    (error: unknown) => error,
+  );
 }
