@@ -11,9 +11,17 @@ export async function openStore(config: StoreConfig, settings: StoreSettings): P
       // Loaded on demand so that the embedded engine starts without the Redis client.
       const { RedisStore } = await import('./redis/redis-store.js');
       const tls = config.tls === undefined ? {} : { tls: config.tls };
+      const tuning = config.historyForm === undefined ? {} : { tuning: { historyForm: config.historyForm } };
       return config.engine === 'redis'
-        ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url, ...tls })
-        : RedisStore.connect({ ...settings, engine: 'redis-cluster', nodes: config.nodes, ...tls, ...(config.credentials === undefined ? {} : { credentials: config.credentials }) });
+        ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url, ...tls, ...tuning })
+        : RedisStore.connect({
+            ...settings,
+            engine: 'redis-cluster',
+            nodes: config.nodes,
+            ...tls,
+            ...tuning,
+            ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
+          });
     }
   }
 }

@@ -31,8 +31,20 @@ export interface TlsFiles {
 /** Which engine to open, and where it is. `tls`: the files for a Redis that speaks TLS (`rediss://`, or every node of a cluster). */
 export type StoreConfig =
   | { readonly engine: 'sqlite'; readonly path: string }
-  | { readonly engine: 'redis'; readonly url: string; readonly tls?: TlsFiles }
-  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly tls?: TlsFiles; readonly credentials?: RedisCredentials };
+  | { readonly engine: 'redis'; readonly url: string; readonly tls?: TlsFiles; readonly historyForm?: RedisHistoryForm }
+  | {
+      readonly engine: 'redis-cluster';
+      readonly nodes: readonly string[];
+      readonly tls?: TlsFiles;
+      readonly credentials?: RedisCredentials;
+      readonly historyForm?: RedisHistoryForm;
+    };
+
+/**
+ * How a Redis engine's writes keep a session's history (decision D93): a sorted set, or a hash
+ * as releases before D93 did and can read (`TESSERA_REDIS_HISTORY_FORM`). Both are read.
+ */
+export type RedisHistoryForm = 'zset' | 'hash';
 
 /** What every node of a Redis Cluster is signed in with (the default user when `username` is absent). */
 export interface RedisCredentials {

@@ -151,6 +151,7 @@ async function dumpRedis(command: (...args: (string | number)[]) => Promise<Resp
         type === 'string' ? await command('GET', key)
         : type === 'hash' ? await command('HGETALL', key)
         : type === 'set' ? await command('SMEMBERS', key)
+        : type === 'zset' ? await command('ZRANGE', key, 0, -1, 'WITHSCORES')
         : type === 'list' ? await command('LRANGE', key, 0, -1)
         : type === 'stream' ? await command('XRANGE', key, '-', '+')
         : `<${type}>`;

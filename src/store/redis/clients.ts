@@ -8,7 +8,7 @@ import { createClient, ErrorReply } from 'redis';
 import type { TlsFiles } from '../session-store.js';
 import { REFUSED_CREDENTIALS, untrustedCertificate } from '../../refusals.js';
 import type { RedisTuning } from './options.js';
-import { callFunction, TESSERA_FUNCTIONS, type ScriptName } from './scripts.js';
+import { callFunction, tesseraFunctions, type ScriptName } from './scripts.js';
 
 /** The commands the store uses. */
 export interface Commands {
@@ -304,7 +304,7 @@ export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFile
     script: (name, keys, args) =>
       clients.run((c) =>
         callFunction(
-          TESSERA_FUNCTIONS,
+          tesseraFunctions(tuning.historyForm),
           name,
           // node-redis only reads the arrays.
           (fn) => c.fCall(fn, { keys: keys as string[], arguments: args as string[] }),

@@ -13,7 +13,7 @@ import { createCluster } from 'redis';
 import { clientDefaults, connectWithin, Replaceable, type Commands } from './clients.js';
 import type { RedisCredentials, TlsFiles } from '../session-store.js';
 import type { RedisTuning } from './options.js';
-import { callFunction, TESSERA_FUNCTIONS } from './scripts.js';
+import { callFunction, tesseraFunctions } from './scripts.js';
 
 function newCluster(rootNodes: readonly string[], tuning: RedisTuning, tls: TlsFiles | undefined, credentials: RedisCredentials | undefined) {
   const cluster = createCluster({
@@ -51,7 +51,7 @@ export async function openCluster(seeds: readonly string[], tuning: RedisTuning,
     script: (name, keys, args) =>
       clusters.run((c) =>
         callFunction(
-          TESSERA_FUNCTIONS,
+          tesseraFunctions(tuning.historyForm),
           name,
           // node-redis only reads the arrays; the first key routes FCALL to the slot's master.
           (fn) => c.fCall(fn, { keys: keys as string[], arguments: args as string[] }),

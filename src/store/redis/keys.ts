@@ -1,15 +1,16 @@
 /**
  * Key layout of the Redis engines.
  *
- * A session is five small hashes and a list that share the hash tag
- * `{sessionId}`, so they live in one cluster slot and one Lua script reads or
- * changes them atomically:
+ * A session is four small hashes, a sorted set and a list that share the
+ * hash tag `{sessionId}`, so they live in one cluster slot and one Lua script
+ * reads or changes them atomically:
  *
  *   <prefix>{<sessionId>}:m   metadata and the version of every part
  *   <prefix>{<sessionId>}:d   devices, one field per device
  *   <prefix>{<sessionId>}:c   cart, one field per SKU
  *   <prefix>{<sessionId>}:p   preferences, one field per top-level key
- *   <prefix>{<sessionId>}:h   history, one field per product
+ *   <prefix>{<sessionId>}:h   history, one member per product scored by its
+ *                             view time (a hash before D93: `lua/common.lua.ts`)
  *   <prefix>{<sessionId>}:q   records parked until the session's metadata arrives
  *
  * The change feed is one stream, `<prefix>feed`, on a single server; on a
@@ -37,7 +38,7 @@ export interface FeedShardKeys {
 }
 
 export interface KeyLayout {
-  /** The session's five hashes, then its feed shard's stream (with `feed`) and its parked records (with `parked`). */
+  /** The session's five keys (metadata, devices, cart, preferences, history), then its feed shard's stream (with `feed`) and its parked records (with `parked`). */
   session(sessionId: string, extra?: { readonly feed?: boolean; readonly parked?: boolean }): SessionKeys;
   user(userId: string): string;
   /** Every session of the user (same slot as `user`). */

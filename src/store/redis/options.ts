@@ -3,7 +3,7 @@
  * every engine shares, the target (one server, or a cluster's seed nodes) and,
  * optionally, tuning; defaults suit a production deployment.
  */
-import type { RedisCredentials, StoreSettings, TlsFiles } from '../session-store.js';
+import type { RedisCredentials, RedisHistoryForm, StoreSettings, TlsFiles } from '../session-store.js';
 
 export interface RedisTuning {
   /** Prefix of every key, so that Tessera can share a Redis with other applications. @default "ts:" */
@@ -24,6 +24,12 @@ export interface RedisTuning {
    * @default min(1 h, max(1 ms, idle timeout / 100))
    */
   readonly expiryStepMs?: number;
+  /**
+   * How writes keep a session's history: a sorted set, whose oldest view is found without reading
+   * the others, or a hash, the form releases before D93 read (`TESSERA_REDIS_HISTORY_FORM`;
+   * docs/redis.md, "Upgrading"). Both forms are read. @default "zset"
+   */
+  readonly historyForm: RedisHistoryForm;
 }
 
 export const DEFAULT_REDIS_TUNING: RedisTuning = Object.freeze({
@@ -33,6 +39,7 @@ export const DEFAULT_REDIS_TUNING: RedisTuning = Object.freeze({
   startupTimeoutMs: 5000,
   maxQueuedCommands: 10_000,
   topologyRefreshMs: 250,
+  historyForm: 'zset',
 });
 
 export type RedisStoreOptions = StoreSettings &
@@ -58,4 +65,6 @@ export function validateRedisOptions(options: RedisStoreOptions): void {
     throw new TypeError('Redis Cluster needs at least one seed node ("host:port")');
   }
   if (!(options.idleTimeoutMs > 0)) throw new TypeError(`idleTimeoutMs must be positive, got ${options.idleTimeoutMs}`);
+  const form = options.tuning?.historyForm;
+  if (form !== undefined && form !== 'zset' && form !== 'hash') throw new TypeError(`historyForm must be "zset" or "hash", got ${JSON.stringify(form)}`);
 }

@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ErrorReply } from 'redis';
+import type { RedisHistoryForm } from '../session-store.js';
 import { CART_LUA } from './lua/cart.lua.js';
 import { COMMON_LUA } from './lua/common.lua.js';
 import { DEVICES_LUA, TOKEN_MATCH_LUA } from './lua/devices.lua.js';
@@ -44,11 +45,21 @@ import {
 import { SESSION_LUA } from './lua/session.lua.js';
 import { VERSIONS_LUA } from './lua/versions.lua.js';
 
-/** What every script is built on: the helpers, each part's rules, the joins, the feed, activity and the operations (apply). */
-export const LIBRARY = [
-  COMMON_LUA, HLC_LUA, SESSION_LUA, VERSIONS_LUA, DEVICES_LUA, TOKEN_MATCH_LUA, CART_LUA, PREFS_LUA, MERGE_PATCH_LUA,
-  HISTORY_LUA, JOINS_LUA, FEED_LUA, ACTIVITY_LUA, OPERATIONS_LUA,
-].join('\n');
+/**
+ * What every script is built on: the helpers, each part's rules, the joins, the feed, activity
+ * and the operations (apply), after the one constant that differs by `historyForm`: how a write
+ * keeps a session's history (`common.lua.ts`, decision D93).
+ */
+export function libraryCode(historyForm: RedisHistoryForm): string {
+  return [
+    `local HISTORY_FORM = '${historyForm}'`,
+    COMMON_LUA, HLC_LUA, SESSION_LUA, VERSIONS_LUA, DEVICES_LUA, TOKEN_MATCH_LUA, CART_LUA, PREFS_LUA, MERGE_PATCH_LUA,
+    HISTORY_LUA, JOINS_LUA, FEED_LUA, ACTIVITY_LUA, OPERATIONS_LUA,
+  ].join('\n');
+}
+
+/** The helpers as this release keeps the history by default. */
+export const LIBRARY = libraryCode('zset');
 
 /** A script's Lua, run as the body of a function that begins with `beginCall` (`common.lua.ts`). */
 export interface FunctionDefinition {
@@ -107,6 +118,13 @@ const DEFINITIONS = {
 export type ScriptName = keyof typeof DEFINITIONS;
 
 export const TESSERA_FUNCTIONS = functionLibrary('tessera', LIBRARY, DEFINITIONS);
+
+const HASH_HISTORY_FUNCTIONS = functionLibrary('tessera', libraryCode('hash'), DEFINITIONS);
+
+/** The library of the scripts for a history form: two forms are two libraries, each named by its own digest. */
+export function tesseraFunctions(historyForm: RedisHistoryForm): FunctionLibrary {
+  return historyForm === 'zset' ? TESSERA_FUNCTIONS : HASH_HISTORY_FUNCTIONS;
+}
 
 const NOT_LOADED = /^ERR Function not found/;
 const ALREADY_LOADED = /^ERR Library '[^']*' already exists/;

@@ -99,9 +99,57 @@ local function toFlat(map)
   return flat
 end
 
--- HGETALL of a part's hash without the placeholder.
+-- The history's stored form (decision D93). Since D93 it is a sorted set: member = product id,
+-- score = the view time in epoch milliseconds (what a hash field held before), the placeholder
+-- scored +inf, so that the oldest view is the first member, found without reading the others.
+-- Until D93 it was a hash like the other parts. Both forms are read, whatever HISTORY_FORM says;
+-- HISTORY_FORM ('zset' or 'hash', set at the top of the library by TESSERA_REDIS_HISTORY_FORM)
+-- is the form a write keeps: a new history is made in it, and with 'zset' a write turns a hash
+-- into a sorted set. The form is asked of Redis once per call (TYPE).
+local historyType
+eachCall(function() historyType = nil end)
+
+local function historyTypeNow()
+  if historyType == nil then
+    historyType = redis.call('TYPE', HISTORY).ok
+    if historyType == 'none' then historyType = HISTORY_FORM end
+  end
+  return historyType
+end
+
+-- Writes may follow: a hash history becomes a sorted set when HISTORY_FORM says so, with its
+-- entries' texts (the score of an integer prints as the integer) and its deadline unchanged.
+local function historySorted()
+  if historyTypeNow() == 'hash' and HISTORY_FORM == 'zset' then
+    local flat = redis.call('HGETALL', HISTORY)
+    local ttl = redis.call('PTTL', HISTORY)
+    redis.call('DEL', HISTORY)
+    local args = {}
+    for i = 1, #flat, 2 do
+      args[#args + 1] = flat[i] == PLACEHOLDER and '+inf' or flat[i + 1]
+      args[#args + 1] = flat[i]
+      if #args == 2000 then
+        redis.call('ZADD', HISTORY, unpack(args))
+        args = {}
+      end
+    end
+    if #args > 0 then redis.call('ZADD', HISTORY, unpack(args)) end
+    if ttl > 0 then redis.call('PEXPIRE', HISTORY, ttl) end
+    historyType = 'zset'
+  end
+  return historyType == 'zset'
+end
+
+-- Every entry of a part (field, value, field, value…) without the placeholder. Reads only:
+-- read-only scripts call it too.
 local function partFields(key)
-  local flat = redis.call('HGETALL', key)
+  local flat
+  if key == HISTORY and historyTypeNow() == 'zset' then
+    -- The placeholder, scored +inf, comes last.
+    flat = redis.call('ZRANGE', HISTORY, 0, -1, 'WITHSCORES')
+  else
+    flat = redis.call('HGETALL', key)
+  end
   for i = 1, #flat, 2 do
     if flat[i] == PLACEHOLDER then
       table.remove(flat, i)
@@ -112,8 +160,25 @@ local function partFields(key)
   return flat
 end
 
+-- A part's stored text of one entry, or nil.
+local function partEntry(part, field)
+  if part == 'history' and historySorted() then return redis.call('ZSCORE', HISTORY, field) or nil end
+  return redis.call('HGET', PART_KEY[part], field) or nil
+end
+
+-- Writes a part's stored text of one entry.
+local function setPartEntry(part, field, text)
+  if part == 'history' and historySorted() then
+    redis.call('ZADD', HISTORY, text, field)
+  else
+    redis.call('HSET', PART_KEY[part], field, text)
+  end
+end
+
 local function ensurePartKeys()
-  for _, key in ipairs({ CART, PREFS, HISTORY }) do redis.call('HSETNX', key, PLACEHOLDER, '') end
+  redis.call('HSETNX', CART, PLACEHOLDER, '')
+  redis.call('HSETNX', PREFS, PLACEHOLDER, '')
+  if historySorted() then redis.call('ZADD', HISTORY, 'NX', '+inf', PLACEHOLDER) else redis.call('HSETNX', HISTORY, PLACEHOLDER, '') end
 end
 
 -- HSET of a field/value map, in one call (a no-op when the map is empty).

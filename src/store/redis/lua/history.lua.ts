@@ -1,13 +1,61 @@
 /**
- * Lua twin of `src/domain/history.ts`: field = product id, value = the view
- * time in epoch milliseconds; the newest `limit` kept.
+ * Lua twin of `src/domain/history.ts`: member = product id, score = the view
+ * time in epoch milliseconds (a sorted set since D93; a hash, field = product
+ * id, before: `common.lua.ts`); the newest `limit` kept.
  */
 export const HISTORY_LUA = String.raw`
 CANONICAL.history = function(text) return text end
 
+-- Removes the entries of a sorted-set history, calling dropped(productId, viewedAtText) for each.
+local function dropSorted(entries, dropped)
+  for i = 1, #entries, 1000 do
+    local ids = {}
+    for j = i, math.min(i + 999, #entries) do
+      ids[#ids + 1] = entries[j][1]
+      dropped(entries[j][1], entries[j][2])
+    end
+    redis.call('ZREM', HISTORY, unpack(ids))
+  end
+end
+
+-- trimHistory of a sorted set: its first members are the oldest views, those of one view time
+-- in byte order of their ids (Redis orders equal scores so), and of those the greatest id goes
+-- first. A view added to a full history reads two members, not every one.
+local function trimSorted(limit)
+  local count = redis.call('ZCARD', HISTORY)
+  if count <= limit then return {} end
+  if redis.call('ZSCORE', HISTORY, PLACEHOLDER) then count = count - 1 end
+  local excess = count - limit
+  if excess <= 0 then return {} end
+  -- The excess oldest, and the member after them: the placeholder, scored +inf, never among them.
+  local low = redis.call('ZRANGE', HISTORY, 0, excess, 'WITHSCORES')
+  local boundary = low[2 * excess]
+  local drop, tied = {}, 0
+  for i = 1, 2 * excess, 2 do
+    if low[i + 1] == boundary then tied = tied + 1 else drop[#drop + 1] = { low[i], low[i + 1] } end
+  end
+  if low[2 * excess + 2] ~= boundary then
+    -- Every member of the boundary's view time is among the excess: all go.
+    for i = 1, 2 * excess, 2 do
+      if low[i + 1] == boundary then drop[#drop + 1] = { low[i], boundary } end
+    end
+  else
+    -- More members share that view time than go: the greatest ids go.
+    for _, id in ipairs(redis.call('ZRANGE', HISTORY, boundary, boundary, 'BYSCORE', 'REV', 'LIMIT', 0, tied)) do
+      drop[#drop + 1] = { id, boundary }
+    end
+  end
+  return drop
+end
+
 -- As trimHistory(): keep the newest limit entries by (viewedAt desc, productId asc).
 -- Calls dropped(productId, viewedAtText) for each entry it removes.
 local function trimHistory(limit, dropped)
+  if historySorted() then
+    dropSorted(trimSorted(limit), dropped)
+    return
+  end
+  -- A hash (D93: written by an earlier release, or HISTORY_FORM 'hash').
   -- HLEN counts the placeholder: at most limit entries either way.
   if redis.call('HLEN', HISTORY) <= limit then return end
   -- One pass over the fields, without a table per entry: how many entries, and the oldest.

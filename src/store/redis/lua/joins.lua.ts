@@ -23,14 +23,14 @@ local JOINS = {
 
 -- Writes an entry's new stored text over its old one (nil: absent), moving the part's version.
 local function writeEntry(m, part, field, old, text)
-  redis.call('HSET', PART_KEY[part], field, text)
+  setPartEntry(part, field, text)
   moveVersion(m, part, field, old, text)
 end
 
 -- Joins an incoming entry (stored encoding) into a part; true when the stored entry changed.
 local function joinEntry(m, part, field, value)
   local join = JOINS[part]
-  local stored = redis.call('HGET', PART_KEY[part], field) or nil
+  local stored = partEntry(part, field)
   local merged = join.decode(value)
   if stored ~= nil then
     local mine = join.decode(stored)
@@ -44,7 +44,7 @@ end
 -- Joins a decoded value (already in Lua form) into a part; returns the merged value.
 local function joinValue(m, part, field, value)
   local join = JOINS[part]
-  local stored = redis.call('HGET', PART_KEY[part], field) or nil
+  local stored = partEntry(part, field)
   local merged = value
   if stored ~= nil then merged = join.merge(join.decode(stored), value) end
   writeEntry(m, part, field, stored, join.encode(merged))
