@@ -20,7 +20,9 @@
 # every request picks one of that many signed-in sessions at random, so that
 # concurrent writes to one cart do not all miss L1's version); WRITE (put: the
 # PUT above; add: POST /v1/session/cart/items of one of 12 SKUs per session with
-# eight attributes, as the benchmark's cart adds, so carts grow to 12 lines).
+# eight attributes, as the benchmark's cart adds, so carts grow to 12 lines; view: POST
+# /v1/session/history of a product never viewed, with return=minimal, after a warm-up that fills
+# every history to its 100 views, so that each view pushes the oldest out).
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -37,7 +39,7 @@ BASE_PORT=${BASE_PORT:-7410}
 CONNECTIONS=${CONNECTIONS:-32}
 SESSIONS=${SESSIONS:-1}
 WRITE=${WRITE:-put}
-[[ $WRITE == put || $WRITE == add ]] || { echo "$0: WRITE is put or add" >&2; exit 2; }
+[[ $WRITE == put || $WRITE == add || $WRITE == view ]] || { echo "$0: WRITE is put, add or view" >&2; exit 2; }
 THREADS=$((CONNECTIONS < 2 ? 1 : 2))
 KEY=side-by-side-key-0123456789abcdef
 WORK=$(mktemp -d)
@@ -89,7 +91,14 @@ request = function()
   return wrk.format("POST", "/v1/session/cart/items", headers({ ["content-type"] = "application/json" }), body)
 end
 LUA
-for kind in reads write-put write-add; do cat "$WORK/tokens.lua" "$WORK/$kind.lua" > "$WORK/$kind.wrk.lua"; done
+cat > "$WORK/write-view.lua" <<'LUA'
+-- A product never viewed before: once a history holds its 100 views, every view pushes the oldest out.
+request = function()
+  return wrk.format("POST", "/v1/session/history", headers({ ["content-type"] = "application/json", prefer = "return=minimal" }),
+    '{"productId":"PROD-' .. math.random(1, 1000000000) .. '"}')
+end
+LUA
+for kind in reads write-put write-add write-view; do cat "$WORK/tokens.lua" "$WORK/$kind.lua" > "$WORK/$kind.wrk.lua"; done
 
 start() {
   local build=$1 port=${PORT[$1]} redis=$((PORT[$1] + 1))
@@ -145,6 +154,14 @@ script_cost() {
 
 start A
 start B
+if [[ $WRITE == view ]]; then
+  # Every session's history filled to its limit before anything is measured.
+  for build in A B; do
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$((SESSIONS * 100 / 1500 + 5))s" -s "$WORK/write-view.wrk.lua" -H "authorization: Bearer $KEY" "http://127.0.0.1:${PORT[$build]}/" -- "${TOKEN[$build]}" >/dev/null
+    views=$(curl -sf -H "authorization: Bearer $KEY" -H "tessera-token: $(head -1 "${TOKEN[$build]}")" "http://127.0.0.1:${PORT[$build]}/v1/session/history" | node -e 'let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => console.log(JSON.parse(t).items.length))')
+    echo "$build: a history holds $views views after the warm-up"
+  done
+fi
 for build in A B; do script_cost "$build" >/dev/null; done
 echo "A = ${DIR[A]} ($(git -C "${DIR[A]}" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo "B = ${DIR[B]} ($(git -C "${DIR[B]}" rev-parse --short HEAD 2>/dev/null || echo '?'))"

@@ -1,7 +1,7 @@
 /**
  * The Redis and Redis Cluster engines.
  *
- * A session is five hashes and a list under one hash tag (`keys.ts`); each
+ * A session is four hashes, a sorted set and a list under one hash tag (`keys.ts`); each
  * call that touches it is one Lua script (`lua/`), run atomically by the node
  * that owns the slot: `load` and `apply` are one round trip each, and a
  * script that commits a change appends it to the feed in the same step. Redis
