@@ -21,12 +21,13 @@ end
 -- trimHistory of a sorted set: its first members are the oldest views, those of one view time
 -- in byte order of their ids (Redis orders equal scores so), and of those the greatest id goes
 -- first. A view added to a full history reads two members, not every one.
+-- Returns the entries to drop ({ productId, viewedAtText } each), or nil when none.
 local function trimSorted(limit)
   local count = redis.call('ZCARD', HISTORY)
-  if count <= limit then return {} end
+  if count <= limit then return nil end
   if redis.call('ZSCORE', HISTORY, PLACEHOLDER) then count = count - 1 end
   local excess = count - limit
-  if excess <= 0 then return {} end
+  if excess <= 0 then return nil end
   -- The excess oldest, and the member after them: the placeholder, scored +inf, never among them.
   local low = redis.call('ZRANGE', HISTORY, 0, excess, 'WITHSCORES')
   local boundary = low[2 * excess]
@@ -52,7 +53,8 @@ end
 -- Calls dropped(productId, viewedAtText) for each entry it removes.
 local function trimHistory(limit, dropped)
   if historySorted() then
-    dropSorted(trimSorted(limit), dropped)
+    local drop = trimSorted(limit)
+    if drop ~= nil then dropSorted(drop, dropped) end
     return
   end
   -- A hash (D93: written by an earlier release, or HISTORY_FORM 'hash').
