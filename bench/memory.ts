@@ -13,6 +13,7 @@
  *
  *   npm run bench:memory                 # 3,000 sessions
  *   MEMORY_SESSIONS=10000 npm run bench:memory
+ *   TESSERA_REDIS_HISTORY_FORM=hash npm run bench:memory   # histories kept as hashes, as before D93
  */
 import { startRedis, type RedisServer } from '../test/support/redis-harness.js';
 import { seedTessera } from './dataset/seed.js';
@@ -22,6 +23,7 @@ const SESSIONS = Number(process.env.MEMORY_SESSIONS ?? 3_000);
 const SAMPLE = 200;
 const DATA_SEED = 7;
 const KEY = 'memory-bench-key-0123456789abcdef';
+const HISTORY_FORM = process.env.TESSERA_REDIS_HISTORY_FORM;
 
 /** Redis settings compared; the default first. */
 const CONFIGURATIONS: ReadonlyArray<{ readonly name: string; readonly args: readonly string[] }> = [
@@ -52,7 +54,7 @@ interface Measured {
 
 async function measure(name: string, args: readonly string[]): Promise<Measured> {
   const redis = await startRedis({ args: [...args] });
-  const { tessera, origin } = await tesseraOnRedis(redis, KEY);
+  const { tessera, origin } = await tesseraOnRedis(redis, KEY, HISTORY_FORM === undefined ? {} : { TESSERA_REDIS_HISTORY_FORM: HISTORY_FORM });
   try {
     const before = await usedMemory(redis);
     const seeded = await seedTessera({ origin, apiKey: KEY, count: SESSIONS, dataSeed: DATA_SEED });
@@ -94,7 +96,7 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const results: Measured[] = [];
 for (const { name, args } of CONFIGURATIONS) results.push(await measure(name, args));
 
-console.log(`# Redis memory per session (${fmt(SESSIONS)} sessions of the bench data set, ${process.version})\n`);
+console.log(`# Redis memory per session (${fmt(SESSIONS)} sessions of the bench data set, ${process.version}; histories kept as ${HISTORY_FORM === 'hash' ? 'hashes' : 'sorted sets'})\n`);
 console.log('| configuration | used_memory grown / session | public JSON of GET /v1/session (all parts) | ratio | the parts alone (generator) | ratio |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of results) {

@@ -14,11 +14,11 @@ export interface TesseraOnRedis {
   readonly origin: string;
 }
 
-/** Starts Tessera on `redis` with the API key `bench:<key>`; close `tessera` when done. */
-export async function tesseraOnRedis(redis: RedisServer, key: string): Promise<TesseraOnRedis> {
+/** Starts Tessera on `redis` with the API key `bench:<key>` and any other `env`; close `tessera` when done. */
+export async function tesseraOnRedis(redis: RedisServer, key: string, env: Readonly<Record<string, string>> = {}): Promise<TesseraOnRedis> {
   const config = loadConfig({
     TESSERA_API_KEYS: `bench:${key}`, TESSERA_LOG_LEVEL: 'silent', TESSERA_PORT: '0', TESSERA_ADMIN_PORT: '0', TESSERA_SHUTDOWN_DELAY: '0s',
-    TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url,
+    TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url, ...env,
   });
   const tessera = await createTessera(config, { logger: createLogger('silent') });
   try {
