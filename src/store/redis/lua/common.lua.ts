@@ -119,10 +119,12 @@ end
 
 -- Writes may follow: a hash history becomes a sorted set when HISTORY_FORM says so, with its
 -- entries' texts (the score of an integer prints as the integer) and its deadline unchanged.
+-- (Every write that converts also settles the written keys' deadlines, settleExpiry; the
+-- conversion keeps the deadline all the same, so that it alone never leaves a key without one.)
 local function historySorted()
   if historyTypeNow() == 'hash' and HISTORY_FORM == 'zset' then
     local flat = redis.call('HGETALL', HISTORY)
-    local ttl = redis.call('PTTL', HISTORY)
+    local deadline = redis.call('PEXPIRETIME', HISTORY)
     redis.call('DEL', HISTORY)
     local args = {}
     for i = 1, #flat, 2 do
@@ -134,7 +136,7 @@ local function historySorted()
       end
     end
     if #args > 0 then redis.call('ZADD', HISTORY, unpack(args)) end
-    if ttl > 0 then redis.call('PEXPIRE', HISTORY, ttl) end
+    if deadline > 0 then redis.call('PEXPIREAT', HISTORY, deadline) end
     historyType = 'zset'
   end
   return historyType == 'zset'
