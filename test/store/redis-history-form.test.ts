@@ -138,6 +138,35 @@ describe('a history kept as a sorted set or as a hash (D93)', { timeout: 120_000
     assert.equal(await typeOf(session.id), 'zset');
   });
 
+  it('converts and trims a history longer than one call takes (1,200 views, 1,000 values a call)', async () => {
+    const BIG = 1_200;
+    const open = (historyItems: number, historyForm: 'zset' | 'hash') =>
+      RedisStore.connect({ ...settings({ historyItems }), engine: 'redis', url: server.url, tuning: { historyForm } });
+    const [longHashed, longSorted, shortSorted, shortHashed] = await Promise.all([open(BIG, 'hash'), open(BIG, 'zset'), open(LIMIT, 'zset'), open(LIMIT, 'hash')]);
+    try {
+      const base = Date.now() - 10 * BIG;
+      const views = Object.fromEntries(Array.from({ length: BIG }, (_, i) => [`v${i}`, base + i]));
+      for (const [writer, trimmer] of [[longHashed, shortHashed], [longHashed, shortSorted]] as const) {
+        const session = await signIn(writer);
+        const [report] = await writer.merge([{ sessionId: session.id, part: 'history', state: { items: views }, hlc: stamp(), origin: 'us' }], Date.now());
+        assert.equal(report?.outcome, 'merged');
+        assert.equal(Object.keys((await historyOf(longSorted, session.id)).items).length, BIG);
+        // A store that keeps fewer drops all but its newest in one write (and converts first, when it keeps sorted sets).
+        await applied(trimmer, session.id, session.caller, { kind: 'history.add', productId: 'newest', viewedAt: base + BIG });
+        assert.deepEqual((await historyOf(trimmer, session.id)).items, { newest: base + BIG, [`v${BIG - 1}`]: base + BIG - 1, [`v${BIG - 2}`]: base + BIG - 2 });
+        assert.equal(await typeOf(session.id), trimmer === shortSorted ? 'zset' : 'hash');
+      }
+      // A long sorted-set history converted by the long store keeps every view.
+      const session = await signIn(longHashed);
+      await longHashed.merge([{ sessionId: session.id, part: 'history', state: { items: views }, hlc: stamp(), origin: 'us' }], Date.now());
+      await applied(longSorted, session.id, session.caller, { kind: 'history.add', productId: 'v0', viewedAt: base + BIG });
+      assert.equal(await typeOf(session.id), 'zset');
+      assert.deepEqual((await historyOf(longHashed, session.id)).items, { ...views, v0: base + BIG });
+    } finally {
+      await Promise.all([longHashed, longSorted, shortSorted, shortHashed].map((store) => store.close()));
+    }
+  });
+
   it('makes a new session\'s history in the form its store keeps', async () => {
     const bySorted = await signIn(sorted);
     const byHashed = await signIn(hashed);

@@ -99,6 +99,12 @@ local function toFlat(map)
   return flat
 end
 
+-- Calls command on key with args (a flat list; pairs stay whole), at most 1000 at a time: Lua's
+-- unpack stops at about 8,000 values. A no-op when args is empty.
+local function callInChunks(command, key, args)
+  for i = 1, #args, 1000 do redis.call(command, key, unpack(args, i, math.min(i + 999, #args))) end
+end
+
 -- The history's stored form (decision D93). Since D93 it is a sorted set: member = product id,
 -- score = the view time in epoch milliseconds (what a hash field held before), the placeholder
 -- scored +inf, so that the oldest view is the first member, found without reading the others.
@@ -130,12 +136,8 @@ local function historySorted()
     for i = 1, #flat, 2 do
       args[#args + 1] = flat[i] == PLACEHOLDER and '+inf' or flat[i + 1]
       args[#args + 1] = flat[i]
-      if #args == 2000 then
-        redis.call('ZADD', HISTORY, unpack(args))
-        args = {}
-      end
     end
-    if #args > 0 then redis.call('ZADD', HISTORY, unpack(args)) end
+    callInChunks('ZADD', HISTORY, args)
     if deadline > 0 then redis.call('PEXPIREAT', HISTORY, deadline) end
     historyType = 'zset'
   end

@@ -8,14 +8,12 @@ CANONICAL.history = function(text) return text end
 
 -- Removes the entries of a sorted-set history, calling dropped(productId, viewedAtText) for each.
 local function dropSorted(entries, dropped)
-  for i = 1, #entries, 1000 do
-    local ids = {}
-    for j = i, math.min(i + 999, #entries) do
-      ids[#ids + 1] = entries[j][1]
-      dropped(entries[j][1], entries[j][2])
-    end
-    redis.call('ZREM', HISTORY, unpack(ids))
+  local ids = {}
+  for i, entry in ipairs(entries) do
+    ids[i] = entry[1]
+    dropped(entry[1], entry[2])
   end
+  callInChunks('ZREM', HISTORY, ids)
 end
 
 -- trimHistory of a sorted set: its first members are the oldest views, those of one view time
@@ -94,11 +92,7 @@ local function trimHistory(limit, dropped)
   for i = limit + 1, #entries do
     drop[#drop + 1] = entries[i][1]
     dropped(entries[i][1], entries[i][3])
-    if #drop == 1000 then
-      redis.call('HDEL', HISTORY, unpack(drop))
-      drop = {}
-    end
   end
-  if #drop > 0 then redis.call('HDEL', HISTORY, unpack(drop)) end
+  callInChunks('HDEL', HISTORY, drop)
 end
 `;
