@@ -38,9 +38,13 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TESSERA_TEST_CONCURRENCY ?? '2';
+// --test-force-exit: a file whose tests have all ended exits even if something it started still
+// holds its event loop (a server process a failed before hook never handed to its after hook). Without
+// it, such a file never ends and the whole run waits for it, as one CI run did until its time ran out.
+// The test support modules kill the processes they started when the file exits.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { ...process.env, TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(result.status ?? 1);

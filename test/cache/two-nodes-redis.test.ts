@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
-import { startTesseraProcess, type TesseraProcess } from '../support/process.js';
+import { startTesseraProcesses, type TesseraProcess } from '../support/process.js';
 import { APP_KEY } from '../support/tessera-server.js';
 
 const ROUNDS = 500;
@@ -25,6 +25,11 @@ async function call(node: TesseraProcess, method: string, path: string, token?: 
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  }).catch((error: Error) => {
+    // A refused or broken connection means the node is gone or failing: say what it last wrote.
+    const state = node.child.exitCode !== null || node.child.signalCode !== null ? `exited (${node.child.exitCode ?? node.child.signalCode})` : 'still running';
+    const cause = (error.cause as { code?: string } | undefined)?.code ?? error.message;
+    throw new Error(`${method} ${path} failed (${cause}); the node is ${state}; its last output:\n${(node.stderr() + node.stdout()).slice(-3000)}`, { cause: error });
   });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
@@ -59,7 +64,7 @@ for (const cutting of [false, true]) {
     before(async () => {
       redis = await startRedis();
       const env = { TESSERA_STORE: 'redis', TESSERA_REDIS_URL: redis.url, TESSERA_API_KEYS: `app:${APP_KEY}`, TESSERA_L1: 'on', TESSERA_LOG_LEVEL: 'info' };
-      [nodeA, nodeB] = await Promise.all([startTesseraProcess({ ...env, TESSERA_NODE_ID: 'a' }), startTesseraProcess({ ...env, TESSERA_NODE_ID: 'b' })]);
+      [nodeA, nodeB] = (await startTesseraProcesses([{ ...env, TESSERA_NODE_ID: 'a' }, { ...env, TESSERA_NODE_ID: 'b' }])) as [TesseraProcess, TesseraProcess];
       if (cutting) {
         cutter = setInterval(() => {
           redis.command('CLIENT', 'KILL', 'TYPE', 'normal').then(

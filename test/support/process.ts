@@ -49,18 +49,41 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, TESSERA_LOG_LEVEL: 'info', TESSERA_SHUTDOWN_DELAY: '0s', ...env };
 }
 
+// Every process still running when the test file's process ends is killed, as the Redis harness
+// does for its servers: a test that failed half-way through starting several must not leave one
+// behind. (The runner's --test-force-exit ends a file whose tests are done but whose event loop is
+// still held, by such a process for one; scripts/test.mjs.)
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 function launch(env: Record<string, string>): { child: ChildProcess; out: string[]; err: string[]; exited: Promise<Exit> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const out: string[] = [];
   const err: string[] = [];
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => out.push(chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => err.push(chunk));
   const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { child, out, err, exited };
+}
+
+/**
+ * Starts one process per environment, in parallel. When one fails to start, the others are killed
+ * before the failure is thrown: a test whose start-up failed has no process to stop.
+ */
+export async function startTesseraProcesses(envs: ReadonlyArray<Record<string, string>>): Promise<TesseraProcess[]> {
+  const started = await Promise.allSettled(envs.map((env) => startTesseraProcess(env)));
+  const failure = started.find((result) => result.status === 'rejected');
+  if (failure === undefined) return started.map((result) => (result as PromiseFulfilledResult<TesseraProcess>).value);
+  await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.stop('SIGKILL') : undefined)));
+  throw failure.reason;
 }
 
 /** Runs a process expected to stop by itself (e.g. on bad configuration). */
@@ -77,9 +100,10 @@ export async function runTessera(env: Record<string, string>, timeoutMs = 20_000
  * that it is listening. `TESSERA_PORT` and `TESSERA_ADMIN_PORT` in `env` override them.
  */
 export async function startTesseraProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<TesseraProcess> {
-  const port = env.TESSERA_PORT !== undefined ? Number(env.TESSERA_PORT) : await freePort();
-  // Port 0 (any free one, read back from the log) leaves no window for another process to take it.
-  const { child, out, err, exited } = launch({ TESSERA_PORT: String(port), TESSERA_ADMIN_PORT: '0', ...env });
+  // Port 0 (any free one, read back from the log) leaves no window for another process to take it,
+  // as a port found free a moment before the child binds it does: an outgoing connection of another
+  // test can take it in between, and the child stops with EADDRINUSE.
+  const { child, out, err, exited } = launch({ TESSERA_PORT: '0', TESSERA_ADMIN_PORT: '0', ...env });
   const stdout = () => out.join('');
   const logLines = () =>
     stdout()
@@ -87,10 +111,12 @@ export async function startTesseraProcess(env: Record<string, string>, timeoutMs
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, any>);
   const started = Date.now();
+  let port = 0;
   let adminUrl = '';
   for (;;) {
     const listening = logLines().find((l) => l.msg === 'tessera listening');
     if (listening !== undefined) {
+      port = Number(new URL(String(listening.address)).port);
       adminUrl = String(listening.admin);
       break;
     }
