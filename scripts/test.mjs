@@ -42,9 +42,12 @@ const concurrency = process.env.TESSERA_TEST_CONCURRENCY ?? '2';
 // holds its event loop (a server process a failed before hook never handed to its after hook). Without
 // it, such a file never ends and the whole run waits for it, as one CI run did until its time ran out.
 // The test support modules kill the processes they started when the file exits.
+// --test-timeout: a test that hangs fails after ten minutes, naming itself, instead of holding the
+// run until CI's time is up. The longest test takes about 100 s here (a simulation, waiting for its
+// turn included).
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-force-exit', '--test-timeout=600000', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { ...process.env, TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(result.status ?? 1);
