@@ -6,14 +6,14 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runAdmin } from '../../client/src/cli.js';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
 import { runService } from '../serve.js';
 import type { SessionStore, StoreConfig } from '../store/session-store.js';
 import { runExport } from './export.js';
 import { runImport } from './import.js';
 import { inspectReport, parseInspectTarget, SESSION_ID } from './inspect.js';
 import { generateKey } from './keys.js';
-import { describeStore, openCommandStore, parseStoreSpec } from './store-option.js';
+import { commandConfig, describeStore, openCommandStore } from './store-option.js';
 import { EXIT, helpOf, HELP, UsageError } from './usage.js';
 
 export interface CliIo {
@@ -69,17 +69,6 @@ function positiveInteger(value: string | boolean | undefined, name: string, fall
   return number;
 }
 
-/** The service's configuration, with the store `--store` names in place of the configured one. */
-function configFor(env: NodeJS.ProcessEnv, storeSpec: string | boolean | undefined, command: string): { config: Config; store: StoreConfig } {
-  if (typeof storeSpec === 'string') {
-    const store = parseStoreSpec(storeSpec, command);
-    const { TESSERA_STORE: _engine, TESSERA_REDIS_URL: _url, TESSERA_REDIS_NODES: _nodes, ...rest } = env;
-    return { config: loadConfig(rest), store };
-  }
-  const config = loadConfig(env);
-  return { config, store: config.store };
-}
-
 async function withStore<T>(config: Config, store: StoreConfig, mayCreate: boolean, work: (store: SessionStore) => Promise<T>): Promise<T> {
   let opened: SessionStore;
   try {
@@ -127,7 +116,7 @@ async function session(args: readonly string[], io: CliIo): Promise<number> {
   if (sub !== 'inspect') throw new UsageError(sub === undefined ? 'session needs a subcommand: inspect' : `unknown session subcommand "${sub}"`, 'session');
   if (argument === undefined || rest.length > 0) throw new UsageError('session inspect takes one token or session id (or - to read it from standard input)', 'session');
   const target = parseInspectTarget(argument === '-' ? await io.stdin() : argument);
-  const { config, store } = configFor(io.env, values.store, 'session');
+  const { config, store } = commandConfig(io.env, values.store, 'session');
   return withStore(config, store, false, async (opened) => {
     const snapshot = await opened.snapshot(target.sessionId);
     if (snapshot === null) {
@@ -167,7 +156,7 @@ async function transfer(command: 'export' | 'import', args: readonly string[], i
   const file = values.file;
   const batch = positiveInteger(values.batch, 'batch', command === 'export' ? 500 : 100, command)!;
   const limit = positiveInteger(values.limit, 'limit', undefined, command);
-  const { config, store } = configFor(io.env, values.store, command);
+  const { config, store } = commandConfig(io.env, values.store, command);
   const progressStream = io.progress ?? process.stderr;
   return withStore(config, store, command === 'import', (opened) =>
     command === 'export'

@@ -18,8 +18,10 @@ export class UsageError extends Error {
 }
 
 const STORE_OPTION = `  --store SPEC     the session store: sqlite:PATH, redis://HOST:PORT (or rediss://),
-                   redis-cluster://HOST:PORT,HOST:PORT,...; default: what TESSERA_STORE,
-                   TESSERA_SQLITE_PATH, TESSERA_REDIS_URL or TESSERA_REDIS_NODES name`;
+                   redis-cluster://SEEDS (as TESSERA_REDIS_NODES: HOST:PORT,... or
+                   rediss://[USER:PASSWORD@]HOST:PORT,...); default: what TESSERA_STORE,
+                   TESSERA_SQLITE_PATH, TESSERA_REDIS_URL or TESSERA_REDIS_NODES name.
+                   A rediss:// store uses TESSERA_REDIS_CA, _CERT and _KEY`;
 
 const ADMIN_ENV = `environment: TESSERA_URL (default http://127.0.0.1:8080, comma-separated for failover),
              TESSERA_ADMIN_KEY (an API key with the users scope, e.g. name:secret:users)`;

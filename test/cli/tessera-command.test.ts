@@ -102,6 +102,9 @@ describe('the tessera command', { timeout: 300_000 }, () => {
       [['status', '--bogus'], /Unknown option '--bogus'/],
       [['export'], /export needs --file FILE/],
       [['export', '--file', 'x.ndjson', '--store', 'postgres://db'], /is not sqlite:PATH/],
+      // The service's own check of the seeds, said of --store, not of a variable the caller never set.
+      [['export', '--file', 'x.ndjson', '--store', 'redis-cluster://10.0.0.6'], /--store redis-cluster:\/\/10\.0\.0\.6: "10\.0\.0\.6" is not host:port/],
+      [['export', '--file', 'x.ndjson', '--store', 'redis-cluster://'], /--store redis-cluster:\/\/: list the cluster's nodes/],
       [['import', '--file', 'x.ndjson', '--limit', '0'], /--limit must be a whole number/],
       [['serve', 'now'], /serve takes no argument/],
     ];

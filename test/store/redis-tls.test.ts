@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from '../../sim/processes.js';
 import { loadConfig } from '../../src/config/config.js';
+import { runCli } from '../../src/cli/run.js';
 import { explainStoreError } from '../../src/config/diagnostics.js';
 import { createLogger } from '../../src/logging.js';
 import { createTessera } from '../../src/tessera.js';
@@ -62,6 +63,40 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
     const explained = explainStoreError(config.store, error);
     assert.deepEqual(explained?.variables, ['TESSERA_REDIS_URL', 'TESSERA_REDIS_CA']);
     assert.match(explained?.message ?? '', /the TLS certificate of the Redis server is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN): .+\); set TESSERA_REDIS_CA/);
+  });
+
+  test('the tessera command: a --store rediss:// takes the TLS files; a plain redis:// one leaves them to the configured store', async () => {
+    const tessera = await createTessera(configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: certificates.clientCert, TESSERA_REDIS_KEY: certificates.clientKey }), {
+      logger: createLogger('silent'),
+    });
+    let sessionId: string;
+    try {
+      const signIn = await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: { userId: 'tls-cli' } });
+      assert.equal(signIn.statusCode, 201, signIn.body);
+      sessionId = signIn.json().session.id;
+    } finally {
+      await tessera.close();
+    }
+    const cli = async (args: string[], env: Record<string, string>): Promise<{ code: unknown; out: string; err: string }> => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(args, { env: { TESSERA_API_KEYS: 'app:app-secret-0123456789', ...env }, out: (line) => out.push(line), err: (line) => err.push(line), stdin: async () => '' });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    const files = { TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: certificates.clientCert, TESSERA_REDIS_KEY: certificates.clientKey };
+    // The configured store is SQLite: the TLS files are for the Redis --store names.
+    const inspected = await cli(['session', 'inspect', sessionId, '--store', `rediss://localhost:${tlsPort}`], { TESSERA_STORE: 'sqlite', TESSERA_SQLITE_PATH: join(dir, 'unused.db'), ...files });
+    assert.equal(inspected.code, 0, inspected.err);
+    assert.equal(JSON.parse(inspected.out).userId, 'tls-cli');
+    // Without the CA the server's certificate is not trusted: the command fails, naming the store, not hanging.
+    const { TESSERA_REDIS_CA: _ca, ...clientOnly } = files;
+    const untrusted = await cli(['session', 'inspect', sessionId, '--store', `rediss://localhost:${tlsPort}`], clientOnly);
+    assert.equal(untrusted.code, 1, untrusted.out);
+    assert.match(untrusted.err, new RegExp(`cannot open rediss://localhost:${tlsPort}`));
+    // A plain redis:// --store (the harness's plain port) while the TLS files name the configured store's.
+    const plain = await cli(['session', 'inspect', sessionId, '--store', redis.url], { TESSERA_STORE: 'redis', TESSERA_REDIS_URL: `rediss://localhost:${tlsPort}`, ...files });
+    assert.equal(plain.code, 0, plain.err);
+    assert.equal(JSON.parse(plain.out).userId, 'tls-cli');
   });
 
   test('TLS files need a rediss:// URL', () => {
