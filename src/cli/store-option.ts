@@ -61,7 +61,7 @@ export function commandConfig(env: NodeJS.ProcessEnv, storeSpec: string | boolea
     return { config, store: config.store };
   } catch (error) {
     if (error instanceof ConfigError && error.variable in variables) {
-      throw new UsageError(`--store ${describeSpec(storeSpec)}: ${error.message.slice(error.variable.length + 2)}`, command);
+      throw new UsageError(`--store ${describeSpec(storeSpec)}: ${error.detail}`, command);
     }
     throw error;
   }

@@ -134,9 +134,10 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestM
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
-    message: string,
+    /** What is wrong with it, without the variable's name. */
+    readonly detail: string,
   ) {
-    super(`${variable}: ${message}`);
+    super(`${variable}: ${detail}`);
     this.name = 'ConfigError';
   }
 }
