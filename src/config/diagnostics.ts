@@ -3,7 +3,7 @@
  * in words that name the variable to change. `main.ts` (and the composition
  * root, for the management listener) turn such failures into these errors.
  */
-import { REFUSED_CREDENTIALS, untrustedCertificate } from '../refusals.js';
+import { REFUSED_CREDENTIALS, refusedClientCertificate, untrustedCertificate } from '../refusals.js';
 import { StoreUnavailableError, type StoreConfig } from '../store/session-store.js';
 
 /**
@@ -72,6 +72,18 @@ export function explainStoreError(store: StoreConfig, error: unknown): StartupEr
     return new StartupError(
       [where, 'TESSERA_REDIS_CA'],
       `the TLS certificate of the Redis server is not trusted (${certificate}: ${rootMessage(error)}); set TESSERA_REDIS_CA to the PEM file of the CA that signed it, and check that it names the host of ${where} and is valid today`,
+      { cause: error },
+    );
+  }
+  const alert = refusedClientCertificate(error);
+  if (alert !== null) {
+    const where = store.engine === 'redis' ? 'TESSERA_REDIS_URL' : 'TESSERA_REDIS_NODES';
+    const missing = store.tls?.certFile === undefined;
+    return new StartupError(
+      ['TESSERA_REDIS_CERT', 'TESSERA_REDIS_KEY'],
+      missing
+        ? `the Redis server of ${where} requires a client certificate (${alert}) and this node has none; set TESSERA_REDIS_CERT and TESSERA_REDIS_KEY to the PEM files of a certificate signed by a CA the server trusts (its tls-ca-cert-file)`
+        : `the Redis server of ${where} refused this node's client certificate (${alert}); TESSERA_REDIS_CERT must be signed by a CA the server trusts (its tls-ca-cert-file), be valid today and allow client authentication, with its key in TESSERA_REDIS_KEY`,
       { cause: error },
     );
   }

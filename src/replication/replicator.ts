@@ -35,6 +35,7 @@ import { QUIET_OBSERVER, type ReplicationObserver } from './observer.js';
 import { Freshness } from './freshness.js';
 import { HomeOwnership } from './home.js';
 import { AntiEntropy } from './anti-entropy.js';
+import { certificateRefusal } from './client-certificate.js';
 import { Applier } from './applier.js';
 import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, type DurabilityClass, type StreamRef } from './layout.js';
 import { Relay } from './relay.js';
@@ -182,8 +183,8 @@ export class Replicator {
           ...this.#settings.natsAuth,
           // Without files the client still speaks TLS where a tls:// URL or the server asks for it, trusting the system's CAs.
           ...(this.#settings.natsTls === undefined ? {} : { tls: { ...this.#settings.natsTls } }),
-        }).catch((error: unknown) => {
-          throw connectSetupError(error) ?? error;
+        }).catch(async (error: unknown) => {
+          throw connectSetupError(error) ?? (await this.#refusedCertificate(error)) ?? error;
         });
         const jsm = await openJetStream(nc);
         await ensureStreams(jsm, this.#settings);
@@ -270,6 +271,33 @@ export class Replicator {
         await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** Math.min(attempt, 3), 4_000)));
       }
     }
+  }
+
+  /**
+   * A connection over TLS that timed out may be the first server refusing this node's client
+   * certificate (nats.js loses the server's alert): asked of the server itself
+   * (`client-certificate.ts`), that is a setup error naming the variables to set.
+   */
+  async #refusedCertificate(error: unknown): Promise<ReplicationSetupError | null> {
+    const first = this.#settings.natsUrls[0];
+    // A refused connection or a refusal the client did report is no question for the server.
+    if (!(error instanceof Error) || error.name !== 'TimeoutError') return null;
+    if (first === undefined || (this.#settings.natsTls === undefined && !first.startsWith('tls://'))) return null;
+    const refusal = await certificateRefusal(first, this.#settings.natsTls);
+    if (refusal === null) return null;
+    const variables = ['TESSERA_NATS_CERT', 'TESSERA_NATS_KEY'];
+    if (refusal.kind === 'missing') {
+      return new ReplicationSetupError(
+        `the NATS server ${first} of TESSERA_NATS_URL requires a client certificate (its tls block verifies clients) and this node has none; set TESSERA_NATS_CERT and TESSERA_NATS_KEY to the PEM files of a certificate signed by a CA the servers trust`,
+        { cause: error },
+        variables,
+      );
+    }
+    return new ReplicationSetupError(
+      `the NATS server ${first} of TESSERA_NATS_URL refused this node's client certificate (${refusal.alert}); TESSERA_NATS_CERT must be signed by a CA the servers trust (their tls ca_file), be valid today and allow client authentication, with its key in TESSERA_NATS_KEY`,
+      { cause: error },
+      variables,
+    );
   }
 
   /** Whether this node is connected to NATS with its streams set up (the client reconnects by itself after a drop). */

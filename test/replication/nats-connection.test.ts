@@ -14,7 +14,10 @@
  * TLS: two regions' servers in one cluster that require TLS from clients and
  * verify their certificates (a CA made for the test with openssl); a node with
  * `TESSERA_NATS_CA`, `TESSERA_NATS_CERT` and `TESSERA_NATS_KEY` starts and its
- * sign-in — a global write — is acknowledged by both regions.
+ * sign-in — a global write — is acknowledged by both regions. A node without a client
+ * certificate, or with one of a CA the servers do not trust, fails its start naming
+ * `TESSERA_NATS_CERT` and `TESSERA_NATS_KEY`; before, it timed out as if NATS did not answer,
+ * and served with every global write answering 503.
  *
  * A running node whose servers stop taking its password (restarted with other
  * users) loses the connection, says so (log, metric, readiness) and
@@ -244,6 +247,26 @@ describe('TLS to NATS, client certificates verified', { timeout: 90_000 }, () =>
     } finally {
       await tessera.close();
     }
+  });
+
+  test('without a client certificate: the start fails saying to set TESSERA_NATS_CERT and TESSERA_NATS_KEY, not that NATS did not answer', async () => {
+    // nats.js itself sees a timeout: under TLS 1.3 the server's refusal comes after the client's handshake is done.
+    const error = await failedStart(cluster[0]!, `tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, createLogger('silent'), { TESSERA_NATS_CA: certificates.ca });
+    assert.deepEqual(error.variables, ['TESSERA_NATS_CERT', 'TESSERA_NATS_KEY']);
+    assert.match(error.message, /^the NATS server tls:\/\/localhost:\d+ of TESSERA_NATS_URL requires a client certificate .+; set TESSERA_NATS_CERT and TESSERA_NATS_KEY/);
+    await assertNothingLeftOpen(cluster[0]!);
+  });
+
+  test('with a client certificate of a CA the servers do not trust: the start fails naming TESSERA_NATS_CERT and the alert', async () => {
+    const other = makeCertificates(mkdtempSync(join(dir, 'other-ca-')));
+    const error = await failedStart(cluster[0]!, `tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, createLogger('silent'), {
+      TESSERA_NATS_CA: certificates.ca,
+      TESSERA_NATS_CERT: other.clientCert,
+      TESSERA_NATS_KEY: other.clientKey,
+    });
+    assert.deepEqual(error.variables, ['TESSERA_NATS_CERT', 'TESSERA_NATS_KEY']);
+    assert.match(error.message, /^the NATS server tls:\/\/localhost:\d+ of TESSERA_NATS_URL refused this node's client certificate \(ERR_SSL_[A-Z0-9_]+_ALERT_[A-Z_]+\); TESSERA_NATS_CERT must be signed by a CA the servers trust/);
+    await assertNothingLeftOpen(cluster[0]!);
   });
 
   test('without the CA: the server is not trusted, and the start fails saying to set TESSERA_NATS_CA', async () => {

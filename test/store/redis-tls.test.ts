@@ -3,7 +3,9 @@
  * (`tls-auth-clients yes`) on its TLS port, with a CA made for the test. A node with
  * `rediss://` and `TESSERA_REDIS_CA`, `TESSERA_REDIS_CERT` and `TESSERA_REDIS_KEY` serves; one
  * without the CA stops its start at once, naming `TESSERA_REDIS_CA` (before, every failure to
- * connect waited out the 5 s start-up deadline as "Redis did not answer").
+ * connect waited out the 5 s start-up deadline as "Redis did not answer"); one without a client
+ * certificate, or with one of another CA, stops naming `TESSERA_REDIS_CERT` and `TESSERA_REDIS_KEY`
+ * (before: "cannot connect … check the URL and that Redis is up").
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +65,24 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
     const explained = explainStoreError(config.store, error);
     assert.deepEqual(explained?.variables, ['TESSERA_REDIS_URL', 'TESSERA_REDIS_CA']);
     assert.match(explained?.message ?? '', /the TLS certificate of the Redis server is not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN): .+\); set TESSERA_REDIS_CA/);
+  });
+
+  test('without a client certificate: the start stops at once, naming TESSERA_REDIS_CERT and TESSERA_REDIS_KEY', async () => {
+    // Before, the server's refusal came as "Socket closed unexpectedly": "check the URL and that Redis is up".
+    const config = configWith({ TESSERA_REDIS_CA: certificates.ca });
+    const error = await startFailure(config, 'without the client certificate the server requires');
+    const explained = explainStoreError(config.store, error);
+    assert.deepEqual(explained?.variables, ['TESSERA_REDIS_CERT', 'TESSERA_REDIS_KEY']);
+    assert.match(explained?.message ?? '', /^TESSERA_REDIS_CERT, TESSERA_REDIS_KEY: the Redis server of TESSERA_REDIS_URL requires a client certificate \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\) and this node has none; set TESSERA_REDIS_CERT/);
+  });
+
+  test('with a client certificate of a CA the server does not trust: the start stops at once, naming the certificate and the alert', async () => {
+    const other = makeCertificates(mkdtempSync(join(dir, 'other-ca-')));
+    const config = configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: other.clientCert, TESSERA_REDIS_KEY: other.clientKey });
+    const error = await startFailure(config, 'with a client certificate the server refuses');
+    const explained = explainStoreError(config.store, error);
+    assert.deepEqual(explained?.variables, ['TESSERA_REDIS_CERT', 'TESSERA_REDIS_KEY']);
+    assert.match(explained?.message ?? '', /^TESSERA_REDIS_CERT, TESSERA_REDIS_KEY: the Redis server of TESSERA_REDIS_URL refused this node's client certificate \(ERR_SSL_[A-Z0-9_]+_ALERT_[A-Z_]+\); TESSERA_REDIS_CERT must be signed by a CA the server trusts/);
   });
 
   test('the tessera command: a --store rediss:// takes the TLS files; a plain redis:// one leaves them to the configured store', async () => {

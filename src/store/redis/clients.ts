@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createClient, ErrorReply } from 'redis';
 import type { TlsFiles } from '../session-store.js';
-import { REFUSED_CREDENTIALS, untrustedCertificate } from '../../refusals.js';
+import { REFUSED_CREDENTIALS, refusedClientCertificate, untrustedCertificate } from '../../refusals.js';
 import type { RedisTuning } from './options.js';
 import { callFunction, tesseraFunctions, type ScriptName } from './scripts.js';
 
@@ -135,8 +135,9 @@ function tlsOptions(tls: TlsFiles | undefined): { tls?: true; ca?: Buffer; cert?
 
 /**
  * The first connection, which the client would otherwise retry for ever. `onError` subscribes
- * to the client's errors: a refusal of its credentials, or a server certificate it does not trust,
- * ends the wait at once with that error (either is otherwise retried in silence until the deadline).
+ * to the client's errors: a refusal of its credentials, a server certificate it does not trust, or
+ * the server's refusal of its client certificate (or of its lack of one) ends the wait at once with
+ * that error (each is otherwise retried in silence until the deadline).
  */
 export async function connectWithin(
   ms: number,
@@ -146,7 +147,9 @@ export async function connectWithin(
 ): Promise<void> {
   const refused = new Promise<never>((_, reject) =>
     onError((error) => {
-      if ((error instanceof ErrorReply && REFUSED_CREDENTIALS.test(error.message)) || untrustedCertificate(error) !== null) reject(error);
+      if ((error instanceof ErrorReply && REFUSED_CREDENTIALS.test(error.message)) || untrustedCertificate(error) !== null || refusedClientCertificate(error) !== null) {
+        reject(error);
+      }
     }),
   );
   refused.catch(() => undefined);
