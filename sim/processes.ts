@@ -105,26 +105,56 @@ export class LoggedProcess {
   }
 }
 
-/** Ports that were free a moment ago; all bound at once so that none is handed out twice. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, HOST, () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    return address.port;
+/**
+ * The first port of the kernel's ephemeral range (Linux: 32768 unless set otherwise), from which
+ * every outgoing connection takes its local port.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Above the ports machines' own services use (Postgres, Redis, NATS, RabbitMQ, MariaDB, Mosquitto: all under 10000). */
+const FIRST_PORT = 10_000;
+
+/** A server listening on `port`, or null when the port is taken (or not ours to take). */
+function listenOn(port: number): Promise<Server | null> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' || error.code === 'EACCES' ? resolve(null) : reject(error)));
+    server.listen(port, HOST, () => resolve(server));
   });
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
+}
+
+/**
+ * Ports that were free a moment ago, for servers started next (nats-server, redis-server,
+ * HAProxy), all held at once so that none is handed out twice. They are drawn at random below
+ * the ephemeral range: a port the kernel picks for port 0 comes from that range, where any
+ * process's next outgoing connection may take it before the server binds it (the server then
+ * fails with EADDRINUSE). Below it, only another server picking the same port can, and those
+ * are drawn from over 20,000 ports. Where the range starts too low to leave room, port 0 it is.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const high = ephemeralLow() - 1;
+  const servers: Server[] = [];
+  try {
+    for (let tries = 0; servers.length < count; tries += 1) {
+      const port = high - FIRST_PORT < 1_000 || tries > 100 * count ? 0 : FIRST_PORT + Math.floor(Math.random() * (high - FIRST_PORT + 1));
+      const server = await listenOn(port);
+      if (server !== null) servers.push(server);
+    }
+    return servers.map((server) => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no TCP address');
+      return address.port;
+    });
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 /**

@@ -4,19 +4,13 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePorts } from '../../sim/processes.js';
 import { cpus } from 'node:os';
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+  // Drawn below the ephemeral range, where no outgoing connection takes it before the server binds it.
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 export interface Service {
