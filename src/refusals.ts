@@ -23,21 +23,15 @@ const UNTRUSTED_CERTIFICATE = new Set([
 /**
  * TLS alerts a server sends about the client's certificate: none given where it requires one
  * (TLS 1.3's `certificate required`), or one it does not take (signed by a CA it does not trust,
- * expired, revoked, not for client authentication).
+ * expired, revoked, not for client authentication). Node names an alert after OpenSSL's text for
+ * it, which OpenSSL 3.2 changed from `sslv3 alert …` to `ssl/tls alert …`: Node 20 reports
+ * `ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`, Node 24 and 26 `ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE`.
  */
-const REFUSED_CLIENT_CERTIFICATE = new Set([
-  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
-  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
-  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED',
-  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
-  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
-]);
+const REFUSED_CLIENT_CERTIFICATE =
+  /^ERR_SSL_(SSLV3|SSL\/TLS|TLSV1|TLSV13)_ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
 
-/** The first code of `codes` that `error` or one of its causes carries, or null. */
-function codeIn(error: unknown, codes: ReadonlySet<string>): string | null {
+/** The first code that `error` or one of its causes carries and `codes` holds, or null. */
+function codeIn(error: unknown, codes: { has(code: string): boolean }): string | null {
   let current = error;
   for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
     const code = (current as { code?: unknown }).code;
@@ -54,5 +48,5 @@ export function untrustedCertificate(error: unknown): string | null {
 
 /** The TLS alert of a server that refused this node's client certificate, or its lack of one (itself or a cause), or null. */
 export function refusedClientCertificate(error: unknown): string | null {
-  return codeIn(error, REFUSED_CLIENT_CERTIFICATE);
+  return codeIn(error, { has: (code) => REFUSED_CLIENT_CERTIFICATE.test(code) });
 }
