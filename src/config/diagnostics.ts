@@ -66,24 +66,24 @@ export function explainStoreError(store: StoreConfig, error: unknown): StartupEr
     );
   }
   if (!(error instanceof StoreUnavailableError)) return null;
+  // The variable that names the Redis servers, for the TLS refusals below.
+  const servers = store.engine === 'redis' ? 'TESSERA_REDIS_URL' : 'TESSERA_REDIS_NODES';
   const certificate = untrustedCertificate(error);
   if (certificate !== null) {
-    const where = store.engine === 'redis' ? 'TESSERA_REDIS_URL' : 'TESSERA_REDIS_NODES';
     return new StartupError(
-      [where, 'TESSERA_REDIS_CA'],
-      `the TLS certificate of the Redis server is not trusted (${certificate}: ${rootMessage(error)}); set TESSERA_REDIS_CA to the PEM file of the CA that signed it, and check that it names the host of ${where} and is valid today`,
+      [servers, 'TESSERA_REDIS_CA'],
+      `the TLS certificate of the Redis server is not trusted (${certificate}: ${rootMessage(error)}); set TESSERA_REDIS_CA to the PEM file of the CA that signed it, and check that it names the host of ${servers} and is valid today`,
       { cause: error },
     );
   }
   const alert = refusedClientCertificate(error);
   if (alert !== null) {
-    const where = store.engine === 'redis' ? 'TESSERA_REDIS_URL' : 'TESSERA_REDIS_NODES';
     const missing = store.tls?.certFile === undefined;
     return new StartupError(
       ['TESSERA_REDIS_CERT', 'TESSERA_REDIS_KEY'],
       missing
-        ? `the Redis server of ${where} requires a client certificate (${alert}) and this node has none; set TESSERA_REDIS_CERT and TESSERA_REDIS_KEY to the PEM files of a certificate signed by a CA the server trusts (its tls-ca-cert-file)`
-        : `the Redis server of ${where} refused this node's client certificate (${alert}); TESSERA_REDIS_CERT must be signed by a CA the server trusts (its tls-ca-cert-file), be valid today and allow client authentication, with its key in TESSERA_REDIS_KEY`,
+        ? `the Redis server of ${servers} requires a client certificate (${alert}) and this node has none; set TESSERA_REDIS_CERT and TESSERA_REDIS_KEY to the PEM files of a certificate signed by a CA the server trusts (its tls-ca-cert-file)`
+        : `the Redis server of ${servers} refused this node's client certificate (${alert}); TESSERA_REDIS_CERT must be signed by a CA the server trusts (its tls-ca-cert-file), be valid today and allow client authentication, with its key in TESSERA_REDIS_KEY`,
       { cause: error },
     );
   }
