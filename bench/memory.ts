@@ -14,6 +14,7 @@
  *   npm run bench:memory                 # 3,000 sessions
  *   MEMORY_SESSIONS=10000 npm run bench:memory
  *   TESSERA_REDIS_HISTORY_FORM=hash npm run bench:memory   # histories kept as hashes, as before D93
+ *   TESSERA_REDIS_USER_SESSIONS_FORM=set npm run bench:memory   # a user's sessions as a set, as before D94
  */
 import { startRedis, type RedisServer } from '../test/support/redis-harness.js';
 import { seedTessera } from './dataset/seed.js';
@@ -24,6 +25,12 @@ const SAMPLE = 200;
 const DATA_SEED = 7;
 const KEY = 'memory-bench-key-0123456789abcdef';
 const HISTORY_FORM = process.env.TESSERA_REDIS_HISTORY_FORM;
+const USER_SESSIONS_FORM = process.env.TESSERA_REDIS_USER_SESSIONS_FORM;
+/** The stored forms named in the environment, passed on to the node. */
+const FORMS = {
+  ...(HISTORY_FORM === undefined ? {} : { TESSERA_REDIS_HISTORY_FORM: HISTORY_FORM }),
+  ...(USER_SESSIONS_FORM === undefined ? {} : { TESSERA_REDIS_USER_SESSIONS_FORM: USER_SESSIONS_FORM }),
+};
 
 /** Redis settings compared; the default first. */
 const CONFIGURATIONS: ReadonlyArray<{ readonly name: string; readonly args: readonly string[] }> = [
@@ -54,7 +61,7 @@ interface Measured {
 
 async function measure(name: string, args: readonly string[]): Promise<Measured> {
   const redis = await startRedis({ args: [...args] });
-  const { tessera, origin } = await tesseraOnRedis(redis, KEY, HISTORY_FORM === undefined ? {} : { TESSERA_REDIS_HISTORY_FORM: HISTORY_FORM });
+  const { tessera, origin } = await tesseraOnRedis(redis, KEY, FORMS);
   try {
     const before = await usedMemory(redis);
     const seeded = await seedTessera({ origin, apiKey: KEY, count: SESSIONS, dataSeed: DATA_SEED });
@@ -96,7 +103,7 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const results: Measured[] = [];
 for (const { name, args } of CONFIGURATIONS) results.push(await measure(name, args));
 
-console.log(`# Redis memory per session (${fmt(SESSIONS)} sessions of the bench data set, ${process.version}; histories kept as ${HISTORY_FORM === 'hash' ? 'hashes' : 'sorted sets'})\n`);
+console.log(`# Redis memory per session (${fmt(SESSIONS)} sessions of the bench data set, ${process.version}; histories kept as ${HISTORY_FORM === 'hash' ? 'hashes' : 'sorted sets'}, a user's sessions as ${USER_SESSIONS_FORM === 'set' ? 'a set' : 'a hash'})\n`);
 console.log('| configuration | used_memory grown / session | public JSON of GET /v1/session (all parts) | ratio | the parts alone (generator) | ratio |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of results) {

@@ -23,7 +23,8 @@ const REDIS_TLS_VARIABLES = ['TESSERA_REDIS_CA', 'TESSERA_REDIS_CERT', 'TESSERA_
  * `rediss://…`, `redis-cluster://SEEDS` with the seeds as `TESSERA_REDIS_NODES` takes them
  * (`host:port`, or `rediss://[user:password@]host:port` for TLS and credentials). The service's
  * own parsing reads them, with the rest of the environment: a `rediss://` store takes
- * `TESSERA_REDIS_CA`, `…_CERT` and `…_KEY`, and a Redis store `TESSERA_REDIS_HISTORY_FORM`.
+ * `TESSERA_REDIS_CA`, `…_CERT` and `…_KEY`, and a Redis store `TESSERA_REDIS_HISTORY_FORM` and
+ * `TESSERA_REDIS_USER_SESSIONS_FORM`.
  * A spec without TLS leaves the TLS files out, so that they can name the configured store's
  * while `--store` names a plain one.
  */

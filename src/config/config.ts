@@ -7,7 +7,7 @@ import { DEFAULT_SCOPES, SCOPES, parseScopes, type ApiKeySpec } from '../tokens/
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import type { RedisCredentials, RedisHistoryForm, StoreConfig, TlsFiles } from '../store/session-store.js';
+import type { RedisCredentials, RedisHistoryForm, RedisUserSessionsForm, StoreConfig, TlsFiles } from '../store/session-store.js';
 import { DEFAULT_REPLICATION, type NatsAuth, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
@@ -492,14 +492,24 @@ function parseWebhooks(read: (name: string) => string | undefined, duration: (na
   };
 }
 
-/** `TESSERA_REDIS_HISTORY_FORM`: how writes keep a history (D93; docs/redis.md, "Upgrading"), when not the default. */
-function historyForm(read: (name: string) => string | undefined): { historyForm?: RedisHistoryForm } {
-  const form = read('TESSERA_REDIS_HISTORY_FORM');
-  if (form === undefined || form === 'zset') return {};
-  if (form !== 'hash') {
-    throw new ConfigError('TESSERA_REDIS_HISTORY_FORM', `"${form}" must be zset (the default) or hash (while nodes of an earlier release still run: docs/redis.md, "Upgrading")`);
+/**
+ * `TESSERA_REDIS_HISTORY_FORM` and `TESSERA_REDIS_USER_SESSIONS_FORM`: the forms writes keep where
+ * nodes of an earlier release still run (D93, D94; docs/redis.md, "Upgrading"), when not the defaults.
+ */
+function storedForms(read: (name: string) => string | undefined): { historyForm?: RedisHistoryForm; userSessionsForm?: RedisUserSessionsForm } {
+  const earlier = '(while nodes of an earlier release still run: docs/redis.md, "Upgrading")';
+  const history = read('TESSERA_REDIS_HISTORY_FORM');
+  if (history !== undefined && history !== 'zset' && history !== 'hash') {
+    throw new ConfigError('TESSERA_REDIS_HISTORY_FORM', `"${history}" must be zset (the default) or hash ${earlier}`);
   }
-  return { historyForm: form };
+  const userSessions = read('TESSERA_REDIS_USER_SESSIONS_FORM');
+  if (userSessions !== undefined && userSessions !== 'hash' && userSessions !== 'set') {
+    throw new ConfigError('TESSERA_REDIS_USER_SESSIONS_FORM', `"${userSessions}" must be hash (the default) or set ${earlier}`);
+  }
+  return {
+    ...(history === 'hash' ? { historyForm: history } : {}),
+    ...(userSessions === 'set' ? { userSessionsForm: userSessions } : {}),
+  };
 }
 
 function parseStore(read: (name: string) => string | undefined): StoreConfig {
@@ -513,7 +523,7 @@ function parseStore(read: (name: string) => string | undefined): StoreConfig {
       if (!/^rediss?:\/\//.test(url)) throw new ConfigError('TESSERA_REDIS_URL', 'must start with redis:// or rediss://');
       const tls = parseTlsFiles(read, 'TESSERA_REDIS', 'Redis servers');
       if (tls !== null && !url.startsWith('rediss://')) throw new ConfigError('TESSERA_REDIS_URL', 'must start with rediss:// (TLS) when TESSERA_REDIS_CA, TESSERA_REDIS_CERT or TESSERA_REDIS_KEY is set');
-      return { engine, url, ...(tls === null ? {} : { tls }), ...historyForm(read) };
+      return { engine, url, ...(tls === null ? {} : { tls }), ...storedForms(read) };
     }
     case 'redis-cluster': {
       const seeds = (read('TESSERA_REDIS_NODES') ?? '').split(',').map((n) => n.trim()).filter(Boolean);
@@ -525,7 +535,7 @@ function parseStore(read: (name: string) => string | undefined): StoreConfig {
       if (bad !== undefined) throw new ConfigError('TESSERA_REDIS_NODES', `"${bad}" is not host:port`);
       // TLS for every node where a seed says rediss:// or TLS files are given.
       const tls = parseTlsFiles(read, 'TESSERA_REDIS', 'Redis servers') ?? (nodes.some((n) => n.startsWith('rediss://')) ? {} : null);
-      return { engine, nodes, ...(tls === null ? {} : { tls }), ...(credentials === null ? {} : { credentials }), ...historyForm(read) };
+      return { engine, nodes, ...(tls === null ? {} : { tls }), ...(credentials === null ? {} : { credentials }), ...storedForms(read) };
     }
     default:
       throw new ConfigError('TESSERA_STORE', `"${engine}" must be sqlite, redis or redis-cluster`);

@@ -11,7 +11,11 @@ export async function openStore(config: StoreConfig, settings: StoreSettings): P
       // Loaded on demand so that the embedded engine starts without the Redis client.
       const { RedisStore } = await import('./redis/redis-store.js');
       const tls = config.tls === undefined ? {} : { tls: config.tls };
-      const tuning = config.historyForm === undefined ? {} : { tuning: { historyForm: config.historyForm } };
+      const forms = {
+        ...(config.historyForm === undefined ? {} : { historyForm: config.historyForm }),
+        ...(config.userSessionsForm === undefined ? {} : { userSessionsForm: config.userSessionsForm }),
+      };
+      const tuning = Object.keys(forms).length === 0 ? {} : { tuning: forms };
       return config.engine === 'redis'
         ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url, ...tls, ...tuning })
         : RedisStore.connect({

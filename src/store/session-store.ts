@@ -31,13 +31,20 @@ export interface TlsFiles {
 /** Which engine to open, and where it is. `tls`: the files for a Redis that speaks TLS (`rediss://`, or every node of a cluster). */
 export type StoreConfig =
   | { readonly engine: 'sqlite'; readonly path: string }
-  | { readonly engine: 'redis'; readonly url: string; readonly tls?: TlsFiles; readonly historyForm?: RedisHistoryForm }
+  | {
+      readonly engine: 'redis';
+      readonly url: string;
+      readonly tls?: TlsFiles;
+      readonly historyForm?: RedisHistoryForm;
+      readonly userSessionsForm?: RedisUserSessionsForm;
+    }
   | {
       readonly engine: 'redis-cluster';
       readonly nodes: readonly string[];
       readonly tls?: TlsFiles;
       readonly credentials?: RedisCredentials;
       readonly historyForm?: RedisHistoryForm;
+      readonly userSessionsForm?: RedisUserSessionsForm;
     };
 
 /**
@@ -45,6 +52,12 @@ export type StoreConfig =
  * as releases before D93 did and can read (`TESSERA_REDIS_HISTORY_FORM`). Both are read.
  */
 export type RedisHistoryForm = 'zset' | 'hash';
+
+/**
+ * How a Redis engine's writes keep the ids of a user's sessions (decision D94): a hash, or a set as
+ * releases before D94 did and can read (`TESSERA_REDIS_USER_SESSIONS_FORM`). Both are read.
+ */
+export type RedisUserSessionsForm = 'hash' | 'set';
 
 /** What every node of a Redis Cluster is signed in with (the default user when `username` is absent). */
 export interface RedisCredentials {

@@ -27,10 +27,10 @@ describe('--store SPEC', () => {
     assert.deepEqual(store, { engine: 'redis', url: 'rediss://cache:6380', tls: { caFile: pem, certFile: pem, keyFile: pem } });
   });
 
-  test('a rediss:// store takes the TLS files and the history form; the configured store is set aside', () => {
-    const env = { ...base, TESSERA_STORE: 'redis-cluster', TESSERA_REDIS_NODES: 'old:7000', TESSERA_REDIS_HISTORY_FORM: 'hash', ...tlsFiles };
+  test('a rediss:// store takes the TLS files and the stored forms; the configured store is set aside', () => {
+    const env = { ...base, TESSERA_STORE: 'redis-cluster', TESSERA_REDIS_NODES: 'old:7000', TESSERA_REDIS_HISTORY_FORM: 'hash', TESSERA_REDIS_USER_SESSIONS_FORM: 'set', ...tlsFiles };
     const { store } = commandConfig(env, 'rediss://new:6380', 'import');
-    assert.deepEqual(store, { engine: 'redis', url: 'rediss://new:6380', tls: { caFile: pem, certFile: pem, keyFile: pem }, historyForm: 'hash' });
+    assert.deepEqual(store, { engine: 'redis', url: 'rediss://new:6380', tls: { caFile: pem, certFile: pem, keyFile: pem }, historyForm: 'hash', userSessionsForm: 'set' });
   });
 
   test('a plain redis:// store leaves the TLS files to the configured store', () => {

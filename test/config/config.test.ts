@@ -275,6 +275,20 @@ describe('the global mode: NATS addresses', () => {
     refused({ ...redis, TESSERA_REDIS_HISTORY_FORM: 'sorted' }, 'TESSERA_REDIS_HISTORY_FORM', /"sorted" must be zset \(the default\) or hash \(while nodes of an earlier release still run/);
   });
 
+  test('TESSERA_REDIS_USER_SESSIONS_FORM: hash by default, set while an earlier release still runs, nothing else', () => {
+    const redis = { TESSERA_STORE: 'redis', TESSERA_REDIS_URL: 'redis://cache:6379' };
+    const cluster = { TESSERA_STORE: 'redis-cluster', TESSERA_REDIS_NODES: 'r1:7000' };
+    assert.deepEqual(loadConfig({ ...BASE, ...redis, TESSERA_REDIS_USER_SESSIONS_FORM: 'hash' }).store, { engine: 'redis', url: 'redis://cache:6379' });
+    assert.deepEqual(loadConfig({ ...BASE, ...redis, TESSERA_REDIS_USER_SESSIONS_FORM: 'set' }).store, { engine: 'redis', url: 'redis://cache:6379', userSessionsForm: 'set' });
+    assert.deepEqual(loadConfig({ ...BASE, ...cluster, TESSERA_REDIS_USER_SESSIONS_FORM: 'set', TESSERA_REDIS_HISTORY_FORM: 'hash' }).store, {
+      engine: 'redis-cluster',
+      nodes: ['r1:7000'],
+      historyForm: 'hash',
+      userSessionsForm: 'set',
+    });
+    refused({ ...redis, TESSERA_REDIS_USER_SESSIONS_FORM: 'list' }, 'TESSERA_REDIS_USER_SESSIONS_FORM', /"list" must be hash \(the default\) or set \(while nodes of an earlier release still run/);
+  });
+
   test('a monitoring URL with a user and password is refused (the port takes none), without echoing them', () => {
     const error = refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats-a:4222', TESSERA_NATS_MONITOR_URLS: 'http://admin:m0n-pw@nats-a:8222' }, 'TESSERA_NATS_MONITOR_URLS', /"http:\/\/\*\*\*@nats-a:8222" must be http:\/\/host:port/);
     assert.ok(!error.message.includes('m0n-pw'), error.message);

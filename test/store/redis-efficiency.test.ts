@@ -159,7 +159,7 @@ describe('Redis memory', { timeout: 120_000 }, () => {
       const loaded = await loadAll(store, sample);
       const payload = Buffer.byteLength(JSON.stringify({ meta: loaded.meta, devices: loaded.devices, cart: loaded.cart, prefs: loaded.prefs, history: loaded.history }));
       const keys = ['m', 'd', 'c', 'p', 'h'].map((suffix) => `ts:{${sample}}:${suffix}`);
-      keys.push(`ts:u:{${loaded.meta.userId}}`);
+      keys.push(`ts:u:{${loaded.meta.userId}}`, `ts:us:{${loaded.meta.userId}}`);
       let usage = 0;
       for (const key of keys) {
         const bytes = Number(await redis.command('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
@@ -168,6 +168,8 @@ describe('Redis memory', { timeout: 120_000 }, () => {
       }
       t.diagnostic(`payload (the parts as JSON): ${payload} bytes; MEMORY USAGE of its keys: ${usage} bytes`);
       assert.ok(payload > 3_500 && payload < 5_500, `the sample is a ~4 KB session (${payload} bytes)`);
+      // The user's sessions are a hash, not a set: Redis 7.0 keeps a set of ids as a hash table (D94).
+      assert.equal(await redis.command('OBJECT', 'ENCODING', `ts:us:{${loaded.meta.userId}}`), 'listpack');
 
       const perSession = async (label: string): Promise<number> => {
         const count = 500;

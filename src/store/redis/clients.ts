@@ -303,11 +303,12 @@ export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFile
     (client) => client.destroy(),
     tuning.commandTimeoutMs,
   );
+  const library = tesseraFunctions(tuning);
   return {
     script: (name, keys, args) =>
       clients.run((c) =>
         callFunction(
-          tesseraFunctions(tuning.historyForm),
+          library,
           name,
           // node-redis only reads the arrays.
           (fn) => c.fCall(fn, { keys: keys as string[], arguments: args as string[] }),

@@ -47,11 +47,12 @@ export async function openCluster(seeds: readonly string[], tuning: RedisTuning,
     (cluster) => cluster.destroy(),
     tuning.topologyRefreshMs,
   );
+  const library = tesseraFunctions(tuning);
   return {
     script: (name, keys, args) =>
       clusters.run((c) =>
         callFunction(
-          tesseraFunctions(tuning.historyForm),
+          library,
           name,
           // node-redis only reads the arrays; the first key routes FCALL to the slot's master.
           (fn) => c.fCall(fn, { keys: keys as string[], arguments: args as string[] }),

@@ -22,9 +22,10 @@
  * The user index `<prefix>u:{<userId>}` (a string: the indexed session's
  * creation time and id, `<createdAt>:<sessionId>`) lives in the user's own
  * slot; it carries the same deadline as the keys of the session it names.
- * Beside it, `<prefix>us:{<userId>}` (a set) names every session ever indexed
- * or claimed for the user, ended ones included, until the last of them may
- * be forgotten: what a privacy export or erasure must find.
+ * Beside it, `<prefix>us:{<userId>}` (a hash of session ids; a set where an
+ * earlier release made it: `lua/index.lua.ts`) names every session ever
+ * indexed or claimed for the user, ended ones included, until the last of
+ * them may be forgotten: what a privacy export or erasure must find.
  */
 import { keySlot, slotTag } from './slots.js';
 

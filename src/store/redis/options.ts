@@ -3,7 +3,7 @@
  * every engine shares, the target (one server, or a cluster's seed nodes) and,
  * optionally, tuning; defaults suit a production deployment.
  */
-import type { RedisCredentials, RedisHistoryForm, StoreSettings, TlsFiles } from '../session-store.js';
+import type { RedisCredentials, RedisHistoryForm, RedisUserSessionsForm, StoreSettings, TlsFiles } from '../session-store.js';
 
 export interface RedisTuning {
   /** Prefix of every key, so that Tessera can share a Redis with other applications. @default "ts:" */
@@ -30,6 +30,12 @@ export interface RedisTuning {
    * docs/redis.md, "Upgrading"). Both forms are read. @default "zset"
    */
   readonly historyForm: RedisHistoryForm;
+  /**
+   * How writes keep the ids of a user's sessions: a hash, which Redis 7.0 keeps compact, or a set,
+   * the form releases before D94 read (`TESSERA_REDIS_USER_SESSIONS_FORM`; docs/redis.md,
+   * "Upgrading"). Both forms are read. @default "hash"
+   */
+  readonly userSessionsForm: RedisUserSessionsForm;
 }
 
 export const DEFAULT_REDIS_TUNING: RedisTuning = Object.freeze({
@@ -40,6 +46,7 @@ export const DEFAULT_REDIS_TUNING: RedisTuning = Object.freeze({
   maxQueuedCommands: 10_000,
   topologyRefreshMs: 250,
   historyForm: 'zset',
+  userSessionsForm: 'hash',
 });
 
 export type RedisStoreOptions = StoreSettings &
@@ -67,4 +74,8 @@ export function validateRedisOptions(options: RedisStoreOptions): void {
   if (!(options.idleTimeoutMs > 0)) throw new TypeError(`idleTimeoutMs must be positive, got ${options.idleTimeoutMs}`);
   const form = options.tuning?.historyForm;
   if (form !== undefined && form !== 'zset' && form !== 'hash') throw new TypeError(`historyForm must be "zset" or "hash", got ${JSON.stringify(form)}`);
+  const userSessions = options.tuning?.userSessionsForm;
+  if (userSessions !== undefined && userSessions !== 'hash' && userSessions !== 'set') {
+    throw new TypeError(`userSessionsForm must be "hash" or "set", got ${JSON.stringify(userSessions)}`);
+  }
 }

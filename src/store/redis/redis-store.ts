@@ -247,11 +247,9 @@ export class RedisStore implements SessionStore {
   }
 
   async userSessions(userId: string): Promise<string[]> {
-    const [indexed, members] = await Promise.all([
-      this.#connection.get(this.#keys.user(userId)),
-      this.#connection.command(this.#keys.userSessions(userId), ['SMEMBERS', this.#keys.userSessions(userId)], { idempotent: true }),
-    ]);
-    const ids = new Set(Array.isArray(members) ? members.map(String) : []);
+    const keys = [this.#keys.user(userId), this.#keys.userSessions(userId)];
+    const [indexed, members] = (await this.#connection.script('tesseraUserSessions', keys, [], { idempotent: true })) as [string | null, string[]];
+    const ids = new Set(members.map(String));
     const current = readIndex(indexed);
     if (current !== null) ids.add(current.sessionId);
     return [...ids].sort();
@@ -260,7 +258,7 @@ export class RedisStore implements SessionStore {
   /**
    * Ends each live session of the user for `erased` (through `apply`, so the
    * end reaches the feed and the index), then erases it to a tombstone
-   * (`ERASE_LUA`, which sends the tombstone to the feed as well), and last drops the user's index and sessions set. A sign-in
+   * (`ERASE_LUA`, which sends the tombstone to the feed as well), and last drops the user's index and sessions. A sign-in
    * of the user while this runs may start a session after it.
    */
   async eraseUser(userId: string, now: number, hlc: Hlc): Promise<number> {

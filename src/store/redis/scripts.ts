@@ -17,14 +17,13 @@
  */
 import { createHash } from 'node:crypto';
 import { ErrorReply } from 'redis';
-import type { RedisHistoryForm } from '../session-store.js';
 import { CART_LUA } from './lua/cart.lua.js';
 import { COMMON_LUA } from './lua/common.lua.js';
 import { DEVICES_LUA, TOKEN_MATCH_LUA } from './lua/devices.lua.js';
 import { FEED_LEASE_LUA, FEED_LUA, FEED_PREPARE_LUA } from './lua/feed.lua.js';
 import { HISTORY_LUA } from './lua/history.lua.js';
 import { HLC_LUA } from './lua/hlc.lua.js';
-import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_REGISTER_LUA, INDEX_SWAP_LUA } from './lua/index.lua.js';
+import { INDEX_DROP_LUA, INDEX_REFRESH_LUA, INDEX_REGISTER_LUA, INDEX_SWAP_LUA, USER_SESSIONS_LUA } from './lua/index.lua.js';
 import { JOINS_LUA } from './lua/joins.lua.js';
 import { LEASE_LUA, RELEASE_LUA } from './lua/lease.lua.js';
 import { MERGE_PATCH_LUA } from './lua/merge-patch.lua.js';
@@ -44,22 +43,30 @@ import {
 } from './lua/scripts.lua.js';
 import { SESSION_LUA } from './lua/session.lua.js';
 import { VERSIONS_LUA } from './lua/versions.lua.js';
+import type { RedisTuning } from './options.js';
+
+/** The stored forms a node's writes keep (decisions D93 and D94; docs/redis.md, "Upgrading"). */
+export type StoredForms = Pick<RedisTuning, 'historyForm' | 'userSessionsForm'>;
+
+/** The forms this release writes by default. */
+export const CURRENT_FORMS: StoredForms = Object.freeze({ historyForm: 'zset', userSessionsForm: 'hash' });
 
 /**
  * What every script is built on: the helpers, each part's rules, the joins, the feed, activity
- * and the operations (apply), after the one constant that differs by `historyForm`: how a write
- * keeps a session's history (`common.lua.ts`, decision D93).
+ * and the operations (apply), after the two constants that differ by the forms writes keep: a
+ * session's history (`common.lua.ts`, D93) and a user's sessions (`index.lua.ts`, D94).
  */
-export function libraryCode(historyForm: RedisHistoryForm): string {
+export function libraryCode({ historyForm, userSessionsForm }: StoredForms): string {
   return [
     `local HISTORY_FORM = '${historyForm}'`,
+    `local USER_SESSIONS_FORM = '${userSessionsForm}'`,
     COMMON_LUA, HLC_LUA, SESSION_LUA, VERSIONS_LUA, DEVICES_LUA, TOKEN_MATCH_LUA, CART_LUA, PREFS_LUA, MERGE_PATCH_LUA,
     HISTORY_LUA, JOINS_LUA, FEED_LUA, ACTIVITY_LUA, OPERATIONS_LUA,
   ].join('\n');
 }
 
-/** The helpers as this release keeps the history by default. */
-export const LIBRARY = libraryCode('zset');
+/** The helpers as this release writes by default. */
+export const LIBRARY = libraryCode(CURRENT_FORMS);
 
 /** A script's Lua, run as the body of a function that begins with `beginCall` (`common.lua.ts`). */
 export interface FunctionDefinition {
@@ -109,6 +116,7 @@ const DEFINITIONS = {
   tesseraIndexRefresh: { body: INDEX_REFRESH_LUA },
   tesseraIndexDrop: { body: INDEX_DROP_LUA },
   tesseraIndexRegister: { body: INDEX_REGISTER_LUA },
+  tesseraUserSessions: { body: USER_SESSIONS_LUA, readOnly: true },
   tesseraFeedPrepare: { body: FEED_PREPARE_LUA },
   tesseraLease: { body: LEASE_LUA },
   tesseraRelease: { body: RELEASE_LUA },
@@ -119,11 +127,13 @@ export type ScriptName = keyof typeof DEFINITIONS;
 
 export const TESSERA_FUNCTIONS = functionLibrary('tessera', LIBRARY, DEFINITIONS);
 
-const HASH_HISTORY_FUNCTIONS = functionLibrary('tessera', libraryCode('hash'), DEFINITIONS);
-
-/** The library of the scripts for a history form: two forms are two libraries, each named by its own digest. */
-export function tesseraFunctions(historyForm: RedisHistoryForm): FunctionLibrary {
-  return historyForm === 'zset' ? TESSERA_FUNCTIONS : HASH_HISTORY_FUNCTIONS;
+/**
+ * The library of the scripts that write `forms`: other forms are other libraries, each named by
+ * its own digest, so nodes that write different forms side by side each call their own.
+ */
+export function tesseraFunctions(forms: StoredForms): FunctionLibrary {
+  if (forms.historyForm === CURRENT_FORMS.historyForm && forms.userSessionsForm === CURRENT_FORMS.userSessionsForm) return TESSERA_FUNCTIONS;
+  return functionLibrary('tessera', libraryCode(forms), DEFINITIONS);
 }
 
 const NOT_LOADED = /^ERR Function not found/;
