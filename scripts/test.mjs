@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs every test file under test/ and client/ with Node's test runner (through tsx).
 // Usage: node scripts/test.mjs [path-filter ...]   e.g. `node scripts/test.mjs store http`
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 
 const roots = ['test', 'client'];
@@ -45,9 +46,12 @@ const concurrency = process.env.TESSERA_TEST_CONCURRENCY ?? '2';
 // --test-timeout: a test that hangs fails after ten minutes, naming itself, instead of holding the
 // run until CI's time is up. The longest test takes about 100 s here (a simulation, waiting for its
 // turn included).
-const result = spawnSync(
+const runner = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-force-exit', '--test-timeout=600000', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { ...process.env, TESSERA_LOG_LEVEL: process.env.TESSERA_LOG_LEVEL ?? 'silent' } },
 );
-process.exit(result.status ?? 1);
+// A signal that stops this script stops the runner, which passes it on to the test files; their
+// support modules then kill the servers they started (sim/processes.ts, `exitOnStopSignals`).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => runner.kill(signal));
+runner.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 15)));

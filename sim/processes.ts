@@ -2,7 +2,8 @@
  * Child processes of the simulation and what keeps them from outliving it:
  * every process started here is registered, and killed (SIGKILL) when this
  * process exits or is stopped by SIGINT, SIGTERM or SIGHUP (Redis servers are
- * killed by test/support/redis-harness.ts's own exit handler). A SIGKILL of this
+ * killed by test/support/redis-harness.ts's own exit handler, which runs on
+ * those signals too: `exitOnStopSignals`). A SIGKILL of this
  * process cannot be caught: then the children stay, in their temporary folders.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
@@ -13,26 +14,40 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const HOST = '127.0.0.1';
 const live = new Set<ChildProcess>();
 let handlersInstalled = false;
+let signalsInstalled = false;
+
+const STOP_SIGNALS = [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const;
 
 function killAllNow(): void {
   for (const child of live) child.kill('SIGKILL');
   live.clear();
 }
 
-function installExitHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.once('exit', killAllNow);
-  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+/**
+ * SIGINT, SIGTERM and SIGHUP end this process through exit(), with the code the signal would have
+ * given, unless the program handles the signal itself: Node's default ends the process without
+ * running its 'exit' handlers, which are what kill the servers a test or simulation started.
+ * (A test runner that is stopped passes the signal on to its test files.)
+ */
+export function exitOnStopSignals(): void {
+  if (signalsInstalled) return;
+  signalsInstalled = true;
+  for (const [signal, number] of STOP_SIGNALS) {
     const onSignal = (): void => {
-      killAllNow();
-      // Exit as the signal would have, unless the program handles it itself; exit() (not a
-      // re-raised signal) so that other 'exit' handlers, such as the Redis harness's, run too.
+      // The simulation's processes go at once, even where the program handles the signal itself.
+      if (handlersInstalled) killAllNow();
       process.removeListener(signal, onSignal);
       if (process.listenerCount(signal) === 0) process.exit(128 + number);
     };
     process.on(signal, onSignal);
   }
+}
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.once('exit', killAllNow);
+  exitOnStopSignals();
 }
 
 export interface Exit {

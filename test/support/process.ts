@@ -3,7 +3,7 @@
  * way operators start it, for start-up, shutdown and restart tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePorts } from '../../sim/processes.js';
+import { exitOnStopSignals, freePorts } from '../../sim/processes.js';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -42,13 +42,14 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 // Every process still running when the test file's process ends is killed, as the Redis harness
-// does for its servers: a test that failed half-way through starting several must not leave one
+// does for its servers, also when it is stopped by a signal (a stopped test run): a test that failed half-way through starting several must not leave one
 // behind. (The runner's --test-force-exit ends a file whose tests are done but whose event loop is
 // still held, by such a process for one; scripts/test.mjs.)
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
+exitOnStopSignals();
 
 function launch(env: Record<string, string>): { child: ChildProcess; out: string[]; err: string[]; exited: Promise<Exit> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePorts } from '../../sim/processes.js';
+import { exitOnStopSignals, freePorts } from '../../sim/processes.js';
 import { respCommand, type RespReply } from './resp.js';
 
 const HOST = '127.0.0.1';
@@ -78,6 +78,7 @@ process.once('exit', () => {
   for (const server of live) server.killNow();
   for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
+exitOnStopSignals();
 
 class RedisProcess {
   #child: ChildProcess | null = null;

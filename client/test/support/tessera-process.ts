@@ -43,6 +43,11 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
+// Stopped by a signal (a test run stopped), exit through exit(), so that the handler above runs:
+// Node's default for these signals ends the process without it.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  process.once(signal, () => process.exit(code));
+}
 
 export interface StartOptions {
   readonly dir?: string;
