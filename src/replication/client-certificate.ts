@@ -6,7 +6,7 @@
  * protocol's first answer, and the client reports a timeout: a node started without the
  * certificate its servers require would serve its region with every global write answering 503,
  * its log saying only that NATS did not answer. So when a connection over TLS times out, the
- * replicator asks the first server: the INFO line a NATS server sends first says whether it
+ * replicator asks the servers: the INFO line a NATS server sends first says whether it
  * requires client certificates (`tls_verify`), and a handshake with the node's own files shows
  * whether it takes them.
  */

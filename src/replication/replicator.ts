@@ -274,27 +274,30 @@ export class Replicator {
   }
 
   /**
-   * A connection over TLS that timed out may be the first server refusing this node's client
-   * certificate (nats.js loses the server's alert): asked of the server itself
-   * (`client-certificate.ts`), that is a setup error naming the variables to set.
+   * A connection over TLS that timed out may be this region's servers refusing this node's client
+   * certificate (nats.js loses the server's alert): asked of the servers themselves, all at once
+   * (`client-certificate.ts`; one that is down answers nothing), the first refusal in the order of
+   * TESSERA_NATS_URL is a setup error naming the variables to set.
    */
   async #refusedCertificate(error: unknown): Promise<ReplicationSetupError | null> {
-    const first = this.#settings.natsUrls[0];
-    // A refused connection or a refusal the client did report is no question for the server.
+    // A refused connection or a refusal the client did report is no question for the servers.
     if (!(error instanceof Error) || error.name !== 'TimeoutError') return null;
-    if (first === undefined || (this.#settings.natsTls === undefined && !first.startsWith('tls://'))) return null;
-    const refusal = await certificateRefusal(first, this.#settings.natsTls);
-    if (refusal === null) return null;
+    const tls = this.#settings.natsTls;
+    const asked = this.#settings.natsUrls.filter((url) => tls !== undefined || url.startsWith('tls://'));
+    const refusals = await Promise.all(asked.map((url) => certificateRefusal(url, tls)));
+    const at = refusals.findIndex((refusal) => refusal !== null);
+    if (at === -1) return null;
+    const [server, refusal] = [asked[at]!, refusals[at]!];
     const variables = ['TESSERA_NATS_CERT', 'TESSERA_NATS_KEY'];
     if (refusal.kind === 'missing') {
       return new ReplicationSetupError(
-        `the NATS server ${first} of TESSERA_NATS_URL requires a client certificate (its tls block verifies clients) and this node has none; set TESSERA_NATS_CERT and TESSERA_NATS_KEY to the PEM files of a certificate signed by a CA the servers trust`,
+        `the NATS server ${server} of TESSERA_NATS_URL requires a client certificate (its tls block verifies clients) and this node has none; set TESSERA_NATS_CERT and TESSERA_NATS_KEY to the PEM files of a certificate signed by a CA the servers trust`,
         { cause: error },
         variables,
       );
     }
     return new ReplicationSetupError(
-      `the NATS server ${first} of TESSERA_NATS_URL refused this node's client certificate (${refusal.alert}); TESSERA_NATS_CERT must be signed by a CA the servers trust (their tls ca_file), be valid today and allow client authentication, with its key in TESSERA_NATS_KEY`,
+      `the NATS server ${server} of TESSERA_NATS_URL refused this node's client certificate (${refusal.alert}); TESSERA_NATS_CERT must be signed by a CA the servers trust (their tls ca_file), be valid today and allow client authentication, with its key in TESSERA_NATS_KEY`,
       { cause: error },
       variables,
     );

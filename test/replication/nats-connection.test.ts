@@ -257,6 +257,15 @@ describe('TLS to NATS, client certificates verified', { timeout: 90_000 }, () =>
     await assertNothingLeftOpen(cluster[0]!);
   });
 
+  test('without a client certificate, the first server of TESSERA_NATS_URL down: the start fails naming the server that refused', async () => {
+    const [down] = await freePorts(1);
+    const up = `tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`;
+    const error = await failedStart(cluster[0]!, `tls://localhost:${down},${up}`, createLogger('silent'), { TESSERA_NATS_CA: certificates.ca });
+    assert.deepEqual(error.variables, ['TESSERA_NATS_CERT', 'TESSERA_NATS_KEY']);
+    assert.ok(error.message.startsWith(`the NATS server ${up} of TESSERA_NATS_URL requires a client certificate`), error.message);
+    await assertNothingLeftOpen(cluster[0]!);
+  });
+
   test('with a client certificate of a CA the servers do not trust: the start fails naming TESSERA_NATS_CERT and the alert', async () => {
     const other = makeCertificates(mkdtempSync(join(dir, 'other-ca-')));
     const error = await failedStart(cluster[0]!, `tls://${cluster[0]!.url.replace('127.0.0.1', 'localhost')}`, createLogger('silent'), {
