@@ -11,6 +11,8 @@ ARG NODE_VERSION=26.12.1
 FROM node:${NODE_VERSION}-trixie AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# Fixes to dependencies, applied by npm ci's postinstall (patch-package; docs/decisions.md, D95).
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

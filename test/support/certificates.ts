@@ -1,6 +1,7 @@
 /**
- * A CA made for a test with openssl, and a server certificate for "localhost" and a client
- * certificate it signed (EC P-256, valid two days). PEM files in `dir`.
+ * A CA made for a test with openssl, and a server certificate for "localhost" and 127.0.0.1 (the
+ * address Redis Cluster nodes announce) and a client certificate it signed (EC P-256, valid two
+ * days). PEM files in `dir`.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ export function makeCertificates(dir: string): Certificates {
   const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tessera test CA');
-  for (const [name, extension] of [['server', 'subjectAltName=DNS:localhost'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+  for (const [name, extension] of [['server', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
     openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
     writeFileSync(join(dir, `${name}.ext`), `${extension}\n`);
     openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);

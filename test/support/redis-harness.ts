@@ -51,6 +51,8 @@ export interface RedisCluster {
   /** Seed list, `host:port` per node (what `TESSERA_REDIS_NODES` takes). */
   readonly nodes: readonly string[];
   readonly ports: readonly number[];
+  /** With `tls`: each node's TLS port as `rediss://host:port`, the same order as `nodes`. */
+  readonly tlsNodes: readonly string[];
   /** The topology as the node on `port` (default: any live node) sees it. */
   topology(port?: number): Promise<ClusterNode[]>;
   /** Runs one command on the node at `port`. */
@@ -67,6 +69,13 @@ export interface RedisCluster {
 export interface ClusterOptions {
   /** `cluster-node-timeout`: how long before a silent master is failed over. @default 1000 */
   readonly nodeTimeoutMs?: number;
+  /**
+   * PEM files: every node also listens with TLS on a port of its own, requires a client
+   * certificate signed by `ca` there, and speaks TLS on the cluster bus and to its replicas.
+   * A client on a TLS port is told the TLS ports of the others; the plain ports stay, for the
+   * harness. The server certificate must name 127.0.0.1, the address the nodes announce.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
 }
 
 // ---------------------------------------------------------------------------
@@ -235,15 +244,26 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
 // Cluster
 
 export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
-  return withRetries(2, () => buildCluster(options.nodeTimeoutMs ?? 1000));
+  return withRetries(2, () => buildCluster(options.nodeTimeoutMs ?? 1000, options.tls));
 }
 
-async function buildCluster(nodeTimeoutMs: number): Promise<RedisCluster> {
-  const ports = await freePorts(12);
+async function buildCluster(nodeTimeoutMs: number, tls: ClusterOptions['tls']): Promise<RedisCluster> {
+  const ports = await freePorts(18);
+  const tlsPorts = ports.slice(12, 18);
   const dir = tempDir('redis-cluster');
   const nodes = ports.slice(0, 6).map((port, i) => {
     const nodeDir = join(dir, String(port));
+    const tlsArgs = tls === undefined ? [] : [
+      '--tls-port', String(tlsPorts[i]),
+      '--tls-cert-file', tls.cert,
+      '--tls-key-file', tls.key,
+      '--tls-ca-cert-file', tls.ca,
+      '--tls-auth-clients', 'yes',
+      '--tls-cluster', 'yes',
+      '--tls-replication', 'yes',
+    ];
     return new RedisProcess(port, nodeDir, [
+      ...tlsArgs,
       '--cluster-enabled', 'yes',
       '--cluster-port', String(ports[6 + i]),
       '--cluster-config-file', 'nodes.conf',
@@ -265,7 +285,8 @@ async function buildCluster(nodeTimeoutMs: number): Promise<RedisCluster> {
     await Promise.all(nodes.map((n) => n.start()));
     const addresses = nodes.map((n) => `${HOST}:${n.port}`);
     await runCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes']);
-    const cluster = clusterHandle(nodes, addresses, stopAll);
+    const tlsNodes = tls === undefined ? [] : tlsPorts.map((port) => `rediss://${HOST}:${port}`);
+    const cluster = clusterHandle(nodes, addresses, tlsNodes, stopAll);
     await cluster.waitUntilHealthy(20_000);
     return cluster;
   } catch (error) {
@@ -274,7 +295,7 @@ async function buildCluster(nodeTimeoutMs: number): Promise<RedisCluster> {
   }
 }
 
-function clusterHandle(nodes: RedisProcess[], addresses: string[], stopAll: () => Promise<void>): RedisCluster {
+function clusterHandle(nodes: RedisProcess[], addresses: string[], tlsNodes: string[], stopAll: () => Promise<void>): RedisCluster {
   const killed = new Set<number>();
   const livePorts = (): number[] => nodes.map((n) => n.port).filter((p) => !killed.has(p));
   let stopped = false;
@@ -297,6 +318,7 @@ function clusterHandle(nodes: RedisProcess[], addresses: string[], stopAll: () =
   return {
     nodes: addresses,
     ports: nodes.map((n) => n.port),
+    tlsNodes,
     topology,
     command: (port, ...args) => respCommand(port, args),
     cli: (args) => runCli(args),
