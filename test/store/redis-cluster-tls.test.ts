@@ -5,14 +5,14 @@
  * learns the other nodes' TLS ports from the cluster and serves; without a client certificate its
  * start stops naming `TESSERA_REDIS_CERT` and `TESSERA_REDIS_KEY`; and a running node whose
  * cluster stops taking its certificate (a CA rotated before the node's certificate was) answers
- * 503 and stays up, then serves again once the cluster takes it. Before the fix to node-redis's
- * socket (patches/, decision D95) that last case ended the node with an unhandled `ECONNRESET`:
- * the server's TLS alert and then its reset are two errors on one socket, and node-redis listened
- * for one.
+ * 503 and stays up, then serves again once its certificate files are renewed, without a restart.
+ * Before the fix to node-redis's socket (patches/, decision D95) that last case ended the node
+ * with an unhandled `ECONNRESET`: the server's TLS alert and then its reset are two errors on one
+ * socket, and node-redis listened for one.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,12 +25,12 @@ const API_KEY = 'app-secret-0123456789';
 describe('Redis Cluster over TLS, client certificates verified', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-cluster-tls-'));
   let certificates: Certificates;
-  let otherCa: string;
+  let rotated: Certificates;
   let cluster: RedisCluster;
 
   before(async () => {
     certificates = makeCertificates(dir);
-    otherCa = makeCertificates(mkdtempSync(join(dir, 'other-'))).ca;
+    rotated = makeCertificates(mkdtempSync(join(dir, 'rotated-')));
     cluster = await startRedisCluster({ tls: { cert: certificates.serverCert, key: certificates.serverKey, ca: certificates.ca } });
   });
 
@@ -78,11 +78,17 @@ describe('Redis Cluster over TLS, client certificates verified', { timeout: 180_
     assert.match(stderr, /TESSERA_REDIS_CERT, TESSERA_REDIS_KEY: the Redis server of TESSERA_REDIS_NODES requires a client certificate \(ERR_SSL_[A-Z0-9_/]+\) and this node has none/);
   });
 
-  test('a running node whose cluster stops taking its certificate answers 503 and stays up, then serves again once taken', async () => {
-    const node = await startTesseraProcess(withCertificate());
+  test('a running node whose cluster stops taking its certificate answers 503 and stays up, then serves again once its files are renewed', async () => {
+    // The node's certificate files, renewed in place later, as a certificate manager would.
+    const live = mkdtempSync(join(dir, 'live-'));
+    const [cert, key] = [join(live, 'client.pem'), join(live, 'client.key')];
+    copyFileSync(certificates.clientCert, cert);
+    copyFileSync(certificates.clientKey, key);
+    const node = await startTesseraProcess(env({ TESSERA_REDIS_CERT: cert, TESSERA_REDIS_KEY: key }));
     try {
       assert.equal(await signIn(node), 201);
-      await trustOnly(otherCa);
+      // The cluster's CA for clients is rotated first (the nodes' own certificates stay those of the first CA).
+      await trustOnly(rotated.ca);
       const refused: number[] = [];
       for (let i = 0; i < 12; i += 1) {
         refused.push(await signIn(node));
@@ -91,14 +97,16 @@ describe('Redis Cluster over TLS, client certificates verified', { timeout: 180_
       assert.deepEqual(new Set(refused), new Set([503]), `answers while refused: ${refused.join(' ')}`);
       assert.equal(node.child.exitCode, null, `the node stopped: ${node.stderr().slice(-3_000)}`);
 
-      await trustOnly(certificates.ca);
+      // The certificate is renewed on disk, signed by the new CA: the node takes it by itself.
+      copyFileSync(rotated.clientCert, cert);
+      copyFileSync(rotated.clientKey, key);
       const deadline = Date.now() + 15_000;
       let status = 0;
       while (status !== 201 && Date.now() < deadline) {
         status = await signIn(node);
         if (status !== 201) await sleep(250);
       }
-      assert.equal(status, 201, 'serves again once the cluster takes its certificate');
+      assert.equal(status, 201, 'serves again with the renewed certificate');
       for (let i = 0; i < 10; i += 1) assert.equal(await signIn(node), 201);
       assert.equal(node.child.exitCode, null);
     } finally {

@@ -5,13 +5,16 @@
  * without the CA stops its start at once, naming `TESSERA_REDIS_CA` (before, every failure to
  * connect waited out the 5 s start-up deadline as "Redis did not answer"); one without a client
  * certificate, or with one of another CA, stops naming `TESSERA_REDIS_CERT` and `TESSERA_REDIS_KEY`
- * (before: "cannot connect … check the URL and that Redis is up").
+ * (before: "cannot connect … check the URL and that Redis is up"). A running node whose certificate
+ * the server stops taking answers 503, retries about once a second, and takes a certificate renewed
+ * on disk without a restart (D95).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '../../sim/processes.js';
 import { loadConfig } from '../../src/config/config.js';
 import { runCli } from '../../src/cli/run.js';
@@ -117,6 +120,54 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
     const plain = await cli(['session', 'inspect', sessionId, '--store', redis.url], { TESSERA_STORE: 'redis', TESSERA_REDIS_URL: `rediss://localhost:${tlsPort}`, ...files });
     assert.equal(plain.code, 0, plain.err);
     assert.equal(JSON.parse(plain.out).userId, 'tls-cli');
+  });
+
+  test('a running node whose Redis stops taking its certificate answers 503, retrying a few times a second at most, and serves again once its files are renewed, without a restart', async () => {
+    // The node's certificate files, renewed in place later, as a certificate manager would.
+    const live = mkdtempSync(join(dir, 'live-'));
+    const [cert, key] = [join(live, 'client.pem'), join(live, 'client.key')];
+    copyFileSync(certificates.clientCert, cert);
+    copyFileSync(certificates.clientKey, key);
+    const rotated = makeCertificates(mkdtempSync(join(dir, 'rotated-ca-')));
+    const tessera = await createTessera(configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: cert, TESSERA_REDIS_KEY: key }), { logger: createLogger('silent') });
+    const signIn = async (): Promise<number> =>
+      (await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} })).statusCode;
+    const refusals = (): number => readFileSync(join(redis.dir, 'redis.log'), 'utf8').split('\n').filter((line) => line.includes('Error accepting a client connection')).length;
+    try {
+      assert.equal(await signIn(), 201);
+      // The server's CA for clients is rotated first; the node's connection is dropped.
+      await redis.command('CONFIG', 'SET', 'tls-ca-cert-file', rotated.ca);
+      await redis.command('CLIENT', 'KILL', 'TYPE', 'normal');
+      const before = refusals();
+      const began = Date.now();
+      const answers: number[] = [];
+      for (let i = 0; i < 12; i += 1) {
+        answers.push(await signIn());
+        await sleep(250);
+      }
+      assert.deepEqual(new Set(answers), new Set([503]), answers.join(' '));
+      // Refused for some seconds: the client's reconnections with their backoff (about one a
+      // second) and a new client per command deadline, against 140–230 a second when each refused
+      // connection counted as made and was retried at once (D95).
+      const attempts = refusals() - before;
+      const seconds = (Date.now() - began) / 1000;
+      assert.ok(attempts > 0 && attempts <= 5 * seconds, `${attempts} refused connections in ${seconds.toFixed(1)} s`);
+
+      // The certificate is renewed on disk, signed by the new CA: the node takes it by itself.
+      copyFileSync(rotated.clientCert, cert);
+      copyFileSync(rotated.clientKey, key);
+      const deadline = Date.now() + 15_000;
+      let status = 0;
+      while (status !== 201 && Date.now() < deadline) {
+        status = await signIn();
+        if (status !== 201) await sleep(250);
+      }
+      assert.equal(status, 201, 'serves again with the renewed certificate');
+      for (let i = 0; i < 5; i += 1) assert.equal(await signIn(), 201);
+    } finally {
+      await tessera.close();
+      await redis.command('CONFIG', 'SET', 'tls-ca-cert-file', certificates.ca);
+    }
   });
 
   test('TLS files need a rediss:// URL', () => {

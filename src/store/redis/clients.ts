@@ -110,9 +110,18 @@ function reconnectStrategy(retries: number): number {
   return Math.min(50 * 2 ** retries, 1000) + Math.floor(Math.random() * 50);
 }
 
-/** Per-connection settings: no offline queue (fail at once while disconnected), a bounded queue. */
+/**
+ * Per-connection settings: no offline queue (fail at once while disconnected), a bounded queue,
+ * and a name. The name (`CLIENT SETNAME`, shown by `CLIENT LIST`) is also the first answer a
+ * connection waits for: over TLS 1.3 a server that refuses the client's certificate does so only
+ * after the handshake, and node-redis, whose other handshake commands ignore their errors, took
+ * such a connection as ready and reconnected at once when it dropped, about 140 handshakes a
+ * second against the server. Waiting for the name's answer makes the refusal a failed connection,
+ * retried with `reconnectStrategy`'s backoff (decision D95).
+ */
 export function clientDefaults(tuning: RedisTuning, tls?: TlsFiles) {
   return {
+    name: 'tessera',
     socket: { connectTimeout: tuning.connectTimeoutMs, reconnectStrategy, keepAlive: true, keepAliveInitialDelay: 5000, ...tlsOptions(tls) },
     disableOfflineQueue: true,
     commandsQueueMaxLength: tuning.maxQueuedCommands,
@@ -120,8 +129,10 @@ export function clientDefaults(tuning: RedisTuning, tls?: TlsFiles) {
 }
 
 /**
- * TLS socket options from PEM files, read when a connection is made (a certificate renewed on disk
- * is taken by the next one). None: as the URL says (`rediss://` speaks TLS with the system's CAs).
+ * TLS socket options from PEM files, read when a client is made: its connections, reconnections
+ * included, use what was read then. A certificate renewed on disk is taken by the next client
+ * (`openClient` makes one when the server refuses the certificate). None: as the URL says
+ * (`rediss://` speaks TLS with the system's CAs).
  */
 function tlsOptions(tls: TlsFiles | undefined): { tls?: true; ca?: Buffer; cert?: Buffer; key?: Buffer } {
   if (tls === undefined) return {};
@@ -280,6 +291,8 @@ export class Replaceable<C> {
   }
 }
 
+type Client = Awaited<ReturnType<typeof connectClient>>;
+
 async function connectClient(url: string, tuning: RedisTuning, tls: TlsFiles | undefined) {
   const client = createClient({ url, ...clientDefaults(tuning, tls) });
   // Errors surface through the commands that meet them; the client reconnects by itself.
@@ -297,12 +310,18 @@ async function connectClient(url: string, tuning: RedisTuning, tls: TlsFiles | u
  * deadline while commands were waiting.
  */
 export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFiles): Promise<Commands> {
-  const clients = new Replaceable(
-    await connectClient(url, tuning, tls),
-    () => connectClient(url, tuning, tls),
-    (client) => client.destroy(),
-    tuning.commandTimeoutMs,
-  );
+  // A client certificate the server refuses (its CA rotated, the certificate expired) is one the
+  // client would retry for ever with the files it read when it was made: a new client reads them
+  // again, so a certificate renewed on disk is taken without a restart. Until then each new client
+  // fails at once on the refusal, at most one per command deadline.
+  const connect = async (): Promise<Client> => {
+    const client = await connectClient(url, tuning, tls);
+    client.on('error', (error: unknown) => {
+      if (refusedClientCertificate(error) !== null) clients.replace();
+    });
+    return client;
+  };
+  const clients: Replaceable<Client> = new Replaceable(await connect(), connect, (client) => client.destroy(), tuning.commandTimeoutMs);
   const library = tesseraFunctions(tuning);
   return {
     script: (name, keys, args) =>
