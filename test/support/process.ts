@@ -42,9 +42,10 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 // Every process still running when the test file's process ends is killed, as the Redis harness
-// does for its servers, also when it is stopped by a signal (a stopped test run): a test that failed half-way through starting several must not leave one
-// behind. (The runner's --test-force-exit ends a file whose tests are done but whose event loop is
-// still held, by such a process for one; scripts/test.mjs.)
+// does for its servers, also when a signal stops it (a stopped test run): a test that failed
+// half-way through starting several must not leave one behind. (The runner's --test-force-exit
+// ends a file whose tests are done but whose event loop is still held, by such a process for one;
+// scripts/test.mjs.)
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');

@@ -115,7 +115,7 @@ function reconnectStrategy(retries: number): number {
  * and a name. The name (`CLIENT SETNAME`, shown by `CLIENT LIST`) is also the first answer a
  * connection waits for: over TLS 1.3 a server that refuses the client's certificate does so only
  * after the handshake, and node-redis, whose other handshake commands ignore their errors, took
- * such a connection as ready and reconnected at once when it dropped, about 140 handshakes a
+ * such a connection as ready and reconnected at once when it dropped, about 200 handshakes a
  * second against the server. Waiting for the name's answer makes the refusal a failed connection,
  * retried with `reconnectStrategy`'s backoff (decision D95).
  */
@@ -263,8 +263,12 @@ export class Replaceable<C> {
     return this.#current.inFlight.silentFor(ms);
   }
 
-  /** Builds a new client in the background and swaps it in once it is connected. */
-  replace(): void {
+  /**
+   * Builds a new client in the background and swaps it in once it is connected; with `from`, only
+   * while `from` is still the current client (a retired one's late errors change nothing).
+   */
+  replace(from?: C): void {
+    if (from !== undefined && from !== this.#current.client) return;
     if (this.#closed || this.#building || Date.now() - this.#lastBuild < this.minIntervalMs) return;
     this.#building = true;
     this.#lastBuild = Date.now();
@@ -317,7 +321,7 @@ export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFile
   const connect = async (): Promise<Client> => {
     const client = await connectClient(url, tuning, tls);
     client.on('error', (error: unknown) => {
-      if (refusedClientCertificate(error) !== null) clients.replace();
+      if (refusedClientCertificate(error) !== null) clients.replace(client);
     });
     return client;
   };
