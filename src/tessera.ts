@@ -90,6 +90,7 @@ async function assemble(config: Config, options: TesseraOptions, logger: Logger,
     feedConsumers: [...(config.replication === null ? [] : [FEED_CONSUMER]), ...(config.webhooks === null ? [] : [EVENTS_CONSUMER])],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
     onCallTimed: (call, seconds) => metrics.observeStoreCall(call, seconds),
+    onCertificateRefused: certificateRefusalLog(logger.child({ channel: 'store' })),
     ...(tracing === null ? {} : { tracer: tracing.tracer }),
   };
   const engine = await openStore(config.store, storeSettings);
@@ -224,5 +225,25 @@ async function assemble(config: Config, options: TesseraOptions, logger: Logger,
       // Last: the spans of the final requests and store calls are exported before the process exits.
       await tracing?.shutdown();
     },
+  };
+}
+
+/**
+ * The store's refusals of this node's client certificate while it runs, logged: the first at
+ * once, then at most one line a minute, with how many came meanwhile (a refused node retries
+ * about once a second, D95).
+ */
+function certificateRefusalLog(logger: Logger): (alert: string) => void {
+  let loggedAt = -Infinity;
+  let refusals = 0;
+  return (alert) => {
+    refusals += 1;
+    if (Date.now() - loggedAt < 60_000) return;
+    logger.error(
+      { alert, refusals, variables: ['TESSERA_REDIS_CERT', 'TESSERA_REDIS_KEY'] },
+      "the Redis servers refuse this node's client certificate: calls that need the store answer 503 until it is renewed in TESSERA_REDIS_CERT and TESSERA_REDIS_KEY, which the node reads again by itself",
+    );
+    loggedAt = Date.now();
+    refusals = 0;
   };
 }

@@ -100,6 +100,12 @@ export interface StoreSettings {
    */
   readonly onCallTimed?: (call: string, seconds: number) => void;
   /**
+   * Told when a networked engine's server refuses this node's client certificate while it runs
+   * (its CA rotated first, the certificate expired), with the server's TLS alert: the engine
+   * answers unavailable meanwhile, and retries with the certificate files read again.
+   */
+  readonly onCertificateRefused?: (alert: string) => void;
+  /**
    * When tracing is on: the Redis engines give each command or script run
    * within a traced store call a span of its own (with the cluster slot).
    */

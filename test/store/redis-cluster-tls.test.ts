@@ -96,6 +96,9 @@ describe('Redis Cluster over TLS, client certificates verified', { timeout: 180_
       }
       assert.deepEqual(new Set(refused), new Set([503]), `answers while refused: ${refused.join(' ')}`);
       assert.equal(node.child.exitCode, null, `the node stopped: ${node.stderr().slice(-3_000)}`);
+      const said = node.logLines().filter((line) => String(line.msg).includes("refuse this node's client certificate"));
+      assert.equal(said.length, 1, 'logged once (then at most once a minute)');
+      assert.match(String(said[0]!.alert), /^ERR_SSL_[A-Z0-9_/]+_ALERT_[A-Z_]+$/);
 
       // The certificate is renewed on disk, signed by the new CA: the node takes it by itself.
       copyFileSync(rotated.clientCert, cert);

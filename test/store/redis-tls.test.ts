@@ -6,8 +6,8 @@
  * connect waited out the 5 s start-up deadline as "Redis did not answer"); one without a client
  * certificate, or with one of another CA, stops naming `TESSERA_REDIS_CERT` and `TESSERA_REDIS_KEY`
  * (before: "cannot connect … check the URL and that Redis is up"). A running node whose certificate
- * the server stops taking answers 503, retries about once a second, and takes a certificate renewed
- * on disk without a restart (D95).
+ * the server stops taking answers 503, logs why, retries about once a second, and takes a
+ * certificate renewed on disk without a restart (D95).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -129,7 +129,9 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
     copyFileSync(certificates.clientCert, cert);
     copyFileSync(certificates.clientKey, key);
     const rotated = makeCertificates(mkdtempSync(join(dir, 'rotated-ca-')));
-    const tessera = await createTessera(configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: cert, TESSERA_REDIS_KEY: key }), { logger: createLogger('silent') });
+    const logged: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => void logged.push(line) });
+    const tessera = await createTessera(configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: cert, TESSERA_REDIS_KEY: key }), { logger });
     const signIn = async (): Promise<number> =>
       (await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} })).statusCode;
     const refusals = (): number => readFileSync(join(redis.dir, 'redis.log'), 'utf8').split('\n').filter((line) => line.includes('Error accepting a client connection')).length;
@@ -152,6 +154,13 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
       const attempts = refusals() - before;
       const seconds = (Date.now() - began) / 1000;
       assert.ok(attempts > 0 && attempts <= 5 * seconds, `${attempts} refused connections in ${seconds.toFixed(1)} s`);
+      // The log says why, once (then at most once a minute), naming the variables and the alert.
+      const said = logged.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => String(line.msg).includes('refuse this node'));
+      assert.equal(said.length, 1, logged.join(''));
+      assert.equal(said[0]!.level, 50);
+      assert.equal(said[0]!.channel, 'store');
+      assert.deepEqual(said[0]!.variables, ['TESSERA_REDIS_CERT', 'TESSERA_REDIS_KEY']);
+      assert.match(String(said[0]!.alert), /^ERR_SSL_[A-Z0-9_/]+_ALERT_[A-Z_]+$/);
 
       // The certificate is renewed on disk, signed by the new CA: the node takes it by itself.
       copyFileSync(rotated.clientCert, cert);

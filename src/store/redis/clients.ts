@@ -313,7 +313,7 @@ async function connectClient(url: string, tuning: RedisTuning, tls: TlsFiles | u
  * Such a connection is replaced once it has been silent for a whole command
  * deadline while commands were waiting.
  */
-export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFiles): Promise<Commands> {
+export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFiles, onRefused?: (alert: string) => void): Promise<Commands> {
   // A client certificate the server refuses (its CA rotated, the certificate expired) is one the
   // client would retry for ever with the files it read when it was made: a new client reads them
   // again, so a certificate renewed on disk is taken without a restart. Until then each new client
@@ -321,7 +321,10 @@ export async function openClient(url: string, tuning: RedisTuning, tls?: TlsFile
   const connect = async (): Promise<Client> => {
     const client = await connectClient(url, tuning, tls);
     client.on('error', (error: unknown) => {
-      if (refusedClientCertificate(error) !== null) clients.replace(client);
+      const alert = refusedClientCertificate(error);
+      if (alert === null) return;
+      onRefused?.(alert);
+      clients.replace(client);
     });
     return client;
   };

@@ -12,6 +12,7 @@
 import { createCluster } from 'redis';
 import { clientDefaults, connectWithin, Replaceable, type Commands } from './clients.js';
 import type { RedisCredentials, TlsFiles } from '../session-store.js';
+import { refusedClientCertificate } from '../../refusals.js';
 import type { RedisTuning } from './options.js';
 import { callFunction, tesseraFunctions } from './scripts.js';
 
@@ -39,11 +40,27 @@ async function connectCluster(rootNodes: readonly string[], tuning: RedisTuning,
   return cluster;
 }
 
-export async function openCluster(seeds: readonly string[], tuning: RedisTuning, tls?: TlsFiles, credentials?: RedisCredentials): Promise<Commands> {
+export async function openCluster(
+  seeds: readonly string[],
+  tuning: RedisTuning,
+  tls?: TlsFiles,
+  credentials?: RedisCredentials,
+  onRefused?: (alert: string) => void,
+): Promise<Commands> {
+  // A node that refuses this node's client certificate is told of; the commands that meet it
+  // replace the cluster client (`recover`), and the new one reads the certificate files again.
+  const connect = async (rootNodes: readonly string[]) => {
+    const cluster = await connectCluster(rootNodes, tuning, tls, credentials);
+    cluster.on('node-error', (error: unknown) => {
+      const alert = refusedClientCertificate(error);
+      if (alert !== null) onRefused?.(alert);
+    });
+    return cluster;
+  };
   const clusters = new Replaceable(
-    await connectCluster(seeds, tuning, tls, credentials),
+    await connect(seeds),
     // Ask the nodes known now first: after failovers the seed list may be out of date.
-    (current) => connectCluster([...new Set([...current.masters.map((node) => node.address), ...seeds])], tuning, tls, credentials),
+    (current) => connect([...new Set([...current.masters.map((node) => node.address), ...seeds])]),
     (cluster) => cluster.destroy(),
     tuning.topologyRefreshMs,
   );

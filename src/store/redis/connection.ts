@@ -31,9 +31,14 @@ import { keySlot } from './slots.js';
 
 export type RedisEngine = 'redis' | 'redis-cluster';
 
-export type ConnectionTarget =
-  | { readonly engine: 'redis'; readonly url: string; readonly tls?: TlsFiles }
-  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly tls?: TlsFiles; readonly credentials?: RedisCredentials };
+export type ConnectionTarget = (
+  | { readonly engine: 'redis'; readonly url: string }
+  | { readonly engine: 'redis-cluster'; readonly nodes: readonly string[]; readonly credentials?: RedisCredentials }
+) & {
+  readonly tls?: TlsFiles;
+  /** Told the TLS alert when a server refuses this node's client certificate (`StoreSettings.onCertificateRefused`). */
+  readonly onRefused?: (alert: string) => void;
+};
 
 /** Told the time of each call: the script's name or the command, and seconds. */
 export type CallTimer = (call: string, seconds: number) => void;
@@ -93,7 +98,10 @@ export class RedisConnection {
    */
   static async open(target: ConnectionTarget, tuning: RedisTuning, tracer: Tracer | null = null, timed: CallTimer | null = null): Promise<RedisConnection> {
     try {
-      const commands = target.engine === 'redis' ? await openClient(target.url, tuning, target.tls) : await openCluster(target.nodes, tuning, target.tls, target.credentials);
+      const commands =
+        target.engine === 'redis'
+          ? await openClient(target.url, tuning, target.tls, target.onRefused)
+          : await openCluster(target.nodes, tuning, target.tls, target.credentials, target.onRefused);
       return new RedisConnection(target.engine, commands, tuning.commandTimeoutMs, tracer, timed);
     } catch (error) {
       throw new StoreUnavailableError(target.engine, { cause: error });

@@ -86,7 +86,10 @@ export class RedisStore implements SessionStore {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     validateRedisOptions(options);
     const tuning = { ...DEFAULT_REDIS_TUNING, ...options.tuning };
-    const tls = options.tls === undefined ? {} : { tls: options.tls };
+    const tls = {
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.onCertificateRefused === undefined ? {} : { onRefused: options.onCertificateRefused }),
+    };
     const target =
       options.engine === 'redis'
         ? { engine: options.engine, url: options.url, ...tls }
