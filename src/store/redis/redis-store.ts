@@ -86,14 +86,14 @@ export class RedisStore implements SessionStore {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     validateRedisOptions(options);
     const tuning = { ...DEFAULT_REDIS_TUNING, ...options.tuning };
-    const tls = {
+    const security = {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       ...(options.onCertificateRefused === undefined ? {} : { onRefused: options.onCertificateRefused }),
     };
     const target =
       options.engine === 'redis'
-        ? { engine: options.engine, url: options.url, ...tls }
-        : { engine: options.engine, nodes: options.nodes, ...tls, ...(options.credentials === undefined ? {} : { credentials: options.credentials }) };
+        ? { engine: options.engine, url: options.url, ...security }
+        : { engine: options.engine, nodes: options.nodes, ...security, ...(options.credentials === undefined ? {} : { credentials: options.credentials }) };
     const connection = await RedisConnection.open(target, tuning, options.tracer ?? null, options.onCallTimed ?? null);
     const store = new RedisStore(options, connection, keyLayout(tuning.keyPrefix, options.engine === 'redis-cluster'), expiryStep(options, tuning));
     // In the background: until a slot's stream exists, only a migration of that slot makes its writes wait.
