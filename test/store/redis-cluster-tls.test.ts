@@ -12,11 +12,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeCertificates, type Certificates } from '../support/certificates.js';
+import { waitUntil } from '../../sim/processes.js';
+import { liveCertificate, makeCertificates, type Certificates } from '../support/certificates.js';
 import { runTessera, startTesseraProcess, type TesseraProcess } from '../support/process.js';
 import { parseClusterNodes, startRedisCluster, type RedisCluster } from '../support/redis-harness.js';
 
@@ -79,12 +80,8 @@ describe('Redis Cluster over TLS, client certificates verified', { timeout: 180_
   });
 
   test('a running node whose cluster stops taking its certificate answers 503 and stays up, then serves again once its files are renewed', async () => {
-    // The node's certificate files, renewed in place later, as a certificate manager would.
-    const live = mkdtempSync(join(dir, 'live-'));
-    const [cert, key] = [join(live, 'client.pem'), join(live, 'client.key')];
-    copyFileSync(certificates.clientCert, cert);
-    copyFileSync(certificates.clientKey, key);
-    const node = await startTesseraProcess(env({ TESSERA_REDIS_CERT: cert, TESSERA_REDIS_KEY: key }));
+    const live = liveCertificate(dir, certificates);
+    const node = await startTesseraProcess(env({ TESSERA_REDIS_CERT: live.cert, TESSERA_REDIS_KEY: live.key }));
     try {
       assert.equal(await signIn(node), 201);
       // The cluster's CA for clients is rotated first (the nodes' own certificates stay those of the first CA).
@@ -101,15 +98,8 @@ describe('Redis Cluster over TLS, client certificates verified', { timeout: 180_
       assert.match(String(said[0]!.alert), /^ERR_SSL_[A-Z0-9_/]+_ALERT_[A-Z_]+$/);
 
       // The certificate is renewed on disk, signed by the new CA: the node takes it by itself.
-      copyFileSync(rotated.clientCert, cert);
-      copyFileSync(rotated.clientKey, key);
-      const deadline = Date.now() + 15_000;
-      let status = 0;
-      while (status !== 201 && Date.now() < deadline) {
-        status = await signIn(node);
-        if (status !== 201) await sleep(250);
-      }
-      assert.equal(status, 201, 'serves again with the renewed certificate');
+      live.renew(rotated);
+      await waitUntil('serving again with the renewed certificate', 15_000, async () => ((await signIn(node)) === 201 ? null : 'still 503'), 250);
       for (let i = 0; i < 10; i += 1) assert.equal(await signIn(node), 201);
       assert.equal(node.child.exitCode, null);
     } finally {

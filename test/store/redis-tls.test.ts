@@ -11,17 +11,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePorts } from '../../sim/processes.js';
+import { freePorts, waitUntil } from '../../sim/processes.js';
 import { loadConfig } from '../../src/config/config.js';
 import { runCli } from '../../src/cli/run.js';
 import { explainStoreError } from '../../src/config/diagnostics.js';
 import { createLogger } from '../../src/logging.js';
 import { createTessera } from '../../src/tessera.js';
-import { makeCertificates, type Certificates } from '../support/certificates.js';
+import { liveCertificate, makeCertificates, type Certificates } from '../support/certificates.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { startFailure } from '../support/tessera-server.js';
 
@@ -123,15 +123,11 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
   });
 
   test('a running node whose Redis stops taking its certificate answers 503, retrying a few times a second at most, and serves again once its files are renewed, without a restart', async () => {
-    // The node's certificate files, renewed in place later, as a certificate manager would.
-    const live = mkdtempSync(join(dir, 'live-'));
-    const [cert, key] = [join(live, 'client.pem'), join(live, 'client.key')];
-    copyFileSync(certificates.clientCert, cert);
-    copyFileSync(certificates.clientKey, key);
+    const live = liveCertificate(dir, certificates);
     const rotated = makeCertificates(mkdtempSync(join(dir, 'rotated-ca-')));
     const logged: string[] = [];
     const logger = createLogger('info', { write: (line: string) => void logged.push(line) });
-    const tessera = await createTessera(configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: cert, TESSERA_REDIS_KEY: key }), { logger });
+    const tessera = await createTessera(configWith({ TESSERA_REDIS_CA: certificates.ca, TESSERA_REDIS_CERT: live.cert, TESSERA_REDIS_KEY: live.key }), { logger });
     const signIn = async (): Promise<number> =>
       (await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} })).statusCode;
     const refusals = (): number => readFileSync(join(redis.dir, 'redis.log'), 'utf8').split('\n').filter((line) => line.includes('Error accepting a client connection')).length;
@@ -163,15 +159,8 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
       assert.match(String(said[0]!.alert), /^ERR_SSL_[A-Z0-9_/]+_ALERT_[A-Z_]+$/);
 
       // The certificate is renewed on disk, signed by the new CA: the node takes it by itself.
-      copyFileSync(rotated.clientCert, cert);
-      copyFileSync(rotated.clientKey, key);
-      const deadline = Date.now() + 15_000;
-      let status = 0;
-      while (status !== 201 && Date.now() < deadline) {
-        status = await signIn();
-        if (status !== 201) await sleep(250);
-      }
-      assert.equal(status, 201, 'serves again with the renewed certificate');
+      live.renew(rotated);
+      await waitUntil('serving again with the renewed certificate', 15_000, async () => ((await signIn()) === 201 ? null : 'still 503'), 250);
       for (let i = 0; i < 5; i += 1) assert.equal(await signIn(), 201);
     } finally {
       await tessera.close();

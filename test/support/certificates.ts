@@ -4,7 +4,7 @@
  * days). PEM files in `dir`.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Certificates {
@@ -31,4 +31,24 @@ export function makeCertificates(dir: string): Certificates {
     clientCert: join(dir, 'client.pem'),
     clientKey: join(dir, 'client.key'),
   };
+}
+
+/** A node's client certificate files, which a test renews in place as a certificate manager would. */
+export interface LiveCertificate {
+  readonly cert: string;
+  readonly key: string;
+  /** Overwrites both files with the client certificate and key of `by`. */
+  renew(by: Certificates): void;
+}
+
+/** Copies the client certificate and key of `from` into a folder of their own under `dir`. */
+export function liveCertificate(dir: string, from: Certificates): LiveCertificate {
+  const live = mkdtempSync(join(dir, 'live-'));
+  const files = { cert: join(live, 'client.pem'), key: join(live, 'client.key') };
+  const renew = (by: Certificates): void => {
+    copyFileSync(by.clientCert, files.cert);
+    copyFileSync(by.clientKey, files.key);
+  };
+  renew(from);
+  return { ...files, renew };
 }
