@@ -11,11 +11,13 @@ export async function openStore(config: StoreConfig, settings: StoreSettings): P
       // Loaded on demand so that the embedded engine starts without the Redis client.
       const { RedisStore } = await import('./redis/redis-store.js');
       const tls = config.tls === undefined ? {} : { tls: config.tls };
-      const forms = {
-        ...(config.historyForm === undefined ? {} : { historyForm: config.historyForm }),
-        ...(config.userSessionsForm === undefined ? {} : { userSessionsForm: config.userSessionsForm }),
+      // The stored forms the configuration names, if any; the engine's defaults fill in the rest.
+      const tuning = {
+        tuning: {
+          ...(config.historyForm === undefined ? {} : { historyForm: config.historyForm }),
+          ...(config.userSessionsForm === undefined ? {} : { userSessionsForm: config.userSessionsForm }),
+        },
       };
-      const tuning = Object.keys(forms).length === 0 ? {} : { tuning: forms };
       return config.engine === 'redis'
         ? RedisStore.connect({ ...settings, engine: 'redis', url: config.url, ...tls, ...tuning })
         : RedisStore.connect({
