@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +20,9 @@ const all = stages(text);
 const build = all[0]!;
 const runtime = all.at(-1)!;
 const admitted = dockerignore(readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8'));
+
+/** The scripts npm runs in the package's own folder on `npm ci` (docs.npmjs.com, "scripts"). */
+const installScripts = ['preinstall', 'install', 'postinstall', 'prepare'];
 
 const only = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.getKeyword() === keyword);
 const last = (stage: Stage, keyword: string) => only(stage, keyword).at(-1);
@@ -61,6 +64,23 @@ describe('the Dockerfile', () => {
     const runs = only(build, 'RUN').map((i) => i.getArgumentsContent() ?? '');
     assert.ok(runs.some((run) => /npm (prune|ci) [^&]*--omit=dev/.test(run)), runs.join('\n'));
     for (const run of only(runtime, 'RUN')) assert.doesNotMatch(run.getArgumentsContent() ?? '', /\b(npm|apt-get|apk|curl|wget)\b/);
+  });
+
+  test("runs install scripts whose programs a production install has (npm ci --omit=dev)", () => {
+    // An install without the dev dependencies still runs package.json's install scripts; a
+    // program among the dev dependencies is then missing, and `npm ci --omit=dev` fails.
+    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
+    const programs = installScripts
+      .map((name) => manifest.scripts[name])
+      .filter((script): script is string => script !== undefined)
+      .flatMap((script) => script.split(/&&|\|\||;/).map((command) => command.trim().split(/\s+/)[0]!));
+    assert.ok(programs.includes('patch-package'), `install scripts: ${programs.join(', ')}`);
+    for (const program of programs) {
+      assert.ok(program in manifest.dependencies, `${program} runs at install but is not a production dependency`);
+    }
   });
 
   test('checks its health on /healthz and starts the service', () => {
@@ -154,6 +174,24 @@ describe('the image, assembled by replaying the Dockerfile', { timeout: 600_000 
     assert.ok(existsSync(join(runtimeRoot, 'app/dist/src/main.js')));
     assert.ok(existsSync(join(runtimeRoot, 'app/dist/src/cli/main.js')), 'the tessera command');
     assert.ok(existsSync(join(runtimeRoot, 'app/dist/client/src/cli.js')), 'the admin client the tessera command reuses');
+  });
+
+  test("holds the fixes of patches/ in the packages they mend (docs/decisions.md, D95)", () => {
+    const patches = readdirSync(join(REPO_ROOT, 'patches')).filter((name) => name.endsWith('.patch'));
+    assert.ok(patches.length > 0);
+    for (const name of patches) {
+      const diff = readFileSync(join(REPO_ROOT, 'patches', name), 'utf8');
+      for (const file of diff.split(/^diff --git /m).slice(1)) {
+        const target = /^\+\+\+ b\/(\S+)$/m.exec(file)?.[1];
+        assert.ok(target !== undefined, `${name} names no file`);
+        const added = file.split('\n').filter((line) => line.startsWith('+') && !line.startsWith('+++')).map((line) => line.slice(1));
+        const removed = file.split('\n').filter((line) => line.startsWith('-') && !line.startsWith('---')).map((line) => line.slice(1));
+        assert.ok(added.length > 0, `${name}: no line added to ${target}`);
+        const shipped = readFileSync(join(workdir, target), 'utf8').split('\n');
+        for (const line of added) assert.ok(shipped.includes(line), `${target} in the image lacks ${JSON.stringify(line.trim())} (${name})`);
+        for (const line of removed) assert.ok(!shipped.includes(line), `${target} in the image still has ${JSON.stringify(line.trim())} (${name})`);
+      }
+    }
   });
 
   test('starts, answers /healthz and the API, passes its HEALTHCHECK, and stops on SIGTERM', async () => {
