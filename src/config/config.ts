@@ -8,6 +8,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { RedisCredentials, RedisHistoryForm, RedisUserSessionsForm, StoreConfig, TlsFiles } from '../store/session-store.js';
+import { readCreds } from '../replication/credentials.js';
 import { DEFAULT_REPLICATION, type NatsAuth, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
@@ -356,7 +357,12 @@ function parseReplication(
     // The monitoring port takes no credentials (and fetch refuses a URL that holds them).
     if (!/^https?:\/\/[^/@\s]+$/.test(url)) throw new ConfigError('TESSERA_NATS_MONITOR_URLS', `"${shownUrl(url)}" must be http://host:port of a NATS server's monitoring port`);
   }
-  const { urls, auth } = natsCredentials(natsUrls.map((url) => (url.includes('://') ? url : `nats://${url}`)));
+  const { urls, auth: urlAuth } = natsCredentials(natsUrls.map((url) => (url.includes('://') ? url : `nats://${url}`)));
+  const credsFile = parseCredsFile(read);
+  if (credsFile !== null && urlAuth !== null) {
+    throw new ConfigError('TESSERA_NATS_CREDS', 'and credentials in TESSERA_NATS_URL both say who the node is; give one of them');
+  }
+  const auth: NatsAuth | null = credsFile === null ? urlAuth : { credsFile };
   return {
     ...DEFAULT_REPLICATION,
     region,
@@ -430,6 +436,24 @@ function clusterSeeds(seeds: readonly string[]): { nodes: string[]; credentials:
   }
   const credentials = userinfo === null ? null : { ...(userinfo.user === '' ? {} : { username: userinfo.user }), password: userinfo.password };
   return { nodes, credentials };
+}
+
+/** `TESSERA_NATS_CREDS`: a readable NATS credentials file, checked now (its contents are never shown). */
+function parseCredsFile(read: (name: string) => string | undefined): string | null {
+  const path = read('TESSERA_NATS_CREDS');
+  if (path === undefined) return null;
+  try {
+    if (!statSync(path).isFile()) throw new Error('not a file');
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new ConfigError('TESSERA_NATS_CREDS', `"${path}" is not a readable file; give the .creds file of the NATS user this node connects as`);
+  }
+  try {
+    readCreds(path);
+  } catch (error) {
+    throw new ConfigError('TESSERA_NATS_CREDS', `"${path}" ${(error as Error).message}`);
+  }
+  return path;
 }
 
 /**

@@ -22,7 +22,7 @@
  * One node of a region holds the lease and runs relay, appliers and checks;
  * every node publishes its own writes and answers consistency questions.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { HybridLogicalClock } from '../domain/hlc.js';
@@ -36,11 +36,12 @@ import { Freshness } from './freshness.js';
 import { HomeOwnership } from './home.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { certificateRefusal } from './client-certificate.js';
+import { credsFileAuthenticator, readCreds } from './credentials.js';
 import { Applier } from './applier.js';
 import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, type DurabilityClass, type StreamRef } from './layout.js';
 import { Relay } from './relay.js';
 import { ReplicaCheck } from './replica-check.js';
-import type { ReplicationSettings } from './settings.js';
+import type { NatsAuth, ReplicationSettings } from './settings.js';
 import { untrustedCertificate } from '../refusals.js';
 import { ensureStreams, openJetStream, ReplicationSetupError } from './streams.js';
 
@@ -75,12 +76,41 @@ interface Connected {
   readonly leasesTimer: NodeJS.Timeout;
 }
 
+/** Whether the credentials file's JWT has expired (false when it cannot be read now). */
+function expiredCreds(path: string): boolean {
+  try {
+    const { expiresAt } = readCreds(path);
+    return expiresAt !== null && expiresAt <= Date.now();
+  } catch {
+    return false;
+  }
+}
+
+/** The client's options for what the node authenticates with. */
+function authOptions(auth: NatsAuth | undefined): Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> {
+  if (auth === undefined) return {};
+  return 'credsFile' in auth ? { authenticator: credsFileAuthenticator(auth.credsFile) } : { ...auth };
+}
+
 /**
  * What a failure to connect means when no retry outlasts it, as a setup error naming what
  * to change; null for what a retry may (a server down, a timeout, an authentication timeout).
  */
-function connectSetupError(error: unknown): ReplicationSetupError | null {
+function connectSetupError(error: unknown, auth: NatsAuth | undefined): ReplicationSetupError | null {
   if (!(error instanceof Error)) return null;
+  const creds = auth !== undefined && 'credsFile' in auth;
+  // A JWT past its expiry is refused as "User Authentication Expired" on the connection it expired on, and
+  // as an authorization violation when shown again.
+  const expired = error.name === 'UserAuthenticationExpiredError' || (creds && expiredCreds(auth.credsFile));
+  if (creds && (expired || (error.name === 'AuthorizationError' && /authorization violation/i.test(error.message)))) {
+    return new ReplicationSetupError(
+      expired
+        ? `the user JWT of TESSERA_NATS_CREDS has expired (${error.message}); renew the credentials file`
+        : `the NATS servers of TESSERA_NATS_URL refused the credentials of TESSERA_NATS_CREDS (${error.message}); give the .creds file of a user of an account the servers trust (their operator and resolver), with a JWT valid today`,
+      { cause: error },
+      ['TESSERA_NATS_CREDS'],
+    );
+  }
   if (error.name === 'AuthorizationError' && /authorization violation/i.test(error.message)) {
     return new ReplicationSetupError(
       `the NATS servers of TESSERA_NATS_URL refused its credentials (${error.message}); give a user and password NATS knows in the URL (nats://user:password@host:port)`,
@@ -180,11 +210,11 @@ export class Replicator {
           // users changed under it, a reload): it keeps trying instead, as for any other fault.
           ignoreAuthErrorAbort: true,
           timeout: 3_000,
-          ...this.#settings.natsAuth,
+          ...authOptions(this.#settings.natsAuth),
           // Without files the client still speaks TLS where a tls:// URL or the server asks for it, trusting the system's CAs.
           ...(this.#settings.natsTls === undefined ? {} : { tls: { ...this.#settings.natsTls } }),
         }).catch(async (error: unknown) => {
-          throw connectSetupError(error) ?? (await this.#refusedCertificate(error)) ?? error;
+          throw connectSetupError(error, this.#settings.natsAuth) ?? (await this.#refusedCertificate(error)) ?? error;
         });
         const jsm = await openJetStream(nc);
         await ensureStreams(jsm, this.#settings);

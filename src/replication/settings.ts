@@ -12,7 +12,7 @@ export interface ReplicationSettings {
   readonly regions: readonly string[];
   /** NATS servers, this region's first: the client keeps to that order. Without credentials: those are `natsAuth`. */
   readonly natsUrls: readonly string[];
-  /** What the node authenticates with, taken from the URLs' `user:password@` or `token@`. @default none */
+  /** What the node authenticates with: the URLs' `user:password@` or `token@`, or a credentials file. @default none */
   readonly natsAuth?: NatsAuth;
   /**
    * TLS towards the NATS servers beyond what a `tls://` URL or the servers ask for: the CA that
@@ -48,8 +48,11 @@ export interface ReplicationSettings {
   readonly repairBuckets: number;
 }
 
-/** A user and password, or a token, as the NATS client takes them. */
-export type NatsAuth = { readonly user: string; readonly pass: string } | { readonly token: string };
+/**
+ * A user and password or a token, as the NATS client takes them, or the path of a credentials
+ * file (a user JWT and its NKey seed: `credentials.ts`), read at each connection.
+ */
+export type NatsAuth = { readonly user: string; readonly pass: string } | { readonly token: string } | { readonly credsFile: string };
 
 export const DEFAULT_REPLICATION = {
   globalParts: [] as readonly CachedPart[],

@@ -5,7 +5,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { StartupError, explainListenError, explainStoreError } from '../../src/c
 import { createTessera } from '../../src/tessera.js';
 import { createLogger } from '../../src/logging.js';
 import { StoreUnavailableError } from '../../src/store/session-store.js';
+import { makeNatsAccounts } from '../support/nats-accounts.js';
 import { startRedis } from '../support/redis-harness.js';
 import { startFailure, startTessera } from '../support/tessera-server.js';
 
@@ -244,6 +245,30 @@ describe('the global mode: NATS addresses', () => {
     refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats://@nats-a:4222' }, 'TESSERA_NATS_URL', /an "@" with no user or token before it/);
     const error = refused({ ...GLOBAL, TESSERA_NATS_URL: 'nats://tessera:n4ts-pw@nats-a:4222/path' }, 'TESSERA_NATS_URL', /^TESSERA_NATS_URL: "nats:\/\/\*\*\*@nats-a:4222\/path" is not a NATS server address/);
     assert.ok(!error.message.includes('n4ts-pw'), error.message);
+  });
+
+  test('TESSERA_NATS_CREDS: a NATS user\'s credentials file, checked at load without showing it, instead of credentials in the URL', async () => {
+    const dir = tempDir();
+    const accounts = await makeNatsAccounts();
+    const creds = join(dir, 'node.creds');
+    await accounts.writeCreds(creds);
+    const global = { ...GLOBAL, TESSERA_NATS_URL: 'tls://nats-a:4222' };
+    assert.deepEqual(loadConfig({ ...BASE, ...global, TESSERA_NATS_CREDS: creds }).replication?.natsAuth, { credsFile: creds });
+
+    refused({ ...global, TESSERA_NATS_CREDS: join(dir, 'absent.creds') }, 'TESSERA_NATS_CREDS', /absent\.creds" is not a readable file; give the \.creds file of the NATS user/);
+    refused({ ...global, TESSERA_NATS_CREDS: dir }, 'TESSERA_NATS_CREDS', /is not a readable file/);
+    // Something else, holding a secret of its own: named, never shown.
+    writeFileSync(join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n');
+    const other = refused({ ...global, TESSERA_NATS_CREDS: join(dir, 'key.pem') }, 'TESSERA_NATS_CREDS', /key\.pem" is not a NATS credentials file \(a user JWT and its NKey seed/);
+    assert.ok(!other.message.includes('c2VjcmV0'), other.message);
+    // A JWT and a seed of two different users.
+    const [jwt] = /^-----BEGIN NATS USER JWT-----\n(.+)\n/m.exec(readFileSync(creds, 'utf8'))!.slice(1);
+    await accounts.writeCreds(join(dir, 'second.creds'));
+    writeFileSync(join(dir, 'mixed.creds'), readFileSync(join(dir, 'second.creds'), 'utf8').replace(/^(-----BEGIN NATS USER JWT-----\n).+\n/m, `$1${jwt}\n`));
+    const mixed = refused({ ...global, TESSERA_NATS_CREDS: join(dir, 'mixed.creds') }, 'TESSERA_NATS_CREDS', /holds a JWT that is not its seed's user JWT/);
+    assert.ok(!mixed.message.includes(jwt!.slice(0, 20)), mixed.message);
+    const both = refused({ ...global, TESSERA_NATS_URL: 'tls://tessera:n4ts-pw@nats-a:4222', TESSERA_NATS_CREDS: creds }, 'TESSERA_NATS_CREDS', /and credentials in TESSERA_NATS_URL both say who the node is; give one of them/);
+    assert.ok(!both.message.includes('n4ts-pw'), both.message);
   });
 
   test('TLS files: each must be readable, and a client certificate comes with its key', () => {

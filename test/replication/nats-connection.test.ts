@@ -26,7 +26,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Jsz } from '../../sim/nats-server.js';
@@ -37,6 +37,7 @@ import { createLogger } from '../../src/logging.js';
 import { ReplicationSetupError } from '../../src/replication/streams.js';
 import { createTessera, type Tessera } from '../../src/tessera.js';
 import { makeCertificates, type Certificates } from '../support/certificates.js';
+import { makeNatsAccounts, type NatsAccounts } from '../support/nats-accounts.js';
 import { startRedis, type RedisServer } from '../support/redis-harness.js';
 import { startFailure } from '../support/tessera-server.js';
 
@@ -59,6 +60,8 @@ interface NatsOptions {
   readonly user?: { readonly user: string; readonly password: string };
   /** Client TLS required and client certificates verified, with these PEM files. */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
+  /** Operator mode: users are JWTs of these accounts, shown in `.creds` files. */
+  readonly accounts?: NatsAccounts;
   /** A cluster: this server's route port and every server's. */
   readonly cluster?: { readonly port: number; readonly routes: readonly number[] };
 }
@@ -97,6 +100,7 @@ async function startNats(name: string, options: NatsOptions): Promise<Nats> {
         `server_tags: [${q(`region:${options.region ?? 'us'}`)}]`,
         ...(options.jetstream ? [`jetstream { store_dir: ${q(join(dir, name))}, unique_tag: "region:" }`] : []),
         ...(options.user === undefined ? [] : [`authorization { users: [ { user: ${q(options.user.user)}, password: ${q(options.user.password)} } ] }`]),
+        ...(options.accounts?.serverConfig ?? []),
         ...(options.tls === undefined ? [] : [`tls { cert_file: ${q(options.tls.cert)}, key_file: ${q(options.tls.key)}, ca_file: ${q(options.tls.ca)}, verify: true }`]),
         ...(options.cluster === undefined
           ? []
@@ -340,6 +344,99 @@ describe('a running node whose NATS servers stop taking its password, then take 
       assert.deepEqual([count('lost the connection to NATS; reconnecting (global writes answer 503 meanwhile)'), count('reconnected to NATS')], [1, 1], messages.join('\n'));
       assert.equal(await metricValue(tessera, 'tessera_replication_nats_disconnects_total'), 1);
       for (const line of lines) assert.ok(!line.includes('pw-1'), line);
+    } finally {
+      await tessera.close();
+    }
+  });
+});
+
+describe('NATS accounts: a node signed in with a credentials file (TESSERA_NATS_CREDS)', { timeout: 120_000 }, () => {
+  const cluster: Nats[] = [];
+  let accounts: NatsAccounts;
+  const creds = join(dir, 'node.creds');
+  const seedOf = (path: string): string => /^(SU[A-Z0-9]+)$/m.exec(readFileSync(path, 'utf8'))![1]!;
+
+  before(async () => {
+    accounts = await makeNatsAccounts();
+    const routes = await freePorts(2);
+    cluster.push(...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`jwt-${region}`, { jetstream: true, region, accounts, cluster: { port: routes[i]!, routes } })))));
+    for (const server of cluster) {
+      await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
+    }
+  });
+
+  test("with a user of the servers' account: the node starts, both regions acknowledge its global write, and the servers name the user", async () => {
+    const user = await accounts.writeCreds(creds);
+    const { lines, logger } = logLines();
+    const tessera = await createTessera(configOn(cluster[0]!.url, { TESSERA_NATS_CREDS: creds }), { logger });
+    try {
+      assert.equal(tessera.replicator?.connected, true);
+      const signIn = await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} });
+      assert.equal(signIn.statusCode, 201, signIn.body);
+      const connz = await getJson<{ connections: Array<{ name?: string; account?: string; authorized_user?: string }> }>(`${cluster[0]!.monitor}/connz?auth=true`);
+      const node = connz.connections.find((c) => c.name?.startsWith('tessera '));
+      assert.deepEqual([node?.account, node?.authorized_user], [accounts.account, user], JSON.stringify(connz.connections));
+      for (const line of lines) assert.ok(!line.includes(seedOf(creds)), line);
+    } finally {
+      await tessera.close();
+    }
+  });
+
+  test('with a user of an account the servers do not know: the start fails naming TESSERA_NATS_CREDS, and leaves nothing open', async () => {
+    await accounts.writeCreds(creds, { foreign: true });
+    const { lines, logger } = logLines();
+    const error = await failedStart(cluster[0]!, cluster[0]!.url, logger, { TESSERA_NATS_CREDS: creds });
+    assert.deepEqual(error.variables, ['TESSERA_NATS_CREDS']);
+    assert.match(error.message, /^the NATS servers of TESSERA_NATS_URL refused the credentials of TESSERA_NATS_CREDS \(Authorization Violation\); give the \.creds file of a user of an account the servers trust/);
+    for (const text of [error.message, ...lines]) assert.ok(!text.includes(seedOf(creds)), text);
+    await assertNothingLeftOpen(cluster[0]!);
+  });
+
+  test('with a JWT that has expired: the start fails saying to renew the file', async () => {
+    await accounts.writeCreds(creds, { expiresAt: Date.now() - 60_000 });
+    const error = await failedStart(cluster[0]!, cluster[0]!.url, createLogger('silent'), { TESSERA_NATS_CREDS: creds });
+    assert.deepEqual(error.variables, ['TESSERA_NATS_CREDS']);
+    assert.match(error.message, /^the user JWT of TESSERA_NATS_CREDS has expired \(.+\); renew the credentials file$/);
+    await assertNothingLeftOpen(cluster[0]!);
+  });
+
+  test('a running node whose JWT expires loses the connection, says so, and takes the renewed file at its next reconnect, without a restart', async () => {
+    // JWTs expire on whole seconds; the node must be up and have written before.
+    const expiresAt = (Math.floor(Date.now() / 1000) + 8) * 1000;
+    await accounts.writeCreds(creds, { expiresAt });
+    const { lines, logger } = logLines();
+    const tessera = await createTessera(configOn(cluster[0]!.url, { TESSERA_NATS_CREDS: creds }), { logger });
+    const signIn = () => tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} });
+    const readiness = async () => (await tessera.app.inject({ method: 'GET', url: '/readyz' })).json().replication as string;
+    try {
+      assert.equal((await signIn()).statusCode, 201);
+      assert.ok(Date.now() < expiresAt, 'the node wrote before its JWT expired');
+
+      // The servers close the connection when the JWT expires, and refuse it at every reconnect.
+      await waitUntil('the node to see the connection gone', expiresAt - Date.now() + 15_000, async () => ((await readiness()) === 'connecting' ? null : 'still connected'));
+      assert.equal((await signIn()).statusCode, 503, 'a global write is refused, retry-safe, while the JWT is expired');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.equal(await readiness(), 'connecting', 'the expired JWT is refused at the reconnects');
+
+      // The file is renewed (a new user JWT of the same account): the next reconnect reads it.
+      const renewed = await accounts.writeCreds(creds);
+      await waitUntil('the node to reconnect', 30_000, async () => ((await readiness()) === 'connected' ? null : 'still away'));
+      await waitUntil('a global write to be acknowledged again', 30_000, async () => {
+        const answer = await signIn();
+        return answer.statusCode === 201 ? null : `answered ${answer.statusCode}: ${answer.body}`;
+      });
+      const connz = await getJson<{ connections: Array<{ name?: string; authorized_user?: string }> }>(`${cluster[0]!.monitor}/connz?auth=true`);
+      assert.equal(connz.connections.find((c) => c.name?.startsWith('tessera '))?.authorized_user, renewed, 'connected as the renewed user');
+      const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+      // nats-server 2.9.10 takes a JWT in the second it expires in (it compares whole seconds) and
+      // closes the connection at once: a reconnect within that second is one more drop, at most
+      // one per reconnect attempt (every 250 ms). After it, the expired JWT is refused.
+      const drops = messages.filter((m) => m === 'lost the connection to NATS; reconnecting (global writes answer 503 meanwhile)').length;
+      assert.ok(drops >= 1 && drops <= 5, `${drops} drops:\n${messages.join('\n')}`);
+      assert.equal(messages.filter((m) => m === 'reconnected to NATS').length, drops, 'each drop has its return');
+      const errors = lines.map((line) => JSON.parse(line) as { msg: string; err?: { message?: string } }).filter((line) => line.msg === 'NATS reported an error on the connection');
+      assert.ok(errors.some((line) => line.err?.message === 'User Authentication Expired'), 'the log says why the servers closed the connection');
+      for (const line of lines) assert.ok(!line.includes(seedOf(creds)), line);
     } finally {
       await tessera.close();
     }

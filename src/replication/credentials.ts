@@ -1,0 +1,78 @@
+/**
+ * A NATS credentials file (`TESSERA_NATS_CREDS`): a user JWT and the NKey seed it was issued to,
+ * as `nsc generate creds` writes them, for servers that run in operator mode (decentralized
+ * JWT authentication, as Synadia Cloud and most multi-tenant NATS deployments do).
+ *
+ * The file is read again at each connection, so that a renewed file (short-lived JWTs, a secret
+ * rotated by its manager) is taken by a running node at its next reconnect without a restart.
+ * A file caught half-written or missing during a rotation does not fail the attempt: the last
+ * contents that parsed are used, and the server judges them.
+ */
+import { readFileSync } from 'node:fs';
+import { credsAuthenticator, type Authenticator } from '@nats-io/transport-node';
+
+/** What a credentials file says of itself, without its secrets. */
+export interface CredsSummary {
+  /** The user's public NKey (`U…`), which the servers' logs and `/connz` name. */
+  readonly user: string;
+  /** The account that issued the JWT (`A…`), or its signing key. */
+  readonly issuer: string;
+  /** When the JWT stops being accepted, in epoch ms; null when it does not expire. */
+  readonly expiresAt: number | null;
+}
+
+/** Reads and checks the credentials file at `path` (`checkCreds`). */
+export function readCreds(path: string): CredsSummary {
+  return checkCreds(readFileSync(path));
+}
+
+/**
+ * Checks a credentials file's contents: a JWT block and a seed block, the seed a user's that signs
+ * (the client's own authenticator is run once on a made-up nonce), the JWT issued to that user.
+ * Throws an error that quotes nothing of the file.
+ */
+export function checkCreds(contents: Uint8Array): CredsSummary {
+  let signed: { nkey?: string; jwt?: string };
+  try {
+    signed = credsAuthenticator(() => contents)('tessera-check') as { nkey?: string; jwt?: string };
+  } catch {
+    throw new Error('is not a NATS credentials file (a user JWT and its NKey seed, as `nsc generate creds` writes them)');
+  }
+  const claims = signed.jwt === undefined ? null : jwtClaims(signed.jwt);
+  if (claims === null || signed.nkey === undefined || !signed.nkey.startsWith('U') || claims.sub !== signed.nkey) {
+    throw new Error("holds a JWT that is not its seed's user JWT; give the .creds file of a NATS user");
+  }
+  return { user: signed.nkey, issuer: claims.iss ?? '', expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null };
+}
+
+/** The claims of a JWT, unchecked (the servers check the signatures), or null when it is not one. */
+function jwtClaims(jwt: string): { sub?: string; iss?: string; exp?: number } | null {
+  const payload = jwt.split('.')[1];
+  if (payload === undefined) return null;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    return typeof claims === 'object' && claims !== null ? (claims as { sub?: string; iss?: string; exp?: number }) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The client's authenticator for the credentials file at `path`: the file is read once per
+ * connection (the JWT and the seed from the same reading), and when it cannot be read or checked
+ * right then, the last contents that were are used.
+ */
+export function credsFileAuthenticator(path: string): Authenticator {
+  let lastGood: Uint8Array | null = null;
+  return (nonce?: string) => {
+    try {
+      const contents = readFileSync(path);
+      checkCreds(contents);
+      lastGood = contents;
+    } catch (error) {
+      if (lastGood === null) throw error;
+    }
+    const contents = lastGood;
+    return credsAuthenticator(() => contents)(nonce);
+  };
+}
