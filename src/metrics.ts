@@ -253,6 +253,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly authEpochConflicts = new Counter({
+    name: 'tessera_auth_epoch_conflicts_total',
+    help: 'Times this node was told a second record of an epoch of a home it knew, naming another owner: it keeps the first, but the other\'s region may order that home\'s auth changes too (docs/replication.md#runbook).',
+    labelNames: ['home'] as const,
+    registers: [this.registry],
+  });
+
   readonly authEpochsLearned = new Counter({
     name: 'tessera_auth_epoch_records_learned_total',
     help: 'Epoch records this node took from a heartbeat, another region or an answer to the barrier before the epoch stream gave them (lost from the stream, or read there a moment later).',
@@ -264,8 +271,14 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
   }
 
-  /** What the global mode reports, as metrics. */
-  replicationObserver(): ReplicationObserver {
+  /**
+   * What the global mode reports, as metrics. The counters of rare faults start at 0 for every
+   * `regions`' home and kind: an alert on `increase()` sees no increase in a series whose first
+   * sample is already 1, so the first fault of a node would go unseen.
+   */
+  replicationObserver(regions: readonly string[] = []): ReplicationObserver {
+    for (const home of regions) this.authEpochConflicts.inc({ home }, 0);
+    for (const kind of ['went-back', 'missing-message'] as const) this.authEpochStreamFaults.inc({ kind }, 0);
     return {
       published: (durability, outcome) => this.replicationPublished.inc({ class: durability, outcome }),
       relayed: (changes) => this.replicationRelayed.inc(changes),
@@ -294,6 +307,7 @@ export class Metrics {
       failedClosed: () => this.authFailedClosed.inc(),
       epochStreamFault: (kind) => this.authEpochStreamFaults.inc({ kind }),
       epochLearned: (source) => this.authEpochsLearned.inc({ source }),
+      epochConflict: (home) => this.authEpochConflicts.inc({ home }),
       authLeases: (holds, fresh) => {
         for (const [home, held] of Object.entries(holds)) this.authHomeLease.set({ home }, held ? 1 : 0);
         this.authFresh.set(fresh ? 1 : 0);

@@ -105,7 +105,7 @@ async function assemble(config: Config, options: TesseraOptions, logger: Logger,
   const replicator =
     config.replication === null
       ? null
-      : await Replicator.start({ ...config.replication, nodeId: config.nodeId }, storeSettings, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver());
+      : await Replicator.start({ ...config.replication, nodeId: config.nodeId }, storeSettings, store, clock, logger.child({ channel: 'replication' }), metrics.replicationObserver(config.replication.regions));
   if (replicator !== null) opened.push(() => replicator.close());
   const security = logger.child({ channel: 'security' });
   const service = new SessionService(

@@ -117,9 +117,11 @@ export interface EpochObserver {
   epochStreamFault(kind: 'went-back' | 'missing-message'): void;
   /** A record the stream had not given this node, taken from elsewhere. */
   epochLearned(source: Exclude<RecordSource, 'stream'>): void;
+  /** A second record of an epoch of `home` this node knew, naming another owner: two regions may order that home. */
+  epochConflict(home: string): void;
 }
 
-const QUIET: EpochObserver = { epochStreamFault: () => {}, epochLearned: () => {} };
+const QUIET: EpochObserver = { epochStreamFault: () => {}, epochLearned: () => {}, epochConflict: () => {} };
 
 /** Waits until this region has applied a stream up to a sequence (the applier's position). */
 export type AppliedUpTo = (stream: string, sequence: number, waitMs: number) => Promise<boolean>;
@@ -288,6 +290,7 @@ export class HomeOwnership {
     else if (outcome.kind === 'conflict') {
       const { home, epoch } = outcome.known;
       this.logger.error({ home, epoch, known: outcome.known.owner, told: outcome.record.owner, source, from }, 'two records of one epoch of a home: keeping the one known first');
+      this.observer.epochConflict(home);
     } else if (outcome.kind === 'new' && source !== 'stream') {
       const { home, owner, epoch } = outcome.record;
       this.logger.warn({ home, owner, epoch, source, from }, 'learned an epoch record that the epoch stream did not give this node');

@@ -42,4 +42,5 @@ export const QUIET_OBSERVER: ReplicationObserver = {
   authLeases: () => {},
   epochStreamFault: () => {},
   epochLearned: () => {},
+  epochConflict: () => {},
 };

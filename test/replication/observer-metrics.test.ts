@@ -31,4 +31,20 @@ describe('the replication observer as metrics', () => {
     assert.equal(sample('tessera_replication_repair_round_seconds_bucket{le="60",peer="us"}'), 2);
     assert.equal(sample('tessera_replication_repair_round_seconds_bucket{le="10800",peer="us"}'), 3);
   });
+
+  test('the epoch faults an alert watches start at 0 for every home and kind, so that the first is an increase', async () => {
+    const metrics = new Metrics();
+    const observer = metrics.replicationObserver(['us', 'eu', 'ap']);
+    const sample = async (series: string): Promise<number | undefined> => {
+      const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.split(' ').pop());
+    };
+    for (const home of ['us', 'eu', 'ap']) assert.equal(await sample(`tessera_auth_epoch_conflicts_total{home="${home}"}`), 0, home);
+    for (const kind of ['went-back', 'missing-message']) assert.equal(await sample(`tessera_auth_epoch_stream_faults_total{kind="${kind}"}`), 0, kind);
+    observer.epochConflict('ap');
+    observer.epochStreamFault('went-back');
+    assert.equal(await sample('tessera_auth_epoch_conflicts_total{home="ap"}'), 1);
+    assert.equal(await sample('tessera_auth_epoch_conflicts_total{home="us"}'), 0);
+    assert.equal(await sample('tessera_auth_epoch_stream_faults_total{kind="went-back"}'), 1);
+  });
 });

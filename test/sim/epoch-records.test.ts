@@ -42,6 +42,8 @@ interface Running {
   readonly apHeld: Array<{ epoch: number; owner: string }>;
   /** The warnings and errors it logged. */
   readonly logged: string[];
+  /** The homes it reported a second record of a known epoch for, as its metrics would count them. */
+  readonly conflicts: string[];
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
   const run = async (region: string, node = 0, as?: typeof NO_MARKS): Promise<Running> => {
     const nc = await connectTo(sim, region, `ownership-${region}-${node}`, as);
     const logged: string[] = [];
+    const conflicts: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
     const ownership = new HomeOwnership(
       nc,
@@ -62,6 +65,7 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
       { ...DEFAULT_REPLICATION, shards: 1, region, regions: REGIONS, natsUrls: [], natsMonitorUrls: [], nodeId: `${region}-${node}` },
       logger,
       async () => true,
+      { epochStreamFault: () => {}, epochLearned: () => {}, epochConflict: (home) => void conflicts.push(home) },
     );
     await ownership.start();
     const subscriptions: Subscription[] = answerQuestions(nc, 'home', region, {
@@ -81,6 +85,7 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
       ownership,
       apHeld,
       logged,
+      conflicts,
       stop: async () => {
         sampling = false;
         await sampler;
@@ -204,5 +209,19 @@ describe('epoch records the epoch stream lost', { timeout: 300_000 }, () => {
     }
     assert.ok(eu.logged.some((line) => line.includes('the epoch stream went back')), 'eu saw the stream go back');
     assert.ok(us.logged.some((line) => line.includes('the epoch stream went back')), 'us saw the stream go back');
+  });
+
+  test('a second record of a known epoch, naming another owner: every node keeps the first, and reports it', async () => {
+    const [eu] = running as [Running];
+    const known = eu.ownership.records(['ap']).find((record) => record.epoch === 3)!;
+    assert.ok(known !== undefined, 'the second test left a takeover of ap at epoch 3');
+    const other = REGIONS.find((region) => region !== known.owner && region !== 'ap')!;
+    // What a node that never saw the takeover would have appended, had the stream lost it first.
+    await jetstream(admin).publish('tessera.epoch.ap', JSON.stringify({ ...known, owner: other }));
+    for (const node of running) {
+      await waitUntil(`${node.region} to read the second record`, 10_000, async () => (node.conflicts.includes('ap') ? null : 'not yet'), 100);
+      assert.deepEqual(node.ownership.ownerOf('ap'), { owner: known.owner, epoch: 3 }, `${node.region} keeps the record it knew first`);
+      assert.ok(node.logged.some((line) => line.includes('two records of one epoch of a home')), `${node.region} logs it`);
+    }
   });
 });
