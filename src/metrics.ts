@@ -113,6 +113,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly storeCertificateRefusals = new Counter({
+    name: 'tessera_store_certificate_refusals_total',
+    help: "Times the Redis servers refused this node's client certificate (TESSERA_REDIS_CERT, TESSERA_REDIS_KEY): calls that need the store answer 503 until it is renewed (docs/redis.md, \"TLS\").",
+    registers: [this.registry],
+  });
+
   // Global mode ------------------------------------------------------------------
 
   readonly replicationLagSeconds = new Gauge({

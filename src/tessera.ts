@@ -90,7 +90,7 @@ async function assemble(config: Config, options: TesseraOptions, logger: Logger,
     feedConsumers: [...(config.replication === null ? [] : [FEED_CONSUMER]), ...(config.webhooks === null ? [] : [EVENTS_CONSUMER])],
     onBytesRead: (bytes) => metrics.storeReadBytes.observe(bytes),
     onCallTimed: (call, seconds) => metrics.observeStoreCall(call, seconds),
-    onCertificateRefused: certificateRefusalLog(logger.child({ channel: 'store' })),
+    onCertificateRefused: certificateRefusalReport(logger.child({ channel: 'store' }), () => metrics.storeCertificateRefusals.inc()),
     ...(tracing === null ? {} : { tracer: tracing.tracer }),
   };
   const engine = await openStore(config.store, storeSettings);
@@ -229,14 +229,15 @@ async function assemble(config: Config, options: TesseraOptions, logger: Logger,
 }
 
 /**
- * The store's refusals of this node's client certificate while it runs, logged: the first at
- * once, then at most one line a minute, with how many came meanwhile (a refused node retries
- * about once a second, D95).
+ * The store's refusals of this node's client certificate while it runs: each counted (the
+ * metric the alert reads), and logged, the first at once, then at most one line a minute with how
+ * many came meanwhile (a refused node retries about once a second, D95).
  */
-function certificateRefusalLog(logger: Logger): (alert: string) => void {
+function certificateRefusalReport(logger: Logger, count: () => void): (alert: string) => void {
   let loggedAt = -Infinity;
   let refusals = 0;
   return (alert) => {
+    count();
     refusals += 1;
     if (Date.now() - loggedAt < 60_000) return;
     logger.error(

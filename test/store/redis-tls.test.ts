@@ -157,6 +157,9 @@ describe('Redis over TLS, client certificates verified', { timeout: 60_000 }, ()
       assert.equal(said[0]!.channel, 'store');
       assert.deepEqual(said[0]!.variables, ['TESSERA_REDIS_CERT', 'TESSERA_REDIS_KEY']);
       assert.match(String(said[0]!.alert), /^ERR_SSL_[A-Z0-9_/]+_ALERT_[A-Z_]+$/);
+      // And counted, each one, for the alert (TesseraStoreCertificateRefused).
+      const counted = (await tessera.metrics.registry.metrics()).split('\n').find((line) => line.startsWith('tessera_store_certificate_refusals_total '));
+      assert.ok(Number(counted?.split(' ')[1]) >= 1, String(counted));
 
       // The certificate is renewed on disk, signed by the new CA: the node takes it by itself.
       live.renew(rotated);
