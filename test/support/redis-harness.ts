@@ -59,6 +59,8 @@ export interface RedisCluster {
   command(port: number, ...args: (string | number)[]): Promise<RespReply>;
   /** Runs `redis-cli` with these arguments (e.g. `--cluster reshard …`); resolves with its output. */
   cli(args: readonly string[]): Promise<string>;
+  /** What every node has logged so far, one text per node (its `redis.log`). */
+  logs(): string[];
   /** SIGKILLs one node; the cluster fails it over by itself after the node timeout. */
   killNode(port: number): Promise<void>;
   /** Resolves once every live node reports cluster_state:ok and agrees on the slot owners. */
@@ -322,6 +324,7 @@ function clusterHandle(nodes: RedisProcess[], addresses: string[], tlsNodes: str
     topology,
     command: (port, ...args) => respCommand(port, args),
     cli: (args) => runCli(args),
+    logs: () => nodes.map((n) => readFileSync(join(n.dir, 'redis.log'), 'utf8')),
     async killNode(port) {
       const node = nodes.find((n) => n.port === port);
       if (!node) throw new Error(`no cluster node on port ${port}`);
