@@ -8,7 +8,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { RedisCredentials, RedisHistoryForm, RedisUserSessionsForm, StoreConfig, TlsFiles } from '../store/session-store.js';
-import { readCreds } from '../replication/credentials.js';
+import { readCreds, readNkeySeed } from '../replication/credentials.js';
 import { DEFAULT_REPLICATION, type NatsAuth, type ReplicationSettings } from '../replication/settings.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_L1_OPTIONS } from '../cache/cached-store.js';
@@ -358,11 +358,17 @@ function parseReplication(
     if (!/^https?:\/\/[^/@\s]+$/.test(url)) throw new ConfigError('TESSERA_NATS_MONITOR_URLS', `"${shownUrl(url)}" must be http://host:port of a NATS server's monitoring port`);
   }
   const { urls, auth: urlAuth } = natsCredentials(natsUrls.map((url) => (url.includes('://') ? url : `nats://${url}`)));
-  const credsFile = parseCredsFile(read);
-  if (credsFile !== null && urlAuth !== null) {
-    throw new ConfigError('TESSERA_NATS_CREDS', 'and credentials in TESSERA_NATS_URL both say who the node is; give one of them');
+  const credsFile = parseIdentityFile(read, 'TESSERA_NATS_CREDS', '.creds file of the NATS user', readCreds);
+  const nkeyFile = parseIdentityFile(read, 'TESSERA_NATS_NKEY', 'NKey seed file of the NATS user', readNkeySeed);
+  const given = [
+    ...(urlAuth === null ? [] : ['credentials in TESSERA_NATS_URL']),
+    ...(credsFile === null ? [] : ['TESSERA_NATS_CREDS']),
+    ...(nkeyFile === null ? [] : ['TESSERA_NATS_NKEY']),
+  ];
+  if (given.length > 1) {
+    throw new ConfigError(credsFile !== null ? 'TESSERA_NATS_CREDS' : 'TESSERA_NATS_NKEY', `${given.join(' and ')} each say who the node is; give one of them`);
   }
-  const auth: NatsAuth | null = credsFile === null ? urlAuth : { credsFile };
+  const auth: NatsAuth | null = credsFile !== null ? { credsFile } : nkeyFile !== null ? { nkeyFile } : urlAuth;
   return {
     ...DEFAULT_REPLICATION,
     region,
@@ -438,20 +444,23 @@ function clusterSeeds(seeds: readonly string[]): { nodes: string[]; credentials:
   return { nodes, credentials };
 }
 
-/** `TESSERA_NATS_CREDS`: a readable NATS credentials file, checked now (its contents are never shown). */
-function parseCredsFile(read: (name: string) => string | undefined): string | null {
-  const path = read('TESSERA_NATS_CREDS');
+/**
+ * `TESSERA_NATS_CREDS` or `TESSERA_NATS_NKEY`: a readable file, `what`, checked now by `check`
+ * (its contents are never shown).
+ */
+function parseIdentityFile(read: (name: string) => string | undefined, variable: string, what: string, check: (path: string) => unknown): string | null {
+  const path = read(variable);
   if (path === undefined) return null;
   try {
     if (!statSync(path).isFile()) throw new Error('not a file');
     accessSync(path, constants.R_OK);
   } catch {
-    throw new ConfigError('TESSERA_NATS_CREDS', `"${path}" is not a readable file; give the .creds file of the NATS user this node connects as`);
+    throw new ConfigError(variable, `"${path}" is not a readable file; give the ${what} this node connects as`);
   }
   try {
-    readCreds(path);
+    check(path);
   } catch (error) {
-    throw new ConfigError('TESSERA_NATS_CREDS', `"${path}" ${(error as Error).message}`);
+    throw new ConfigError(variable, `"${path}" ${(error as Error).message}`);
   }
   return path;
 }

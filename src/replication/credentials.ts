@@ -1,15 +1,18 @@
 /**
- * A NATS credentials file (`TESSERA_NATS_CREDS`): a user JWT and the NKey seed it was issued to,
- * as `nsc generate creds` writes them, for servers that run in operator mode (decentralized
- * JWT authentication, as Synadia Cloud and most multi-tenant NATS deployments do).
+ * Files that say who a node is to NATS, beyond a password in the URL:
+ * - a credentials file (`TESSERA_NATS_CREDS`): a user JWT and the NKey seed it was issued to, as
+ *   `nsc generate creds` writes them, for servers that run in operator mode (decentralized JWT
+ *   authentication, as Synadia Cloud and most multi-tenant NATS deployments do);
+ * - an NKey seed file (`TESSERA_NATS_NKEY`): a user's seed alone, for servers that list the
+ *   user's public key in their `authorization` block (`nkey: U…`).
  *
- * The file is read again at each connection, so that a renewed file (short-lived JWTs, a secret
- * rotated by its manager) is taken by a running node at its next reconnect without a restart.
- * A file caught half-written or missing during a rotation does not fail the attempt: the last
- * contents that parsed are used, and the server judges them.
+ * Either file is read again at each connection, so that a renewed file (short-lived JWTs, a
+ * secret rotated by its manager) is taken by a running node at its next reconnect without a
+ * restart. A file caught half-written or missing during a rotation does not fail the attempt: the
+ * last contents that were checked are used, and the server judges them.
  */
 import { readFileSync } from 'node:fs';
-import { credsAuthenticator, type Authenticator } from '@nats-io/transport-node';
+import { credsAuthenticator, nkeyAuthenticator, nkeys, type Authenticator } from '@nats-io/transport-node';
 
 /** What a credentials file says of itself, without its secrets. */
 export interface CredsSummary {
@@ -57,22 +60,55 @@ function jwtClaims(jwt: string): { sub?: string; iss?: string; exp?: number } | 
   }
 }
 
+/** Reads and checks the NKey seed file at `path` (`checkNkeySeed`); resolves to the user's public key. */
+export function readNkeySeed(path: string): string {
+  return checkNkeySeed(readFileSync(path)).user;
+}
+
 /**
- * The client's authenticator for the credentials file at `path`: the file is read once per
- * connection (the JWT and the seed from the same reading), and when it cannot be read or checked
- * right then, the last contents that were are used.
+ * Checks an NKey seed file's contents: one user seed (`SU…`), blank lines and surrounding space
+ * allowed. Returns the seed, trimmed, and the user's public key; throws an error that quotes
+ * nothing of the file.
  */
-export function credsFileAuthenticator(path: string): Authenticator {
-  let lastGood: Uint8Array | null = null;
-  return (nonce?: string) => {
+function checkNkeySeed(contents: Uint8Array): { seed: Uint8Array; user: string } {
+  const text = Buffer.from(contents).toString('utf8').trim();
+  let user: string;
+  try {
+    user = nkeys.fromSeed(new TextEncoder().encode(text)).getPublicKey();
+  } catch {
+    throw new Error('is not an NKey seed file (one seed, as `nk -gen user` writes it)');
+  }
+  if (!user.startsWith('U')) throw new Error("holds the seed of an operator, account or server, not of a user; give the seed of the user in the servers' authorization block");
+  return { seed: new TextEncoder().encode(text), user };
+}
+
+/**
+ * The file `path` read once per connection and checked by `check`; when it cannot be read or
+ * checked right then, the last contents that were.
+ */
+function lastChecked<T>(path: string, check: (contents: Uint8Array) => T): () => T {
+  let lastGood: T | null = null;
+  return () => {
     try {
-      const contents = readFileSync(path);
-      checkCreds(contents);
-      lastGood = contents;
+      lastGood = check(readFileSync(path));
     } catch (error) {
       if (lastGood === null) throw error;
     }
-    const contents = lastGood;
+    return lastGood;
+  };
+}
+
+/** The client's authenticator for the credentials file at `path`: the JWT and the seed of a connection come from one reading. */
+export function credsFileAuthenticator(path: string): Authenticator {
+  const current = lastChecked(path, (contents) => (checkCreds(contents), contents));
+  return (nonce?: string) => {
+    const contents = current();
     return credsAuthenticator(() => contents)(nonce);
   };
+}
+
+/** The client's authenticator for the NKey seed file at `path`. */
+export function nkeyFileAuthenticator(path: string): Authenticator {
+  const current = lastChecked(path, (contents) => checkNkeySeed(contents).seed);
+  return (nonce?: string) => nkeyAuthenticator(current())(nonce);
 }

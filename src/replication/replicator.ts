@@ -36,7 +36,7 @@ import { Freshness } from './freshness.js';
 import { HomeOwnership } from './home.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { certificateRefusal } from './client-certificate.js';
-import { credsFileAuthenticator, readCreds } from './credentials.js';
+import { credsFileAuthenticator, nkeyFileAuthenticator, readCreds } from './credentials.js';
 import { Applier } from './applier.js';
 import { encodeChange, formatToken, parseToken, shardOf, streamName, subjectOf, type DurabilityClass, type StreamRef } from './layout.js';
 import { Relay } from './relay.js';
@@ -89,7 +89,9 @@ function expiredCreds(path: string): boolean {
 /** The client's options for what the node authenticates with. */
 function authOptions(auth: NatsAuth | undefined): Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> {
   if (auth === undefined) return {};
-  return 'credsFile' in auth ? { authenticator: credsFileAuthenticator(auth.credsFile) } : { ...auth };
+  if ('credsFile' in auth) return { authenticator: credsFileAuthenticator(auth.credsFile) };
+  if ('nkeyFile' in auth) return { authenticator: nkeyFileAuthenticator(auth.nkeyFile) };
+  return { ...auth };
 }
 
 /**
@@ -99,10 +101,11 @@ function authOptions(auth: NatsAuth | undefined): Pick<ConnectionOptions, 'user'
 function connectSetupError(error: unknown, auth: NatsAuth | undefined): ReplicationSetupError | null {
   if (!(error instanceof Error)) return null;
   const creds = auth !== undefined && 'credsFile' in auth;
+  const refused = error.name === 'AuthorizationError' && /authorization violation/i.test(error.message);
   // A JWT past its expiry is refused as "User Authentication Expired" on the connection it expired on, and
   // as an authorization violation when shown again.
-  const expired = error.name === 'UserAuthenticationExpiredError' || (creds && expiredCreds(auth.credsFile));
-  if (creds && (expired || (error.name === 'AuthorizationError' && /authorization violation/i.test(error.message)))) {
+  const expired = error.name === 'UserAuthenticationExpiredError' || (creds && refused && expiredCreds(auth.credsFile));
+  if (creds && (expired || refused)) {
     return new ReplicationSetupError(
       expired
         ? `the user JWT of TESSERA_NATS_CREDS has expired (${error.message}); renew the credentials file`
@@ -111,7 +114,14 @@ function connectSetupError(error: unknown, auth: NatsAuth | undefined): Replicat
       ['TESSERA_NATS_CREDS'],
     );
   }
-  if (error.name === 'AuthorizationError' && /authorization violation/i.test(error.message)) {
+  if (refused && auth !== undefined && 'nkeyFile' in auth) {
+    return new ReplicationSetupError(
+      `the NATS servers of TESSERA_NATS_URL refused the NKey of TESSERA_NATS_NKEY (${error.message}); give the seed of a user whose public key their authorization block lists (nkey: U…)`,
+      { cause: error },
+      ['TESSERA_NATS_NKEY'],
+    );
+  }
+  if (refused) {
     return new ReplicationSetupError(
       `the NATS servers of TESSERA_NATS_URL refused its credentials (${error.message}); give a user and password NATS knows in the URL (nats://user:password@host:port)`,
       { cause: error },

@@ -12,7 +12,7 @@ export interface ReplicationSettings {
   readonly regions: readonly string[];
   /** NATS servers, this region's first: the client keeps to that order. Without credentials: those are `natsAuth`. */
   readonly natsUrls: readonly string[];
-  /** What the node authenticates with: the URLs' `user:password@` or `token@`, or a credentials file. @default none */
+  /** What the node authenticates with: the URLs' `user:password@` or `token@`, a credentials file or an NKey seed file. @default none */
   readonly natsAuth?: NatsAuth;
   /**
    * TLS towards the NATS servers beyond what a `tls://` URL or the servers ask for: the CA that
@@ -50,9 +50,14 @@ export interface ReplicationSettings {
 
 /**
  * A user and password or a token, as the NATS client takes them, or the path of a credentials
- * file (a user JWT and its NKey seed: `credentials.ts`), read at each connection.
+ * file (a user JWT and its NKey seed) or of an NKey seed file, read at each connection
+ * (`credentials.ts`).
  */
-export type NatsAuth = { readonly user: string; readonly pass: string } | { readonly token: string } | { readonly credsFile: string };
+export type NatsAuth =
+  | { readonly user: string; readonly pass: string }
+  | { readonly token: string }
+  | { readonly credsFile: string }
+  | { readonly nkeyFile: string };
 
 export const DEFAULT_REPLICATION = {
   globalParts: [] as readonly CachedPart[],

@@ -14,6 +14,7 @@ import { StartupError, explainListenError, explainStoreError } from '../../src/c
 import { createTessera } from '../../src/tessera.js';
 import { createLogger } from '../../src/logging.js';
 import { StoreUnavailableError } from '../../src/store/session-store.js';
+import { nkeys } from '@nats-io/transport-node';
 import { makeNatsAccounts } from '../support/nats-accounts.js';
 import { startRedis } from '../support/redis-harness.js';
 import { startFailure, startTessera } from '../support/tessera-server.js';
@@ -267,8 +268,30 @@ describe('the global mode: NATS addresses', () => {
     writeFileSync(join(dir, 'mixed.creds'), readFileSync(join(dir, 'second.creds'), 'utf8').replace(/^(-----BEGIN NATS USER JWT-----\n).+\n/m, `$1${jwt}\n`));
     const mixed = refused({ ...global, TESSERA_NATS_CREDS: join(dir, 'mixed.creds') }, 'TESSERA_NATS_CREDS', /holds a JWT that is not its seed's user JWT/);
     assert.ok(!mixed.message.includes(jwt!.slice(0, 20)), mixed.message);
-    const both = refused({ ...global, TESSERA_NATS_URL: 'tls://tessera:n4ts-pw@nats-a:4222', TESSERA_NATS_CREDS: creds }, 'TESSERA_NATS_CREDS', /and credentials in TESSERA_NATS_URL both say who the node is; give one of them/);
+    const both = refused({ ...global, TESSERA_NATS_URL: 'tls://tessera:n4ts-pw@nats-a:4222', TESSERA_NATS_CREDS: creds }, 'TESSERA_NATS_CREDS', /: credentials in TESSERA_NATS_URL and TESSERA_NATS_CREDS each say who the node is; give one of them/);
     assert.ok(!both.message.includes('n4ts-pw'), both.message);
+  });
+
+  test('TESSERA_NATS_NKEY: a NATS user\'s NKey seed file, checked at load without showing it, one way of signing in only', async () => {
+    const dir = tempDir();
+    const file = (name: string, text: string): string => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const user = nkeys.createUser();
+    const seed = file('node.nk', `${new TextDecoder().decode(user.getSeed())}\n`);
+    const global = { ...GLOBAL, TESSERA_NATS_URL: 'tls://nats-a:4222' };
+    assert.deepEqual(loadConfig({ ...BASE, ...global, TESSERA_NATS_NKEY: seed }).replication?.natsAuth, { nkeyFile: seed });
+
+    refused({ ...global, TESSERA_NATS_NKEY: join(dir, 'absent.nk') }, 'TESSERA_NATS_NKEY', /absent\.nk" is not a readable file; give the NKey seed file of the NATS user/);
+    const garbled = refused({ ...global, TESSERA_NATS_NKEY: file('garbled.nk', 'SUsecret-not-a-seed-material') }, 'TESSERA_NATS_NKEY', /garbled\.nk" is not an NKey seed file/);
+    assert.ok(!garbled.message.includes('secret-not'), garbled.message);
+    const account = file('account.nk', new TextDecoder().decode(nkeys.createAccount().getSeed()));
+    refused({ ...global, TESSERA_NATS_NKEY: account }, 'TESSERA_NATS_NKEY', /holds the seed of an operator, account or server, not of a user/);
+    refused({ ...global, TESSERA_NATS_URL: 'tls://tessera:n4ts-pw@nats-a:4222', TESSERA_NATS_NKEY: seed }, 'TESSERA_NATS_NKEY', /: credentials in TESSERA_NATS_URL and TESSERA_NATS_NKEY each say who the node is/);
+    const accounts = await makeNatsAccounts();
+    await accounts.writeCreds(join(dir, 'node.creds'));
+    refused({ ...global, TESSERA_NATS_NKEY: seed, TESSERA_NATS_CREDS: join(dir, 'node.creds') }, 'TESSERA_NATS_CREDS', /: TESSERA_NATS_CREDS and TESSERA_NATS_NKEY each say who the node is/);
   });
 
   test('TLS files: each must be readable, and a client certificate comes with its key', () => {

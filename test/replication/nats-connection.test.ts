@@ -30,6 +30,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Jsz } from '../../sim/nats-server.js';
+import { nkeys } from '@nats-io/transport-node';
 import { LoggedProcess, freePorts, getJson, waitUntil } from '../../sim/processes.js';
 import { runCli } from '../../src/cli/run.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -58,6 +59,8 @@ interface NatsOptions {
   /** The region tag. @default 'us' */
   readonly region?: string;
   readonly user?: { readonly user: string; readonly password: string };
+  /** Users known by their NKey (public key, `U…`) alone. */
+  readonly nkeys?: readonly string[];
   /** Client TLS required and client certificates verified, with these PEM files. */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
   /** Operator mode: users are JWTs of these accounts, shown in `.creds` files. */
@@ -100,6 +103,7 @@ async function startNats(name: string, options: NatsOptions): Promise<Nats> {
         `server_tags: [${q(`region:${options.region ?? 'us'}`)}]`,
         ...(options.jetstream ? [`jetstream { store_dir: ${q(join(dir, name))}, unique_tag: "region:" }`] : []),
         ...(options.user === undefined ? [] : [`authorization { users: [ { user: ${q(options.user.user)}, password: ${q(options.user.password)} } ] }`]),
+        ...(options.nkeys === undefined ? [] : [`authorization { users: [ ${options.nkeys.map((nkey) => `{ nkey: ${q(nkey)} }`).join(', ')} ] }`]),
         ...(options.accounts?.serverConfig ?? []),
         ...(options.tls === undefined ? [] : [`tls { cert_file: ${q(options.tls.cert)}, key_file: ${q(options.tls.key)}, ca_file: ${q(options.tls.ca)}, verify: true }`]),
         ...(options.cluster === undefined
@@ -440,5 +444,49 @@ describe('NATS accounts: a node signed in with a credentials file (TESSERA_NATS_
     } finally {
       await tessera.close();
     }
+  });
+});
+
+describe('NKeys: a node signed in with a user\'s seed file (TESSERA_NATS_NKEY)', { timeout: 90_000 }, () => {
+  const cluster: Nats[] = [];
+  const known = nkeys.createUser();
+  const seedFile = (user: ReturnType<typeof nkeys.createUser>, name: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, `${new TextDecoder().decode(user.getSeed())}\n`, { mode: 0o600 });
+    return path;
+  };
+
+  before(async () => {
+    const routes = await freePorts(2);
+    const nkeyUsers = [known.getPublicKey()];
+    cluster.push(...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`nkey-${region}`, { jetstream: true, region, nkeys: nkeyUsers, cluster: { port: routes[i]!, routes } })))));
+    for (const server of cluster) {
+      await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
+    }
+  });
+
+  test('with the seed of a user the servers list: the node starts, both regions acknowledge its global write, and the servers name the user', async () => {
+    const path = seedFile(known, 'known.nk');
+    const { lines, logger } = logLines();
+    const tessera = await createTessera(configOn(cluster[0]!.url, { TESSERA_NATS_NKEY: path }), { logger });
+    try {
+      const signIn = await tessera.app.inject({ method: 'POST', url: '/v1/sessions', headers: { authorization: 'Bearer app-secret-0123456789' }, payload: {} });
+      assert.equal(signIn.statusCode, 201, signIn.body);
+      const connz = await getJson<{ connections: Array<{ name?: string; authorized_user?: string }> }>(`${cluster[0]!.monitor}/connz?auth=true`);
+      assert.equal(connz.connections.find((c) => c.name?.startsWith('tessera '))?.authorized_user, known.getPublicKey(), JSON.stringify(connz.connections));
+      const seed = new TextDecoder().decode(known.getSeed());
+      for (const line of lines) assert.ok(!line.includes(seed), line);
+    } finally {
+      await tessera.close();
+    }
+  });
+
+  test('with the seed of a user the servers do not list: the start fails naming TESSERA_NATS_NKEY, and leaves nothing open', async () => {
+    const stranger = nkeys.createUser();
+    const error = await failedStart(cluster[0]!, cluster[0]!.url, createLogger('silent'), { TESSERA_NATS_NKEY: seedFile(stranger, 'stranger.nk') });
+    assert.deepEqual(error.variables, ['TESSERA_NATS_NKEY']);
+    assert.match(error.message, /^the NATS servers of TESSERA_NATS_URL refused the NKey of TESSERA_NATS_NKEY \(Authorization Violation\); give the seed of a user whose public key their authorization block lists/);
+    assert.ok(!error.message.includes(new TextDecoder().decode(stranger.getSeed())), error.message);
+    await assertNothingLeftOpen(cluster[0]!);
   });
 });
