@@ -444,19 +444,26 @@ function clusterSeeds(seeds: readonly string[]): { nodes: string[]; credentials:
   return { nodes, credentials };
 }
 
+/** The path `variable` names, which must be a readable file (`wanted`: what to give instead); undefined when unset. */
+function readableFile(read: (name: string) => string | undefined, variable: string, wanted: string): string | undefined {
+  const path = read(variable);
+  if (path === undefined) return undefined;
+  try {
+    accessSync(path, constants.R_OK);
+    if (!statSync(path).isFile()) throw new Error('not a file');
+  } catch {
+    throw new ConfigError(variable, `"${path}" is not a readable file; give ${wanted}`);
+  }
+  return path;
+}
+
 /**
  * `TESSERA_NATS_CREDS` or `TESSERA_NATS_NKEY`: a readable file, `what`, checked now by `check`
  * (its contents are never shown).
  */
 function parseIdentityFile(read: (name: string) => string | undefined, variable: string, what: string, check: (path: string) => unknown): string | null {
-  const path = read(variable);
+  const path = readableFile(read, variable, `the ${what} this node connects as`);
   if (path === undefined) return null;
-  try {
-    if (!statSync(path).isFile()) throw new Error('not a file');
-    accessSync(path, constants.R_OK);
-  } catch {
-    throw new ConfigError(variable, `"${path}" is not a readable file; give the ${what} this node connects as`);
-  }
   try {
     check(path);
   } catch (error) {
@@ -470,17 +477,7 @@ function parseIdentityFile(read: (name: string) => string | undefined, variable:
  * CA signed): each must be a readable file; a certificate goes with its key.
  */
 function parseTlsFiles(read: (name: string) => string | undefined, prefix: 'TESSERA_NATS' | 'TESSERA_REDIS', servers: string): TlsFiles | null {
-  const file = (variable: string, what: string): string | undefined => {
-    const path = read(variable);
-    if (path === undefined) return undefined;
-    try {
-      accessSync(path, constants.R_OK);
-      if (!statSync(path).isFile()) throw new Error('not a file');
-    } catch {
-      throw new ConfigError(variable, `"${path}" is not a readable file; give the PEM file of ${what}`);
-    }
-    return path;
-  };
+  const file = (variable: string, what: string): string | undefined => readableFile(read, variable, `the PEM file of ${what}`);
   const caFile = file(`${prefix}_CA`, `the CA that signed the ${servers}’ certificates`);
   const certFile = file(`${prefix}_CERT`, 'this node’s client certificate');
   const keyFile = file(`${prefix}_KEY`, 'the client certificate’s private key');

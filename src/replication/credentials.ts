@@ -14,12 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { credsAuthenticator, nkeyAuthenticator, nkeys, type Authenticator } from '@nats-io/transport-node';
 
-/** What a credentials file says of itself, without its secrets. */
+/** What a credentials file says of itself that the node uses, without its secrets. */
 export interface CredsSummary {
-  /** The user's public NKey (`U…`), which the servers' logs and `/connz` name. */
-  readonly user: string;
-  /** The account that issued the JWT (`A…`), or its signing key. */
-  readonly issuer: string;
   /** When the JWT stops being accepted, in epoch ms; null when it does not expire. */
   readonly expiresAt: number | null;
 }
@@ -45,41 +41,40 @@ export function checkCreds(contents: Uint8Array): CredsSummary {
   if (claims === null || signed.nkey === undefined || !signed.nkey.startsWith('U') || claims.sub !== signed.nkey) {
     throw new Error("holds a JWT that is not its seed's user JWT; give the .creds file of a NATS user");
   }
-  return { user: signed.nkey, issuer: claims.iss ?? '', expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null };
+  return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null };
 }
 
 /** The claims of a JWT, unchecked (the servers check the signatures), or null when it is not one. */
-function jwtClaims(jwt: string): { sub?: string; iss?: string; exp?: number } | null {
+function jwtClaims(jwt: string): { sub?: string; exp?: number } | null {
   const payload = jwt.split('.')[1];
   if (payload === undefined) return null;
   try {
     const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    return typeof claims === 'object' && claims !== null ? (claims as { sub?: string; iss?: string; exp?: number }) : null;
+    return typeof claims === 'object' && claims !== null ? (claims as { sub?: string; exp?: number }) : null;
   } catch {
     return null;
   }
 }
 
-/** Reads and checks the NKey seed file at `path` (`checkNkeySeed`); resolves to the user's public key. */
-export function readNkeySeed(path: string): string {
-  return checkNkeySeed(readFileSync(path)).user;
+/** Reads and checks the NKey seed file at `path` (`checkNkeySeed`). */
+export function readNkeySeed(path: string): void {
+  checkNkeySeed(readFileSync(path));
 }
 
 /**
  * Checks an NKey seed file's contents: one user seed (`SU…`), blank lines and surrounding space
- * allowed. Returns the seed, trimmed, and the user's public key; throws an error that quotes
- * nothing of the file.
+ * allowed. Returns the seed, trimmed; throws an error that quotes nothing of the file.
  */
-function checkNkeySeed(contents: Uint8Array): { seed: Uint8Array; user: string } {
-  const text = Buffer.from(contents).toString('utf8').trim();
+function checkNkeySeed(contents: Uint8Array): Uint8Array {
+  const seed = new TextEncoder().encode(Buffer.from(contents).toString('utf8').trim());
   let user: string;
   try {
-    user = nkeys.fromSeed(new TextEncoder().encode(text)).getPublicKey();
+    user = nkeys.fromSeed(seed).getPublicKey();
   } catch {
     throw new Error('is not an NKey seed file (one seed, as `nk -gen user` writes it)');
   }
   if (!user.startsWith('U')) throw new Error("holds the seed of an operator, account or server, not of a user; give the seed of the user in the servers' authorization block");
-  return { seed: new TextEncoder().encode(text), user };
+  return seed;
 }
 
 /**
@@ -100,7 +95,10 @@ function lastChecked<T>(path: string, check: (contents: Uint8Array) => T): () =>
 
 /** The client's authenticator for the credentials file at `path`: the JWT and the seed of a connection come from one reading. */
 export function credsFileAuthenticator(path: string): Authenticator {
-  const current = lastChecked(path, (contents) => (checkCreds(contents), contents));
+  const current = lastChecked(path, (contents) => {
+    checkCreds(contents);
+    return contents;
+  });
   return (nonce?: string) => {
     const contents = current();
     return credsAuthenticator(() => contents)(nonce);
@@ -109,6 +107,6 @@ export function credsFileAuthenticator(path: string): Authenticator {
 
 /** The client's authenticator for the NKey seed file at `path`. */
 export function nkeyFileAuthenticator(path: string): Authenticator {
-  const current = lastChecked(path, (contents) => checkNkeySeed(contents).seed);
+  const current = lastChecked(path, checkNkeySeed);
   return (nonce?: string) => nkeyAuthenticator(current())(nonce);
 }

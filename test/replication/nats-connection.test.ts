@@ -129,6 +129,19 @@ async function startNats(name: string, options: NatsOptions): Promise<Nats> {
   return nats;
 }
 
+/**
+ * Two JetStream servers in one cluster, of regions us and eu, named `<prefix>-<region>`, each with
+ * `options`; resolves once each knows the cluster's meta leader (JetStream answers from then on).
+ */
+async function startTwoRegions(prefix: string, options: Omit<NatsOptions, 'jetstream' | 'region' | 'cluster'>): Promise<{ servers: Nats[]; routes: number[] }> {
+  const routes = await freePorts(2);
+  const servers = await Promise.all(['us', 'eu'].map((region, i) => startNats(`${prefix}-${region}`, { ...options, jetstream: true, region, cluster: { port: routes[i]!, routes } })));
+  for (const server of servers) {
+    await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
+  }
+  return { servers, routes };
+}
+
 /** The configuration of a node of region us (of us and eu) on `natsUrl` and Redis. */
 function configOn(natsUrl: string, env: Record<string, string> = {}) {
   return loadConfig({
@@ -230,15 +243,8 @@ describe('TLS to NATS, client certificates verified', { timeout: 90_000 }, () =>
   before(async () => {
     // (The client checks a server it reaches by IP address against "localhost": URLs name hosts with TLS.)
     certificates = makeCertificates(dir);
-    const routes = await freePorts(2);
     const tls = { cert: certificates.serverCert, key: certificates.serverKey, ca: certificates.ca };
-    cluster.push(
-      ...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`tls-${region}`, { jetstream: true, region, tls, cluster: { port: routes[i]!, routes } })))),
-    );
-    // JetStream answers once the two servers have elected the cluster's meta leader.
-    for (const server of cluster) {
-      await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
-    }
+    cluster.push(...(await startTwoRegions('tls', { tls })).servers);
   });
 
   test('with the CA and a client certificate: the node starts, and both regions acknowledge its global write', async () => {
@@ -305,11 +311,9 @@ describe('a running node whose NATS servers stop taking its password, then take 
   let routes: number[];
 
   before(async () => {
-    routes = await freePorts(2);
-    cluster.push(...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`auth-${region}`, options('pw-1', region, routes[i]!, routes))))));
-    for (const server of cluster) {
-      await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
-    }
+    const started = await startTwoRegions('auth', { user: { user: 'tessera', password: 'pw-1' } });
+    cluster.push(...started.servers);
+    routes = started.routes;
   });
 
   test('it loses the connection, says so, and takes it back', async () => {
@@ -362,11 +366,7 @@ describe('NATS accounts: a node signed in with a credentials file (TESSERA_NATS_
 
   before(async () => {
     accounts = await makeNatsAccounts();
-    const routes = await freePorts(2);
-    cluster.push(...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`jwt-${region}`, { jetstream: true, region, accounts, cluster: { port: routes[i]!, routes } })))));
-    for (const server of cluster) {
-      await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
-    }
+    cluster.push(...(await startTwoRegions('jwt', { accounts })).servers);
   });
 
   test("with a user of the servers' account: the node starts, both regions acknowledge its global write, and the servers name the user", async () => {
@@ -458,12 +458,7 @@ describe('NKeys: a node signed in with a user\'s seed file (TESSERA_NATS_NKEY)',
   };
 
   before(async () => {
-    const routes = await freePorts(2);
-    const nkeyUsers = [known.getPublicKey()];
-    cluster.push(...(await Promise.all(['us', 'eu'].map((region, i) => startNats(`nkey-${region}`, { jetstream: true, region, nkeys: nkeyUsers, cluster: { port: routes[i]!, routes } })))));
-    for (const server of cluster) {
-      await waitUntil('a JetStream meta leader', 30_000, async () => ((await getJson<{ meta_cluster?: { leader?: string } }>(`${server.monitor}/jsz`)).meta_cluster?.leader ? null : 'none yet'));
-    }
+    cluster.push(...(await startTwoRegions('nkey', { nkeys: [known.getPublicKey()] })).servers);
   });
 
   test('with the seed of a user the servers list: the node starts, both regions acknowledge its global write, and the servers name the user', async () => {

@@ -40,9 +40,9 @@ export async function makeNatsAccounts(): Promise<NatsAccounts> {
   const system = createAccount();
   const app = createAccount();
   const q = JSON.stringify;
-  const operatorJwt = await encodeOperator('tessera-test', operator, { system_account: system.getPublicKey() } as never);
+  const operatorJwt = await encodeOperator('tessera-test', operator, { system_account: system.getPublicKey() });
   const systemJwt = await encodeAccount('SYS', system, {}, { signer: operator });
-  const appJwt = await encodeAccount('TESSERA', app, { limits: UNLIMITED } as never, { signer: operator });
+  const appJwt = await encodeAccount('TESSERA', app, { limits: UNLIMITED }, { signer: operator });
   const serverConfig = [
     `operator: ${q(operatorJwt)}`,
     `system_account: ${q(system.getPublicKey())}`,
